@@ -1,0 +1,146 @@
+"""The `outreach` command line. Each sub-command loads settings itself, so a bad setting stops it
+with one line naming the variable (exit 2), never a traceback."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.crypto import new_key
+
+log = logging.getLogger("outreach")
+
+EXIT_CONFIG = 2
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.db import upgrade
+    from bot.runtime import build_runtime
+    from bot.slack_app import build_app
+    from scheduling.service import start_scheduler
+
+    settings.require_slack()
+    runtime = build_runtime(settings)
+    upgrade(runtime.engine)
+    app = build_app(runtime)
+    timer = start_scheduler(runtime)
+    try:
+        if settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            log.info("connecting to Slack over Socket Mode")
+            SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+        else:
+            from waitress import serve
+
+            from bot.web import wsgi_app
+
+            log.info("serving /slack/events on port %s", args.port)
+            serve(wsgi_app(app), host=args.host, port=args.port)
+    finally:
+        timer.shutdown()
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.db import upgrade
+    from bot.runtime import build_runtime
+    from scheduling.service import start_scheduler
+
+    runtime = build_runtime(settings)
+    upgrade(runtime.engine)
+    timer = start_scheduler(runtime)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        timer.shutdown()
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(workdir=args.workdir, verbose=args.verbose)
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.db import make_engine, upgrade
+
+    upgrade(make_engine(settings.database_url))
+    print("database is at the newest schema")
+    return 0
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import run_checks
+
+    problems = 0
+    for check in run_checks(settings):
+        mark = "ok " if check.ok else "!! "
+        print(f"{mark} {check.name}: {check.detail}")
+        problems += not check.ok
+    print("everything looks right" if not problems else f"{problems} thing(s) to fix")
+    return 0 if not problems else 1
+
+
+def _keys_new(args: argparse.Namespace, settings: Settings) -> int:
+    print(new_key())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outreach", description="Recruiting outreach from Slack.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP) and its scheduler")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.set_defaults(run=_serve)
+
+    worker = sub.add_parser("worker", help="run only the scheduler and dispatcher (scale-out)")
+    worker.set_defaults(run=_worker)
+
+    demo = sub.add_parser("demo", help="a scripted offline walk through the bot's main job")
+    demo.add_argument("--workdir", default=None, help="where the demo keeps its files (default: a fresh temp dir)")
+    demo.set_defaults(run=_demo, no_settings=True)
+
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
+
+    sub.add_parser("doctor", help="check settings, database, Slack and providers").set_defaults(run=_doctor)
+
+    keys = sub.add_parser("keys", help="encryption keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
+    keys_sub.add_parser("new", help="print a new Fernet key for OUTREACH_ENCRYPTION_KEYS").set_defaults(
+        run=_keys_new, no_settings=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # migrations and the scheduler narrate every step at INFO
+        for noisy in ("alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    run: Callable[[argparse.Namespace, Settings], int] = args.run
+    try:
+        settings = None if getattr(args, "no_settings", False) else load_settings()
+        return run(args, settings)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Typed settings: the only place that reads the environment (and an optional .env file)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///var/outreach.sqlite3"
+SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """One line that names the variable at fault and what it expects, never its value."""
+
+
+# What each setting expects, in words a person can act on: used for error lines.
+EXPECTS = {
+    "DATABASE_URL": "a SQLAlchemy URL such as sqlite:///var/outreach.sqlite3 or postgresql://user@host/db",
+    "SLACK_BOT_TOKEN": "a bot token starting with xoxb-",
+    "SLACK_APP_TOKEN": "an app-level token starting with xapp- (Socket Mode)",
+    "SLACK_SIGNING_SECRET": "the Signing Secret from the Slack app's Basic Information page",
+    "SLACK_API_URL": "an http(s) URL of the Slack Web API ending in /api/",
+    "OUTREACH_ENCRYPTION_KEYS": (
+        "comma-separated Fernet keys (32 url-safe base64 bytes each); "
+        "create one with: outreach keys new"
+    ),
+    "PUBLIC_URL": "the https URL where this bot is reached from browsers, e.g. https://outreach.example.com",
+    "OUTREACH_SANDBOX_DIR": "a directory path",
+    "OUTREACH_SANDBOX_MAILBOXES": "true or false",
+    "OUTREACH_DISPATCH_INTERVAL_SECONDS": "a number of seconds greater than 0",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # repr=False: a PostgreSQL URL may carry a password.
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL", repr=False)
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(SLACK_API_URL, validation_alias="SLACK_API_URL")
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias="OUTREACH_ENCRYPTION_KEYS"
+    )
+    public_url: str = Field("http://localhost:3000", validation_alias="PUBLIC_URL")
+    # Sandbox mailboxes keep mail on disk and never reach the internet: on for the demo and local
+    # development, off by default so a real workspace never offers a mailbox that sends nothing.
+    sandbox_mailboxes: bool = Field(False, validation_alias="OUTREACH_SANDBOX_MAILBOXES")
+    sandbox_dir: Path = Field(Path("var/sandbox-mail"), validation_alias="OUTREACH_SANDBOX_DIR")
+    dispatch_interval_seconds: float = Field(
+        15.0, gt=0, validation_alias="OUTREACH_DISPATCH_INTERVAL_SECONDS"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("malformed") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("unsupported backend")
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("wrong prefix")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("wrong prefix")
+        return value
+
+    @field_validator("slack_api_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _fernet_keys(cls, value: object) -> list[str]:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        keys = [k.get_secret_value() if isinstance(k, SecretStr) else k for k in value or []]
+        for key in keys:
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise ValueError("not a Fernet key") from None
+        return keys
+
+    # What start-up needs, checked where it is needed (serve needs Slack, the demo does not).
+    def require_slack(self) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_BOT_TOKEN", self.slack_bot_token),
+                ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ConfigError(
+                f"{missing[0]} is not set: expected {EXPECTS[missing[0]]}. "
+                "To try the bot without a Slack workspace, run: outreach demo"
+            )
+
+    def require_encryption(self) -> None:
+        if not self.encryption_keys:
+            raise ConfigError(
+                f"OUTREACH_ENCRYPTION_KEYS is not set: expected {EXPECTS['OUTREACH_ENCRYPTION_KEYS']}"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises ConfigError with one line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error.get("loc") else "configuration"
+        expects = EXPECTS.get(name, error["msg"])
+        raise ConfigError(f"{name} is not valid: expected {expects}") from None

@@ -1,0 +1,20 @@
+"""LocalSlack: a local, offline Slack workspace for the demo and the tests.
+
+    with LocalSlack() as ws:
+        ws.add_user("U1", name="rita", tz="America/New_York")
+        client = WebClient(token=ws.bot_token, base_url=ws.api_url)   # the bot's side
+        rita = Person(ws, "U1", BoltTarget(app))                      # a human's side
+        rita.slash("/outreach", "help")
+"""
+from .model import Activity, Call, Channel, Ephemeral, Message, ApiError, User
+from .person import Person, Result
+from .render import render_activity, render_blocks, render_mrkdwn, render_view
+from .signing import sign_request, signature
+from .targets import BoltTarget, HttpTarget, Target, TargetResponse
+from .workspace import LocalSlack
+
+__all__ = [
+    "Activity", "BoltTarget", "Call", "Channel", "Ephemeral", "HttpTarget", "LocalSlack", "Message", "Person",
+    "ApiError", "Result", "Target", "TargetResponse", "User", "render_activity", "render_blocks",
+    "render_mrkdwn", "render_view", "sign_request", "signature",
+]

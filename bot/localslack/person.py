@@ -1,0 +1,374 @@
+"""Person: a human in the local workspace, acting on the bot the way Slack relays it.
+
+Every action becomes the request Slack would send (same body shape, same content type,
+a real v0 signature), goes through a Target into the bot, and the bot's ack is applied the
+way Slack applies it (ephemeral slash replies, response_action on view submissions...).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from . import forms
+from .model import Ephemeral, Message, ApiError
+from .signing import sign_request
+from .targets import Target, TargetResponse
+from .validation import check_message_content, check_view
+from .workspace import LocalSlack
+
+ACK_TIMEOUT = 3.0  # Slack gives an app 3 seconds to acknowledge
+
+
+@dataclass
+class Result:
+    """What happened to one action: the bot's HTTP answer and what Slack made of it."""
+
+    status: int
+    body: str
+    payload: dict[str, Any]
+    ack: dict[str, Any] | None = None
+    trigger_id: str | None = None
+    response_url: str | None = None
+    errors: dict[str, str] | None = None  # view_submission response_action=errors
+    timed_out: bool = False  # the ack took longer than 3 s: Slack ignored it
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and not self.timed_out
+
+
+@dataclass
+class _Surface:
+    kind: str  # "view" | "home" | "message" | "ephemeral"
+    blocks: list[dict[str, Any]]
+    view: dict[str, Any] | None = None
+    message: Message | None = None
+    ephemeral: Ephemeral | None = None
+
+
+class Person:
+    def __init__(self, ws: LocalSlack, user_id: str, target: Target, *, signing_secret: str | None = None,
+                 timestamp: int | None = None) -> None:
+        """`signing_secret` / `timestamp` override what requests are signed with (forgery, replay tests)."""
+        try:
+            ws.user(user_id)
+        except ApiError:
+            raise ValueError(f"no user {user_id!r} in the workspace; add_user() first") from None
+        self.ws = ws
+        self.user_id = user_id
+        self.target = target
+        self.signing_secret = signing_secret
+        self.timestamp = timestamp
+
+    @property
+    def name(self) -> str:
+        return self.ws.user(self.user_id).name
+
+    @property
+    def dm(self) -> str:
+        return self.ws.dm_channel(self.user_id)
+
+    def dm_messages(self) -> list[Message]:
+        return self.ws.messages(channel=self.dm)
+
+    def ephemerals(self) -> list[Ephemeral]:
+        return self.ws.ephemerals(user=self.user_id)
+
+    # ---- actions ---------------------------------------------------------------------
+    def slash(self, command: str, text: str = "", channel: str | None = None) -> Result:
+        if not command.startswith("/"):
+            raise ValueError(f"slash commands start with '/', got {command!r}")
+        channel_obj = self._channel_i_can_see(channel or self.dm)
+        trigger_id = self.ws._issue_trigger(self.user_id)
+        response_url = self.ws._issue_response_url(self.user_id, channel_obj.id)
+        fields = {
+            "token": self.ws.verification_token,
+            "team_id": self.ws.team_id,
+            "team_domain": self.ws.team_domain,
+            "channel_id": channel_obj.id,
+            "channel_name": channel_obj.name,
+            "user_id": self.user_id,
+            "user_name": self.name,
+            "command": command,
+            "text": text,
+            "api_app_id": self.ws.app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id,
+        }
+        self.ws._record("command", self.user_id, channel_obj.id, f"{command} {text}".strip(), {"command": command, "text": text})
+        result = self._send(urlencode(fields), "application/x-www-form-urlencoded", fields)
+        result.trigger_id, result.response_url = trigger_id, response_url
+        if result.ok:
+            self._show_slash_ack(result, channel_obj.id)
+        return result
+
+    def open_home(self) -> Result:
+        event: dict[str, Any] = {"type": "app_home_opened", "user": self.user_id, "channel": self.dm, "tab": "home",
+                                 "event_ts": self.ws._next_ts()}
+        home = self.ws.home(self.user_id)
+        if home is not None:
+            event["view"] = home
+        payload = {
+            "token": self.ws.verification_token,
+            "team_id": self.ws.team_id,
+            "context_team_id": self.ws.team_id,
+            "api_app_id": self.ws.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": "Ev" + secrets.token_hex(5).upper(),
+            "event_time": int(self.ws.wallclock()),
+            "authorizations": [{"enterprise_id": None, "team_id": self.ws.team_id, "user_id": self.ws.bot_user_id,
+                                "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+            "event_context": "4-" + secrets.token_hex(8),
+        }
+        self.ws._record("home_opened", self.user_id, self.dm, "opened the Home tab", {})
+        return self._send(json.dumps(payload), "application/json", payload)
+
+    def click(self, action_id: str, *, in_message: Message | Ephemeral | str | None = None, in_home: bool = False,
+              in_view: dict[str, Any] | str | None = None, value: str | None = None, block_id: str | None = None,
+              selected_option_value: Any = None) -> Result:
+        """Press a button (or pick from a select/overflow with selected_option_value=) the person can see."""
+        surfaces = self._surfaces(in_message, in_home, in_view)
+        for surface in surfaces:
+            matches = forms.find_actions(surface.blocks, action_id, block_id, value)
+            if len(matches) > 1:
+                described = [(b.get("block_id"), e.get("value")) for b, e in matches]
+                raise AssertionError(f"{self.name} sees several {action_id!r} elements (block_id, value): {described}; "
+                                     "pass value= or block_id=")
+            if matches:
+                return self._send_block_action(surface, *matches[0], selected_option_value)
+        where = [s.kind for s in surfaces] or ["nothing open"]
+        raise AssertionError(f"{self.name} cannot see any {action_id!r} element (looked in: {', '.join(where)})")
+
+    def submit(self, values: dict[str, Any] | None = None, view: dict[str, Any] | str | None = None) -> Result:
+        """Fill the top modal's inputs (keyed by block_id or action_id) and press its submit button."""
+        top = self._top_view(view)
+        if not top.get("submit"):
+            raise AssertionError(f"modal {forms.text_of(top.get('title'))!r} has no submit button")
+        submitted = copy.deepcopy(top)
+        submitted["state"] = {"values": forms.build_state(top["blocks"], values or {}, self._exists, enforce_required=True)}
+        trigger_id = self.ws._issue_trigger(self.user_id)
+        payload = {
+            "type": "view_submission",
+            "team": {"id": self.ws.team_id, "domain": self.ws.team_domain},
+            "user": self._user_field(),
+            "api_app_id": self.ws.app_id,
+            "token": self.ws.verification_token,
+            "trigger_id": trigger_id,
+            "view": submitted,
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        self.ws._record("submit", self.user_id, None, forms.text_of(top.get("title")), {"values": submitted["state"]["values"]})
+        result = self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
+        result.trigger_id = trigger_id
+        if result.ok:
+            self._apply_submission_ack(result, top)
+        return result
+
+    def close_view(self) -> Result | None:
+        """Press the modal's close button; sends view_closed only if the view asked for it."""
+        top = self._top_view(None)
+        everything = bool(top.get("clear_on_close"))
+        self.ws._close_views(self.user_id, everything)
+        if not top.get("notify_on_close"):
+            return None
+        payload = {
+            "type": "view_closed",
+            "team": {"id": self.ws.team_id, "domain": self.ws.team_domain},
+            "user": self._user_field(),
+            "api_app_id": self.ws.app_id,
+            "token": self.ws.verification_token,
+            "view": top,
+            "is_cleared": everything,
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        return self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
+
+    # ---- plumbing --------------------------------------------------------------------
+    def _send(self, body: str, content_type: str, payload: dict[str, Any]) -> Result:
+        timestamp = self.timestamp if self.timestamp is not None else int(time.time())  # Bolt checks real time
+        headers = {"content-type": content_type,
+                   **sign_request(self.signing_secret or self.ws.signing_secret, body, timestamp)}
+        started = self.ws.monotonic()
+        response: TargetResponse = self.target.send(body, headers)
+        timed_out = self.ws.monotonic() - started > ACK_TIMEOUT
+        ack = None
+        if response.body.strip().startswith("{"):
+            try:
+                ack = json.loads(response.body)
+            except ValueError:
+                ack = None
+        return Result(response.status, response.body, payload, ack=ack, timed_out=timed_out, headers=response.headers)
+
+    def _user_field(self) -> dict[str, Any]:
+        return {"id": self.user_id, "username": self.name, "name": self.name, "team_id": self.ws.team_id}
+
+    def _exists(self, kind: str, ident: str) -> bool:
+        try:
+            self.ws.user(ident) if kind == "user" else self.ws.channel(ident)
+            return True
+        except ApiError:
+            return False
+
+    def _channel_i_can_see(self, channel_id: str):  # type: ignore[no-untyped-def]
+        try:
+            channel = self.ws.channel(channel_id)
+        except ApiError:
+            raise AssertionError(f"no channel {channel_id!r} in the workspace") from None
+        if self.user_id not in channel.members:
+            raise AssertionError(f"{self.name} is not a member of {channel.name} ({channel.id})")
+        return channel
+
+    def _top_view(self, view: dict[str, Any] | str | None) -> dict[str, Any]:
+        stack = self.ws.open_views(self.user_id)
+        if not stack:
+            raise AssertionError(f"{self.name} has no modal open")
+        if view is not None:
+            wanted = view["id"] if isinstance(view, dict) else view
+            if wanted != stack[-1]["id"]:
+                raise AssertionError(f"view {wanted!r} is not {self.name}'s top modal; only the top one can be used")
+        return stack[-1]
+
+    def _surfaces(self, in_message: Any, in_home: bool, in_view: Any) -> list[_Surface]:
+        ws = self.ws
+        if in_message is not None:
+            return [self._message_surface(in_message)]
+        if in_home:
+            home = ws.home(self.user_id)
+            if home is None:
+                raise AssertionError(f"nothing is published on {self.name}'s Home tab")
+            return [_Surface("home", home["blocks"], view=home)]
+        if in_view is not None:
+            wanted = in_view["id"] if isinstance(in_view, dict) else in_view
+            home = ws.home(self.user_id)
+            stack = ws.open_views(self.user_id)
+            if stack and stack[-1]["id"] == wanted:
+                return [_Surface("view", stack[-1]["blocks"], view=stack[-1])]
+            if home is not None and home["id"] == wanted:
+                return [_Surface("home", home["blocks"], view=home)]
+            raise AssertionError(f"view {wanted!r} is not in front of {self.name}")
+        found: list[_Surface] = []
+        stack = ws.open_views(self.user_id)
+        if stack:
+            found.append(_Surface("view", stack[-1]["blocks"], view=stack[-1]))
+        home = ws.home(self.user_id)
+        if home is not None:
+            found.append(_Surface("home", home["blocks"], view=home))
+        visible: list[tuple[str, _Surface]] = []
+        for message in ws.messages():
+            if self.user_id in ws.channel(message.channel).members:
+                visible.append((message.ts, _Surface("message", message.blocks, message=message)))
+        for eph in ws.ephemerals(user=self.user_id):
+            visible.append((eph.ts, _Surface("ephemeral", eph.blocks, ephemeral=eph)))
+        found += [s for _, s in sorted(visible, key=lambda pair: pair[0], reverse=True)]
+        return found
+
+    def _message_surface(self, ref: Message | Ephemeral | str) -> _Surface:
+        ts = ref if isinstance(ref, str) else ref.ts
+        if not isinstance(ref, Ephemeral):
+            for message in self.ws.messages():
+                if message.ts == ts and (isinstance(ref, str) or message.channel == ref.channel):
+                    self._channel_i_can_see(message.channel)
+                    return _Surface("message", message.blocks, message=message)
+        for eph in self.ws.ephemerals(user=self.user_id):
+            if eph.ts == ts:
+                return _Surface("ephemeral", eph.blocks, ephemeral=eph)
+        raise AssertionError(f"{self.name} cannot see a message with ts {ts} (deleted, or someone else's ephemeral?)")
+
+    def _send_block_action(self, surface: _Surface, block: dict[str, Any], element: dict[str, Any], selected: Any) -> Result:
+        ws = self.ws
+        action = forms.action_payload(block, element, selected, ws._next_ts(), self._exists)
+        trigger_id = ws._issue_trigger(self.user_id)
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user_field(),
+            "api_app_id": ws.app_id,
+            "token": ws.verification_token,
+            "trigger_id": trigger_id,
+            "team": {"id": ws.team_id, "domain": ws.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        response_url = None
+        if surface.view is not None:
+            view = copy.deepcopy(surface.view)
+            view["state"] = {"values": forms.build_state(view["blocks"], {}, self._exists, enforce_required=False)}
+            payload.update(container={"type": "view", "view_id": view["id"]}, view=view)
+        else:
+            posted = surface.message or surface.ephemeral
+            assert posted is not None
+            channel = ws.channel(posted.channel)
+            is_ephemeral = surface.ephemeral is not None
+            response_url = ws._issue_response_url(self.user_id, channel.id, posted.ts, ephemeral=is_ephemeral)
+            payload.update(
+                container={"type": "message", "message_ts": posted.ts, "channel_id": channel.id, "is_ephemeral": is_ephemeral},
+                channel={"id": channel.id, "name": channel.name},
+                state={"values": forms.build_state(posted.blocks, {}, self._exists, enforce_required=False)},
+                response_url=response_url,
+            )
+            if surface.message is not None:
+                payload["message"] = ws._message_json(surface.message)
+        payload["actions"] = [action]
+        label = (forms.text_of(element.get("text")) or forms.text_of((action.get("selected_option") or {}).get("text"))
+                 or action["action_id"])
+        ws._record("click", self.user_id, payload.get("channel", {}).get("id"), label, {"action": action, "container": payload["container"]})
+        result = self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
+        result.trigger_id, result.response_url = trigger_id, response_url
+        return result
+
+    def _show_slash_ack(self, result: Result, channel_id: str) -> None:
+        """Slack shows a slash command's ack body to the user (or the channel, for in_channel)."""
+        if result.ack is not None:
+            text, blocks = result.ack.get("text"), result.ack.get("blocks")
+            if not text and not blocks:
+                return
+            try:
+                text, blocks = check_message_content(text, blocks, self.ws._new_id)
+            except ApiError as exc:
+                raise AssertionError(f"Slack rejects this slash command ack: {exc}") from None
+            if result.ack.get("response_type") == "in_channel":
+                self.ws._post_message(self.ws._channel_by_id(channel_id), text, blocks)
+            else:
+                self.ws._post_ephemeral(channel_id, self.user_id, text, blocks, "slash_ack")
+        elif result.body.strip():
+            self.ws._post_ephemeral(channel_id, self.user_id, result.body, [], "slash_ack")
+
+    def _apply_submission_ack(self, result: Result, top: dict[str, Any]) -> None:
+        """Apply response_action as Slack does; a response Slack would refuse is an AssertionError."""
+        ack = result.ack
+        if not result.body.strip():
+            self.ws._close_views(self.user_id, everything=False)
+            return
+        if ack is None:
+            raise AssertionError(f"Slack cannot use this view_submission ack (not JSON): {result.body[:200]!r}")
+        action = ack.get("response_action")
+        try:
+            if action == "errors":
+                errors = ack.get("errors")
+                inputs = {b["block_id"] for b in top["blocks"] if b.get("type") == "input"}
+                if not isinstance(errors, dict) or not errors or not set(errors) <= inputs:
+                    raise AssertionError(f"response_action=errors must map input block_ids {sorted(inputs)} to messages, got {errors!r}")
+                result.errors = dict(errors)
+            elif action == "update":
+                self.ws._replace_view(top["id"], check_view(ack.get("view"), "modal", self.ws._new_id))
+            elif action == "push":
+                self.ws._open_modal(self.user_id, check_view(ack.get("view"), "modal", self.ws._new_id), push=True)
+            elif action == "clear":
+                self.ws._close_views(self.user_id, everything=True)
+            elif action is None and not ack:
+                self.ws._close_views(self.user_id, everything=False)
+            else:
+                raise AssertionError(f"Slack does not understand this view_submission ack: {ack!r}")
+        except ApiError as exc:
+            raise AssertionError(f"Slack rejects response_action={action}: {exc}") from None

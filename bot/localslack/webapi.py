@@ -1,0 +1,262 @@
+"""The Web API methods LocalSlack serves, with Slack's error codes.
+
+Each method takes the workspace and the merged request params, returns the success body
+(without "ok") or raises ApiError. `call()` adds the token check and records the call.
+"""
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any, Callable
+
+from .model import Call, ApiError
+from .validation import check_message_content, check_view, decode_json_arg
+
+if TYPE_CHECKING:
+    from .workspace import LocalSlack
+
+Params = dict[str, Any]
+Method = Callable[["LocalSlack", Params], dict[str, Any]]
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def auth_test(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    return {
+        "url": ws.base_url,
+        "team": ws.team_name,
+        "user": ws.user_name(ws.bot_user_id),
+        "team_id": ws.team_id,
+        "user_id": ws.bot_user_id,
+        "bot_id": ws.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+def chat_post_message(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    channel = ws._resolve_channel(p.get("channel"))
+    if ws.bot_user_id not in channel.members:
+        raise ApiError("not_in_channel")
+    text, blocks = check_message_content(p.get("text"), p.get("blocks"), ws._new_id)
+    metadata = decode_json_arg(p.get("metadata"), "invalid_metadata_format", "metadata")
+    thread_ts = p.get("thread_ts") or None
+    message = ws._post_message(channel, text, blocks, thread_ts, metadata)
+    return {"channel": channel.id, "ts": message.ts, "message": ws._message_json(message)}
+
+
+def chat_post_ephemeral(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    user = ws._require_user(p.get("user"))
+    channel = ws._resolve_channel(p.get("channel"))
+    if channel.is_im:
+        if channel.im_user != user.id:
+            raise ApiError("user_not_in_channel")
+    else:
+        if ws.bot_user_id not in channel.members:
+            raise ApiError("not_in_channel")
+        if user.id not in channel.members:
+            raise ApiError("user_not_in_channel")
+    text, blocks = check_message_content(p.get("text"), p.get("blocks"), ws._new_id)
+    ephemeral = ws._post_ephemeral(channel.id, user.id, text, blocks, "chat.postEphemeral", p.get("thread_ts") or None)
+    return {"message_ts": ephemeral.ts}
+
+
+def _own_message(ws: LocalSlack, p: Params, refusal: str):  # type: ignore[no-untyped-def]
+    channel = ws._channel_by_id(p.get("channel"))  # chat.update/delete take ids only
+    message = ws._find_message(channel.id, p.get("ts"))
+    if message is None:
+        raise ApiError("message_not_found")
+    if message.user != ws.bot_user_id:
+        raise ApiError(refusal)
+    return channel, message
+
+
+def chat_update(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    channel, message = _own_message(ws, p, "cant_update_message")
+    text = p.get("text")
+    raw_blocks = decode_json_arg(p.get("blocks"), "invalid_blocks_format", "blocks")
+    if text is None and raw_blocks is None:
+        raise ApiError("no_text")
+    # [] removes the blocks; leaving blocks out keeps them (as Slack does); same for text
+    new_text = text if text is not None else message.text
+    new_blocks = raw_blocks if raw_blocks is not None else message.blocks
+    new_text, new_blocks = check_message_content(new_text, new_blocks, ws._new_id)
+    ws._update_message(message, new_text, new_blocks)
+    return {"channel": channel.id, "ts": message.ts, "text": message.text,
+            "message": ws._message_json(message)}
+
+
+def chat_delete(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    channel, message = _own_message(ws, p, "cant_delete_message")
+    ws._delete_message(message)
+    return {"channel": channel.id, "ts": message.ts}
+
+
+def conversations_open(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    if p.get("channel"):
+        channel = ws._channel_by_id(p["channel"])
+        if not channel.is_im:
+            raise ApiError("method_not_supported_for_channel_type")
+        return {"channel": {"id": channel.id}}
+    users = [u.strip() for u in str(p.get("users") or "").split(",") if u.strip()]
+    if not users:
+        raise ApiError("users_list_not_supplied")
+    for user in users:
+        ws._require_user(user)
+    if len(users) > 1:  # group DMs are not modelled
+        raise ApiError("invalid_arguments", "[ERROR] LocalSlack only supports 1:1 DMs with the bot")
+    existed = ("D" + users[0]) in ws._channels
+    channel_id = ws.dm_channel(users[0])
+    body: dict[str, Any] = {"channel": {"id": channel_id}}
+    if existed:
+        body.update(no_op=True, already_open=True)
+    if _truthy(p.get("return_im")):
+        body["channel"].update(is_im=True, user=users[0], created=int(ws.wallclock()))
+    return body
+
+
+def users_info(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    return {"user": ws._user_json(ws._require_user(p.get("user")))}
+
+
+def users_lookup_by_email(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    email = str(p.get("email") or "").lower()
+    for user in ws._users.values():
+        if user.email and user.email.lower() == email:
+            return {"user": ws._user_json(user)}
+    raise ApiError("users_not_found")
+
+
+def conversations_info(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    channel = ws._channel_by_id(p.get("channel"))
+    body = {"id": channel.id, "name": channel.name, "is_channel": not channel.is_im, "is_im": channel.is_im,
+            "is_private": False, "is_member": ws.bot_user_id in channel.members}
+    if channel.is_im:
+        body["user"] = channel.im_user
+    return {"channel": body}
+
+
+def _trigger(p: Params) -> Any:
+    trigger = p.get("trigger_id") or p.get("interactivity_pointer")
+    if not trigger:
+        raise ApiError("invalid_arguments", "[ERROR] missing required field: trigger_id")
+    return trigger
+
+
+def views_open(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    spec = check_view(p.get("view"), "modal", ws._new_id)
+    user = ws._take_trigger(_trigger(p))
+    return {"view": ws._open_modal(user, spec, push=False)}
+
+
+def views_push(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    spec = check_view(p.get("view"), "modal", ws._new_id)
+    user = ws._take_trigger(_trigger(p))
+    return {"view": ws._open_modal(user, spec, push=True)}
+
+
+def views_update(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    if not p.get("view_id") and not p.get("external_id"):
+        raise ApiError("invalid_arguments", "[ERROR] either view_id or external_id is required")
+    view_id = ws._find_view_id(p.get("view_id"), p.get("external_id"))
+    current = ws._views[view_id]
+    spec = check_view(p.get("view"), current["type"], ws._new_id)
+    return {"view": ws._replace_view(view_id, spec, p.get("hash"))}
+
+
+def views_publish(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    user = ws._require_user(p.get("user_id"))
+    spec = check_view(p.get("view"), "home", ws._new_id)
+    return {"view": ws._publish_home(user.id, spec, p.get("hash"))}
+
+
+METHODS: dict[str, Method] = {
+    "auth.test": auth_test,
+    "chat.postMessage": chat_post_message,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "chat.update": chat_update,
+    "chat.delete": chat_delete,
+    "conversations.open": conversations_open,
+    "conversations.info": conversations_info,
+    "users.info": users_info,
+    "users.lookupByEmail": users_lookup_by_email,
+    "views.open": views_open,
+    "views.push": views_push,
+    "views.update": views_update,
+    "views.publish": views_publish,
+}
+
+
+def call(ws: LocalSlack, method: str, params: Params, token: str | None) -> dict[str, Any]:
+    """Run one Web API call as Slack would: method lookup, token check, then the method."""
+    recorded = {k: copy.deepcopy(v) for k, v in params.items() if k != "token"}
+    try:
+        impl = METHODS.get(method)
+        if impl is None:
+            raise ApiError("unknown_method")
+        if not token:
+            raise ApiError("not_authed")
+        if token != ws.bot_token:
+            raise ApiError("invalid_auth")
+        with ws._lock:  # one call at a time: methods are quick and touch shared state
+            body: dict[str, Any] = {"ok": True, **impl(ws, params)}
+    except ApiError as exc:
+        body = {"ok": False, "error": exc.code}
+        if exc.messages:
+            body["response_metadata"] = {"messages": exc.messages}
+        if exc.code == "unknown_method":
+            body["req_method"] = method
+    ws._record_call(Call(method, recorded, body["ok"], body.get("error"), copy.deepcopy(body)))
+    return body
+
+
+def post_to_response_url(ws: LocalSlack, token: str, payload: Any) -> tuple[int, str]:
+    """A POST to a response_url (what Bolt's respond() sends). Returns (HTTP status, body).
+
+    Slack answers 200 "ok", or 404/400 with a bare error code as the body.
+    """
+    try:
+        if not isinstance(payload, dict):
+            raise ApiError("invalid_payload")
+        with ws._lock:
+            hook = ws._take_hook(token)
+            _apply_response(ws, hook, payload)
+        status, text, ok, error = 200, "ok", True, None
+    except ApiError as exc:
+        gone = exc.code in ("no_active_hooks", "expired_url", "used_url")
+        status, text, ok, error = (404 if gone else 400), exc.code, False, exc.code
+    recorded = copy.deepcopy(payload) if isinstance(payload, dict) else {"payload": payload}
+    ws._record_call(Call("response_url", recorded, ok, error))
+    return status, text
+
+
+def _apply_response(ws: LocalSlack, hook: Any, payload: Params) -> None:
+    original = None
+    if hook.message_ts is not None and not hook.ephemeral:
+        original = ws._find_message(hook.channel, hook.message_ts)
+    ephemeral = None
+    if hook.message_ts is not None and hook.ephemeral:
+        ephemeral = next((e for e in ws._ephemerals if e.ts == hook.message_ts and e.user == hook.user), None)
+    if _truthy(payload.get("delete_original")):
+        if original is not None:
+            ws._delete_message(original)
+        elif ephemeral is not None:
+            ws._ephemerals.remove(ephemeral)
+            ws._record("message_deleted", hook.user, hook.channel, ephemeral.text, {"ts": ephemeral.ts, "ephemeral": True})
+        else:
+            raise ApiError("message_not_found")
+        return
+    text, blocks = check_message_content(payload.get("text"), payload.get("blocks"), ws._new_id)
+    if _truthy(payload.get("replace_original")):
+        if original is not None:
+            ws._update_message(original, text, blocks)
+        elif ephemeral is not None:
+            ephemeral.text, ephemeral.blocks = text, blocks
+            ws._record("ephemeral", hook.user, hook.channel, text, {"text": text, "blocks": blocks, "replaced": ephemeral.ts})
+        else:
+            raise ApiError("message_not_found")
+        return
+    if payload.get("response_type") == "in_channel":
+        ws._post_message(ws._channel_by_id(hook.channel), text, blocks, payload.get("thread_ts") or None)
+    else:
+        ws._post_ephemeral(hook.channel, hook.user, text, blocks, "response_url", payload.get("thread_ts") or None)

@@ -1,0 +1,559 @@
+"""LocalSlack: an in-process Slack workspace served over loopback HTTP.
+
+The bot talks to it with the real slack_sdk WebClient (base_url=ws.api_url); people act
+through `Person`, which signs requests into the bot's real Bolt request path. All state
+sits behind one lock because the HTTP server answers on its own threads.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .model import Activity, Call, Channel, Ephemeral, Message, ApiError, User
+
+TRIGGER_TTL = 3.0  # seconds a trigger_id can be exchanged (Slack: 3 s)
+RESPONSE_URL_TTL = 30 * 60.0  # response_url lifetime (Slack: 30 min)
+RESPONSE_URL_USES = 5  # response_url uses (Slack: 5)
+MAX_VIEW_STACK = 3  # a modal plus two pushed views
+
+
+@dataclass
+class _Trigger:
+    user: str
+    issued: float
+    used: bool = False
+
+
+@dataclass
+class _Hook:
+    """What a response_url answers for: a user in a channel, maybe about one message."""
+
+    user: str
+    channel: str
+    message_ts: str | None
+    ephemeral: bool
+    issued: float
+    uses: int = 0
+
+
+class LocalSlack:
+    def __init__(
+        self,
+        team_id: str = "T0LOCAL",
+        team_name: str = "Local Workspace",
+        bot_user_id: str = "U0BOT",
+        bot_token: str = "xoxb-local-0000",
+        signing_secret: str = "local-signing-secret",
+        monotonic: Callable[[], float] = time.monotonic,
+        *,
+        wallclock: Callable[[], float] = time.time,
+        app_id: str = "A0LOCAL",
+        bot_id: str = "B0LOCAL",
+        bot_name: str = "outreach",
+        verification_token: str = "local-verification-token",
+    ) -> None:
+        self.team_id = team_id
+        self.team_name = team_name
+        self.team_domain = re.sub(r"[^a-z0-9]+", "-", team_name.lower()).strip("-") or "local"
+        self.bot_user_id = bot_user_id
+        self.bot_token = bot_token
+        self.signing_secret = signing_secret
+        self.monotonic = monotonic  # trigger_id / response_url expiry, ack timeouts
+        self.wallclock = wallclock  # message ts, event_time, tz offsets
+        self.app_id = app_id
+        self.bot_id = bot_id
+        self.verification_token = verification_token
+        self._lock = threading.RLock()
+        self._users: dict[str, User] = {}
+        self._channels: dict[str, Channel] = {}
+        self._messages: list[Message] = []
+        self._ephemerals: list[Ephemeral] = []
+        self._calls: list[Call] = []
+        self._activity: list[Activity] = []
+        self._listeners: list[Callable[[Activity], None]] = []
+        self._triggers: dict[str, _Trigger] = {}
+        self._hooks: dict[str, _Hook] = {}
+        self._views: dict[str, dict[str, Any]] = {}  # live views by id (open modals, homes)
+        self._view_user: dict[str, str] = {}
+        self._stacks: dict[str, list[str]] = {}
+        self._homes: dict[str, str] = {}
+        self._last_ts_us = 0
+        self._ids = itertools.count(1)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.add_user(bot_user_id, name=bot_name, real_name=bot_name, tz="UTC", is_bot=True)
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def start(self) -> "LocalSlack":
+        from .server import make_server  # the server imports webapi, which imports us
+
+        if self._server is not None:
+            return self
+        self._server = make_server(self)
+        # a short poll interval keeps stop() fast (shutdown waits for the next poll)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
+                                        name="localslack", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "LocalSlack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("LocalSlack is not started; call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def api_url(self) -> str:
+        """What WebClient(base_url=...) wants: the trailing slash matters."""
+        return f"{self.base_url}api/"
+
+    # ---- setup -----------------------------------------------------------------------
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        real_name: str | None = None,
+        tz: str = "UTC",
+        is_admin: bool = False,
+        email: str | None = None,
+        *,
+        display_name: str = "",
+        is_bot: bool = False,
+    ) -> User:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"tz must be an IANA time zone name, got {tz!r}") from None
+        user = User(user_id, name, real_name or name, tz, is_admin, email, display_name, is_bot)
+        with self._lock:
+            self._users[user_id] = user
+        return replace(user)
+
+    def add_channel(self, channel_id: str, name: str, members: list[str] = (), *, bot_is_member: bool = True) -> Channel:  # type: ignore[assignment]
+        """A public channel. Without the bot as a member, posting to it fails with not_in_channel."""
+        with self._lock:
+            for member in members:
+                self._require_user(member)
+            channel = Channel(channel_id, name.lstrip("#"), members=set(members))
+            if bot_is_member:
+                channel.members.add(self.bot_user_id)
+            self._channels[channel_id] = channel
+            return copy.deepcopy(channel)
+
+    def join(self, channel_id: str, user_id: str) -> None:
+        with self._lock:
+            self._require_user(user_id)
+            self._channel_by_id(channel_id).members.add(user_id)
+
+    def add_message(self, channel_id: str, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None,
+                    thread_ts: str | None = None) -> Message:
+        """Seed a message written by a person (the bot's own messages come through chat.postMessage)."""
+        with self._lock:
+            self._require_user(user_id)
+            channel = self._channel_by_id(channel_id)
+            message = Message(channel.id, self._next_ts(), text, copy.deepcopy(blocks or []), user_id, thread_ts)
+            self._messages.append(message)
+        self._record("message", user_id, channel.id, text, {"message": self._message_json(message)})
+        return copy.deepcopy(message)
+
+    def dm_channel(self, user_id: str) -> str:
+        """The bot's IM channel with this user ("D" + user id), created on demand."""
+        with self._lock:
+            self._require_user(user_id)
+            channel_id = "D" + user_id
+            if channel_id not in self._channels:
+                self._channels[channel_id] = Channel(
+                    channel_id, "directmessage", is_im=True, members={user_id, self.bot_user_id}, im_user=user_id
+                )
+            return channel_id
+
+    def user(self, user_id: str) -> User:
+        with self._lock:
+            return replace(self._require_user(user_id))
+
+    def channel(self, channel_id: str) -> Channel:
+        with self._lock:
+            return copy.deepcopy(self._channel_by_id(channel_id))
+
+    # ---- observations ----------------------------------------------------------------
+    def messages(self, channel: str | None = None) -> list[Message]:
+        with self._lock:
+            return [copy.deepcopy(m) for m in self._messages if channel is None or m.channel == channel]
+
+    def ephemerals(self, user: str | None = None) -> list[Ephemeral]:
+        with self._lock:
+            return [copy.deepcopy(e) for e in self._ephemerals if user is None or e.user == user]
+
+    def home(self, user_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            view_id = self._homes.get(user_id)
+            return copy.deepcopy(self._views[view_id]) if view_id else None
+
+    def open_views(self, user_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(self._views[v]) for v in self._stacks.get(user_id, [])]
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._views.get(view_id)
+            return copy.deepcopy(found) if found else None
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def mark(self) -> int:
+        """A bookmark into the activity log, for transcript_since()."""
+        with self._lock:
+            return len(self._activity)
+
+    def transcript_since(self, mark: int = 0) -> list[Activity]:
+        with self._lock:
+            return list(self._activity[mark:])
+
+    def subscribe(self, listener: Callable[[Activity], None]) -> Callable[[], None]:
+        """Call `listener` for each new activity (on the thread that caused it). Returns unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def user_name(self, user_id: str) -> str | None:
+        """For render_blocks(user_name=ws.user_name)."""
+        with self._lock:
+            user = self._users.get(user_id)
+            return user.name if user else None
+
+    def channel_name(self, channel_id: str) -> str | None:
+        with self._lock:
+            channel = self._channels.get(channel_id)
+            return channel.name if channel else None
+
+    def render_transcript(self, mark: int = 0) -> str:
+        """The activity since `mark` as readable text: what each person did and saw."""
+        from .render import render_activity
+
+        return "\n".join(render_activity(a, self.user_name, self.channel_name) for a in self.transcript_since(mark))
+
+    # ---- internals shared by webapi, server and person ---------------------------------
+    def _record(self, kind: str, user: str | None, channel: str | None, text: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            activity = Activity(len(self._activity), kind, user, channel, text, copy.deepcopy(data))
+            self._activity.append(activity)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(activity)
+
+    def _record_call(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def _require_user(self, user_id: Any) -> User:
+        user = self._users.get(user_id) if isinstance(user_id, str) else None
+        if user is None:
+            raise ApiError("user_not_found")
+        return user
+
+    def _channel_by_id(self, channel_id: Any) -> Channel:
+        if isinstance(channel_id, str) and channel_id.startswith("D") and channel_id[1:] in self._users:
+            self.dm_channel(channel_id[1:])  # IMs exist for every user even before anyone opens them
+        channel = self._channels.get(channel_id) if isinstance(channel_id, str) else None
+        if channel is None:
+            raise ApiError("channel_not_found")
+        return channel
+
+    def _resolve_channel(self, ref: Any) -> Channel:
+        """chat.postMessage accepts a channel id, a user id (their DM) or a #name."""
+        if isinstance(ref, str) and ref in self._users:
+            return self._channels[self.dm_channel(ref)]
+        if isinstance(ref, str) and not re.fullmatch(r"[CDG][A-Z0-9]+", ref):
+            for channel in self._channels.values():
+                if not channel.is_im and channel.name == ref.lstrip("#"):
+                    return channel
+        return self._channel_by_id(ref)
+
+    def _user_json(self, user: User) -> dict[str, Any]:
+        now = datetime.fromtimestamp(self.wallclock(), tz=timezone.utc).astimezone(ZoneInfo(user.tz))
+        offset = now.utcoffset()
+        abbreviation = now.tzname() or user.tz
+        return {
+            "id": user.id,
+            "team_id": self.team_id,
+            "name": user.name,
+            "deleted": False,
+            "real_name": user.real_name,
+            "tz": user.tz,
+            "tz_label": _TZ_LABELS.get(abbreviation, abbreviation),
+            "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
+            "is_admin": user.is_admin,
+            "is_owner": False,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "updated": int(self.wallclock()),
+            "profile": {
+                "real_name": user.real_name,
+                "real_name_normalized": user.real_name,
+                "display_name": user.display_name,
+                "display_name_normalized": user.display_name,
+                **({"email": user.email} if user.email else {}),
+                **({"bot_id": self.bot_id} if user.id == self.bot_user_id else {}),
+                "team": self.team_id,
+            },
+        }
+
+    def _message_json(self, message: Message) -> dict[str, Any]:
+        if message.user == self.bot_user_id:
+            return message.to_api(self.team_id, self.bot_id, self.app_id)
+        return message.to_api(self.team_id)
+
+    def _next_ts(self) -> str:
+        """Slack-style "seconds.micros" timestamps, strictly increasing."""
+        with self._lock:
+            now_us = int(self.wallclock() * 1_000_000)
+            self._last_ts_us = max(self._last_ts_us + 1, now_us)
+            return f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
+
+    def _new_id(self) -> str:
+        """Short deterministic ids for generated block_id / action_id (Slack uses random ones)."""
+        with self._lock:
+            return hashlib.sha1(f"{self.team_id}:{next(self._ids)}".encode()).hexdigest()[:5]
+
+    def _new_view_id(self) -> str:
+        with self._lock:
+            return "V" + hashlib.sha1(f"view:{next(self._ids)}".encode()).hexdigest()[:10].upper()
+
+    def _new_hash(self) -> str:
+        with self._lock:
+            return f"{int(self.wallclock())}.{secrets.token_hex(4)}"
+
+    def _issue_trigger(self, user_id: str) -> str:
+        with self._lock:
+            trigger_id = f"{next(self._ids)}.{int(self.wallclock())}.{secrets.token_hex(16)}"
+            self._triggers[trigger_id] = _Trigger(user_id, self.monotonic())
+            return trigger_id
+
+    def _take_trigger(self, trigger_id: Any) -> str:
+        """Exchange a trigger_id once, within 3 seconds; returns the user it belongs to."""
+        with self._lock:
+            trigger = self._triggers.get(trigger_id) if isinstance(trigger_id, str) else None
+            if trigger is None:
+                raise ApiError("invalid_trigger_id")
+            if trigger.used:
+                raise ApiError("exchanged_trigger_id")
+            if self.monotonic() - trigger.issued > TRIGGER_TTL:
+                raise ApiError("expired_trigger_id")
+            trigger.used = True
+            return trigger.user
+
+    def _issue_response_url(self, user: str, channel: str, message_ts: str | None = None, ephemeral: bool = False) -> str:
+        with self._lock:
+            token = secrets.token_urlsafe(18)
+            self._hooks[token] = _Hook(user, channel, message_ts, ephemeral, self.monotonic())
+            return f"{self.base_url}response/{token}"
+
+    def _find_message(self, channel: str, ts: Any) -> Message | None:
+        return next((m for m in self._messages if m.channel == channel and m.ts == ts), None)
+
+    def _post_message(self, channel: Channel, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None,
+                      metadata: dict[str, Any] | None = None) -> Message:
+        message = Message(channel.id, self._next_ts(), text, blocks, self.bot_user_id, thread_ts, metadata=metadata)
+        with self._lock:
+            self._messages.append(message)
+        self._record("message", channel.im_user, channel.id, text, {"message": self._message_json(message)})
+        return message
+
+    def _post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict[str, Any]], source: str,
+                        thread_ts: str | None = None) -> Ephemeral:
+        ephemeral = Ephemeral(channel, user, self._next_ts(), text, blocks, source, thread_ts)
+        with self._lock:
+            self._ephemerals.append(ephemeral)
+        self._record("ephemeral", user, channel, text, {"text": text, "blocks": blocks, "source": source, "ts": ephemeral.ts})
+        return ephemeral
+
+    def _update_message(self, message: Message, text: str | None, blocks: list[dict[str, Any]] | None) -> None:
+        with self._lock:
+            if text is not None:
+                message.text = text
+            if blocks is not None:
+                message.blocks = blocks
+            message.edited_ts = self._next_ts()
+        self._record("message_updated", None, message.channel, message.text, {"message": self._message_json(message)})
+
+    def _delete_message(self, message: Message) -> None:
+        with self._lock:
+            self._messages.remove(message)
+        self._record("message_deleted", None, message.channel, message.text, {"ts": message.ts})
+
+    # views: a per-user stack of modals plus one home view per user
+    def _build_view(self, view_id: str, user: str, spec: dict[str, Any], root: str | None, previous: str | None) -> dict[str, Any]:
+        return {
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": spec["type"],
+            "blocks": spec["blocks"],
+            "private_metadata": spec.get("private_metadata", ""),
+            "callback_id": spec.get("callback_id", ""),
+            "state": {"values": {}},
+            "hash": self._new_hash(),
+            "title": spec.get("title"),
+            "clear_on_close": bool(spec.get("clear_on_close", False)),
+            "notify_on_close": bool(spec.get("notify_on_close", False)),
+            "close": spec.get("close"),
+            "submit": spec.get("submit"),
+            "previous_view_id": previous,
+            "root_view_id": root or view_id,
+            "app_id": self.app_id,
+            "external_id": spec.get("external_id", ""),
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+        }
+
+    def _check_external_id(self, spec: dict[str, Any], view_id: str | None) -> None:
+        external_id = spec.get("external_id")
+        if not external_id:
+            return
+        for other_id, other in self._views.items():
+            if other_id != view_id and other.get("external_id") == external_id:
+                raise ApiError("duplicate_external_id")
+
+    def _open_modal(self, user: str, spec: dict[str, Any], push: bool) -> dict[str, Any]:
+        with self._lock:
+            self._check_external_id(spec, None)
+            stack = self._stacks.setdefault(user, [])
+            if push:
+                if not stack:
+                    raise ApiError("not_found", "[ERROR] no open modal to push onto")
+                if len(stack) >= MAX_VIEW_STACK:
+                    raise ApiError("push_limit_reached")
+            else:
+                for old in stack:  # a new root modal replaces whatever was open
+                    self._forget_view(old)
+                stack.clear()
+            view_id = self._new_view_id()
+            view = self._build_view(view_id, user, spec, stack[0] if stack else None, stack[-1] if stack else None)
+            self._views[view_id] = view
+            self._view_user[view_id] = user
+            stack.append(view_id)
+        self._record("view_pushed" if push else "view_opened", user, None, _title(view), {"view": view})
+        return copy.deepcopy(view)
+
+    def _find_view_id(self, view_id: Any, external_id: Any) -> str:
+        with self._lock:
+            if view_id:
+                if view_id in self._views:
+                    return str(view_id)
+            elif external_id:
+                for vid, view in self._views.items():
+                    if view.get("external_id") == external_id:
+                        return vid
+            raise ApiError("not_found")
+
+    def _replace_view(self, view_id: str, spec: dict[str, Any], hash_: Any = None) -> dict[str, Any]:
+        with self._lock:
+            old = self._views.get(view_id)
+            if old is None:
+                raise ApiError("not_found")
+            if hash_ and hash_ != old["hash"]:
+                raise ApiError("hash_conflict")
+            if spec["type"] != old["type"]:
+                raise ApiError("invalid_arguments", f"[ERROR] cannot change a {old['type']} view into a {spec['type']} view")
+            self._check_external_id(spec, view_id)
+            view = self._build_view(view_id, self._view_user[view_id], spec, old["root_view_id"], old["previous_view_id"])
+            self._views[view_id] = view
+            user = self._view_user[view_id]
+        kind = "home_published" if view["type"] == "home" else "view_updated"
+        self._record(kind, user, None, _title(view), {"view": view})
+        return copy.deepcopy(view)
+
+    def _publish_home(self, user: str, spec: dict[str, Any], hash_: Any = None) -> dict[str, Any]:
+        with self._lock:
+            self._require_user(user)
+            current = self._homes.get(user)
+            if current is not None:
+                return self._replace_view(current, spec, hash_)
+            self._check_external_id(spec, None)
+            view_id = self._new_view_id()
+            view = self._build_view(view_id, user, spec, None, None)
+            self._views[view_id] = view
+            self._view_user[view_id] = user
+            self._homes[user] = view_id
+        self._record("home_published", user, None, "Home", {"view": view})
+        return copy.deepcopy(view)
+
+    def _close_views(self, user: str, everything: bool) -> list[dict[str, Any]]:
+        """Close the top modal (or all); returns the closed views, top first."""
+        with self._lock:
+            stack = self._stacks.get(user, [])
+            closed_ids = list(reversed(stack)) if everything else stack[-1:]
+            closed = [self._views[v] for v in closed_ids]
+            for view_id in closed_ids:
+                stack.remove(view_id)
+                self._forget_view(view_id)
+        if closed:
+            self._record("view_closed", user, None, ", ".join(_title(v) for v in closed), {"views": closed})
+        return closed
+
+    def _forget_view(self, view_id: str) -> None:
+        self._views.pop(view_id, None)
+        self._view_user.pop(view_id, None)
+
+    def _take_hook(self, token: str) -> _Hook:
+        """Use a response_url: at most 5 times within 30 minutes, like Slack."""
+        with self._lock:
+            hook = self._hooks.get(token)
+            if hook is None:
+                raise ApiError("no_active_hooks")
+            if self.monotonic() - hook.issued > RESPONSE_URL_TTL:
+                raise ApiError("expired_url")
+            if hook.uses >= RESPONSE_URL_USES:
+                raise ApiError("used_url")
+            hook.uses += 1
+            return hook
+
+
+def _title(view: dict[str, Any]) -> str:
+    title = view.get("title")
+    return title.get("text", "") if isinstance(title, dict) else view.get("type", "view")
+
+
+_TZ_LABELS = {
+    "EST": "Eastern Standard Time", "EDT": "Eastern Daylight Time",
+    "CST": "Central Standard Time", "CDT": "Central Daylight Time",
+    "MST": "Mountain Standard Time", "MDT": "Mountain Daylight Time",
+    "PST": "Pacific Standard Time", "PDT": "Pacific Daylight Time",
+    "GMT": "Greenwich Mean Time", "BST": "British Summer Time", "UTC": "Coordinated Universal Time",
+    "CET": "Central European Time", "CEST": "Central European Summer Time",
+    "IST": "India Standard Time", "JST": "Japan Standard Time",
+}

@@ -1,0 +1,16 @@
+"""The Slack surface: one module per feature, each with register(app, ...)."""
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.runtime import Runtime
+from handlers import commands, errors, home, mailboxes
+
+
+def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
+    router = commands.CommandRouter()
+    errors.register(app)
+    commands.register(app, router)
+    home.register(app, runtime)
+    mailboxes.register(app, runtime, router)
+    return router

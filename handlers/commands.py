@@ -1,0 +1,81 @@
+"""The /outreach slash command: one entry point, sub-commands registered by each feature."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from handlers.views.help import help_blocks, help_text
+
+COMMAND = "/outreach"
+
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """What a sub-command gets: the text after its name, and the request's Bolt utilities."""
+
+    args: str
+    ack: Ack
+    respond: Respond
+    client: WebClient
+    context: BoltContext
+    body: dict[str, Any]
+
+    @property
+    def channel_id(self) -> str:
+        return str(self.body.get("channel_id", ""))
+
+
+SubcommandHandler = Callable[[CommandCall], None]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    description: str
+    handler: SubcommandHandler
+
+
+class CommandRouter:
+    def __init__(self) -> None:
+        self._commands: dict[str, Subcommand] = {}
+
+    def add(self, name: str, description: str) -> Callable[[SubcommandHandler], SubcommandHandler]:
+        def decorator(handler: SubcommandHandler) -> SubcommandHandler:
+            if name in self._commands:
+                raise ValueError(f"/outreach {name} is registered twice")
+            self._commands[name] = Subcommand(name, description, handler)
+            return handler
+        return decorator
+
+    @property
+    def listing(self) -> list[tuple[str, str]]:
+        return [(c.name, c.description) for c in self._commands.values()]
+
+    def resolve(self, text: str) -> tuple[Subcommand | None, str, str]:
+        """The longest registered name that starts the text ("campaign new" before "campaign")."""
+        words = text.split()
+        for size in range(len(words), 0, -1):
+            name = " ".join(words[:size]).lower()
+            if name in self._commands:
+                return self._commands[name], " ".join(words[size:]), name
+        return None, text.strip(), words[0] if words else ""
+
+
+def register(app: App, router: CommandRouter) -> None:
+    @router.add("help", "list every command with what it does")
+    def _help(call: CommandCall) -> None:
+        call.ack(text=help_text(router.listing), blocks=help_blocks(router.listing))
+
+    @app.command(COMMAND)
+    def dispatch(ack: Ack, respond: Respond, client: WebClient, context: BoltContext,
+                 body: dict[str, Any]) -> None:
+        sub, rest, word = router.resolve(body.get("text", ""))
+        if sub is None:  # an unknown sub-command answers with the help, naming what was typed
+            ack(text=help_text(router.listing), blocks=help_blocks(router.listing, unknown=word or None))
+            return
+        sub.handler(CommandCall(args=rest, ack=ack, respond=respond, client=client, context=context, body=body))

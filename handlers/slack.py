@@ -1,0 +1,57 @@
+"""A small facade over the Web API: features say what they want shown, never which method."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.services.directory import Profile
+
+MESSAGE_BLOCK_LIMIT = 50  # slack_sdk.models checks views (100) but not messages: guard it here
+
+
+def _blocks(blocks: Sequence[Block] | None) -> list[dict[str, Any]] | None:
+    if blocks is None:
+        return None
+    if len(blocks) > MESSAGE_BLOCK_LIMIT:
+        raise ValueError(f"{len(blocks)} blocks: a message holds at most {MESSAGE_BLOCK_LIMIT}")
+    return [b.to_dict() for b in blocks]
+
+
+class Slack:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def profile(self, user_id: str) -> Profile:
+        user = self.client.users_info(user=user_id)["user"]
+        profile = user.get("profile", {})
+        return Profile(
+            slack_user_id=user_id,
+            name=profile.get("real_name") or user.get("real_name") or user.get("name", ""),
+            email=profile.get("email"),
+            tz=user.get("tz") or "UTC",
+            is_admin=bool(user.get("is_admin") or user.get("is_owner")),
+        )
+
+    def send_dm(self, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> str:
+        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
+        return self.client.chat_postMessage(channel=channel, text=text, blocks=_blocks(blocks))["ts"]
+
+    def post(self, channel: str, text: str, blocks: Sequence[Block] | None = None) -> str:
+        return self.client.chat_postMessage(channel=channel, text=text, blocks=_blocks(blocks))["ts"]
+
+    def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block] | None = None) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=_blocks(blocks))
+
+    def tell(self, channel: str, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> None:
+        """An ephemeral message: only this person sees it."""
+        self.client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=_blocks(blocks))
+
+    def open_modal(self, trigger_id: str, view: View) -> str:
+        return self.client.views_open(trigger_id=trigger_id, view=view)["view"]["id"]
+
+    def publish_home(self, user_id: str, view: View) -> None:
+        self.client.views_publish(user_id=user_id, view=view)

@@ -1,0 +1,65 @@
+"""The App Home tab: the user's mailboxes and campaigns, or what to do first."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from handlers.ids import Action
+from handlers.views.summaries import CampaignSummary, MailboxSummary
+
+HOME_BLOCK_LIMIT = 100
+STATUS_LABEL = {"connected": ":large_green_circle: connected", "needs_reconnect": ":warning: needs reconnect"}
+
+
+def _mailbox_lines(mailboxes: Sequence[MailboxSummary]) -> list[Block]:
+    if not mailboxes:
+        return [
+            SectionBlock(text=MarkdownTextObject(
+                text="*No mailbox connected yet.* Start here: connect the mailbox you send from, "
+                     "then build a sequence and start a campaign.")),
+            ActionsBlock(elements=[ButtonElement(text="Connect a mailbox", action_id=Action.OPEN_CONNECT.value,
+                                                 style="primary")]),
+        ]
+    return [
+        SectionBlock(text=MarkdownTextObject(
+            text=f"*{m.address}* · {m.provider} · {STATUS_LABEL.get(m.status, m.status)} · {m.permission} permissions"))
+        for m in mailboxes
+    ]
+
+
+def _campaign_lines(campaigns: Sequence[CampaignSummary], has_mailbox: bool) -> list[Block]:
+    if not campaigns:
+        hint = ("Create one with `/outreach campaign new`." if has_mailbox
+                else "Once a mailbox is connected, your campaigns show here.")
+        return [SectionBlock(text=MarkdownTextObject(text=f"*No campaigns yet.* {hint}"))]
+    return [
+        SectionBlock(text=MarkdownTextObject(
+            text=f"*{c.name}* · {c.status} · {c.candidates} candidates · {c.sent} emails sent"))
+        for c in campaigns
+    ]
+
+
+def home_view(mailboxes: Sequence[MailboxSummary], campaigns: Sequence[CampaignSummary]) -> View:
+    header: list[Block] = [HeaderBlock(text="Outreach")]
+    mailbox_part = [SectionBlock(text=MarkdownTextObject(text="*Your mailboxes*")), *_mailbox_lines(mailboxes)]
+    campaign_part = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Your campaigns*")),
+                     *_campaign_lines(campaigns, bool(mailboxes))]
+    footer = [ContextBlock(elements=[MarkdownTextObject(text="Type `/outreach help` for every command.")])]
+    blocks = header + mailbox_part + campaign_part
+    room = HOME_BLOCK_LIMIT - len(footer) - 1
+    if len(blocks) > room:  # keep within Slack's 100 blocks per view
+        hidden = len(blocks) - room
+        blocks = blocks[:room] + [ContextBlock(elements=[MarkdownTextObject(
+            text=f"… and {hidden} more. Use `/outreach status` to see everything.")])]
+    return View(type="home", blocks=blocks + footer)

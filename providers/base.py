@@ -1,0 +1,117 @@
+"""One interface for every mail provider, and the typed errors the send engine acts on."""
+from __future__ import annotations
+
+import abc
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage, Message
+from email.utils import formataddr, format_datetime
+
+
+class ProviderError(Exception):
+    """Base of the errors a provider raises; messages never contain credentials."""
+
+
+class ReconnectNeeded(ProviderError):
+    """The grant is gone (revoked, expired, password changed): only the owner can fix it."""
+
+
+class RateLimited(ProviderError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(ProviderError):
+    """This message will never go out as it is (bad recipient, message refused)."""
+
+
+class TemporaryFailure(ProviderError):
+    """Worth retrying later with backoff (5xx, timeouts before the provider accepted it)."""
+
+
+def new_message_id(from_address: str) -> str:
+    """A Message-ID made before the send, so a crashed send can be looked up, never resent."""
+    domain = from_address.rpartition("@")[2] or "outreach.invalid"
+    return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    from_address: str
+    to_address: str
+    subject: str
+    body: str
+    message_id: str
+    from_name: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    thread_id: str | None = None  # the provider's thread of step 1, for same-thread follow-ups
+    date: datetime | None = None
+
+    def to_mime(self) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = formataddr((self.from_name or "", self.from_address))
+        msg["To"] = self.to_address
+        msg["Subject"] = self.subject
+        msg["Message-ID"] = self.message_id
+        if self.date is not None:
+            msg["Date"] = format_datetime(self.date)
+        if self.in_reply_to:
+            msg["In-Reply-To"] = self.in_reply_to
+        if self.references:
+            msg["References"] = " ".join(self.references)
+        msg.set_content(self.body)
+        return msg
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    message_id: str  # the RFC 5322 Message-ID
+    provider_message_id: str
+    thread_id: str | None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """An incoming message as the provider gives it: headers always, the body only when the
+    mailbox has enhanced permissions (and then only for classification: never stored)."""
+
+    provider_message_id: str
+    thread_id: str | None
+    headers: Message
+    received_at: datetime
+    full: Message | None = None
+
+
+@dataclass(frozen=True)
+class Changes:
+    messages: list[InboundMessage] = field(default_factory=list)
+    cursor: str | None = None
+    full_resync: bool = False
+
+
+class MailProvider(abc.ABC):
+    """A connected mailbox. Instances are per mailbox and short-lived."""
+
+    @abc.abstractmethod
+    def send(self, email: OutgoingEmail) -> SentMessage:
+        """Send once. Must not retry internally: a retried send can be a double send."""
+
+    @abc.abstractmethod
+    def find_sent(self, message_id: str) -> SentMessage | None:
+        """Look for a message we may have sent (reconciling a send interrupted by a crash).
+        Raises ProviderError when it cannot tell: the caller must then not send."""
+
+    @abc.abstractmethod
+    def fetch_changes(self, cursor: str | None) -> Changes:
+        """Inbound messages since the cursor (headers only under basic permissions)."""
+
+    @abc.abstractmethod
+    def address(self) -> str:
+        """The mailbox's own address, as the provider reports it."""
+
+    def refresh_credentials(self) -> bytes | None:
+        """Refresh tokens if needed; returns new serialised credentials to store, or None."""
+        return None

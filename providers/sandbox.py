@@ -1,0 +1,210 @@
+"""The sandbox provider: a mail "server" in a folder, so the demo and tests send real MIME without
+reaching the internet. Each mailbox has Sent/ and INBOX/ folders of numbered .eml files a person can
+read; the numbers come from a counter under a file lock, so several processes can share it.
+
+A PostOffice stands for the rest of the world: it reads what was sent and delivers a candidate's
+reply, a mailer-daemon bounce or an out-of-office auto-reply into a mailbox's INBOX.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime, formataddr, make_msgid, parsedate_to_datetime
+from pathlib import Path
+
+from providers.base import Changes, InboundMessage, MailProvider, OutgoingEmail, SentMessage
+
+SENT, INBOX = "Sent", "INBOX"
+THREAD_HEADER = "X-Sandbox-Thread-Id"
+ID_HEADER = "X-Sandbox-Id"
+
+
+class SandboxStore:
+    """The folder layout and the cross-process counter."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def folder(self, address: str, name: str) -> Path:
+        path = self.root / address.lower() / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @contextmanager
+    def _locked(self, address: str) -> Iterator[Path]:
+        base = self.root / address.lower()
+        base.mkdir(parents=True, exist_ok=True)
+        with open(base / ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield base
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def append(self, address: str, folder: str, message: Message) -> int:
+        """Store a message with the next number; returns the number (the IMAP-like UID)."""
+        with self._locked(address) as base:
+            counter = base / ".uid"
+            uid = int(counter.read_text() or 0) + 1 if counter.exists() else 1
+            target = self.folder(address, folder) / f"{uid:010d}.eml"
+            message[ID_HEADER] = f"sbx-{uid}"
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(message.as_bytes(policy=policy.SMTP))
+            os.replace(tmp, target)  # a reader never sees half a message
+            counter.write_text(str(uid))
+            return uid
+
+    def list(self, address: str, folder: str, after_uid: int = 0) -> list[tuple[int, Path]]:
+        path = self.folder(address, folder)
+        files = sorted(path.glob("*.eml"))
+        return [(int(f.stem), f) for f in files if int(f.stem) > after_uid]
+
+
+def _load(path: Path, headers_only: bool = False) -> Message:
+    data = path.read_bytes()
+    if headers_only:
+        return BytesHeaderParser(policy=policy.default).parsebytes(data)
+    return message_from_bytes(data, policy=policy.default)
+
+
+def _sent_from(message: Message) -> SentMessage:
+    return SentMessage(
+        message_id=str(message["Message-ID"]),
+        provider_message_id=str(message[ID_HEADER]),
+        thread_id=str(message[THREAD_HEADER]) if message[THREAD_HEADER] else None,
+    )
+
+
+class SandboxProvider(MailProvider):
+    def __init__(self, store: SandboxStore, address: str, *, enhanced: bool = False) -> None:
+        self.store = store
+        self._address = address.lower()
+        self.enhanced = enhanced
+
+    def address(self) -> str:
+        return self._address
+
+    def send(self, email: OutgoingEmail) -> SentMessage:
+        mime = email.to_mime()
+        if "Date" not in mime:
+            mime["Date"] = format_datetime(datetime.now(timezone.utc))
+        mime[THREAD_HEADER] = email.thread_id or f"thread-{email.message_id.strip('<>')}"
+        uid = self.store.append(self._address, SENT, mime)
+        return SentMessage(email.message_id, f"sbx-{uid}", str(mime[THREAD_HEADER]))
+
+    def find_sent(self, message_id: str) -> SentMessage | None:
+        for _, path in reversed(self.store.list(self._address, SENT)):
+            headers = _load(path, headers_only=True)
+            if headers["Message-ID"] == message_id:
+                return _sent_from(headers)
+        return None
+
+    def fetch_changes(self, cursor: str | None) -> Changes:
+        after = int(cursor) if cursor else 0
+        found = []
+        for uid, path in self.store.list(self._address, INBOX, after_uid=after):
+            headers = _load(path, headers_only=True)
+            found.append(
+                InboundMessage(
+                    provider_message_id=str(headers[ID_HEADER]),
+                    thread_id=str(headers[THREAD_HEADER]) if headers[THREAD_HEADER] else None,
+                    headers=headers,
+                    received_at=parsedate_to_datetime(str(headers["Date"])),
+                    full=_load(path) if self.enhanced else None,
+                )
+            )
+            after = uid
+        return Changes(messages=found, cursor=str(after))
+
+
+@dataclass(frozen=True)
+class Delivered:
+    mailbox: str
+    uid: int
+    message: Message
+
+
+class PostOffice:
+    """The world outside the mailbox: reads sent mail, delivers replies, bounces, auto-replies."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def sent(self, mailbox: str) -> list[Message]:
+        return [_load(path) for _, path in self.store.list(mailbox, SENT)]
+
+    def all_sent(self) -> list[Message]:
+        if not self.store.root.exists():
+            return []
+        return [m for box in sorted(self.store.root.iterdir()) if box.is_dir() for m in self.sent(box.name)]
+
+    def _deliver(self, mailbox: str, original: Message, reply: Message, when: datetime) -> Delivered:
+        reply["Date"] = format_datetime(when)
+        reply["Message-ID"] = make_msgid(domain="sandbox.invalid")
+        reply["In-Reply-To"] = str(original["Message-ID"])
+        refs = str(original["References"] or "").split()
+        reply["References"] = " ".join([*refs, str(original["Message-ID"])])
+        if original[THREAD_HEADER]:
+            reply[THREAD_HEADER] = str(original[THREAD_HEADER])
+        uid = self.store.append(mailbox, INBOX, reply)
+        return Delivered(mailbox, uid, reply)
+
+    def reply(self, mailbox: str, original: Message, text: str, when: datetime,
+              from_address: str | None = None) -> Delivered:
+        msg = EmailMessage()
+        msg["From"] = from_address or str(original["To"])
+        msg["To"] = mailbox
+        msg["Subject"] = _re(str(original["Subject"]))
+        quoted = "\n".join(f"> {line}" for line in original.get_content().splitlines())
+        msg.set_content(f"{text}\n\nOn {original['Date']}, {original['From']} wrote:\n{quoted}\n")
+        return self._deliver(mailbox, original, msg, when)
+
+    def auto_reply(self, mailbox: str, original: Message, text: str, when: datetime) -> Delivered:
+        msg = EmailMessage()
+        msg["From"] = str(original["To"])
+        msg["To"] = mailbox
+        msg["Subject"] = f"Automatic reply: {original['Subject']}"
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Autoreply"] = "yes"
+        msg.set_content(text)
+        return self._deliver(mailbox, original, msg, when)
+
+    def bounce(self, mailbox: str, original: Message, when: datetime, status: str = "5.1.1") -> Delivered:
+        """A bounce shaped like a Postfix DSN: multipart/report with a delivery-status part."""
+        recipient = str(original["To"])
+        report = MIMEMultipart("report", **{"report-type": "delivery-status"})
+        report["From"] = formataddr(("Mail Delivery System", "MAILER-DAEMON@sandbox.invalid"))
+        report["To"] = mailbox
+        report["Subject"] = "Undelivered Mail Returned to Sender"
+        report["Auto-Submitted"] = "auto-replied"
+        report["X-Failed-Recipients"] = recipient
+        report.attach(MIMEText(
+            "I'm sorry to have to inform you that your message could not\n"
+            f"be delivered to one or more recipients.\n\n<{recipient}>: host said: {status} user unknown\n"
+        ))
+        # message/delivery-status holds header blocks: one per message, then one per recipient.
+        per_message, per_recipient = Message(), Message()
+        per_message["Reporting-MTA"] = "dns; sandbox.invalid"
+        per_recipient["Final-Recipient"] = f"rfc822; {recipient}"
+        per_recipient["Action"] = "failed"
+        per_recipient["Status"] = status
+        delivery_status = Message()
+        delivery_status.set_type("message/delivery-status")
+        delivery_status.set_payload([per_message, per_recipient])
+        report.attach(delivery_status)
+        headers = MIMEText("".join(f"{k}: {v}\n" for k, v in original.items()), "rfc822-headers")
+        report.attach(headers)
+        return self._deliver(mailbox, original, report, when)
+
+
+def _re(subject: str) -> str:
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"

@@ -1,0 +1,92 @@
+"""Shared fixtures. Every test that touches the database runs on SQLite, and on PostgreSQL when
+OUTREACH_TEST_DATABASE_URL is set (CI sets it). Each pytest-xdist worker gets its own PostgreSQL
+schema, migrated once; tables are emptied between tests."""
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, text
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.db import make_engine, upgrade
+from bot.models import Base
+from bot.runtime import Runtime, build_runtime
+
+PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not PG_URL, reason="set OUTREACH_TEST_DATABASE_URL to run against PostgreSQL"))]
+
+# A Monday morning in New York, far from any DST change unless a test asks for one.
+T0 = datetime(2026, 11, 23, 13, 30, tzinfo=timezone.utc)
+
+
+def _pg_engine(schema: str) -> Engine:
+    admin = make_engine(PG_URL)  # type: ignore[arg-type]
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    schema = f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    engine = _pg_engine(schema)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with make_engine(PG_URL).begin() as conn:  # type: ignore[arg-type]
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Iterator[Engine]:
+    yield migrated_engine
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with migrated_engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        "OUTREACH_SANDBOX_MAILBOXES": True,
+        "OUTREACH_SANDBOX_DIR": str(tmp_path / "sandbox"),
+        "OUTREACH_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def runtime(settings: Settings, engine: Engine, clock: FakeClock) -> Runtime:
+    return build_runtime(settings, clock=clock, rng=random.Random(7), engine=engine)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.cli import main
+from bot.demo import run_demo
+
+
+def test_demo_walks_the_main_job_and_every_expectation_holds(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert run_demo(workdir=str(tmp_path), out=out) == 0, out.getvalue()
+    transcript = out.getvalue()
+    assert "rita runs `/outreach help`" in transcript
+    assert "✉ email sent" in transcript
+    assert "Demo complete: all" in transcript
+    assert (tmp_path / "demo.sqlite3").exists()
+
+
+def test_demo_names_an_expectation_that_did_not_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("scheduling.when.GRACE", __import__("datetime").timedelta(minutes=5))  # a broken rule
+    out = io.StringIO()
+    assert run_demo(workdir=str(tmp_path), out=out) == 1
+    assert "DEMO FAILED" in out.getvalue()
+    assert "- no email leaves in the 20-minute grace after Start" in out.getvalue()
+
+
+def test_keys_new_prints_a_usable_fernet_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "new"]) == 0
+    Fernet(capsys.readouterr().out.strip())
+
+
+def test_db_upgrade_then_doctor_reports_what_to_fix(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+
+    before = run("doctor")
+    assert before.returncode == 1
+    assert "run `outreach db upgrade`" in before.stdout
+    assert run("db", "upgrade").returncode == 0
+    after = run("doctor")
+    assert "!!  database" not in after.stdout and "ok  database: sqlite, schema up to date" in after.stdout
+    assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are needed" in after.stdout
+    assert "create a key with `outreach keys new`" in after.stdout
