@@ -69,7 +69,7 @@ class Demo:
         self.expect = Expectations(out)
         self.clock = FakeClock(START)
         self.workdir = workdir
-        self.ws = LocalSlack()
+        self.ws = LocalSlack(wallclock=lambda: self.clock.now().timestamp())  # Slack times follow the story
         self._seen_activity = 0
         self._seen_mail = 0
 

@@ -279,7 +279,8 @@ class Person:
         if not isinstance(ref, Ephemeral):
             for message in self.ws.messages():
                 if message.ts == ts and (isinstance(ref, str) or message.channel == ref.channel):
-                    self._channel_i_can_see(message.channel)
+                    if self.user_id not in self.ws.channel(message.channel).members:
+                        raise AssertionError(f"{self.name} cannot see message {ts}: not a member of {message.channel}")
                     return _Surface("message", message.blocks, message=message)
         for eph in self.ws.ephemerals(user=self.user_id):
             if eph.ts == ts:
@@ -347,8 +348,8 @@ class Person:
     def _apply_submission_ack(self, result: Result, top: dict[str, Any]) -> None:
         """Apply response_action as Slack does; a response Slack would refuse is an AssertionError."""
         ack = result.ack
-        if not result.body.strip():
-            self.ws._close_views(self.user_id, everything=False)
+        if not result.body.strip():  # an empty ack closes the submitted view
+            self.ws._close_views(self.user_id, everything=False, down_to=top["id"])
             return
         if ack is None:
             raise AssertionError(f"Slack cannot use this view_submission ack (not JSON): {result.body[:200]!r}")
@@ -367,7 +368,7 @@ class Person:
             elif action == "clear":
                 self.ws._close_views(self.user_id, everything=True)
             elif action is None and not ack:
-                self.ws._close_views(self.user_id, everything=False)
+                self.ws._close_views(self.user_id, everything=False, down_to=top["id"])
             else:
                 raise AssertionError(f"Slack does not understand this view_submission ack: {ack!r}")
         except ApiError as exc:

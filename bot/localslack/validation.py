@@ -62,7 +62,7 @@ def _lost(given: Any, kept: Any, pointer: str, out: list[str]) -> None:
         out.append(_err("must provide an object", pointer))
 
 
-def _walk_texts(node: Any, pointer: str, owner: str | None, out: list[str]) -> None:
+def _walk_texts(node: Any, pointer: str, out: list[str]) -> None:
     """Empty text objects and plain_text-only fields."""
     if isinstance(node, dict):
         kind = node.get("type")
@@ -78,10 +78,10 @@ def _walk_texts(node: Any, pointer: str, owner: str | None, out: list[str]) -> N
                     out.append(_err("must be a plain_text text object", child))
             if key == "placeholder" and isinstance(value, dict) and value.get("type") != "plain_text":
                 out.append(_err("must be a plain_text text object", child))
-            _walk_texts(value, child, str(kind) if kind else owner, out)
+            _walk_texts(value, child, out)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            _walk_texts(value, f"{pointer}/{i}", owner, out)
+            _walk_texts(value, f"{pointer}/{i}", out)
 
 
 def interactive_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,7 +123,7 @@ def block_problems(blocks: Any, pointer: str, limit: int) -> list[str]:
             problems.append(_err(str(exc), here))
             continue
         _lost(block, kept, here, problems)
-        _walk_texts(block, here, None, problems)
+        _walk_texts(block, here, problems)
         block_id = block.get("block_id")
         if isinstance(block_id, str):
             if block_id in seen_block_ids:
@@ -199,7 +199,7 @@ def check_view(view: Any, expected_type: str, new_id: Callable[[], str]) -> dict
             problems.append(_err("submit is required when the view has input blocks", "/view/submit"))
     if kind == "home" and (view.get("submit") or view.get("close")):
         problems.append(_err("home views cannot have submit or close", "/view"))
-    _walk_texts({k: v for k, v in view.items() if k != "blocks"}, "/view", None, problems)
+    _walk_texts({k: v for k, v in view.items() if k != "blocks"}, "/view", problems)
     if not problems:
         try:
             View(**copy.deepcopy(view)).to_dict()

@@ -15,15 +15,15 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .model import Activity, Call, Channel, Ephemeral, Message, ApiError, User
+from .model import Activity, ApiError, Call, Channel, Ephemeral, Message, User
+from .views import ViewStore
 
 TRIGGER_TTL = 3.0  # seconds a trigger_id can be exchanged (Slack: 3 s)
 RESPONSE_URL_TTL = 30 * 60.0  # response_url lifetime (Slack: 30 min)
 RESPONSE_URL_USES = 5  # response_url uses (Slack: 5)
-MAX_VIEW_STACK = 3  # a modal plus two pushed views
 
 
 @dataclass
@@ -45,7 +45,7 @@ class _Hook:
     uses: int = 0
 
 
-class LocalSlack:
+class LocalSlack(ViewStore):
     def __init__(
         self,
         team_id: str = "T0LOCAL",
@@ -82,10 +82,7 @@ class LocalSlack:
         self._listeners: list[Callable[[Activity], None]] = []
         self._triggers: dict[str, _Trigger] = {}
         self._hooks: dict[str, _Hook] = {}
-        self._views: dict[str, dict[str, Any]] = {}  # live views by id (open modals, homes)
-        self._view_user: dict[str, str] = {}
-        self._stacks: dict[str, list[str]] = {}
-        self._homes: dict[str, str] = {}
+        self._init_views()
         self._last_ts_us = 0
         self._ids = itertools.count(1)
         self._server: Any = None
@@ -158,7 +155,7 @@ class LocalSlack:
             self._users[user_id] = user
         return replace(user)
 
-    def add_channel(self, channel_id: str, name: str, members: list[str] = (), *, bot_is_member: bool = True) -> Channel:  # type: ignore[assignment]
+    def add_channel(self, channel_id: str, name: str, members: Iterable[str] = (), *, bot_is_member: bool = True) -> Channel:
         """A public channel. Without the bot as a member, posting to it fails with not_in_channel."""
         with self._lock:
             for member in members:
@@ -248,7 +245,17 @@ class LocalSlack:
         """Call `listener` for each new activity (on the thread that caused it). Returns unsubscribe."""
         with self._lock:
             self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    @property
+    def events(self) -> list[Activity]:
+        """The whole activity log, oldest first (same as transcript_since(0))."""
+        return self.transcript_since(0)
 
     def user_name(self, user_id: str) -> str | None:
         """For render_blocks(user_name=ws.user_name)."""
@@ -416,119 +423,6 @@ class LocalSlack:
             self._messages.remove(message)
         self._record("message_deleted", None, message.channel, message.text, {"ts": message.ts})
 
-    # views: a per-user stack of modals plus one home view per user
-    def _build_view(self, view_id: str, user: str, spec: dict[str, Any], root: str | None, previous: str | None) -> dict[str, Any]:
-        return {
-            "id": view_id,
-            "team_id": self.team_id,
-            "type": spec["type"],
-            "blocks": spec["blocks"],
-            "private_metadata": spec.get("private_metadata", ""),
-            "callback_id": spec.get("callback_id", ""),
-            "state": {"values": {}},
-            "hash": self._new_hash(),
-            "title": spec.get("title"),
-            "clear_on_close": bool(spec.get("clear_on_close", False)),
-            "notify_on_close": bool(spec.get("notify_on_close", False)),
-            "close": spec.get("close"),
-            "submit": spec.get("submit"),
-            "previous_view_id": previous,
-            "root_view_id": root or view_id,
-            "app_id": self.app_id,
-            "external_id": spec.get("external_id", ""),
-            "app_installed_team_id": self.team_id,
-            "bot_id": self.bot_id,
-        }
-
-    def _check_external_id(self, spec: dict[str, Any], view_id: str | None) -> None:
-        external_id = spec.get("external_id")
-        if not external_id:
-            return
-        for other_id, other in self._views.items():
-            if other_id != view_id and other.get("external_id") == external_id:
-                raise ApiError("duplicate_external_id")
-
-    def _open_modal(self, user: str, spec: dict[str, Any], push: bool) -> dict[str, Any]:
-        with self._lock:
-            self._check_external_id(spec, None)
-            stack = self._stacks.setdefault(user, [])
-            if push:
-                if not stack:
-                    raise ApiError("not_found", "[ERROR] no open modal to push onto")
-                if len(stack) >= MAX_VIEW_STACK:
-                    raise ApiError("push_limit_reached")
-            else:
-                for old in stack:  # a new root modal replaces whatever was open
-                    self._forget_view(old)
-                stack.clear()
-            view_id = self._new_view_id()
-            view = self._build_view(view_id, user, spec, stack[0] if stack else None, stack[-1] if stack else None)
-            self._views[view_id] = view
-            self._view_user[view_id] = user
-            stack.append(view_id)
-        self._record("view_pushed" if push else "view_opened", user, None, _title(view), {"view": view})
-        return copy.deepcopy(view)
-
-    def _find_view_id(self, view_id: Any, external_id: Any) -> str:
-        with self._lock:
-            if view_id:
-                if view_id in self._views:
-                    return str(view_id)
-            elif external_id:
-                for vid, view in self._views.items():
-                    if view.get("external_id") == external_id:
-                        return vid
-            raise ApiError("not_found")
-
-    def _replace_view(self, view_id: str, spec: dict[str, Any], hash_: Any = None) -> dict[str, Any]:
-        with self._lock:
-            old = self._views.get(view_id)
-            if old is None:
-                raise ApiError("not_found")
-            if hash_ and hash_ != old["hash"]:
-                raise ApiError("hash_conflict")
-            if spec["type"] != old["type"]:
-                raise ApiError("invalid_arguments", f"[ERROR] cannot change a {old['type']} view into a {spec['type']} view")
-            self._check_external_id(spec, view_id)
-            view = self._build_view(view_id, self._view_user[view_id], spec, old["root_view_id"], old["previous_view_id"])
-            self._views[view_id] = view
-            user = self._view_user[view_id]
-        kind = "home_published" if view["type"] == "home" else "view_updated"
-        self._record(kind, user, None, _title(view), {"view": view})
-        return copy.deepcopy(view)
-
-    def _publish_home(self, user: str, spec: dict[str, Any], hash_: Any = None) -> dict[str, Any]:
-        with self._lock:
-            self._require_user(user)
-            current = self._homes.get(user)
-            if current is not None:
-                return self._replace_view(current, spec, hash_)
-            self._check_external_id(spec, None)
-            view_id = self._new_view_id()
-            view = self._build_view(view_id, user, spec, None, None)
-            self._views[view_id] = view
-            self._view_user[view_id] = user
-            self._homes[user] = view_id
-        self._record("home_published", user, None, "Home", {"view": view})
-        return copy.deepcopy(view)
-
-    def _close_views(self, user: str, everything: bool) -> list[dict[str, Any]]:
-        """Close the top modal (or all); returns the closed views, top first."""
-        with self._lock:
-            stack = self._stacks.get(user, [])
-            closed_ids = list(reversed(stack)) if everything else stack[-1:]
-            closed = [self._views[v] for v in closed_ids]
-            for view_id in closed_ids:
-                stack.remove(view_id)
-                self._forget_view(view_id)
-        if closed:
-            self._record("view_closed", user, None, ", ".join(_title(v) for v in closed), {"views": closed})
-        return closed
-
-    def _forget_view(self, view_id: str) -> None:
-        self._views.pop(view_id, None)
-        self._view_user.pop(view_id, None)
-
     def _take_hook(self, token: str) -> _Hook:
         """Use a response_url: at most 5 times within 30 minutes, like Slack."""
         with self._lock:
@@ -541,11 +435,6 @@ class LocalSlack:
                 raise ApiError("used_url")
             hook.uses += 1
             return hook
-
-
-def _title(view: dict[str, Any]) -> str:
-    title = view.get("title")
-    return title.get("text", "") if isinstance(title, dict) else view.get("type", "view")
 
 
 _TZ_LABELS = {

@@ -135,7 +135,7 @@ def rita(ws: LocalSlack, app: App, bot: Bot) -> Person:
 
 def test_slash_ack_text_is_shown_only_to_the_user(ws: LocalSlack, rita: Person) -> None:
     result = rita.slash("/outreach", "help")
-    assert result.ok and result.ack == {"text": "Usage: `/outreach new`"}
+    assert result.ok and result.body == "Usage: `/outreach new`"  # Bolt acks plain text for ack(text=...)
     assert [(e.text, e.source, e.channel) for e in rita.ephemerals()] == [("Usage: `/outreach new`", "slash_ack", "DU1")]
     assert ws.messages() == [] and ws.ephemerals(user="U2") == []
 
@@ -289,8 +289,28 @@ def test_transcript_tells_what_each_person_saw(ws: LocalSlack, rita: Person) -> 
     rita.slash("/outreach", "new")
     rita.submit({"email": "ana@example.com", "stage": "screen"})
     kinds = [a.kind for a in ws.transcript_since(mark)]
-    assert kinds == ["command", "view_opened", "submit", "view_closed", "message"]
+    # process_before_response: the DM is posted before the ack (which closes the modal) returns
+    assert kinds == ["command", "view_opened", "submit", "message", "view_closed"]
     transcript = ws.render_transcript(mark)
     assert "rita runs `/outreach new`" in transcript
     assert "[ Add ]" in transcript and "New candidate *ana@example.com*" in transcript
     assert "[ Approve ]  [ Reject ]" in transcript
+
+
+def test_picking_from_a_select_in_a_message(ws: LocalSlack, app: App, rita: Person, client: Any) -> None:
+    @app.action("pick_stage")
+    def pick(ack: Any, action: dict[str, Any], respond: Any) -> None:
+        ack()
+        respond(text=f"Stage: {action['selected_option']['value']}")
+
+    options = [{"text": text("Screen"), "value": "screen"}, {"text": text("Onsite"), "value": "onsite"}]
+    client.chat_postMessage(channel="C1", text="Stage?", blocks=[{"type": "actions", "elements": [
+        {"type": "static_select", "action_id": "pick_stage", "placeholder": text("Stage"), "options": options}]}])
+    with pytest.raises(AssertionError, match="selected_option_value"):
+        rita.click("pick_stage")
+    with pytest.raises(AssertionError, match="no option"):
+        rita.click("pick_stage", selected_option_value="hired")
+    result = rita.click("pick_stage", selected_option_value="onsite")
+    assert result.payload["actions"][0]["selected_option"] == options[1]
+    assert result.payload["channel"] == {"id": "C1", "name": "hiring-alerts"}
+    assert [(e.text, e.channel) for e in rita.ephemerals()] == [("Stage: onsite", "C1")]

@@ -45,7 +45,7 @@ def test_replace_original_without_a_message_is_refused(ws: LocalSlack) -> None:
 def test_invalid_content_is_refused(ws: LocalSlack) -> None:
     hook = WebhookClient(ws._issue_response_url("U1", "C1"))
     assert (hook.send(text="x", blocks=[{"type": "nope"}]).status_code, ws.ephemerals()) == (400, [])
-    assert hook.send_dict({}).body == "no_text"
+    assert hook.send_dict({"response_type": "ephemeral"}).body == "no_text"
 
 
 def test_unknown_used_up_and_expired_urls(ws: LocalSlack, clock: Any) -> None:
