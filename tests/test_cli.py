@@ -50,3 +50,43 @@ def test_db_upgrade_then_doctor_reports_what_to_fix(tmp_path: Path) -> None:
     assert "!!  database" not in after.stdout and "ok  database: sqlite, schema up to date" in after.stdout
     assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are needed" in after.stdout
     assert "create a key with `outreach keys new`" in after.stdout
+
+
+def test_serve_migrates_and_answers_signed_slack_requests_over_http(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    from bot.localslack import HttpTarget, LocalSlack, Person
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with LocalSlack() as ws:
+        ws.add_user("U0RITA", name="rita", tz="America/New_York")
+        env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+               "SLACK_BOT_TOKEN": ws.bot_token, "SLACK_SIGNING_SECRET": ws.signing_secret,
+               "SLACK_API_URL": ws.api_url, "OUTREACH_SANDBOX_MAILBOXES": "true"}
+        server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+                                   "--port", str(port)], env=env, cwd=tmp_path,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while True:  # wait for the port: start-up runs the migrations first
+                try:
+                    assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read() == b"ok"
+                    break
+                except OSError:
+                    assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+                    assert time.monotonic() < deadline, "serve did not start within 30 s"
+                    time.sleep(0.1)
+            rita = Person(ws, "U0RITA", HttpTarget(f"http://127.0.0.1:{port}/slack/events"))
+            assert rita.slash("/outreach", "connect").ok
+            # serve acknowledges first and runs the listener after (Slack's 3-second rule): wait for it.
+            while not ws.open_views("U0RITA") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert ws.open_views("U0RITA")[-1]["title"]["text"] == "Connect a mailbox"
+        finally:
+            server.terminate()
+            output = server.communicate(timeout=30)[0]
+    assert ws.bot_token not in output and ws.signing_secret not in output
