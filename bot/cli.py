@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     app = build_app(runtime)
-    timer = start_scheduler(runtime)
+    timer = start_scheduler(runtime, slack_client=app.client)
     try:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

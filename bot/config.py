@@ -33,6 +33,7 @@ EXPECTS = {
     "OUTREACH_SANDBOX_DIR": "a directory path",
     "OUTREACH_SANDBOX_MAILBOXES": "true or false",
     "OUTREACH_DISPATCH_INTERVAL_SECONDS": "a number of seconds greater than 0",
+    "OUTREACH_SANDBOX_LATENCY_MS": "a whole number of milliseconds, 0 or more",
 }
 
 
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     # development, off by default so a real workspace never offers a mailbox that sends nothing.
     sandbox_mailboxes: bool = Field(False, validation_alias="OUTREACH_SANDBOX_MAILBOXES")
     sandbox_dir: Path = Field(Path("var/sandbox-mail"), validation_alias="OUTREACH_SANDBOX_DIR")
+    sandbox_latency_ms: int = Field(0, ge=0, validation_alias="OUTREACH_SANDBOX_LATENCY_MS")
     dispatch_interval_seconds: float = Field(
         15.0, gt=0, validation_alias="OUTREACH_DISPATCH_INTERVAL_SECONDS"
     )

@@ -14,8 +14,9 @@ import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from email.message import Message
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -27,16 +28,18 @@ from bot.config import Settings
 from bot.crypto import new_key
 from bot.db import transaction, upgrade
 from bot.localslack import BoltTarget, LocalSlack, Person, render_activity
-from bot.models import AddressKind, Mailbox
+from bot.models import AddressKind, Mailbox, SendPreference
 from bot.runtime import Runtime, build_runtime
 from bot.services.campaigns import create_campaign, enroll, start_campaign
 from bot.services.candidates import add_candidate
 from bot.services.directory import find_user
+from bot.services.mailboxes import set_limits
 from bot.services.sequences import StepDraft, create_sequence
 from bot.slack_app import build_app
 from providers.sandbox import PostOffice
 from scheduling.service import start_scheduler
-from scheduling.timer import DISPATCH_JOB_ID, Timer
+from scheduling.dispatcher import next_wakeup
+from scheduling.timer import DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
 
 ZONE = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 23, 9, 40, tzinfo=ZONE)  # a Monday morning
@@ -72,6 +75,7 @@ class Demo:
         self.ws = LocalSlack(wallclock=lambda: self.clock.now().timestamp())  # Slack times follow the story
         self._seen_activity = 0
         self._seen_mail = 0
+        self._shown_full = False
 
     # -- the stage --------------------------------------------------------------------------
     def setup(self, stack: ExitStack) -> None:
@@ -89,7 +93,7 @@ class Demo:
         app = build_app(self.runtime, process_before_response=True)
         # The real APScheduler timer; its interval is long because the demo fires it by hand each
         # time the simulated clock has moved.
-        self.timer: Timer = start_scheduler(self.runtime, interval_seconds=3600)
+        self.timer: Timer = start_scheduler(self.runtime, slack_client=app.client, interval_seconds=3600)
         stack.callback(self.timer.shutdown)
         self.post_office = PostOffice(self.runtime.providers.sandbox)  # type: ignore[attr-defined]
         self.rita = Person(ws, RITA, BoltTarget(app))
@@ -105,15 +109,35 @@ class Demo:
         self._seen_activity = self.ws.mark()
 
     def new_mail(self) -> list[Message]:
-        sent = self.post_office.all_sent()
+        """Print what went out since last asked: the first email in full, then one line each."""
+        sent = sorted(self.post_office.all_sent(), key=_sent_at)
         fresh, self._seen_mail = sent[self._seen_mail:], len(sent)
         for email in fresh:
-            self.out.write(_indent(_render_email(email)) + "\n")
+            if not self._shown_full:
+                self.out.write(_indent(_render_email(email)) + "\n")
+                self._shown_full = True
+            else:
+                self.out.write(f"    ✉ {_sent_at(email).astimezone(ZONE):%a %H:%M:%S}  {email['To']:<22} "
+                               f"{email['Subject']}\n")
         return fresh
 
     def pass_time(self, delta: timedelta) -> None:
-        self.clock.advance(delta)
+        """Move the simulated clock, stopping at every moment something can happen (a send falls
+        due, a mailbox's wait ends), and let the real scheduler run its jobs at each stop."""
+        target = self.clock.now() + delta
+        while True:
+            self.tick()
+            with transaction(self.runtime.sessions) as session:
+                wake = next_wakeup(session, self.clock.now())
+            if wake is None or wake > target:
+                break
+            self.clock.set(wake)
+        self.clock.set(target)
+        self.tick()
+
+    def tick(self) -> None:
         self.timer.run_now(DISPATCH_JOB_ID)
+        self.timer.run_now(NOTICES_JOB_ID)
 
     # -- the script ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -138,37 +162,62 @@ class Demo:
                           any("rita@acme.example is connected" in text for text in dm))
         self.expect.check("the Home tab lists the mailbox", "rita@acme.example" in _home_text(self.ws))
 
-        self.scene("A two-step campaign for two candidates is started")
-        self.out.write("    (built through the service layer: building campaigns in Slack is not built yet)\n")
+        self.scene("Rita sets her mailbox's daily cap to 4, so this short demo reaches it")
+        self.out.write("    (set through the service layer; real defaults stay 10% under the provider's limit,\n"
+                       "     e.g. 1,800 a day for Gmail Workspace; sends are spaced 60 s apart)\n")
+        with transaction(self.runtime.sessions, write=True) as session:
+            set_limits(session.scalars(select(Mailbox)).one(), daily_cap=4)
+
+        self.clock.set(START.replace(hour=12, minute=10))
+        self.scene("At 12:10 Rita starts a three-step 'best time' campaign for six candidates")
+        self.out.write("    (built through the service layer: building campaigns in Slack is not built yet)\n"
+                       "    Best time, started between 10:00 and 19:00: step 1 at 16:00, later steps 07:00–09:00.\n")
         self._start_campaign()
         self.rita.open_home()
         self.show_slack()
 
-        self.pass_time(timedelta(minutes=15))
-        self.scene("15 minutes after Start: the scheduler runs, nothing may leave yet")
-        self.expect.check("no email leaves in the 20-minute grace after Start", not self.new_mail())
+        self.pass_time(timedelta(hours=3, minutes=49))
+        self.scene("15:59: nothing has left yet")
+        self.expect.check("no email leaves before the 16:00 best-time window", not self.new_mail())
 
-        self.pass_time(timedelta(minutes=26))
-        self.scene("41 minutes after Start: the scheduled job sends step 1")
-        first = self.new_mail()
-        self.expect.check("step 1 went to both candidates' work addresses",
-                          sorted(str(m["To"]) for m in first) == ["ana@work.example", "ben@work.example"])
-        self.expect.check("templates were filled in", all("{{" not in m.get_content() for m in first)
-                          and any("Hi Ana," in m.get_content() for m in first))
+        self.pass_time(timedelta(hours=8))
+        self.scene("Monday evening: step 1 went out from 16:00, one a minute, until the daily cap")
+        monday = self.new_mail()
+        self.show_slack()
+        times = [_sent_at(m) for m in monday]
+        self.expect.check("four step-1 emails went out, at or after 16:00 and at least 60 s apart",
+                          lambda: len(monday) == 4 and times[0] >= START.replace(hour=16, minute=0)
+                          and all(b - a >= timedelta(seconds=60) for a, b in zip(times, times[1:])))
+        self.expect.check("Rita got one DM: the cap was reached, the campaign will finish later than planned",
+                          sum("reached its limit of 4 emails" in m.text for m in self.rita.dm_messages()) == 1
+                          and any("will finish later than planned" in m.text for m in self.rita.dm_messages()))
 
-        self.pass_time(timedelta(days=3, minutes=20))  # step 2's window: step 1's time of day ±20 min
-        self.scene("Three days later: the follow-up goes out in the same thread")
-        second = self.new_mail()
-        by_to = {str(m["To"]): m for m in first}
-        self.expect.check("each follow-up answers step 1 (In-Reply-To) with a 'Re:' subject", lambda: len(second) == 2
-                          and all(m["In-Reply-To"] == by_to[str(m["To"])]["Message-ID"]
-                                  and str(m["Subject"]).startswith("Re: ") for m in second))
-        self.pass_time(timedelta(days=3))
-        self.expect.check("nothing more is sent after the last step", not self.new_mail())
+        self.pass_time(timedelta(days=1))
+        self.scene("Tuesday: the two held step-1 emails go out once the rolling 24 hours allow")
+        tuesday = self.new_mail()
+        self.expect.check("the two held emails went out on Tuesday, none was dropped", len(tuesday) == 2)
+
+        self.pass_time(timedelta(days=8))
+        self.scene("The following week: follow-ups in the same thread, within the cap")
+        later = self.new_mail()
+        self.show_slack()
+        everything = monday + tuesday + later
+        by_candidate: dict[str, list[Message]] = {}
+        for email in everything:
+            by_candidate.setdefault(str(email["To"]), []).append(email)
+        ids = [str(m["Message-ID"]) for m in everything]
+        self.expect.check("every candidate got each of the three steps exactly once",
+                          len(ids) == len(set(ids)) == 18 and all(len(v) == 3 for v in by_candidate.values()))
+        self.expect.check("each follow-up answers the one before it, with a 'Re:' subject",
+                          lambda: all(thread[i]["In-Reply-To"] == thread[i - 1]["Message-ID"]
+                                      and str(thread[i]["Subject"]).startswith("Re: ")
+                                      for thread in by_candidate.values() for i in (1, 2)))
+        early = [m for m in later if time(7) <= _sent_at(m).astimezone(ZONE).time() <= time(9, 1)]
+        self.expect.check("follow-ups not held by the cap went out between 07:00 and 09:00", len(early) >= 4)
         self.rita.open_home()
         self.show_slack()
-        self.expect.check("the Home tab shows the campaign finished with 4 emails sent",
-                          "finished" in _home_text(self.ws) and "4 emails sent" in _home_text(self.ws))
+        self.expect.check("the Home tab shows the campaign finished with 18 emails sent",
+                          "finished" in _home_text(self.ws) and "18 emails sent" in _home_text(self.ws))
 
     def _start_campaign(self) -> None:
         clock = self.clock
@@ -180,21 +229,26 @@ class Demo:
                 StepDraft("{{ first_name }}, a backend role at {{ company }}",
                           "Hi {{ first_name }},\n\nI lead hiring for {{ company }}'s platform team and your "
                           "work on {{ project }} caught my eye. Open to a short call this week?\n\nRita"),
-                StepDraft("Following up", "Hi {{ first_name }}, just bubbling this up. Rita", delay_days=3),
+                StepDraft("Following up", "Hi {{ first_name }}, just bubbling this up. Rita", delay_days=2),
+                StepDraft("Last note", "Hi {{ first_name }}, I'll leave it here. Door's open. Rita", delay_days=3),
             ])
             campaign = create_campaign(session, owner=rita, sequence=sequence, mailbox=mailbox,
-                                       name="Backend engineers, Q4", clock=clock)
+                                       name="Backend engineers, Q4", clock=clock, preference=SendPreference.BEST)
             people = [
-                add_candidate(session, added_by=rita, name="Ana Lima", clock=clock,
-                              fields={"company": "Acme", "project": "a Postgres extension"},
-                              addresses=[("ana@work.example", AddressKind.WORK),
-                                         ("ana.lima@home.example", AddressKind.PERSONAL)]),
-                add_candidate(session, added_by=rita, name="Ben Okafor", clock=clock,
-                              fields={"company": "Acme", "project": "a Rust HTTP server"},
-                              addresses=[("ben@work.example", AddressKind.WORK)]),
+                add_candidate(session, added_by=rita, name=name, clock=clock,
+                              fields={"company": "Acme", "project": project},
+                              addresses=[(f"{name.split()[0].lower()}@work.example", AddressKind.WORK),
+                                         (f"{name.split()[0].lower()}@home.example", AddressKind.PERSONAL)])
+                for name, project in [("Ana Lima", "a Postgres extension"), ("Ben Okafor", "a Rust HTTP server"),
+                                      ("Chen Wei", "a Kafka connector"), ("Dara Singh", "a Go scheduler"),
+                                      ("Eli Cohen", "an SQLite VFS"), ("Fay Ito", "a Python profiler")]
             ]
             enroll(session, campaign=campaign, candidates=people, clock=clock)
             start_campaign(session, campaign=campaign, clock=clock, rng=self.runtime.rng)
+
+
+def _sent_at(email: Message) -> datetime:
+    return parsedate_to_datetime(str(email["Date"]))
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

@@ -215,6 +215,8 @@ class Mailbox(Base):
     min_spacing_seconds: Mapped[int] = mapped_column(Integer, default=60)
     max_in_flight: Mapped[int] = mapped_column(Integer, default=4)
     last_send_at: Mapped[datetime | None]
+    # No send is claimed before this: set by spacing, a provider's Retry-After, or the daily cap.
+    not_before: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
@@ -354,8 +356,11 @@ class Enrollment(Base):
     address_override: Mapped[str | None] = mapped_column(String(320))
     fields_override: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tried_addresses: Mapped[list[Any]] = mapped_column(default=list)  # bounced ones, in order
+    status_reason: Mapped[str | None] = mapped_column(String(500))  # why paused, for the recruiter
     thread_id: Mapped[str | None] = mapped_column(String(200))  # provider thread of step 1
+    thread_references: Mapped[str | None] = mapped_column(Text)  # Message-IDs sent so far, in order
     first_send_local: Mapped[time | None] = mapped_column(Time)  # anchor for later steps
+    last_sent_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
@@ -370,7 +375,8 @@ class OutboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("enrollment_id", "step_position", "to_address"),
         Index(None, "status", "due_at"),
-        Index(None, "mailbox_id", "status"),
+        Index("ix_outbound_messages_mailbox_queue", "mailbox_id", "status", "due_at"),
+        Index("ix_outbound_messages_mailbox_attempts", "mailbox_id", "attempted_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -388,7 +394,9 @@ class OutboundMessage(Base):
     window_start: Mapped[datetime | None]
     window_end: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
+    # pending: the claim's lease; sending: when to reconcile with the mailbox if still unresolved
     lease_expires_at: Mapped[datetime | None]
+    attempted_at: Mapped[datetime | None]  # when the last attempt moved it to sending
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     provider_thread_id: Mapped[str | None] = mapped_column(String(255))
@@ -441,3 +449,22 @@ class AuditEntry(Base):
     subject_id: Mapped[int | None] = mapped_column(Id)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """A message for a person, written in the same transaction as what caused it and delivered to
+    Slack by the serving process (a transactional outbox: workers need no Slack token, and a crash
+    never loses or doubles a notice). `dedupe_key` makes "tell once" a database guarantee."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index(None, "delivered_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

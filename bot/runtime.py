@@ -43,6 +43,7 @@ def build_runtime(
         engine=engine,
         sessions=session_factory(engine),
         clock=clock or SystemClock(),
-        providers=providers or DefaultProviders(sandbox_dir=settings.sandbox_dir),
+        providers=providers or DefaultProviders(sandbox_dir=settings.sandbox_dir,
+                                                 sandbox_latency=settings.sandbox_latency_ms / 1000),
         rng=rng or random.Random(),
     )

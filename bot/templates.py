@@ -3,9 +3,10 @@ internals nor silently send "Hi ," when a field is missing."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from bot.errors import UserError
@@ -25,9 +26,14 @@ def check(source: str, *, field: str) -> None:
         raise TemplateProblem(f"line {exc.lineno}: {exc.message}", field=field) from None
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    return _env.from_string(source)  # parsing is the slow part; a campaign reuses a few templates
+
+
 def render(source: str, values: Mapping[str, Any], *, field: str = "template") -> str:
     try:
-        return _env.from_string(source).render(values)
+        return _compiled(source).render(values)
     except UndefinedError as exc:
         raise TemplateProblem(f"missing field: {exc.message}", field=field) from None
     except TemplateSyntaxError as exc:

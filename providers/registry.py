@@ -16,11 +16,13 @@ class ProviderRegistry(Protocol):
 class DefaultProviders:
     """The sandbox today; Gmail, Microsoft Graph and SMTP/IMAP arrive with the Mailboxes issue."""
 
-    def __init__(self, *, sandbox_dir: Path) -> None:
+    def __init__(self, *, sandbox_dir: Path, sandbox_latency: float = 0.0) -> None:
         self.sandbox = SandboxStore(sandbox_dir)
+        self.sandbox_latency = sandbox_latency
 
     def for_mailbox(self, mailbox: Mailbox) -> MailProvider:
         if mailbox.provider == Provider.SANDBOX:
             return SandboxProvider(self.sandbox, mailbox.address,
-                                   enhanced=mailbox.permission_level == PermissionLevel.ENHANCED)
+                                   enhanced=mailbox.permission_level == PermissionLevel.ENHANCED,
+                                   latency=self.sandbox_latency)
         raise PermanentFailure(f"sending through {mailbox.provider.value} is not built yet")

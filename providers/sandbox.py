@@ -8,7 +8,9 @@ reply, a mailer-daemon bounce or an out-of-office auto-reply into a mailbox's IN
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,11 +23,37 @@ from email.parser import BytesHeaderParser
 from email.utils import format_datetime, formataddr, make_msgid, parsedate_to_datetime
 from pathlib import Path
 
-from providers.base import Changes, InboundMessage, MailProvider, OutgoingEmail, SentMessage
+from providers.base import (
+    Changes,
+    InboundMessage,
+    MailProvider,
+    OutgoingEmail,
+    PermanentFailure,
+    ProviderError,
+    RateLimited,
+    ReconnectNeeded,
+    SentMessage,
+    TemporaryFailure,
+)
 
 SENT, INBOX = "Sent", "INBOX"
 THREAD_HEADER = "X-Sandbox-Thread-Id"
 ID_HEADER = "X-Sandbox-Id"
+
+
+SEND_FAULTS = ("rate_limited", "server_error", "timeout", "timeout_after_accept", "reconnect", "permanent")
+
+
+def _fault_error(kind: str, arg: str) -> ProviderError:
+    if kind == "rate_limited":
+        return RateLimited("sandbox: 429 Too Many Requests", retry_after=float(arg or 60))
+    if kind == "reconnect":
+        return ReconnectNeeded("sandbox: invalid_grant (token revoked)")
+    if kind == "permanent":
+        return PermanentFailure("sandbox: 400 invalid recipient")
+    if kind == "server_error":
+        return TemporaryFailure("sandbox: 500 backendError")
+    return TemporaryFailure("sandbox: timed out")
 
 
 class SandboxStore:
@@ -53,15 +81,55 @@ class SandboxStore:
     def append(self, address: str, folder: str, message: Message) -> int:
         """Store a message with the next number; returns the number (the IMAP-like UID)."""
         with self._locked(address) as base:
-            counter = base / ".uid"
-            uid = int(counter.read_text() or 0) + 1 if counter.exists() else 1
-            target = self.folder(address, folder) / f"{uid:010d}.eml"
-            message[ID_HEADER] = f"sbx-{uid}"
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(message.as_bytes(policy=policy.SMTP))
-            os.replace(tmp, target)  # a reader never sees half a message
-            counter.write_text(str(uid))
-            return uid
+            return self._append_locked(base, address, folder, message)
+
+    def _append_locked(self, base: Path, address: str, folder: str, message: Message) -> int:
+        counter = base / ".uid"
+        uid = int(counter.read_text() or 0) + 1 if counter.exists() else 1
+        counter.write_text(str(uid))  # the number first: a crash leaves a gap, never a reused number
+        target = self.folder(address, folder) / f"{uid:010d}.eml"
+        message[ID_HEADER] = f"sbx-{uid}"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(message.as_bytes(policy=policy.SMTP))
+        os.replace(tmp, target)  # a reader never sees half a message
+        return uid
+
+    # Faults are scripted per mailbox in a file, so a test can script them for worker processes too.
+    def inject(self, address: str, *faults: str) -> None:
+        """Queue faults for the next calls: rate_limited:SECONDS, server_error, timeout,
+        timeout_after_accept, reconnect, permanent (sends), and lookup_error (find_sent)."""
+        with self._locked(address) as base:
+            path = base / ".faults"
+            queued = json.loads(path.read_text()) if path.exists() else []
+            path.write_text(json.dumps([*queued, *faults]))
+
+    def _next_fault(self, base: Path, kinds: tuple[str, ...]) -> str | None:
+        path = base / ".faults"
+        if not path.exists():
+            return None
+        queued = json.loads(path.read_text())
+        for index, fault in enumerate(queued):
+            if fault.split(":")[0] in kinds:
+                del queued[index]
+                path.write_text(json.dumps(queued))
+                return fault
+        return None
+
+    def send(self, address: str, message: Message) -> int:
+        """Deliver to Sent unless a scripted fault says otherwise (then raise as a provider would)."""
+        with self._locked(address) as base:
+            fault = self._next_fault(base, SEND_FAULTS)
+            if fault is None:
+                return self._append_locked(base, address, SENT, message)
+            kind, _, arg = fault.partition(":")
+            if kind == "timeout_after_accept":
+                self._append_locked(base, address, SENT, message)
+            raise _fault_error(kind, arg)
+
+    def check_lookup(self, address: str) -> None:
+        with self._locked(address) as base:
+            if self._next_fault(base, ("lookup_error",)):
+                raise TemporaryFailure("sandbox: the mailbox search timed out")
 
     def list(self, address: str, folder: str, after_uid: int = 0) -> list[tuple[int, Path]]:
         path = self.folder(address, folder)
@@ -85,10 +153,11 @@ def _sent_from(message: Message) -> SentMessage:
 
 
 class SandboxProvider(MailProvider):
-    def __init__(self, store: SandboxStore, address: str, *, enhanced: bool = False) -> None:
+    def __init__(self, store: SandboxStore, address: str, *, enhanced: bool = False, latency: float = 0.0) -> None:
         self.store = store
         self._address = address.lower()
         self.enhanced = enhanced
+        self.latency = latency  # seconds per call, to stand for a provider's round trip in benchmarks
 
     def address(self) -> str:
         return self._address
@@ -98,10 +167,13 @@ class SandboxProvider(MailProvider):
         if "Date" not in mime:
             mime["Date"] = format_datetime(datetime.now(timezone.utc))
         mime[THREAD_HEADER] = email.thread_id or f"thread-{email.message_id.strip('<>')}"
-        uid = self.store.append(self._address, SENT, mime)
+        if self.latency:
+            time.sleep(self.latency)
+        uid = self.store.send(self._address, mime)
         return SentMessage(email.message_id, f"sbx-{uid}", str(mime[THREAD_HEADER]))
 
     def find_sent(self, message_id: str) -> SentMessage | None:
+        self.store.check_lookup(self._address)
         for _, path in reversed(self.store.list(self._address, SENT)):
             headers = _load(path, headers_only=True)
             if headers["Message-ID"] == message_id:

@@ -1,10 +1,13 @@
-"""The dispatcher: claims due sends from the database and sends each one once.
+"""The dispatcher: sends every due step exactly once, across crashes and any number of workers.
 
-A row is claimed in two moves. A batch claim puts a lease on due `pending` rows (nothing is sent
-yet, so an expired lease just lets another worker take them). Then, for each row, one short write
-transaction re-checks that the enrollment, campaign and mailbox may still send and moves the row to
-`sending`; only then is the provider called. A reply recorded a moment earlier therefore stops the
-send, and a row left in `sending` by a crash is never resent blindly.
+One run:
+1. reconcile: rows left in `sending` by a crashed worker, or by an answer that left it unclear
+   whether the provider accepted the message, are looked up in the mailbox by their Message-ID.
+   Found: sent. Not found: pending again. Lookup failed: look again later. Never a blind resend.
+2. claim (scheduling.claims): due rows that may go out now, within each mailbox's limits, move to
+   `sending` in one transaction that re-checks the enrollment (no send after a recorded reply).
+3. send: concurrently across mailboxes (at most `max_in_flight` per mailbox, set by the claim).
+4. record (scheduling.outcomes): results in batches, planning each next step.
 """
 from __future__ import annotations
 
@@ -12,10 +15,13 @@ import logging
 import os
 import random
 import socket
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import templates
@@ -23,44 +29,32 @@ from bot.clock import Clock
 from bot.db import transaction
 from bot.models import (
     Campaign,
-    CampaignStatus,
-    Candidate,
     Enrollment,
-    EnrollmentStatus,
     Mailbox,
     MailboxStatus,
     OutboundMessage,
     OutboundStatus,
-    SequenceStep,
 )
-from providers.base import OutgoingEmail, ProviderError
+from bot.services.notifications import notify
+from providers.base import MailProvider, PermanentFailure, ProviderError, ReconnectNeeded, TemporaryFailure
 from providers.registry import ProviderRegistry
-from scheduling import planner
+from scheduling import claims
+from scheduling.compose import compose, load_rows
+from scheduling.outcomes import Outcome, Recorder, backoff
+from scheduling.planner import Planner
 
 log = logging.getLogger(__name__)
-
-SENDABLE_ENROLLMENT = [s for s in EnrollmentStatus if s.sends]
-SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
+O = OutboundMessage
 
 
 @dataclass
 class DispatchReport:
     claimed: int = 0
     sent: int = 0
-    skipped: int = 0
     failed: int = 0
-
-
-def _may_send():
-    """The condition, checked inside the claiming transaction, that a row may go out now."""
-    return and_(
-        OutboundMessage.enrollment_id == Enrollment.id,
-        Enrollment.status.in_(SENDABLE_ENROLLMENT),
-        Enrollment.campaign_id == Campaign.id,
-        Campaign.status.in_(SENDING_CAMPAIGN),
-        OutboundMessage.mailbox_id == Mailbox.id,
-        Mailbox.status == MailboxStatus.CONNECTED,
-    )
+    retrying: int = 0
+    reconciled: int = 0
+    outcomes: list[Outcome] = field(default_factory=list, repr=False)
 
 
 class Dispatcher:
@@ -72,7 +66,10 @@ class Dispatcher:
         clock: Clock,
         rng: random.Random | None = None,
         worker_id: str | None = None,
-        batch_size: int = 100,
+        batch_size: int = 200,
+        max_mailboxes: int = 256,
+        concurrency: int = 32,
+        record_every: int = 100,
         lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self.sessions = session_factory
@@ -81,112 +78,184 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.batch_size = batch_size
+        self.max_mailboxes = max_mailboxes
+        self.concurrency = concurrency
+        self.record_every = record_every
         self.lease = lease
+        self._pool: ThreadPoolExecutor | None = None
 
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    # -- one run ---------------------------------------------------------------------------
     def run_once(self) -> DispatchReport:
         report = DispatchReport()
-        ids = self._claim_batch()
-        report.claimed = len(ids)
-        for row_id in ids:
-            outcome = self._send_one(row_id)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+        self.reconcile(report)
+        claim = self._claim()
+        report.claimed = claim.count
+        if claim.count:
+            self._send(claim, report)
         return report
 
-    def _claim_batch(self) -> list[int]:
+    def run_until_idle(self, max_runs: int = 10_000) -> DispatchReport:
+        """Run until a run claims and reconciles nothing (benchmarks, tests, the demo)."""
+        total = DispatchReport()
+        for _ in range(max_runs):
+            report = self.run_once()
+            for name in ("claimed", "sent", "failed", "retrying", "reconciled"):
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            total.outcomes.extend(report.outcomes)
+            if not report.claimed and not report.reconciled:
+                break
+        return total
+
+    # -- claim ------------------------------------------------------------------------------
+    def _claim(self) -> claims.Claim:
         now = self.clock.now()
-        due = (
-            select(OutboundMessage.id)
-            .join(Enrollment, Enrollment.id == OutboundMessage.enrollment_id)
-            .join(Campaign, Campaign.id == Enrollment.campaign_id)
-            .join(Mailbox, Mailbox.id == OutboundMessage.mailbox_id)
-            .where(
-                OutboundMessage.status == OutboundStatus.PENDING,
-                OutboundMessage.due_at <= now,
-                or_(OutboundMessage.lease_expires_at.is_(None), OutboundMessage.lease_expires_at < now),
-                _may_send(),
-            )
-            .order_by(OutboundMessage.due_at)
-            .limit(self.batch_size)
-            .with_for_update(of=OutboundMessage, skip_locked=True)  # ignored on SQLite
-        )
         with transaction(self.sessions, write=True) as session:
-            claimed = session.scalars(
-                update(OutboundMessage)
-                .where(OutboundMessage.id.in_(due.scalar_subquery()))
+            claim = claims.claim(session, now=now, worker_id=self.worker_id, lease=self.lease,
+                                 max_rows=self.batch_size, max_mailboxes=self.max_mailboxes)
+            for hit in claim.capped:
+                self._tell_cap(session, hit)
+        return claim
+
+    def _tell_cap(self, session: Session, hit: claims.CapHit) -> None:
+        """The owner learns once per mailbox and day that its campaigns will finish later."""
+        mailbox = session.get(Mailbox, hit.mailbox_id)
+        assert mailbox is not None
+        waiting = session.execute(
+            select(Campaign.name, func.count()).select_from(O).join(Enrollment).join(Campaign)
+            .where(O.mailbox_id == mailbox.id, O.status == OutboundStatus.PENDING,
+                   O.due_at <= self.clock.now())
+            .group_by(Campaign.name).order_by(Campaign.name)).all()
+        zone = ZoneInfo(mailbox.owner.tz)
+        reopens = hit.reopens_at.astimezone(zone)
+        names = ", ".join(f"*{name}*" for name, _ in waiting) or "your campaigns"
+        notify(session, user=mailbox.owner, kind="daily_cap", clock=self.clock,
+               dedupe_key=f"daily_cap:{mailbox.id}:{reopens.date().isoformat()}",
+               text=(f":hourglass: {mailbox.address} reached its limit of {mailbox.daily_cap} emails in 24 hours, "
+                     f"so {sum(n for _, n in waiting)} due email(s) wait until {reopens:%a %H:%M} ({zone.key}). "
+                     f"{names} will finish later than planned. Nothing is dropped."))
+
+    # -- send -------------------------------------------------------------------------------
+    def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
+        jobs: list[tuple[int, MailProvider, object]] = []
+        with transaction(self.sessions) as session:
+            rows = load_rows(session, [i for ids in claim.rows.values() for i in ids])
+            planner = Planner(session, rng=self.rng, now=self.clock.now())
+            providers = {m: self.providers.for_mailbox(session.get(Mailbox, m)) for m in claim.rows}  # type: ignore[arg-type]
+            unsendable: list[Outcome] = []
+            for row in rows:
+                try:
+                    email = compose(row, planner.steps(row.enrollment.campaign.sequence_id), self.clock.now())
+                except templates.TemplateProblem as problem:  # the template changed, or a field is gone
+                    unsendable.append(Outcome(row.id, error=PermanentFailure(problem.message)))
+                    continue
+                jobs.append((row.id, providers[row.mailbox_id], email))
+        if unsendable:
+            self._record(unsendable, report)
+        pending: list[Outcome] = []
+        for outcome in self._run_sends(jobs):
+            pending.append(outcome)
+            if len(pending) >= self.record_every:
+                self._record(pending, report)
+                pending = []
+        if pending:
+            self._record(pending, report)
+
+    def _run_sends(self, jobs: list[tuple[int, MailProvider, object]]) -> Iterator[Outcome]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
+        futures: dict[Future[Outcome], int] = {
+            self._pool.submit(_attempt, row_id, provider.send, email): row_id for row_id, provider, email in jobs}
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+    def _record(self, outcomes: list[Outcome], report: DispatchReport) -> None:
+        with transaction(self.sessions, write=True) as session:
+            Recorder(session, clock=self.clock, rng=self.rng, worker_id=self.worker_id).record(outcomes)
+        for outcome in outcomes:
+            if outcome.sent is not None:
+                report.sent += 1
+            elif isinstance(outcome.error, PermanentFailure):
+                report.failed += 1
+            else:
+                report.retrying += 1
+        report.outcomes.extend(outcomes)
+
+    # -- reconcile ----------------------------------------------------------------------------
+    def reconcile(self, report: DispatchReport | None = None, limit: int = 200) -> int:
+        now = self.clock.now()
+        with transaction(self.sessions, write=True) as session:
+            stale = select(O.id).join(Mailbox, Mailbox.id == O.mailbox_id).where(
+                O.status == OutboundStatus.SENDING, O.lease_expires_at < now,
+                Mailbox.status == MailboxStatus.CONNECTED,
+            ).order_by(O.lease_expires_at).limit(limit).with_for_update(of=O, skip_locked=True)
+            taken = session.execute(
+                update(O).where(O.id.in_(stale.correlate(None).scalar_subquery()), O.status == OutboundStatus.SENDING)
                 .values(claimed_by=self.worker_id, lease_expires_at=now + self.lease)
-                .returning(OutboundMessage.id)
-            ).all()
-        return sorted(claimed)
-
-    def _send_one(self, row_id: int) -> str:
-        now = self.clock.now()
-        with transaction(self.sessions, write=True) as session:
-            moved = session.execute(
-                update(OutboundMessage)
-                .where(
-                    OutboundMessage.id == row_id,
-                    OutboundMessage.status == OutboundStatus.PENDING,
-                    OutboundMessage.claimed_by == self.worker_id,
-                    select(Enrollment.id).where(_may_send()).exists(),
-                )
-                .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1)
-            ).rowcount
-            if not moved:
-                return "skipped"
-            row = session.get(OutboundMessage, row_id)
+                .returning(O.id, O.mailbox_id, O.message_id)).all()
+            if not taken:
+                return 0
+            providers = {m: self.providers.for_mailbox(session.get(Mailbox, m))  # type: ignore[arg-type]
+                         for m in {mailbox_id for _, mailbox_id, _ in taken}}
+        outcomes, unknown = [], []
+        for row_id, mailbox_id, message_id in taken:
             try:
-                email = self._compose(session, row)
-            except templates.TemplateProblem as exc:  # the template changed, or a field is gone
-                row.status, row.error = OutboundStatus.FAILED, exc.message
-                return "failed"
-            provider = self.providers.for_mailbox(session.get(Mailbox, row.mailbox_id))
-        try:
-            sent = provider.send(email)
-        except ProviderError as exc:
-            log.warning("send of outbound %s failed: %s", row_id, exc)
+                found = providers[mailbox_id].find_sent(message_id)
+            except ReconnectNeeded as exc:
+                outcomes.append(Outcome(row_id, error=exc))  # not sent by us; the mailbox needs its owner
+                continue
+            except ProviderError as exc:
+                log.warning("could not check outbound %s in its mailbox: %s", row_id, exc)
+                unknown.append(row_id)
+                continue
+            outcomes.append(Outcome(row_id, sent=found) if found else Outcome(row_id, not_found=True))
+        if unknown:  # the check itself failed: wait and check again, never send
             with transaction(self.sessions, write=True) as session:
-                row = session.get(OutboundMessage, row_id)
-                row.status, row.error = OutboundStatus.FAILED, str(exc)[:1000]
-            return "failed"
-        with transaction(self.sessions, write=True) as session:
-            self._record_sent(session, row_id, sent.provider_message_id, sent.thread_id)
-        return "sent"
+                for row in session.scalars(select(O).where(O.id.in_(unknown))):
+                    row.claimed_by, row.lease_expires_at = None, now + backoff(row.attempts)
+        if outcomes:
+            scratch = report or DispatchReport()
+            self._record(outcomes, scratch)
+        if report is not None:
+            report.reconciled += len(taken)
+        return len(taken)
 
-    def _compose(self, session: Session, row: OutboundMessage) -> OutgoingEmail:
-        enrollment = row.enrollment
-        campaign: Campaign = enrollment.campaign
-        candidate: Candidate = enrollment.candidate
-        values = templates.candidate_values(candidate.name, candidate.fields, enrollment.fields_override)
-        step = session.scalar(select(SequenceStep).where(
-            SequenceStep.sequence_id == campaign.sequence_id, SequenceStep.position == row.step_position))
-        subject = templates.render(step.subject, values, field="subject")
-        if row.in_reply_to:  # a follow-up in the same thread carries step 1's subject
-            first = session.scalar(select(SequenceStep).where(
-                SequenceStep.sequence_id == campaign.sequence_id, SequenceStep.position == 1))
-            subject = "Re: " + templates.render(first.subject, values, field="subject")
-        return OutgoingEmail(
-            from_address=campaign.mailbox.address, from_name=campaign.owner.name or None,
-            to_address=row.to_address, subject=subject,
-            body=templates.render(step.body, values, field="body"), message_id=row.message_id,
-            in_reply_to=row.in_reply_to, references=tuple((row.references or "").split()),
-            thread_id=enrollment.thread_id if row.in_reply_to else None, date=self.clock.now(),
-        )
 
-    def _record_sent(self, session: Session, row_id: int, provider_id: str, thread_id: str | None) -> None:
-        now = self.clock.now()
-        row = session.get(OutboundMessage, row_id)
-        row.status, row.sent_at = OutboundStatus.SENT, now
-        row.provider_message_id, row.provider_thread_id = provider_id, thread_id
-        row.lease_expires_at = None
-        enrollment = row.enrollment
-        campaign = enrollment.campaign
-        campaign.mailbox.last_send_at = now
-        if campaign.status == CampaignStatus.SCHEDULED:
-            campaign.status = CampaignStatus.ACTIVE
-        total = session.scalar(select(func.count()).where(SequenceStep.sequence_id == campaign.sequence_id))
-        planner.after_sent(session, enrollment=enrollment, sent=row, rng=self.rng, now=now, total_steps=total)
-        session.flush()
-        unfinished = session.scalar(select(func.count()).where(
-            Enrollment.campaign_id == campaign.id, Enrollment.ended_at.is_(None)))
-        if not unfinished:
-            campaign.status = CampaignStatus.FINISHED
+def _attempt(row_id: int, send: Callable[[object], object], email: object) -> Outcome:
+    try:
+        return Outcome(row_id, sent=send(email))  # type: ignore[arg-type]
+    except ProviderError as exc:
+        return Outcome(row_id, error=exc)
+    except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
+        log.exception("unexpected error sending outbound %s", row_id)
+        return Outcome(row_id, error=TemporaryFailure(f"unexpected error: {type(exc).__name__}"))
+
+
+def pending_work(session: Session) -> int:
+    """Rows not yet settled (for tests, the demo and benchmarks)."""
+    return session.scalar(select(func.count()).where(
+        or_(O.status == OutboundStatus.PENDING, O.status == OutboundStatus.SENDING))) or 0
+
+
+
+def next_wakeup(session: Session, now: datetime) -> datetime | None:
+    """The next moment after `now` when a run could have work: a send falls due, a mailbox's
+    wait ends, or an unclear send is due for its check. (The demo's simulated clock jumps there.)"""
+    candidates = [
+        session.scalar(select(func.min(O.due_at)).where(
+            O.status == OutboundStatus.PENDING, O.due_at > now, claims.may_send())),
+        session.scalar(select(func.min(Mailbox.not_before)).where(
+            Mailbox.not_before > now, Mailbox.status == MailboxStatus.CONNECTED,
+            select(O.id).where(O.mailbox_id == Mailbox.id, O.status == OutboundStatus.PENDING).exists())),
+        session.scalar(select(func.min(O.lease_expires_at)).where(
+            O.status == OutboundStatus.SENDING, O.lease_expires_at > now)),
+    ]
+    found = [c for c in candidates if c is not None]
+    return min(found) if found else None

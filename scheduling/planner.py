@@ -1,5 +1,10 @@
 """Turns the when-to-send rules into durable outbound rows: one per step, planned when the step
-before it has gone out (or at Start for step 1), with its Message-ID made up front."""
+before it has gone out (or at Start for step 1), with its Message-ID made up front.
+
+The enrollment carries what a follow-up needs (thread id, Message-IDs sent so far, the time of day
+of the first send, when the last step went out), so planning reads no message history; a Planner
+caches each sequence's steps, so a batch of sends plans its follow-ups with few queries.
+"""
 from __future__ import annotations
 
 import random
@@ -10,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import (
+    Campaign,
     Enrollment,
     EnrollmentStatus,
     OutboundMessage,
@@ -21,70 +27,81 @@ from providers.base import new_message_id
 from scheduling import when
 
 
-def _calendar(enrollment: Enrollment) -> when.Calendar:
-    campaign = enrollment.campaign
-    return when.calendar_from(campaign.send_days, campaign.holidays)
+class Planner:
+    def __init__(self, session: Session, *, rng: random.Random, now: datetime) -> None:
+        self.session = session
+        self.rng = rng
+        self.now = now
+        self._steps: dict[int, dict[int, SequenceStep]] = {}
 
+    def steps(self, sequence_id: int) -> dict[int, SequenceStep]:
+        if sequence_id not in self._steps:
+            rows = self.session.scalars(select(SequenceStep).where(SequenceStep.sequence_id == sequence_id))
+            self._steps[sequence_id] = {step.position: step for step in rows}
+        return self._steps[sequence_id]
 
-def plan_step(
-    session: Session, *, enrollment: Enrollment, position: int, rng: random.Random, now: datetime
-) -> OutboundMessage | None:
-    """Plan step `position` for an enrollment; None when there is no such step or no address."""
-    campaign = enrollment.campaign
-    step = session.scalar(select(SequenceStep).where(
-        SequenceStep.sequence_id == campaign.sequence_id, SequenceStep.position == position))
-    if step is None:
-        return None
-    to_address = enrollment.address_override or choose_address(
-        enrollment.candidate.addresses, preferred=campaign.email_preference,
-        strict=campaign.strict_preference, user_id=campaign.owner_id, exclude=enrollment.tried_addresses,
-    )
-    if to_address is None:
-        return None
-    zone = ZoneInfo(campaign.timezone)
-    preference = when.Preference(campaign.send_preference.value)
-    previous = _sent_steps(session, enrollment)
-    if not previous:
-        window = when.first_window(preference, zone, now,
-                                   specific=campaign.specific_time, calendar=_calendar(enrollment))
-    else:
-        window = when.later_window(
-            preference, zone, started=campaign.started_at, first_send=previous[0].sent_at,
-            previous_send=previous[-1].sent_at, delay_days=step.delay_days, calendar=_calendar(enrollment),
+    def plan(self, enrollment: Enrollment, position: int) -> OutboundMessage | None:
+        """Plan step `position`; None when there is no such step or no address the rules allow."""
+        campaign: Campaign = enrollment.campaign
+        step = self.steps(campaign.sequence_id).get(position)
+        if step is None:
+            return None
+        to_address = enrollment.address_override or choose_address(
+            enrollment.candidate.addresses, preferred=campaign.email_preference,
+            strict=campaign.strict_preference, user_id=campaign.owner_id, exclude=enrollment.tried_addresses,
         )
-    threaded = campaign.same_thread and previous
-    row = OutboundMessage(
-        enrollment_id=enrollment.id, mailbox_id=campaign.mailbox_id, step_position=position,
-        to_address=to_address, message_id=new_message_id(campaign.mailbox.address),
-        in_reply_to=previous[-1].message_id if threaded else None,
-        references=" ".join(p.message_id for p in previous) if threaded else None,
-        status=OutboundStatus.PENDING, window_start=window.start, window_end=window.end,
-        due_at=window.pick(rng), created_at=now,
-    )
-    session.add(row)
+        if to_address is None:
+            return None
+        window = self._window(enrollment, campaign, step)
+        threaded = campaign.same_thread and bool(enrollment.thread_references)
+        references = (enrollment.thread_references or "").split()
+        row = OutboundMessage(
+            enrollment_id=enrollment.id, mailbox_id=campaign.mailbox_id, step_position=position,
+            to_address=to_address, message_id=new_message_id(campaign.mailbox.address),
+            in_reply_to=references[-1] if threaded else None,
+            references=" ".join(references) if threaded else None,
+            status=OutboundStatus.PENDING, window_start=window.start, window_end=window.end,
+            due_at=window.pick(self.rng), created_at=self.now,
+        )
+        self.session.add(row)
+        return row
+
+    def _window(self, enrollment: Enrollment, campaign: Campaign, step: SequenceStep) -> when.Window:
+        zone = ZoneInfo(campaign.timezone)
+        preference = when.Preference(campaign.send_preference.value)
+        calendar = when.calendar_from(campaign.send_days, campaign.holidays)
+        if enrollment.last_sent_at is None or enrollment.first_send_local is None:
+            return when.first_window(preference, zone, self.now, specific=campaign.specific_time,
+                                     calendar=calendar)
+        last = enrollment.last_sent_at.astimezone(zone)
+        first_send = datetime.combine(last.date(), enrollment.first_send_local, tzinfo=zone)
+        return when.later_window(preference, zone, started=campaign.started_at or self.now,
+                                 first_send=first_send, previous_send=last, delay_days=step.delay_days,
+                                 calendar=calendar)
+
+    def after_sent(self, enrollment: Enrollment, sent: OutboundMessage) -> OutboundMessage | None:
+        """Record progress on the enrollment and plan the next step, or finish after the last."""
+        assert sent.sent_at is not None
+        enrollment.steps_sent = max(enrollment.steps_sent, sent.step_position)
+        if enrollment.status == EnrollmentStatus.NOT_STARTED:
+            enrollment.status = EnrollmentStatus.IN_PROGRESS
+        if enrollment.thread_id is None:
+            enrollment.thread_id = sent.provider_thread_id
+        if enrollment.first_send_local is None:
+            zone = ZoneInfo(enrollment.campaign.timezone)
+            enrollment.first_send_local = sent.sent_at.astimezone(zone).time().replace(microsecond=0)
+        enrollment.thread_references = " ".join([*(enrollment.thread_references or "").split(), sent.message_id])
+        enrollment.last_sent_at = sent.sent_at
+        if sent.step_position >= len(self.steps(enrollment.campaign.sequence_id)):
+            enrollment.status = EnrollmentStatus.FINISHED
+            enrollment.ended_at = self.now
+            return None
+        return self.plan(enrollment, sent.step_position + 1)
+
+
+def plan_step(session: Session, *, enrollment: Enrollment, position: int, rng: random.Random,
+              now: datetime) -> OutboundMessage | None:
+    """One step for one enrollment (Start, resume, a bounce moving to another address)."""
+    row = Planner(session, rng=rng, now=now).plan(enrollment, position)
     session.flush()
     return row
-
-
-def _sent_steps(session: Session, enrollment: Enrollment) -> list[OutboundMessage]:
-    return list(session.scalars(
-        select(OutboundMessage)
-        .where(OutboundMessage.enrollment_id == enrollment.id, OutboundMessage.status == OutboundStatus.SENT)
-        .order_by(OutboundMessage.step_position, OutboundMessage.sent_at)
-    ))
-
-
-def after_sent(session: Session, *, enrollment: Enrollment, sent: OutboundMessage, rng: random.Random,
-               now: datetime, total_steps: int) -> OutboundMessage | None:
-    """Record progress and plan the next step, or finish the enrollment after the last one."""
-    enrollment.steps_sent = max(enrollment.steps_sent, sent.step_position)
-    if enrollment.status == EnrollmentStatus.NOT_STARTED:
-        enrollment.status = EnrollmentStatus.IN_PROGRESS
-    if sent.step_position == 1:
-        enrollment.thread_id = sent.provider_thread_id
-        enrollment.first_send_local = sent.sent_at.astimezone(ZoneInfo(enrollment.campaign.timezone)).time()
-    if sent.step_position >= total_steps:
-        enrollment.status = EnrollmentStatus.FINISHED
-        enrollment.ended_at = now
-        return None
-    return plan_step(session, enrollment=enrollment, position=sent.step_position + 1, rng=rng, now=now)

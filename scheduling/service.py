@@ -1,15 +1,25 @@
-"""Wires the dispatcher to the local timer for `serve` and `worker`."""
+"""Wires the dispatcher (and, where Slack is reachable, notice delivery) to the local timer."""
 from __future__ import annotations
+
+from slack_sdk import WebClient
 
 from bot.runtime import Runtime
 from scheduling.dispatcher import Dispatcher
-from scheduling.timer import DISPATCH_JOB_ID, Timer
+from scheduling.timer import DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
 
 
-def start_scheduler(runtime: Runtime, *, interval_seconds: float | None = None) -> Timer:
+def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
+                    interval_seconds: float | None = None) -> Timer:
+    """`outreach worker` passes no Slack client: it sends email only; notices queue in the
+    database until a serving process (which has the Slack token) delivers them."""
     dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers,
                             clock=runtime.clock, rng=runtime.rng)
     timer = Timer(interval_seconds=interval_seconds or runtime.settings.dispatch_interval_seconds)
-    timer.every(DISPATCH_JOB_ID, dispatcher.run_once)
+    timer.every(DISPATCH_JOB_ID, dispatcher.run_until_idle)
+    if slack_client is not None:
+        from handlers.notices import deliver_notices
+
+        timer.every(NOTICES_JOB_ID, lambda: deliver_notices(runtime, slack_client))
+    timer.on_shutdown(dispatcher.close)
     timer.start()
     return timer

@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 log = logging.getLogger(__name__)
 
 DISPATCH_JOB_ID = "outreach.dispatch"
+NOTICES_JOB_ID = "outreach.notices"
 
 
 class Timer:
@@ -26,6 +27,7 @@ class Timer:
         )
         self._done = threading.Condition()
         self._runs: dict[str, int] = {}
+        self._on_shutdown: list[Callable[[], object]] = []
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
     def every(self, job_id: str, func: Callable[[], object]) -> None:
@@ -36,9 +38,14 @@ class Timer:
     def start(self) -> None:
         self.scheduler.start()
 
+    def on_shutdown(self, func: Callable[[], object]) -> None:
+        self._on_shutdown.append(func)
+
     def shutdown(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        for func in self._on_shutdown:
+            func()
 
     def run_now(self, job_id: str, timeout: float = 30.0) -> None:
         """Fire a job at once through the scheduler and wait for that run to finish (the demo's

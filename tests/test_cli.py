@@ -23,11 +23,11 @@ def test_demo_walks_the_main_job_and_every_expectation_holds(tmp_path: Path) -> 
 
 
 def test_demo_names_an_expectation_that_did_not_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("scheduling.when.GRACE", __import__("datetime").timedelta(minutes=5))  # a broken rule
+    monkeypatch.setattr("scheduling.when.BEST_DAY_SEND", __import__("datetime").time(15, 0))  # a broken rule
     out = io.StringIO()
     assert run_demo(workdir=str(tmp_path), out=out) == 1
     assert "DEMO FAILED" in out.getvalue()
-    assert "- no email leaves in the 20-minute grace after Start" in out.getvalue()
+    assert "- no email leaves before the 16:00 best-time window" in out.getvalue()
 
 
 def test_keys_new_prints_a_usable_fernet_key(capsys: pytest.CaptureFixture[str]) -> None:

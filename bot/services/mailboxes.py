@@ -8,16 +8,25 @@ from bot.clock import Clock
 from bot.errors import UserError
 from bot.models import Mailbox, MailboxStatus, PermissionLevel, Provider, User
 
-# Daily caps under the providers' own limits (../shared/PROVIDERS.md), so a recruiter's mailbox is
-# never suspended by us: Gmail Workspace allows 2,000 messages/day, Exchange Online 10,000
-# recipients/day. The sandbox gets Gmail's, so the demo shows a realistic cap.
-DEFAULT_DAILY_CAP = {
-    Provider.GMAIL: 2000,
-    Provider.GRAPH: 10000,
-    Provider.SMTP_IMAP: 500,
-    Provider.SANDBOX: 2000,
-}
+# The providers' own limits (../shared/PROVIDERS.md): going over one gets a recruiter's mailbox
+# suspended. Gmail: 2,000 messages a rolling day on Workspace, about 500 on consumer accounts;
+# Exchange Online: 10,000 recipients a day and 30 messages a minute.
+PROVIDER_DAILY_LIMIT = {Provider.GMAIL: 2000, Provider.GRAPH: 10000, Provider.SMTP_IMAP: 500, Provider.SANDBOX: 2000}
+CONSUMER_GMAIL_DAILY_LIMIT = 500
+CONSUMER_GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
+PROVIDER_MIN_SPACING_SECONDS = {Provider.GRAPH: 2}  # 30 messages a minute
+DEFAULT_HEADROOM = 0.9  # default caps stay 10% under the limit: other mail leaves the mailbox too
 DEFAULT_MIN_SPACING_SECONDS = 60  # SeekOut's default spacing between two sends from one mailbox
+
+
+def provider_daily_limit(provider: Provider, address: str) -> int:
+    if provider == Provider.GMAIL and address.rpartition("@")[2] in CONSUMER_GMAIL_DOMAINS:
+        return CONSUMER_GMAIL_DAILY_LIMIT
+    return PROVIDER_DAILY_LIMIT[provider]
+
+
+def default_daily_cap(provider: Provider, address: str) -> int:
+    return int(provider_daily_limit(provider, address) * DEFAULT_HEADROOM)
 
 
 def normalise_address(address: str) -> str:
@@ -51,7 +60,7 @@ def connect_mailbox(
         mailbox = Mailbox(
             organisation_id=owner.organisation_id,
             address=address,
-            daily_cap=DEFAULT_DAILY_CAP[provider],
+            daily_cap=default_daily_cap(provider, address),
             min_spacing_seconds=DEFAULT_MIN_SPACING_SECONDS,
             created_at=clock.now(),
         )
@@ -76,3 +85,19 @@ def mailboxes_of(session: Session, user: User) -> list[Mailbox]:
             .order_by(Mailbox.address)
         )
     )
+
+
+def set_limits(mailbox: Mailbox, *, daily_cap: int | None = None, min_spacing_seconds: int | None = None) -> None:
+    """Per-mailbox limits, kept within the provider's own so the mailbox is never suspended."""
+    if daily_cap is not None:
+        ceiling = provider_daily_limit(mailbox.provider, mailbox.address)
+        if not 1 <= daily_cap <= ceiling:
+            raise UserError(f"The daily cap must be between 1 and {ceiling} for this mailbox "
+                            "(its provider's own limit).", field="daily_cap")
+        mailbox.daily_cap = daily_cap
+    if min_spacing_seconds is not None:
+        floor = PROVIDER_MIN_SPACING_SECONDS.get(mailbox.provider, 0)
+        if not floor <= min_spacing_seconds <= 3600:
+            raise UserError(f"The spacing between sends must be between {floor} and 3600 seconds "
+                            "for this mailbox.", field="min_spacing_seconds")
+        mailbox.min_spacing_seconds = min_spacing_seconds

@@ -42,7 +42,7 @@ def test_connect_from_the_home_button_then_the_home_lists_the_mailbox(
     assert "rita@acme.example" in home and "connected" in home and "basic permissions" in home
     with transaction(runtime.sessions) as session:
         mailbox = session.scalar(select(Mailbox))
-        assert (mailbox.provider, mailbox.status, mailbox.daily_cap) == (Provider.SANDBOX, MailboxStatus.CONNECTED, 2000)
+        assert (mailbox.provider, mailbox.status, mailbox.daily_cap) == (Provider.SANDBOX, MailboxStatus.CONNECTED, 1800)
 
 
 def test_a_bad_address_is_shown_on_the_field_and_nothing_is_saved(

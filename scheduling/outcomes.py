@@ -1,0 +1,154 @@
+"""What happens after a send attempt (or a reconciliation lookup), recorded in one transaction for
+many rows at a time.
+
+| outcome | the row | the mailbox / campaign | who is told |
+|---|---|---|---|
+| sent | sent; the next step is planned | last send time; Scheduled → Active | – |
+| rate limited (429) | pending again: it was not accepted | no claims before Retry-After | – |
+| temporary (5xx, timeout) | stays `sending`, checked after a backoff: it may have been accepted | – | – |
+| not found when checked | pending again (or failed after MAX_ATTEMPTS) | – | owner, when it gives up |
+| reconnect needed | pending again: never sent | needs reconnect; its campaigns pause | owner, once |
+| permanent | failed with its reason; the candidate is paused | – | owner |
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock
+from bot.models import (
+    Campaign,
+    CampaignStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Mailbox,
+    MailboxStatus,
+    OutboundMessage,
+    OutboundStatus,
+    PauseReason,
+)
+from bot.services.notifications import notify
+from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
+from scheduling.compose import load_rows
+from scheduling.planner import Planner
+
+MAX_ATTEMPTS = 6
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes, at most an hour: long enough for a Sent copy to appear before a check."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row_id: int
+    sent: SentMessage | None = None
+    error: ProviderError | None = None
+    not_found: bool = False  # a reconciliation lookup found no trace: it was never sent
+
+
+class Recorder:
+    def __init__(self, session: Session, *, clock: Clock, rng: random.Random, worker_id: str) -> None:
+        self.session = session
+        self.worker_id = worker_id
+        self.now = clock.now()
+        self.clock = clock
+        self.planner = Planner(session, rng=rng, now=self.now)
+
+    def record(self, outcomes: list[Outcome]) -> None:
+        rows = {row.id: row for row in load_rows(self.session, [o.row_id for o in outcomes])}
+        campaigns: dict[int, Campaign] = {}
+        for outcome in outcomes:
+            row = rows[outcome.row_id]
+            if row.status != OutboundStatus.SENDING or row.claimed_by != self.worker_id:
+                continue  # settled or taken over by another worker since (our lease ran out)
+            campaigns[row.enrollment.campaign_id] = row.enrollment.campaign
+            if outcome.sent is not None:
+                self._sent(row, outcome.sent)
+            elif outcome.not_found:
+                self._retry_or_give_up(row, row.error or "not accepted by the mail provider")
+            elif isinstance(outcome.error, RateLimited):
+                self._back_to_pending(row, f"rate limited: {outcome.error}")
+                self._hold_mailbox(row.enrollment.campaign.mailbox,
+                                   self.now + timedelta(seconds=outcome.error.retry_after))
+            elif isinstance(outcome.error, ReconnectNeeded):
+                self._back_to_pending(row, "the mailbox needs to be reconnected")
+                self.needs_reconnect(row.enrollment.campaign.mailbox, str(outcome.error))
+            elif isinstance(outcome.error, PermanentFailure):
+                self._failed(row, str(outcome.error))
+            else:  # temporary or unknown: it may have gone out, so look before sending again
+                row.claimed_by, row.error = None, str(outcome.error)[:1000]
+                row.lease_expires_at = self.now + backoff(row.attempts)
+        self.session.flush()
+        for campaign in campaigns.values():
+            self._finish_if_done(campaign)
+
+    def _sent(self, row: OutboundMessage, sent: SentMessage) -> None:
+        row.status, row.sent_at, row.error = OutboundStatus.SENT, self.now, None
+        row.provider_message_id, row.provider_thread_id = sent.provider_message_id, sent.thread_id
+        row.claimed_by = row.lease_expires_at = None
+        campaign = row.enrollment.campaign
+        campaign.mailbox.last_send_at = self.now
+        if campaign.status == CampaignStatus.SCHEDULED:
+            campaign.status = CampaignStatus.ACTIVE
+        if row.enrollment.status.sends:
+            self.planner.after_sent(row.enrollment, row)
+
+    def _back_to_pending(self, row: OutboundMessage, reason: str) -> None:
+        row.status, row.error = OutboundStatus.PENDING, reason[:1000]
+        row.claimed_by = row.lease_expires_at = None
+
+    def _retry_or_give_up(self, row: OutboundMessage, reason: str) -> None:
+        if row.attempts >= MAX_ATTEMPTS:
+            self._failed(row, f"gave up after {row.attempts} attempts: {reason}")
+        else:
+            self._back_to_pending(row, reason)
+
+    def _failed(self, row: OutboundMessage, reason: str) -> None:
+        row.status, row.error = OutboundStatus.FAILED, reason[:1000]
+        row.claimed_by = row.lease_expires_at = None
+        enrollment = row.enrollment
+        candidate, campaign = enrollment.candidate, enrollment.campaign
+        if enrollment.status.sends:  # paused, so the recruiter can fix it and resume the candidate
+            enrollment.status = EnrollmentStatus.PAUSED
+            enrollment.status_reason = f"step {row.step_position} could not be sent: {reason}"[:500]
+        notify(self.session, user=campaign.owner, kind="send_failed", clock=self.clock,
+               dedupe_key=f"send_failed:{row.id}",
+               text=(f":x: Step {row.step_position} of *{campaign.name}* could not be sent to "
+                     f"{candidate.name} ({row.to_address}): {reason}. {candidate.name} is paused in "
+                     "this campaign until you resume them."))
+
+    def _hold_mailbox(self, mailbox: Mailbox, until: datetime) -> None:
+        if mailbox.not_before is None or mailbox.not_before < until:
+            mailbox.not_before = until
+
+    def needs_reconnect(self, mailbox: Mailbox, reason: str) -> None:
+        """The grant is gone: pause what sends from this mailbox and tell its owner once."""
+        if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
+            return
+        mailbox.status, mailbox.status_reason = MailboxStatus.NEEDS_RECONNECT, reason[:500]
+        paused = self.session.scalars(
+            update(Campaign)
+            .where(Campaign.mailbox_id == mailbox.id,
+                   Campaign.status.in_([CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]))
+            .values(status=CampaignStatus.PAUSED, pause_reason=PauseReason.NEEDS_RECONNECT, paused_at=self.now)
+            .returning(Campaign.name)).all()
+        connected = mailbox.connected_at.isoformat() if mailbox.connected_at else "never"
+        notify(self.session, user=mailbox.owner, kind="needs_reconnect", clock=self.clock,
+               dedupe_key=f"needs_reconnect:{mailbox.id}:{connected}",
+               text=(f":warning: The connection to {mailbox.address} was lost, so nothing more can be sent "
+                     f"from it. {len(paused)} campaign(s) are paused until you reconnect it with "
+                     "`/outreach connect`."))
+
+    def _finish_if_done(self, campaign: Campaign) -> None:
+        if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
+            return
+        open_enrollments = self.session.scalar(
+            select(func.count()).where(Enrollment.campaign_id == campaign.id, Enrollment.ended_at.is_(None)))
+        if not open_enrollments:
+            campaign.status = CampaignStatus.FINISHED
