@@ -83,6 +83,7 @@ import argparse
 import difflib
 import re
 import sys
+import types
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timezone
 from os import PathLike
@@ -115,7 +116,13 @@ from bot.runtime import Runtime
 from bot.services.campaigns import check_timezone, create_campaign, enroll, start_campaign
 from bot.services.candidates import add_candidate
 from bot.services.directory import Profile, ensure_user, find_user
-from bot.services.mailboxes import DEFAULT_DAILY_CAP, connect_mailbox, normalise_address
+from bot.services.mailboxes import (
+    PROVIDER_MIN_SPACING_SECONDS,
+    connect_mailbox,
+    normalise_address,
+    provider_daily_limit,
+    set_limits,
+)
 from bot.services.recipients import choose_address
 from bot.services.sequences import StepDraft, create_sequence
 
@@ -183,7 +190,7 @@ class ImportResult:
         if self.started and self.first_due and self.last_due:
             line += f"; started, step 1 due {_due_range(self.first_due, self.last_due, self.timezone)}"
         elif not self.started:
-            line += "; not started (a draft: start it in Slack, or import with --start)"
+            line += "; not started (a draft; --start or `start: true` starts it at import)"
         if self.dry_run:
             line += "; dry run, nothing was written"
         return line
@@ -259,7 +266,8 @@ def _read_yaml(text: str, file: str) -> _Document:
         if exc.context and exc.problem_mark is not None:
             what += f" ({exc.context}"
             what += f" on line {exc.context_mark.line + 1})" if exc.context_mark is not None else ")"
-        doc.problems.append(Problem(file, mark.line + 1 if mark else None, "",
+        line = min(mark.line + 1, max(len(text.splitlines()), 1)) if mark else None  # not past the end
+        doc.problems.append(Problem(file, line, "",
                                     f"YAML syntax error: {what}: expected valid YAML (check indentation, "
                                     "colons and quotes around text containing ': ' or '{')"))
     except yaml.YAMLError as exc:  # a ReaderError: characters YAML does not allow
@@ -283,6 +291,8 @@ def _node_data(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, doc: _Docume
             doc.literal_base[path] = node.start_mark.line + 1
         try:
             return loader.construct_object(node, deep=True)
+        except ValueError:  # an impossible date such as 2026-13-01: the schema says what is expected
+            return node.value
         except yaml.YAMLError as exc:
             doc.report(path, f"cannot read this value ({getattr(exc, 'problem', exc)}): expected plain "
                              "text, a number, true/false or a date", line=node.start_mark.line + 1)
@@ -306,7 +316,7 @@ def _node_data(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, doc: _Docume
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
                 continue
-            key = loader.construct_object(key_node)
+            key = _key(loader, key_node)
             if key in seen:
                 doc.report(path + (str(key),), f"'{key}' is given twice (first on line {seen[key]}): "
                                                "expected each key once", line=key_node.start_mark.line + 1)
@@ -321,7 +331,7 @@ def _node_data(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, doc: _Docume
                            line=key_node.start_mark.line + 1)
                 doc.bad_paths.add(path)
                 continue
-            key = loader.construct_object(key_node)
+            key = _key(loader, key_node)
             child_path = path + (key if isinstance(key, str) else str(key),)
             scalar = isinstance(value_node, yaml.ScalarNode)
             doc.lines[child_path] = (value_node if scalar else key_node).start_mark.line + 1
@@ -329,6 +339,14 @@ def _node_data(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, doc: _Docume
         return mapping
     finally:
         active.discard(id(node))
+
+
+def _key(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        key = loader.construct_object(node)
+    except (ValueError, yaml.YAMLError):
+        return node.value
+    return key if isinstance(key, (str, int, float, bool)) or key is None else node.value
 
 
 # --- The file's shape -------------------------------------------------------------------------
@@ -443,9 +461,10 @@ class OwnerSpec(_Spec):
 class MailboxSpec(_Spec):
     address: str = Field(max_length=320, description="the mailbox's email address")
     provider: Provider | None = Field(None, description="one of gmail, graph, smtp_imap, sandbox")
-    daily_cap: int | None = Field(None, ge=1, le=1_000_000, description="a number of sends per day, 1 or more")
-    min_spacing_seconds: int | None = Field(None, ge=0, le=86_400,
-                                            description="seconds between two sends, 0 to 86400")
+    daily_cap: int | None = Field(None, ge=1, description="a number of sends per day, 1 or more, "
+                                                          "under the provider's own limit")
+    min_spacing_seconds: int | None = Field(None, ge=0, le=3600,
+                                            description="seconds between two sends, 0 to 3600")
 
     _check_address = field_validator("address")(_address)
 
@@ -526,6 +545,9 @@ class AddressSpec(_Spec):
             if kinds:
                 rest = {k: v for k, v in data.items() if k != kinds[0]}
                 return {"address": data[kinds[0]], "type": kinds[0], **rest}
+            others = ", ".join(str(k) for k in data if k != "use_first") or "nothing"
+            raise ValueError(f"no address type here (found {others}): expected `work: …`, `personal: …` or "
+                             "`other: …` (or `address:` with `type:`)")
         return data
 
 
@@ -545,9 +567,9 @@ class CandidateSpec(_Spec):
 
 
 class _FileSpec(_Spec):
-    owner: Any = Field(description="the owner: team and user (Slack ids)")
-    mailbox: Any = Field(description="the mailbox to send from: its address")
-    sequence: Any = Field(description="the sequence: name and steps")
+    owner: Any = Field(description="the owner's Slack team and user ids (team:, user:)")
+    mailbox: Any = Field(description="the address of the mailbox to send from")
+    sequence: Any = Field(description="the sequence's name and steps")
     campaign: Any = Field(None, description="the campaign's settings")
     candidates: list[Any] = Field(default_factory=list, description="a list of candidates")
 
@@ -559,11 +581,11 @@ def _unwrap(annotation: Any) -> Any:
         origin = get_origin(annotation)
         if origin is Annotated:
             annotation = get_args(annotation)[0]
-        elif origin is Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        elif origin is Union or origin is types.UnionType:  # X | None is X here
             options = [a for a in get_args(annotation) if a is not type(None)]
-            annotation = options[0] if len(options) == 1 else annotation
             if len(options) != 1:
                 return annotation
+            annotation = options[0]
         else:
             return annotation
 
@@ -651,6 +673,7 @@ class _Parsed:
     steps: list[StepSpec | None] = field(default_factory=list)
     campaign: CampaignSpec | None = None
     candidates: list[CandidateSpec | None] = field(default_factory=list)
+    templates: list[tuple[str, str]] = field(default_factory=list)  # (where, source) of those that parse
     structure_ok: bool = False  # the top level parsed; sections may still be wrong
 
     @property
@@ -664,21 +687,24 @@ def _parse(text: str, file: str) -> _Parsed:
     parsed = _Parsed(doc)
     if doc.data is _BAD or doc.data is None:
         return parsed
-    top = _validate(doc, _FileSpec, doc.data, ())
-    if top is None:
-        if not isinstance(doc.data, dict):
-            return parsed
-        top = _FileSpec.model_construct(**{k: v for k, v in doc.data.items() if k in _FileSpec.model_fields})
-        top.candidates = top.candidates if isinstance(getattr(top, "candidates", None), list) else []
+    if not isinstance(doc.data, dict):
+        doc.report((), f"the file holds {_show(doc.data)}: expected a mapping with owner, mailbox, sequence, "
+                       "campaign and candidates (see `outreach campaign import --help`)")
+        return parsed
+    _validate(doc, _FileSpec, doc.data, ())  # unknown and missing sections; each is then checked alone
+    sections: dict[Any, Any] = doc.data
     parsed.structure_ok = True
-    parsed.owner = _validate(doc, OwnerSpec, getattr(top, "owner", _BAD), ("owner",))
-    parsed.mailbox = _validate(doc, MailboxSpec, getattr(top, "mailbox", _BAD), ("mailbox",))
-    parsed.sequence = _validate(doc, SequenceSpec, getattr(top, "sequence", _BAD), ("sequence",))
-    raw_steps = top.sequence.get("steps") if isinstance(getattr(top, "sequence", None), dict) else None
+    parsed.owner = _validate(doc, OwnerSpec, sections.get("owner", _BAD), ("owner",))
+    parsed.mailbox = _validate(doc, MailboxSpec, sections.get("mailbox", _BAD), ("mailbox",))
+    parsed.sequence = _validate(doc, SequenceSpec, sections.get("sequence", _BAD), ("sequence",))
+    raw_steps = sections["sequence"].get("steps") if isinstance(sections.get("sequence"), dict) else None
     if isinstance(raw_steps, list):
         parsed.steps = [_validate(doc, StepSpec, step, ("sequence", "steps", n)) for n, step in enumerate(raw_steps)]
-    parsed.campaign = _validate(doc, CampaignSpec, getattr(top, "campaign", None), ("campaign",))
-    parsed.candidates = [_validate(doc, CandidateSpec, c, ("candidates", n)) for n, c in enumerate(top.candidates)]
+        _check_templates(parsed, raw_steps)
+    parsed.campaign = _validate(doc, CampaignSpec, sections.get("campaign"), ("campaign",))
+    raw_candidates = sections.get("candidates")
+    if isinstance(raw_candidates, list):
+        parsed.candidates = [_validate(doc, CandidateSpec, c, ("candidates", n)) for n, c in enumerate(raw_candidates)]
     _check_steps(parsed)
     _check_campaign(parsed)
     _check_candidates(parsed)
@@ -690,28 +716,36 @@ def _template_problem(doc: _Document, path: Loc, exc: templates.TemplateProblem)
     if not match:
         doc.report(path, f"the template does not parse: {exc.message}")
         return
-    number, what = int(match[1]), match[2]
+    number, what = int(match[1]), match[2].rstrip(". ")
     base = doc.literal_base.get(path)
     line = base + number if base is not None else None
     doc.report(path, f"the template does not parse: {what} (template line {number}): expected Jinja "
                      "syntax such as {{ first_name }} or {% if company %}…{% endif %}", line=line)
 
 
-def _check_steps(parsed: _Parsed) -> None:
-    for n, step in enumerate(parsed.steps):
-        if step is None:
-            continue
-        if n == 0 and step.delay_days:
-            parsed.doc.report(("sequence", "steps", 0, "delay_days"),
-                              "step 1 goes out when the campaign starts: expected no delay_days on step 1 "
-                              "(a step's delay counts days after the previous step)")
+def _check_templates(parsed: _Parsed, raw_steps: list[Any]) -> None:
+    """Every subject and body must parse, checked even when another key of its step is wrong; a
+    step whose template does not parse is left out of the candidates' checks."""
+    for n, raw in enumerate(raw_steps):
         for part in ("subject", "body"):
+            source = raw.get(part) if isinstance(raw, dict) else None
+            if not isinstance(source, str):
+                continue
             try:
-                templates.check(getattr(step, part), field=part)
+                templates.check(source, field=part)
             except templates.TemplateProblem as exc:
                 _template_problem(parsed.doc, ("sequence", "steps", n, part), exc)
                 parsed.steps[n] = None
-                break
+            else:
+                parsed.templates.append((f"step {n + 1}'s {part}", source))
+
+
+def _check_steps(parsed: _Parsed) -> None:
+    first = parsed.steps[0] if parsed.steps else None
+    if first is not None and first.delay_days:
+        parsed.doc.report(("sequence", "steps", 0, "delay_days"),
+                          "step 1 goes out when the campaign starts: expected no delay_days on step 1 "
+                          "(a step's delay counts days after the previous step)")
 
 
 def _check_campaign(parsed: _Parsed) -> None:
@@ -755,12 +789,7 @@ def _missing_fields(step_templates: list[tuple[str, str]], values: dict[str, Any
 
 def _check_candidates(parsed: _Parsed) -> None:
     doc, campaign = parsed.doc, parsed.campaign
-    if parsed.campaign is not None and parsed.campaign.start and not parsed.candidates:
-        doc.report(("campaign", "start"), "a campaign without candidates cannot start: expected a "
-                                          "`candidates:` list, or start: false")
-    step_templates = [(f"step {n}'s {part}", getattr(step, part))
-                      for n, step in enumerate(parsed.steps, start=1) if step is not None
-                      for part in ("subject", "body")]
+    step_templates = parsed.templates
     first_owner: dict[str, tuple[int, str]] = {}
     for n, candidate in enumerate(parsed.candidates):
         if candidate is None:
@@ -834,7 +863,7 @@ def _check_database(session: Session, runtime: Runtime, parsed: _Parsed, start: 
             target.connect_sandbox = True
     else:
         target.mailbox = mailbox
-        if target.owner is None or mailbox.owner_id != target.owner.id:
+        if parsed.owner is not None and (target.owner is None or mailbox.owner_id != target.owner.id):
             who = mailbox.owner.name or mailbox.owner.slack_user_id
             doc.report(at, f"{spec.address} is connected by {who}, not by this campaign's owner: expected a "
                            "mailbox the owner connected (sending from another person's mailbox needs their "
@@ -845,10 +874,15 @@ def _check_database(session: Session, runtime: Runtime, parsed: _Parsed, start: 
         if mailbox.status == MailboxStatus.NEEDS_RECONNECT and start:
             doc.report(at, f"{spec.address} needs reconnecting, so the campaign cannot start: expected its owner "
                            "to reconnect it in Slack first, or an import without --start")
-    if spec.daily_cap is not None and provider is not None and provider != Provider.SANDBOX \
-            and spec.daily_cap > DEFAULT_DAILY_CAP[provider]:
-        doc.report(("mailbox", "daily_cap"), f"{spec.daily_cap} is over what {provider.value} allows us: "
-                                             f"expected at most {DEFAULT_DAILY_CAP[provider]}")
+    if provider is not None:  # set_limits' rules, checked before anything is written
+        ceiling = provider_daily_limit(provider, spec.address)
+        if spec.daily_cap is not None and spec.daily_cap > ceiling:
+            doc.report(("mailbox", "daily_cap"), f"{spec.daily_cap} is over the {provider.value} limit for "
+                                                 f"{spec.address}: expected at most {ceiling} a day")
+        floor = PROVIDER_MIN_SPACING_SECONDS.get(provider, 0)
+        if spec.min_spacing_seconds is not None and spec.min_spacing_seconds < floor:
+            doc.report(("mailbox", "min_spacing_seconds"), f"{spec.min_spacing_seconds} is faster than "
+                                                           f"{provider.value} allows: expected {floor} or more")
     return target
 
 
@@ -864,10 +898,7 @@ def _write(session: Session, runtime: Runtime, parsed: _Parsed, target: _Target,
         mailbox = connect_mailbox(session, owner=owner, provider=Provider.SANDBOX, address=mailbox_spec.address,
                                   credentials=None, clock=clock)
     assert mailbox is not None
-    if mailbox_spec.daily_cap is not None:
-        mailbox.daily_cap = mailbox_spec.daily_cap
-    if mailbox_spec.min_spacing_seconds is not None:
-        mailbox.min_spacing_seconds = mailbox_spec.min_spacing_seconds
+    set_limits(mailbox, daily_cap=mailbox_spec.daily_cap, min_spacing_seconds=mailbox_spec.min_spacing_seconds)
     steps = [s for s in parsed.steps if s is not None]
     sequence = create_sequence(session, owner=owner, name=parsed.sequence.name, clock=clock,
                                steps=[StepDraft(s.subject, s.body, s.delay_days) for s in steps])
@@ -942,6 +973,9 @@ def import_campaign_text(runtime: Runtime, text: str, *, file: str = "<text>", s
     if not parsed.structure_ok:
         raise ImportProblems(parsed.doc.problems, file)
     start = start or bool(parsed.campaign and parsed.campaign.start)
+    if start and not parsed.candidates and not parsed.doc.is_bad(("candidates",)):
+        parsed.doc.report(("candidates",), "a campaign without candidates cannot start: expected a list of "
+                                           "candidates, or no --start (and no `start: true`)")
     try:
         with transaction(runtime.sessions, write=True) as session:
             target = _check_database(session, runtime, parsed, start)
@@ -972,7 +1006,7 @@ def _example() -> str:
     doc = __doc__ or ""
     start = doc.index("Example (")
     end = doc.index("Candidates are always")
-    return doc[start:end].rstrip()
+    return doc[start:end].rstrip().replace("::\n", ":\n", 1)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -34,6 +34,8 @@ EXPECTS = {
     "OUTREACH_SANDBOX_MAILBOXES": "true or false",
     "OUTREACH_DISPATCH_INTERVAL_SECONDS": "a number of seconds greater than 0",
     "OUTREACH_SANDBOX_LATENCY_MS": "a whole number of milliseconds, 0 or more",
+    "OUTREACH_DISPATCH_LEASE_SECONDS": "a number of seconds greater than 0 (default 300)",
+    "OUTREACH_DISPATCH_CONCURRENCY": "a whole number from 1 to 256 (default 32)",
 }
 
 
@@ -55,6 +57,10 @@ class Settings(BaseSettings):
     sandbox_mailboxes: bool = Field(False, validation_alias="OUTREACH_SANDBOX_MAILBOXES")
     sandbox_dir: Path = Field(Path("var/sandbox-mail"), validation_alias="OUTREACH_SANDBOX_DIR")
     sandbox_latency_ms: int = Field(0, ge=0, validation_alias="OUTREACH_SANDBOX_LATENCY_MS")
+    # How long a claimed send is a worker's before others treat it as crashed; far longer than any
+    # provider call may take (their timeouts are under a minute), or a slow send could be repeated.
+    dispatch_lease_seconds: float = Field(300.0, gt=0, validation_alias="OUTREACH_DISPATCH_LEASE_SECONDS")
+    dispatch_concurrency: int = Field(32, ge=1, le=256, validation_alias="OUTREACH_DISPATCH_CONCURRENCY")
     dispatch_interval_seconds: float = Field(
         15.0, gt=0, validation_alias="OUTREACH_DISPATCH_INTERVAL_SECONDS"
     )

@@ -21,20 +21,14 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.crypto import new_key
+from bot.campaign_import import import_campaign_text
 from bot.db import transaction, upgrade
 from bot.localslack import BoltTarget, LocalSlack, Person, render_activity
-from bot.models import AddressKind, Mailbox, SendPreference
 from bot.runtime import Runtime, build_runtime
-from bot.services.campaigns import create_campaign, enroll, start_campaign
-from bot.services.candidates import add_candidate
-from bot.services.directory import find_user
-from bot.services.mailboxes import set_limits
-from bot.services.sequences import StepDraft, create_sequence
 from bot.slack_app import build_app
 from providers.sandbox import PostOffice
 from scheduling.service import start_scheduler
@@ -44,6 +38,32 @@ from scheduling.timer import DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
 ZONE = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 23, 9, 40, tzinfo=ZONE)  # a Monday morning
 RITA = "U0RITA"
+
+CAMPAIGN_FILE = """\
+owner: {team: T0LOCAL, user: U0RITA}
+mailbox: {address: rita@acme.example, daily_cap: 4}
+sequence:
+  name: Backend engineers
+  steps:
+    - subject: "{{ first_name }}, a backend role at {{ company }}"
+      body: |
+        Hi {{ first_name }},
+
+        I lead hiring for {{ company }}'s platform team and your work on {{ project }}
+        caught my eye. Open to a short call this week?
+
+        Rita
+    - {subject: Following up, delay_days: 2, body: "Hi {{ first_name }}, just bubbling this up. Rita"}
+    - {subject: Last note, delay_days: 3, body: "Hi {{ first_name }}, I'll leave it here. Door's open. Rita"}
+campaign: {name: "Backend engineers, Q4", preference: best}
+candidates:
+  - {name: Ana Lima, fields: {company: Acme, project: a Postgres extension}, addresses: [work: ana@work.example, personal: ana@home.example]}
+  - {name: Ben Okafor, fields: {company: Acme, project: a Rust HTTP server}, addresses: [work: ben@work.example]}
+  - {name: Chen Wei, fields: {company: Acme, project: a Kafka connector}, addresses: [work: chen@work.example]}
+  - {name: Dara Singh, fields: {company: Acme, project: a Go scheduler}, addresses: [work: dara@work.example]}
+  - {name: Eli Cohen, fields: {company: Acme, project: an SQLite VFS}, addresses: [work: eli@work.example]}
+  - {name: Fay Ito, fields: {company: Acme, project: a Python profiler}, addresses: [work: fay@work.example]}
+"""
 
 
 @dataclass
@@ -162,17 +182,16 @@ class Demo:
                           any("rita@acme.example is connected" in text for text in dm))
         self.expect.check("the Home tab lists the mailbox", "rita@acme.example" in _home_text(self.ws))
 
-        self.scene("Rita sets her mailbox's daily cap to 4, so this short demo reaches it")
-        self.out.write("    (set through the service layer; real defaults stay 10% under the provider's limit,\n"
-                       "     e.g. 1,800 a day for Gmail Workspace; sends are spaced 60 s apart)\n")
-        with transaction(self.runtime.sessions, write=True) as session:
-            set_limits(session.scalars(select(Mailbox)).one(), daily_cap=4)
-
         self.clock.set(START.replace(hour=12, minute=10))
-        self.scene("At 12:10 Rita starts a three-step 'best time' campaign for six candidates")
-        self.out.write("    (built through the service layer: building campaigns in Slack is not built yet)\n"
-                       "    Best time, started between 10:00 and 19:00: step 1 at 16:00, later steps 07:00–09:00.\n")
-        self._start_campaign()
+        self.scene("At 12:10 Rita starts a three-step 'best time' campaign for six candidates from a file")
+        self.out.write("    (building campaigns in Slack is not built yet; she uses the command line instead)\n"
+                       "    $ outreach campaign import backend-q4.yaml --start\n")
+        self.out.write(_indent(CAMPAIGN_FILE, "    │ ") + "\n")
+        result = import_campaign_text(self.runtime, CAMPAIGN_FILE, file="backend-q4.yaml", start=True)
+        self.out.write(f"    {result.summary()}\n")
+        self.out.write("    Best time, started between 10:00 and 19:00: step 1 at 16:00, later steps 07:00–09:00.\n"
+                       "    The daily cap of 4 is set low so this short demo reaches it (real defaults stay 10%\n"
+                       "    under the provider's limit, e.g. 1,800 a day for Gmail Workspace).\n")
         self.rita.open_home()
         self.show_slack()
 
@@ -218,33 +237,6 @@ class Demo:
         self.show_slack()
         self.expect.check("the Home tab shows the campaign finished with 18 emails sent",
                           "finished" in _home_text(self.ws) and "18 emails sent" in _home_text(self.ws))
-
-    def _start_campaign(self) -> None:
-        clock = self.clock
-        with transaction(self.runtime.sessions, write=True) as session:
-            rita = find_user(session, slack_team_id=self.ws.team_id, slack_user_id=RITA)
-            assert rita is not None, "Rita's user row exists once she has used the bot"
-            mailbox = session.scalars(select(Mailbox).where(Mailbox.owner_id == rita.id)).one()
-            sequence = create_sequence(session, owner=rita, name="Backend engineers", clock=clock, steps=[
-                StepDraft("{{ first_name }}, a backend role at {{ company }}",
-                          "Hi {{ first_name }},\n\nI lead hiring for {{ company }}'s platform team and your "
-                          "work on {{ project }} caught my eye. Open to a short call this week?\n\nRita"),
-                StepDraft("Following up", "Hi {{ first_name }}, just bubbling this up. Rita", delay_days=2),
-                StepDraft("Last note", "Hi {{ first_name }}, I'll leave it here. Door's open. Rita", delay_days=3),
-            ])
-            campaign = create_campaign(session, owner=rita, sequence=sequence, mailbox=mailbox,
-                                       name="Backend engineers, Q4", clock=clock, preference=SendPreference.BEST)
-            people = [
-                add_candidate(session, added_by=rita, name=name, clock=clock,
-                              fields={"company": "Acme", "project": project},
-                              addresses=[(f"{name.split()[0].lower()}@work.example", AddressKind.WORK),
-                                         (f"{name.split()[0].lower()}@home.example", AddressKind.PERSONAL)])
-                for name, project in [("Ana Lima", "a Postgres extension"), ("Ben Okafor", "a Rust HTTP server"),
-                                      ("Chen Wei", "a Kafka connector"), ("Dara Singh", "a Go scheduler"),
-                                      ("Eli Cohen", "an SQLite VFS"), ("Fay Ito", "a Python profiler")]
-            ]
-            enroll(session, campaign=campaign, candidates=people, clock=clock)
-            start_campaign(session, campaign=campaign, clock=clock, rng=self.runtime.rng)
 
 
 def _sent_at(email: Message) -> datetime:

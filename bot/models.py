@@ -376,7 +376,6 @@ class OutboundMessage(Base):
         UniqueConstraint("enrollment_id", "step_position", "to_address"),
         Index(None, "status", "due_at"),
         Index("ix_outbound_messages_mailbox_queue", "mailbox_id", "status", "due_at"),
-        Index("ix_outbound_messages_mailbox_attempts", "mailbox_id", "attempted_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -449,6 +448,18 @@ class AuditEntry(Base):
     subject_id: Mapped[int | None] = mapped_column(Id)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class MailboxSendCount(Base):
+    """Sends started per mailbox per UTC hour, for the rolling 24-hour daily cap: summing 25 small
+    rows is constant work, where counting the sends themselves grows with the mailbox's volume.
+    Whole hours count in full, so the cap errs on the side of sending less, never more."""
+
+    __tablename__ = "mailbox_send_counts"
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    sends: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Notification(Base):

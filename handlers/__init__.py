@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import commands, errors, home, mailboxes
+from handlers import campaigns, commands, errors, home, mailboxes
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
@@ -13,4 +13,5 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     commands.register(app, router)
     home.register(app, runtime)
     mailboxes.register(app, runtime, router)
+    campaigns.register(runtime, router)
     return router

@@ -10,10 +10,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
@@ -22,6 +23,7 @@ from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, formataddr, make_msgid, parsedate_to_datetime
 from pathlib import Path
+from typing import IO
 
 from providers.base import (
     Changes,
@@ -61,36 +63,59 @@ class SandboxStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, IO[str]]] = {}
+        self._folders: set[Path] = set()
 
     def folder(self, address: str, name: str) -> Path:
         path = self.root / address.lower() / name
-        path.mkdir(parents=True, exist_ok=True)
+        if path not in self._folders:
+            path.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path)
         return path
 
     @contextmanager
-    def _locked(self, address: str) -> Iterator[Path]:
+    def _locked(self, address: str) -> Iterator[tuple[Path, IO[str]]]:
+        """The mailbox's lock: a thread lock in this process, flock across processes. The lock
+        file stays open (opening files is the slow part of a send) and holds the UID counter."""
         base = self.root / address.lower()
-        base.mkdir(parents=True, exist_ok=True)
-        with open(base / ".lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self._guard:
+            if address not in self._locks:
+                base.mkdir(parents=True, exist_ok=True)
+                self._locks[address] = (threading.Lock(), open(base / ".lock", "a+"))
+            thread_lock, handle = self._locks[address]
+        with thread_lock:
+            fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield base
+                yield base, handle
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._guard:
+            for _, handle in self._locks.values():
+                handle.close()
+            self._locks.clear()
 
     def append(self, address: str, folder: str, message: Message) -> int:
         """Store a message with the next number; returns the number (the IMAP-like UID)."""
-        with self._locked(address) as base:
-            return self._append_locked(base, address, folder, message)
+        with self._locked(address) as (base, handle):
+            return self._append_locked(handle, address, folder, message)
 
-    def _append_locked(self, base: Path, address: str, folder: str, message: Message) -> int:
-        counter = base / ".uid"
-        uid = int(counter.read_text() or 0) + 1 if counter.exists() else 1
-        counter.write_text(str(uid))  # the number first: a crash leaves a gap, never a reused number
+    def _append_locked(self, handle: IO[str], address: str, folder: str, message: Message | bytes,
+                       extra: dict[str, str] | None = None) -> int:
+        handle.seek(0)
+        uid = int(handle.read() or 0) + 1
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(uid))  # the number first: a crash leaves a gap, never a reused number
+        handle.flush()
         target = self.folder(address, folder) / f"{uid:010d}.eml"
-        message[ID_HEADER] = f"sbx-{uid}"
+        data = message if isinstance(message, bytes) else message.as_bytes(policy=policy.SMTP)
+        headers = {**(extra or {}), ID_HEADER: f"sbx-{uid}"}  # the server's own, as a trace header
+        data = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + data
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(message.as_bytes(policy=policy.SMTP))
+        tmp.write_bytes(data)
         os.replace(tmp, target)  # a reader never sees half a message
         return uid
 
@@ -98,7 +123,7 @@ class SandboxStore:
     def inject(self, address: str, *faults: str) -> None:
         """Queue faults for the next calls: rate_limited:SECONDS, server_error, timeout,
         timeout_after_accept, reconnect, permanent (sends), and lookup_error (find_sent)."""
-        with self._locked(address) as base:
+        with self._locked(address) as (base, _):
             path = base / ".faults"
             queued = json.loads(path.read_text()) if path.exists() else []
             path.write_text(json.dumps([*queued, *faults]))
@@ -115,19 +140,19 @@ class SandboxStore:
                 return fault
         return None
 
-    def send(self, address: str, message: Message) -> int:
+    def send(self, address: str, message: bytes, extra: dict[str, str]) -> int:
         """Deliver to Sent unless a scripted fault says otherwise (then raise as a provider would)."""
-        with self._locked(address) as base:
+        with self._locked(address) as (base, handle):
             fault = self._next_fault(base, SEND_FAULTS)
             if fault is None:
-                return self._append_locked(base, address, SENT, message)
+                return self._append_locked(handle, address, SENT, message, extra)
             kind, _, arg = fault.partition(":")
             if kind == "timeout_after_accept":
-                self._append_locked(base, address, SENT, message)
+                self._append_locked(handle, address, SENT, message, extra)
             raise _fault_error(kind, arg)
 
     def check_lookup(self, address: str) -> None:
-        with self._locked(address) as base:
+        with self._locked(address) as (base, _):
             if self._next_fault(base, ("lookup_error",)):
                 raise TemporaryFailure("sandbox: the mailbox search timed out")
 
@@ -163,14 +188,13 @@ class SandboxProvider(MailProvider):
         return self._address
 
     def send(self, email: OutgoingEmail) -> SentMessage:
-        mime = email.to_mime()
-        if "Date" not in mime:
-            mime["Date"] = format_datetime(datetime.now(timezone.utc))
-        mime[THREAD_HEADER] = email.thread_id or f"thread-{email.message_id.strip('<>')}"
+        if email.date is None:
+            email = replace(email, date=datetime.now(timezone.utc))
+        thread = email.thread_id or f"thread-{email.message_id.strip('<>')}"
         if self.latency:
             time.sleep(self.latency)
-        uid = self.store.send(self._address, mime)
-        return SentMessage(email.message_id, f"sbx-{uid}", str(mime[THREAD_HEADER]))
+        uid = self.store.send(self._address, email.to_bytes(), {THREAD_HEADER: thread})
+        return SentMessage(email.message_id, f"sbx-{uid}", thread)
 
     def find_sent(self, message_id: str) -> SentMessage | None:
         self.store.check_lookup(self._address)

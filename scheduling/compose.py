@@ -3,40 +3,70 @@ campaign's overrides), follow-ups threaded under step 1."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot import templates
-from bot.models import Campaign, Candidate, Enrollment, OutboundMessage, SequenceStep
+from bot.models import Campaign, Candidate, Enrollment, Mailbox, OutboundMessage, SequenceStep, User
 from providers.base import OutgoingEmail
 
 
 def load_rows(session: Session, ids: Sequence[int]) -> list[OutboundMessage]:
-    """The rows with everything composing and recording them touch, in a handful of queries."""
+    """The rows with their enrollment and campaign, for recording outcomes (candidates and their
+    addresses are loaded by the recorder only for enrollments that plan a next step)."""
     enrollment = selectinload(OutboundMessage.enrollment)
     return list(session.scalars(
         select(OutboundMessage).where(OutboundMessage.id.in_(ids)).order_by(OutboundMessage.id).options(
-            enrollment.selectinload(Enrollment.candidate).selectinload(Candidate.addresses),
-            enrollment.selectinload(Enrollment.campaign).selectinload(Campaign.mailbox),
-            enrollment.selectinload(Enrollment.campaign).selectinload(Campaign.owner),
-        )))
+            enrollment.selectinload(Enrollment.campaign).selectinload(Campaign.mailbox))))
 
 
-def compose(row: OutboundMessage, steps: dict[int, SequenceStep], now: datetime) -> OutgoingEmail:
+@dataclass(frozen=True)
+class Sendable:
+    """Everything one email is made of, read in one query for a whole claim."""
+
+    row_id: int
+    mailbox_id: int
+    sequence_id: int
+    step_position: int
+    to_address: str
+    message_id: str
+    in_reply_to: str | None
+    references: str | None
+    thread_id: str | None
+    candidate_name: str
+    fields: dict[str, Any]
+    fields_override: dict[str, Any]
+    from_address: str
+    from_name: str
+
+
+def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
+    O, E = OutboundMessage, Enrollment
+    rows = session.execute(
+        select(O.id, O.mailbox_id, Campaign.sequence_id, O.step_position, O.to_address, O.message_id,
+               O.in_reply_to, O.references, E.thread_id, Candidate.name, Candidate.fields,
+               E.fields_override, Mailbox.address, User.name)
+        .join(E, E.id == O.enrollment_id).join(Candidate, Candidate.id == E.candidate_id)
+        .join(Campaign, Campaign.id == E.campaign_id).join(Mailbox, Mailbox.id == O.mailbox_id)
+        .join(User, User.id == Campaign.owner_id)
+        .where(O.id.in_(ids)).order_by(O.id)).all()
+    return [Sendable(*row) for row in rows]
+
+
+def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> OutgoingEmail:
     """Raises templates.TemplateProblem when a template no longer renders for this candidate."""
-    enrollment = row.enrollment
-    campaign, candidate = enrollment.campaign, enrollment.candidate
-    values = templates.candidate_values(candidate.name, candidate.fields, enrollment.fields_override)
-    step = steps[row.step_position]
+    values = templates.candidate_values(item.candidate_name, item.fields, item.fields_override)
+    step = steps[item.step_position]
     subject = templates.render(step.subject, values, field="subject")
-    if row.in_reply_to:  # a follow-up in the same thread carries step 1's subject
+    if item.in_reply_to:  # a follow-up in the same thread carries step 1's subject
         subject = "Re: " + templates.render(steps[1].subject, values, field="subject")
     return OutgoingEmail(
-        from_address=campaign.mailbox.address, from_name=campaign.owner.name or None,
-        to_address=row.to_address, subject=subject, body=templates.render(step.body, values, field="body"),
-        message_id=row.message_id, in_reply_to=row.in_reply_to,
-        references=tuple((row.references or "").split()),
-        thread_id=enrollment.thread_id if row.in_reply_to else None, date=now,
+        from_address=item.from_address, from_name=item.from_name or None, to_address=item.to_address,
+        subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,
+        in_reply_to=item.in_reply_to, references=tuple((item.references or "").split()),
+        thread_id=item.thread_id if item.in_reply_to else None, date=now,
     )

@@ -17,7 +17,7 @@ import random
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,7 @@ from bot.services.notifications import notify
 from providers.base import MailProvider, PermanentFailure, ProviderError, ReconnectNeeded, TemporaryFailure
 from providers.registry import ProviderRegistry
 from scheduling import claims
-from scheduling.compose import compose, load_rows
+from scheduling.compose import compose, load_sendables
 from scheduling.outcomes import Outcome, Recorder, backoff
 from scheduling.planner import Planner
 
@@ -54,7 +54,6 @@ class DispatchReport:
     failed: int = 0
     retrying: int = 0
     reconciled: int = 0
-    outcomes: list[Outcome] = field(default_factory=list, repr=False)
 
 
 class Dispatcher:
@@ -106,7 +105,6 @@ class Dispatcher:
             report = self.run_once()
             for name in ("claimed", "sent", "failed", "retrying", "reconciled"):
                 setattr(total, name, getattr(total, name) + getattr(report, name))
-            total.outcomes.extend(report.outcomes)
             if not report.claimed and not report.reconciled:
                 break
         return total
@@ -143,17 +141,17 @@ class Dispatcher:
     def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
         jobs: list[tuple[int, MailProvider, object]] = []
         with transaction(self.sessions) as session:
-            rows = load_rows(session, [i for ids in claim.rows.values() for i in ids])
+            items = load_sendables(session, [i for ids in claim.rows.values() for i in ids])
             planner = Planner(session, rng=self.rng, now=self.clock.now())
             providers = {m: self.providers.for_mailbox(session.get(Mailbox, m)) for m in claim.rows}  # type: ignore[arg-type]
             unsendable: list[Outcome] = []
-            for row in rows:
+            for item in items:
                 try:
-                    email = compose(row, planner.steps(row.enrollment.campaign.sequence_id), self.clock.now())
+                    email = compose(item, planner.steps(item.sequence_id), self.clock.now())
                 except templates.TemplateProblem as problem:  # the template changed, or a field is gone
-                    unsendable.append(Outcome(row.id, error=PermanentFailure(problem.message)))
+                    unsendable.append(Outcome(item.row_id, error=PermanentFailure(problem.message)))
                     continue
-                jobs.append((row.id, providers[row.mailbox_id], email))
+                jobs.append((item.row_id, providers[item.mailbox_id], email))
         if unsendable:
             self._record(unsendable, report)
         pending: list[Outcome] = []
@@ -186,7 +184,6 @@ class Dispatcher:
                 report.failed += 1
             else:
                 report.retrying += 1
-        report.outcomes.extend(outcomes)
 
     # -- reconcile ----------------------------------------------------------------------------
     def reconcile(self, report: DispatchReport | None = None, limit: int = 200) -> int:

@@ -15,8 +15,8 @@ DAY = timedelta(hours=24)
 @dataclass(frozen=True)
 class Usage:
     in_flight: int  # sends under way (claimed, provider called, not yet recorded)
-    sent_last_day: int  # attempts in the last 24 hours (sent, or under way)
-    oldest_last_day: datetime | None  # the earliest of those: when it turns 24 h old, a slot frees
+    sent_last_day: int  # sends started in the last 24 hours (counted by whole hours, so maybe more)
+    oldest_last_day: datetime | None  # when the earliest of those has surely turned 24 h old
 
 
 @dataclass(frozen=True)

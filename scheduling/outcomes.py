@@ -13,16 +13,18 @@ many rows at a time.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
 
 from bot.clock import Clock
 from bot.models import (
     Campaign,
     CampaignStatus,
+    Candidate,
     Enrollment,
     EnrollmentStatus,
     Mailbox,
@@ -59,10 +61,20 @@ class Recorder:
         self.now = clock.now()
         self.clock = clock
         self.planner = Planner(session, rng=rng, now=self.now)
+        self._ended: set[int] = set()  # campaigns where an enrollment ended: maybe finished now
 
     def record(self, outcomes: list[Outcome]) -> None:
         rows = {row.id: row for row in load_rows(self.session, [o.row_id for o in outcomes])}
+        self._load_candidates(rows.values())
         campaigns: dict[int, Campaign] = {}
+        with self.session.no_autoflush:  # one flush at the end: the ORM batches the UPDATEs
+            self._apply(outcomes, rows, campaigns)
+        self.session.flush()
+        if self._ended:
+            self._finish_if_done(campaigns)
+
+    def _apply(self, outcomes: list[Outcome], rows: dict[int, OutboundMessage],
+               campaigns: dict[int, Campaign]) -> None:
         for outcome in outcomes:
             row = rows[outcome.row_id]
             if row.status != OutboundStatus.SENDING or row.claimed_by != self.worker_id:
@@ -84,9 +96,13 @@ class Recorder:
             else:  # temporary or unknown: it may have gone out, so look before sending again
                 row.claimed_by, row.error = None, str(outcome.error)[:1000]
                 row.lease_expires_at = self.now + backoff(row.attempts)
-        self.session.flush()
-        for campaign in campaigns.values():
-            self._finish_if_done(campaign)
+
+    def _load_candidates(self, rows: Iterable[OutboundMessage]) -> None:
+        """Candidates and their addresses in one query, for the enrollments that will plan a next
+        step or be told about (the identity map then serves enrollment.candidate without SQL)."""
+        ids = {row.enrollment.candidate_id for row in rows}
+        list(self.session.scalars(select(Candidate).where(Candidate.id.in_(ids))
+                                  .options(selectinload(Candidate.addresses))))
 
     def _sent(self, row: OutboundMessage, sent: SentMessage) -> None:
         row.status, row.sent_at, row.error = OutboundStatus.SENT, self.now, None
@@ -98,6 +114,8 @@ class Recorder:
             campaign.status = CampaignStatus.ACTIVE
         if row.enrollment.status.sends:
             self.planner.after_sent(row.enrollment, row)
+            if not row.enrollment.status.sends:
+                self._ended.add(campaign.id)
 
     def _back_to_pending(self, row: OutboundMessage, reason: str) -> None:
         row.status, row.error = OutboundStatus.PENDING, reason[:1000]
@@ -145,10 +163,11 @@ class Recorder:
                      f"from it. {len(paused)} campaign(s) are paused until you reconnect it with "
                      "`/outreach connect`."))
 
-    def _finish_if_done(self, campaign: Campaign) -> None:
-        if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
-            return
-        open_enrollments = self.session.scalar(
-            select(func.count()).where(Enrollment.campaign_id == campaign.id, Enrollment.ended_at.is_(None)))
-        if not open_enrollments:
-            campaign.status = CampaignStatus.FINISHED
+    def _finish_if_done(self, campaigns: dict[int, Campaign]) -> None:
+        still_open = set(self.session.scalars(
+            select(Enrollment.campaign_id).where(Enrollment.campaign_id.in_(self._ended),
+                                                 Enrollment.ended_at.is_(None)).distinct()))
+        for campaign_id in self._ended - still_open:
+            campaign = campaigns[campaign_id]
+            if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
+                campaign.status = CampaignStatus.FINISHED

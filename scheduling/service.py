@@ -1,6 +1,8 @@
 """Wires the dispatcher (and, where Slack is reachable, notice delivery) to the local timer."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from slack_sdk import WebClient
 
 from bot.runtime import Runtime
@@ -12,8 +14,10 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
                     interval_seconds: float | None = None) -> Timer:
     """`outreach worker` passes no Slack client: it sends email only; notices queue in the
     database until a serving process (which has the Slack token) delivers them."""
+    settings = runtime.settings
     dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers,
-                            clock=runtime.clock, rng=runtime.rng)
+                            clock=runtime.clock, rng=runtime.rng, concurrency=settings.dispatch_concurrency,
+                            lease=timedelta(seconds=settings.dispatch_lease_seconds))
     timer = Timer(interval_seconds=interval_seconds or runtime.settings.dispatch_interval_seconds)
     timer.every(DISPATCH_JOB_ID, dispatcher.run_until_idle)
     if slack_client is not None:

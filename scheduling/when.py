@@ -1,8 +1,34 @@
 """When to send: SPEC's table as pure functions of (preference, zone, start, delays, rng).
 
-Every time is a wall-clock time in the campaign's zone, so a 07:10 send stays 07:10 across a
+Times of day are wall-clock times in the campaign's zone, so a 07:10 send stays 07:10 across a
 daylight-saving change; a wall time that does not exist that day (the spring-forward gap) moves
-forward to the first minute that does. Nothing here reads a clock or the database.
+forward to the first minute that does. Durations measured from Start (the 20-minute grace, a
+"20 minutes after Start" window) are elapsed time. Nothing here reads a clock or the database.
+
+Rules for the corners the table leaves open (the property tests in
+tests/scheduling/test_when_properties.py hold them):
+
+- A window set by wall-clock times (specific T, 07:00, 16:00, a later step's ±20 minutes,
+  07:00–09:00) runs from its first wall time to its last; where a daylight-saving change falls
+  inside it, the wall-clock width holds (across a fall-back the window is an hour longer in real
+  time), but a window is never shorter in real time than on the wall clock (across a
+  spring-forward gap it keeps its real width and ends later on the wall clock). So its real and
+  wall-clock widths are both at least the nominal width, and the smaller equals it.
+- A window set by a delay after Start ("when started", best time in the morning, or 20 minutes
+  after Start when later than 16:00) is exactly 20 minutes of elapsed time.
+- No first window starts inside the grace, whatever the zone does.
+- Specific time T: a wall time that occurs twice (fall back) qualifies at either occurrence, the
+  first one that is at least 20 minutes after Start.
+- A later step belongs to one local day (the previous step's day + its delay, or the next send day
+  after it): its ±20 minutes are cut at that day's midnights, so a step never slips to the day
+  before or after, and the next step's day counts from the right date.
+- A zero-day delay whose window has already begun when the step before it goes out: the step
+  goes from a minute after that one, in a window of at least 20 minutes, so sends always increase.
+- A first window on a day off moves to the next send day at the same wall-clock times; one that
+  reaches into a send day begins there at midnight instead, and one that would run past midnight
+  into a day off is cut at that midnight. No send lands on a day off.
+- Every datetime returned is in the campaign's zone and is a real local time (the right fold).
+  Compare them through UTC: Python compares two datetimes of the same zone by wall clock alone.
 """
 from __future__ import annotations
 
@@ -19,6 +45,8 @@ BEST_OVERNIGHT_SEND = time(7, 0)
 BEST_DAY_SEND = time(16, 0)
 BEST_LATER_FROM, BEST_LATER_TO = time(7, 0), time(9, 0)
 ALL_DAYS = frozenset(range(7))  # Monday=0 … Sunday=6
+_SECOND = timedelta(seconds=1)
+_LAST_SECOND = time(23, 59, 59)
 
 
 class Preference(str, Enum):
@@ -33,8 +61,12 @@ class Window:
     end: datetime
 
     def pick(self, rng: random.Random) -> datetime:
-        seconds = (self.end - self.start).total_seconds()
-        return (self.start + timedelta(seconds=rng.uniform(0, seconds))).replace(microsecond=0)
+        """A whole second inside the window (both ends included), in the window's zone."""
+        start = _utc(self.start)
+        if start.microsecond:
+            start += timedelta(microseconds=1_000_000 - start.microsecond)
+        seconds = int((_utc(self.end) - start).total_seconds())
+        return (start + timedelta(seconds=rng.randint(0, max(seconds, 0)))).astimezone(self.start.tzinfo)
 
 
 @dataclass(frozen=True)
@@ -47,6 +79,8 @@ class Calendar:
     def __post_init__(self) -> None:
         if not self.send_days:
             raise ValueError("at least one send day is needed")
+        if not self.send_days <= ALL_DAYS:
+            raise ValueError("send days are 0 (Monday) to 6 (Sunday)")
 
     def is_send_day(self, day: date) -> bool:
         return day.weekday() in self.send_days and day not in self.holidays
@@ -68,36 +102,69 @@ class PlannedStep:
 
 
 def wall(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The aware datetime for a wall-clock time; inside a DST gap, the first minute after it."""
-    naive = datetime.combine(day, at)
+    """The aware datetime for a wall-clock time (its first occurrence where the clock falls back);
+    inside a DST gap, the first minute after it."""
+    naive = datetime.combine(day, at).replace(fold=0)
     if _exists(naive, zone):
         return naive.replace(tzinfo=zone)
     minute = naive.replace(second=0, microsecond=0)
-    for _ in range(24 * 60):  # gaps are at most a few hours
+    for _ in range(24 * 60):  # gaps are at most a few hours (a day, once, in Samoa)
         minute += timedelta(minutes=1)
         if _exists(minute, zone):
             return minute.replace(tzinfo=zone)
     raise ValueError(f"no existing time near {naive} in {zone}")  # pragma: no cover
 
 
-def _exists(naive: datetime, zone: ZoneInfo) -> bool:
-    aware = naive.replace(tzinfo=zone)
+def _exists(naive: datetime, zone: ZoneInfo, fold: int = 0) -> bool:
+    aware = naive.replace(tzinfo=zone, fold=fold)
     return aware.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) == naive
 
 
-def _window_around(day: date, anchor: time, zone: ZoneInfo) -> Window:
-    centre = datetime.combine(day, anchor)
-    return Window(wall((centre - SPREAD).date(), (centre - SPREAD).time(), zone),
-                  wall((centre + SPREAD).date(), (centre + SPREAD).time(), zone))
+def _occurrences(naive: datetime, zone: ZoneInfo) -> list[datetime]:
+    """Each moment the wall clock shows `naive` (two where it falls back), or the first after a gap."""
+    first = wall(naive.date(), naive.time(), zone)
+    second = naive.replace(tzinfo=zone, fold=1)
+    if _exists(naive, zone, fold=1) and second.utcoffset() != first.utcoffset():
+        return [first, _local(second, zone)]
+    return [first]
 
 
-def _fixed_window(day: date, start: time, width: timedelta, zone: ZoneInfo) -> Window:
-    begin = datetime.combine(day, start)
-    return Window(wall(day, start, zone), wall((begin + width).date(), (begin + width).time(), zone))
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
 
 
-def _after_start(started: datetime) -> Window:
-    return Window(started + GRACE, started + GRACE + SPREAD)
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The same instant as a real local time in `zone` (right fold, never inside a gap)."""
+    return _utc(moment).astimezone(zone)
+
+
+def _later(moment: datetime, elapsed: timedelta, zone: ZoneInfo) -> datetime:
+    return _local(_utc(moment) + elapsed, zone)
+
+
+def _latest(*moments: datetime) -> datetime:
+    return max(moments, key=_utc)
+
+
+def _wall_window(a: datetime, b: datetime, zone: ZoneInfo, *, start: datetime | None = None) -> Window:
+    """The window between naive wall times a ≤ b: wall-clock bounds, never shorter in real time
+    than on the wall clock. `start` picks one occurrence of `a` where the clock falls back."""
+    begin = _local(start if start is not None else wall(a.date(), a.time(), zone), zone)
+    end = _latest(_local(wall(b.date(), b.time(), zone), zone), _later(begin, b - a, zone))
+    return Window(begin, end)
+
+
+def _after(earliest: datetime, zone: ZoneInfo) -> Window:
+    return Window(earliest, _later(earliest, SPREAD, zone))
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return _local(wall(day, time(0, 0), zone), zone)
+
+
+def _day_end(day: date, zone: ZoneInfo) -> datetime:
+    """The last whole second of a local day."""
+    return _later(wall(day + timedelta(days=1), time(0, 0), zone), -_SECOND, zone)
 
 
 def first_window(
@@ -109,31 +176,44 @@ def first_window(
     calendar: Calendar = Calendar(),
 ) -> Window:
     """The window of step 1. `started` is the aware moment the recruiter pressed Start."""
-    local = started.astimezone(zone)
+    local = _local(started, zone)
+    earliest = _later(local, GRACE, zone)
+    if earliest.microsecond:  # windows begin on a whole second, never before the grace ends
+        earliest = _later(earliest, timedelta(microseconds=1_000_000 - earliest.microsecond), zone)
     if preference is Preference.STARTED:
-        window = _after_start(local)
+        window = _after(earliest, zone)
     elif preference is Preference.SPECIFIC:
         if specific is None:
             raise ValueError("a specific time is needed for the 'specific' preference")
-        day = local.date()
-        while wall(day, specific, zone) < local + GRACE:
-            day += timedelta(days=1)
-        window = _fixed_window(day, specific, SPREAD, zone)
+        window = _specific_window(local.date(), specific, earliest, zone)
     else:
-        window = _best_first_window(local, zone)
+        window = _best_first_window(local, earliest, zone)
+    if _utc(window.start) < _utc(earliest):  # a zone whose clock jumps far enough inside the grace
+        window = Window(earliest, _latest(window.end, _later(earliest, SPREAD, zone)))
     return _on_send_day(window, zone, calendar)
 
 
-def _best_first_window(local: datetime, zone: ZoneInfo) -> Window:
+def _specific_window(day: date, at: time, earliest: datetime, zone: ZoneInfo) -> Window:
+    for _ in range(4):  # today, or tomorrow; the day after when T is just after midnight
+        naive = datetime.combine(day, at)
+        for moment in _occurrences(naive, zone):
+            if _utc(moment) >= _utc(earliest):
+                return _wall_window(naive, naive + SPREAD, zone, start=moment)
+        day += timedelta(days=1)
+    raise ValueError(f"no day on which {at} comes after {earliest}")  # pragma: no cover
+
+
+def _best_first_window(local: datetime, earliest: datetime, zone: ZoneInfo) -> Window:
     t = local.time()
     if t >= time(19, 0) or t < time(6, 0):  # overnight: next morning, or this morning after midnight
         day = local.date() if t < time(6, 0) else local.date() + timedelta(days=1)
-        return _fixed_window(day, BEST_OVERNIGHT_SEND, SPREAD, zone)
+        seven = datetime.combine(day, BEST_OVERNIGHT_SEND)
+        return _wall_window(seven, seven + SPREAD, zone)
     if t < time(10, 0):  # morning: as "when started"
-        return _after_start(local)
-    four_pm = wall(local.date(), BEST_DAY_SEND, zone)  # day: 16:00 or 20 minutes after, if later
-    begin = max(four_pm, local + GRACE)
-    return Window(begin, begin + SPREAD)
+        return _after(earliest, zone)
+    four_pm = datetime.combine(local.date(), BEST_DAY_SEND)  # day: 16:00, or 20 minutes after Start
+    window = _wall_window(four_pm, four_pm + SPREAD, zone)
+    return window if _utc(window.start) >= _utc(earliest) else _after(earliest, zone)
 
 
 def later_window(
@@ -146,18 +226,23 @@ def later_window(
     delay_days: int,
     calendar: Calendar = Calendar(),
 ) -> Window:
-    """The window of a later step, `delay_days` after the previous step's local day."""
+    """The window of a later step, `delay_days` after the previous step's local day (or the next
+    send day after that), cut at that day's midnights."""
     if delay_days < 0:
         raise ValueError("a step's delay cannot be negative")
-    day = previous_send.astimezone(zone).date() + timedelta(days=delay_days)
+    previous = _local(previous_send, zone)
+    day = calendar.next_send_day(previous.date() + timedelta(days=delay_days))
     if preference is Preference.BEST and _is_day_start(started.astimezone(zone).time()):
-        width = datetime.combine(day, BEST_LATER_TO) - datetime.combine(day, BEST_LATER_FROM)
-        window = _fixed_window(day, BEST_LATER_FROM, width, zone)
+        a, b = datetime.combine(day, BEST_LATER_FROM), datetime.combine(day, BEST_LATER_TO)
     else:
-        window = _window_around(day, first_send.astimezone(zone).time(), zone)
-    window = _on_send_day(window, zone, calendar)
-    if window.start <= previous_send:  # a zero-day delay never goes before the step it follows
-        window = Window(previous_send + timedelta(minutes=1), max(window.end, previous_send + SPREAD))
+        # astimezone leaves a time already in `zone` as it is: its wall time, even one in a gap
+        centre = datetime.combine(day, first_send.astimezone(zone).time())
+        a = max(centre - SPREAD, datetime.combine(day, time(0, 0)))
+        b = min(centre + SPREAD, datetime.combine(day, _LAST_SECOND))
+    window = _wall_window(a, b, zone)
+    if _utc(window.start) <= _utc(previous):  # a zero-day delay never goes before the step it follows
+        begin = _later(previous, timedelta(minutes=1), zone)
+        window = _on_send_day(Window(begin, _latest(window.end, _later(begin, SPREAD, zone))), zone, calendar)
     return window
 
 
@@ -166,16 +251,32 @@ def _is_day_start(t: time) -> bool:
 
 
 def _on_send_day(window: Window, zone: ZoneInfo, calendar: Calendar) -> Window:
-    """A window on a day off moves to the next send day at the same wall-clock times."""
-    start_local, end_local = window.start.astimezone(zone), window.end.astimezone(zone)
-    day = calendar.next_send_day(start_local.date())
-    shift = day - start_local.date()
-    if not shift:
-        return Window(start_local, end_local)
-    return Window(
-        wall(start_local.date() + shift, start_local.time(), zone),
-        wall(end_local.date() + shift, end_local.time(), zone),
-    )
+    """Keep a window to send days: on a day off it moves to the next send day at the same
+    wall-clock times (or begins at that day's midnight if it reaches it), and it never runs past
+    midnight into a day off."""
+    start, end = _local(window.start, zone), _local(window.end, zone)
+    if not calendar.is_send_day(start.date()):
+        day = calendar.next_send_day(start.date())
+        if end.date() >= day:
+            start = _day_start(day, zone)
+        else:
+            start, end = _move(start, end, day - start.date(), zone)
+    last = start.date()
+    while last < end.date() and calendar.is_send_day(last + timedelta(days=1)):
+        last += timedelta(days=1)
+    if last < end.date():
+        end = _day_end(last, zone)
+    return Window(start, end)
+
+
+def _move(start: datetime, end: datetime, days: timedelta, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """A window `days` later at the same wall-clock times."""
+    a = start.replace(tzinfo=None) + days
+    b = end.replace(tzinfo=None) + days
+    if b <= a:  # an elapsed window across a fall-back ends before it starts on the wall clock
+        b = a + (_utc(end) - _utc(start))
+    moved = _wall_window(a, b, zone)
+    return moved.start, moved.end
 
 
 def plan(

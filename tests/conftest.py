@@ -37,16 +37,23 @@ def _pg_engine(schema: str) -> Engine:
     return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})  # type: ignore[arg-type]
 
 
+# The URL of each migrated engine, for tests that start worker processes on the same database.
+PROCESS_URLS: dict[int, str] = {}
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}")
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        engine = make_engine(url)
+        PROCESS_URLS[id(engine)] = url
         upgrade(engine)
         yield engine
         engine.dispose()
         return
     schema = f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
     engine = _pg_engine(schema)
+    PROCESS_URLS[id(engine)] = f"{PG_URL}?options=-csearch_path%3D{schema}"
     upgrade(engine)
     yield engine
     engine.dispose()

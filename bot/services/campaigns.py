@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import time
+from dataclasses import dataclass
+from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.errors import UserError
+from bot.errors import NotFound, UserError
 from bot.models import (
     AddressKind,
     Campaign,
@@ -19,11 +20,13 @@ from bot.models import (
     Enrollment,
     Mailbox,
     MailboxStatus,
+    OutboundMessage,
+    OutboundStatus,
     SendPreference,
     Sequence,
     User,
 )
-from scheduling import planner
+from scheduling import planner, when
 
 
 def check_timezone(name: str) -> str:
@@ -96,3 +99,44 @@ def campaigns_of(session: Session, user: User) -> list[Campaign]:
     return list(session.scalars(
         select(Campaign).where(Campaign.owner_id == user.id).order_by(Campaign.created_at.desc())
     ))
+
+
+def find_campaign(session: Session, *, user: User, name: str) -> Campaign:
+    """A campaign of the user's organisation by name (case-insensitive) or number."""
+    name = name.strip()
+    if not name:
+        raise UserError("Name the campaign, e.g. `/outreach when Backend Q4`.")
+    query = select(Campaign).where(Campaign.organisation_id == user.organisation_id)
+    found = session.scalar(query.where(Campaign.id == int(name))) if name.isdigit() else None
+    if found is None:
+        found = session.scalar(query.where(func.lower(Campaign.name) == name.lower()).order_by(Campaign.id.desc()))
+    if found is None:
+        raise NotFound(f"No campaign called '{name}'. Your campaigns are on the Home tab.")
+    return found
+
+
+@dataclass(frozen=True)
+class PlannedSend:
+    candidate: str
+    step: int
+    to_address: str
+    due_at: datetime
+
+
+def upcoming_sends(session: Session, campaign: Campaign, limit: int = 10) -> tuple[list[PlannedSend], int]:
+    """The next planned sends, soonest first, and how many are planned in all."""
+    O = OutboundMessage
+    base = (select(Candidate.name, O.step_position, O.to_address, O.due_at).select_from(O)
+            .join(Enrollment, Enrollment.id == O.enrollment_id).join(Candidate, Candidate.id == Enrollment.candidate_id)
+            .where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING))
+    rows = session.execute(base.order_by(O.due_at).limit(limit)).all()
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    return [PlannedSend(*row) for row in rows], total
+
+
+def preview_plan(session: Session, campaign: Campaign, *, now: datetime, rng: random.Random) -> list[when.PlannedStep]:
+    """What starting the campaign now would plan for one candidate (for a campaign not started yet)."""
+    steps = sorted(campaign.sequence.steps, key=lambda s: s.position)
+    return when.plan(when.Preference(campaign.send_preference.value), ZoneInfo(campaign.timezone), now,
+                     [s.delay_days for s in steps[1:]], rng, specific=campaign.specific_time,
+                     calendar=when.calendar_from(campaign.send_days, campaign.holidays))

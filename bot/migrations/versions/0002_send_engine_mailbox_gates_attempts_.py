@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 21:03:35.378242
+Create Date: 2026-11-22 21:30:06.225662
 """
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ def upgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notifications_delivered_at'), ['delivered_at', 'id'], unique=False)
 
+    op.create_table('mailbox_send_counts',
+    sa.Column('mailbox_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('hour', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('sends', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], name=op.f('fk_mailbox_send_counts_mailbox_id_mailboxes'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('mailbox_id', 'hour', name=op.f('pk_mailbox_send_counts'))
+    )
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('status_reason', sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column('thread_references', sa.Text(), nullable=True))
@@ -48,7 +55,6 @@ def upgrade() -> None:
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempted_at', bot.models.UTCDateTime(), nullable=True))
         batch_op.drop_index(batch_op.f('ix_outbound_messages_mailbox_id'))
-        batch_op.create_index('ix_outbound_messages_mailbox_attempts', ['mailbox_id', 'attempted_at'], unique=False)
         batch_op.create_index('ix_outbound_messages_mailbox_queue', ['mailbox_id', 'status', 'due_at'], unique=False)
 
 
@@ -56,7 +62,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.drop_index('ix_outbound_messages_mailbox_queue')
-        batch_op.drop_index('ix_outbound_messages_mailbox_attempts')
         batch_op.create_index(batch_op.f('ix_outbound_messages_mailbox_id'), ['mailbox_id', 'status'], unique=False)
         batch_op.drop_column('attempted_at')
 
@@ -68,6 +73,7 @@ def downgrade() -> None:
         batch_op.drop_column('thread_references')
         batch_op.drop_column('status_reason')
 
+    op.drop_table('mailbox_send_counts')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_delivered_at'))
 

@@ -1,0 +1,427 @@
+"""`outreach campaign import`: a good file writes everything, a bad one reports every problem with
+its line and writes nothing. Through the real database fixtures (SQLite, and PostgreSQL when set)."""
+from __future__ import annotations
+
+import random
+import textwrap
+from datetime import date, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from bot import campaign_import
+from bot.campaign_import import ImportProblems, import_campaign, import_campaign_text
+from bot.clock import FakeClock
+from bot.cli import main
+from bot.db import make_engine, transaction, upgrade
+from bot.errors import UserError
+from bot.models import (
+    AddressKind,
+    Base,
+    Campaign,
+    CampaignStatus,
+    Candidate,
+    Enrollment,
+    Mailbox,
+    MailboxStatus,
+    OutboundMessage,
+    Provider,
+    SendPreference,
+    Sequence,
+    User,
+)
+from bot.runtime import Runtime, build_runtime
+from tests.conftest import make_settings
+from tests.factories import recruiter, sandbox_mailbox
+
+FIXTURES = Path(__file__).parent / "fixtures" / "import"
+GOOD = FIXTURES / "good.yaml"
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in Base.metadata.sorted_tables}
+
+
+def assert_empty(engine: Engine) -> None:
+    assert {name: n for name, n in row_counts(engine).items() if n} == {}
+
+
+def variant(tmp_path: Path, *changes: tuple[str, str], name: str = "campaign.yaml") -> Path:
+    """good.yaml with each `old` text (found exactly once) replaced by `new`."""
+    source = GOOD.read_text()
+    for old, new in changes:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    path = tmp_path / name
+    path.write_text(source)
+    return path
+
+
+def line_of(path: Path, fragment: str, occurrence: int = 1) -> int:
+    hits = [n for n, line in enumerate(path.read_text().splitlines(), start=1) if fragment in line]
+    return hits[occurrence - 1]
+
+
+def problems(runtime: Runtime, path: Path, **kwargs: object) -> list[str]:
+    with pytest.raises(ImportProblems) as caught:
+        import_campaign(runtime, path, **kwargs)  # type: ignore[arg-type]
+    assert isinstance(caught.value, UserError)
+    return [str(p) for p in caught.value.problems]
+
+
+# --- A good file ------------------------------------------------------------------------------
+
+def test_a_good_file_imports_owner_mailbox_sequence_campaign_and_candidates(runtime: Runtime, engine: Engine) -> None:
+    result = import_campaign(runtime, GOOD)
+
+    assert (result.campaign_name, result.candidates, result.steps, result.started) == ("Backend Q4", 3, 2, False)
+    assert result.created_owner and result.created_mailbox
+    assert result.summary() == (f"Imported campaign {result.campaign_id} 'Backend Q4': 3 candidates, 2 steps, "
+                                "from rita@acme.example; not started (a draft; --start or `start: true` "
+                                "starts it at import)")
+    with transaction(runtime.sessions) as session:
+        owner = session.scalars(select(User)).one()
+        assert (owner.slack_user_id, owner.name, owner.email, owner.tz) == (
+            "U0RITA", "Rita Recruiter", "rita@acme.example", "America/New_York")
+        assert owner.organisation.slack_team_id == "T0LOCAL"
+
+        mailbox = session.scalars(select(Mailbox)).one()
+        assert (mailbox.address, mailbox.provider, mailbox.status, mailbox.owner_id) == (
+            "rita@acme.example", Provider.SANDBOX, MailboxStatus.CONNECTED, owner.id)
+        assert (mailbox.daily_cap, mailbox.min_spacing_seconds) == (150, 90)
+
+        sequence = session.scalars(select(Sequence)).one()
+        assert sequence.name == "Backend engineers"
+        assert [(s.position, s.subject, s.delay_days) for s in sequence.steps] == [
+            (1, "Backend role at {{ company }}", 0), (2, "Re: Backend role at {{ company }}", 2)]
+        assert sequence.steps[0].body == ("Hi {{ first_name }},\nWould you like to talk about backend work at "
+                                          "{{ company }}?\nRita\n")
+
+        campaign = session.scalars(select(Campaign)).one()
+        assert campaign.id == result.campaign_id
+        assert (campaign.name, campaign.status, campaign.send_preference, campaign.specific_time) == (
+            "Backend Q4", CampaignStatus.DRAFT, SendPreference.STARTED, None)
+        assert (campaign.timezone, campaign.send_days, campaign.holidays) == (
+            "America/New_York", "01234", ["2026-12-25", "2027-01-01"])
+        assert (campaign.email_preference, campaign.strict_preference, campaign.alert_channel_id,
+                campaign.same_thread) == (AddressKind.WORK, False, "C0HIRING", True)
+        assert (campaign.sequence_id, campaign.mailbox_id, campaign.owner_id) == (sequence.id, mailbox.id, owner.id)
+
+        people = {c.name: c for c in session.scalars(select(Candidate))}
+        assert sorted(people) == ["Ana Lima", "Bo Chen", "Cy Park"]
+        assert people["Ana Lima"].fields == {"company": "Acme"}
+        assert [(a.position, a.address, a.kind, a.use_first) for a in people["Ana Lima"].addresses] == [
+            (1, "ana@acme.example", AddressKind.WORK, False),
+            (2, "ana.lima@mail.example", AddressKind.PERSONAL, True)]
+        assert [(a.address, a.kind) for a in people["Bo Chen"].addresses] == [
+            ("bo@initech.example", AddressKind.WORK), ("bo@old.example", AddressKind.OTHER)]
+        assert all(c.created_by_id == owner.id for c in people.values())
+
+        enrollments = list(session.scalars(select(Enrollment)))
+        assert sorted(e.candidate_id for e in enrollments) == sorted(c.id for c in people.values())
+        assert {e.campaign_id for e in enrollments} == {campaign.id}
+    assert row_counts(engine)["outbound_messages"] == 0
+
+
+def test_start_plans_step_1_between_20_and_40_minutes_after_now(runtime: Runtime, clock: FakeClock) -> None:
+    result = import_campaign(runtime, GOOD, start=True)
+
+    now = clock.now()
+    with transaction(runtime.sessions) as session:
+        campaign = session.get(Campaign, result.campaign_id)
+        assert campaign is not None and campaign.status == CampaignStatus.SCHEDULED
+        assert campaign.started_at == now
+        rows = list(session.scalars(select(OutboundMessage)))
+        to = {row.enrollment.candidate.name: row.to_address for row in rows}
+    assert len(rows) == 3 and {row.step_position for row in rows} == {1}
+    for row in rows:
+        assert now + timedelta(minutes=20) <= row.due_at <= now + timedelta(minutes=40)
+        assert now + timedelta(minutes=20) <= row.window_start < row.window_end <= now + timedelta(minutes=40)
+    # use_first wins; else the preferred type; else (not strict) the others
+    assert to == {"Ana Lima": "ana.lima@mail.example", "Bo Chen": "bo@initech.example",
+                  "Cy Park": "cy@mail.example"}
+    assert result.started and result.first_due == min(r.due_at for r in rows)
+    assert result.last_due == max(r.due_at for r in rows)
+    local = result.first_due.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+    assert f"started, step 1 due {local:%Y-%m-%d %H:%M}–" in result.summary()
+
+
+def test_start_true_in_the_file_starts_as_the_flag_does(runtime: Runtime, engine: Engine, tmp_path: Path) -> None:
+    path = variant(tmp_path, ("  same_thread: true\n", "  same_thread: true\n  start: true\n"))
+    assert import_campaign(runtime, path).started
+    assert row_counts(engine)["outbound_messages"] == 3
+
+
+def test_specific_time_weekday_digits_and_unquoted_yaml_times(runtime: Runtime, tmp_path: Path) -> None:
+    # YAML 1.1 reads 9:30 as 570 and 01234 as an octal number: neither is meant here.
+    path = variant(tmp_path, ("  preference: started\n", "  preference: specific\n  at: 9:30\n"),
+                   ("  send_days: [mon, tue, wed, thu, fri]\n", "  send_days: 01234\n"))
+    result = import_campaign(runtime, path, start=True)
+    with transaction(runtime.sessions) as session:
+        campaign = session.get(Campaign, result.campaign_id)
+        assert campaign is not None
+        assert (campaign.send_preference, campaign.specific_time, campaign.send_days) == (
+            SendPreference.SPECIFIC, time(9, 30), "01234")
+    # started 08:30 New York on a Monday: 09:30 is more than 20 minutes away, so today 09:30–09:50
+    local = result.first_due.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+    assert (local.date(), time(9, 30) <= local.time() <= time(9, 50)) == (date(2026, 11, 23), True)
+
+
+def test_the_example_in_the_module_docstring_imports(runtime: Runtime) -> None:
+    example = textwrap.dedent(campaign_import._example().split(":\n", 1)[1])
+    result = import_campaign_text(runtime, example, file="example.yaml")
+    assert (result.campaign_name, result.candidates, result.steps) == ("Backend Q4", 2, 2)
+    with transaction(runtime.sessions) as session:
+        campaign = session.get(Campaign, result.campaign_id)
+        assert campaign is not None and campaign.specific_time == time(9, 30)
+
+
+def test_an_existing_owner_and_their_connected_mailbox_are_used_as_they_are(runtime: Runtime, clock: FakeClock,
+                                                                             tmp_path: Path) -> None:
+    with transaction(runtime.sessions, write=True) as session:
+        owner = recruiter(session, clock, tz="Europe/Paris")
+        sandbox_mailbox(session, owner, clock)
+    path = variant(tmp_path, ("  timezone: America/New_York\n", ""), ("  provider: sandbox\n", ""))
+    result = import_campaign(runtime, path)
+    assert not result.created_owner and not result.created_mailbox
+    with transaction(runtime.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 1
+        user = session.scalars(select(User)).one()
+        assert user.tz == "Europe/Paris"  # the file's tz is for a new user only
+        campaign = session.get(Campaign, result.campaign_id)
+        assert campaign is not None and campaign.timezone == "Europe/Paris"  # the owner's, by default
+        assert campaign.mailbox.daily_cap == 150  # the file's limits are applied
+
+
+def test_dry_run_checks_everything_and_writes_nothing(runtime: Runtime, engine: Engine) -> None:
+    result = import_campaign(runtime, GOOD, start=True, dry_run=True)
+    assert result.dry_run and result.started and result.first_due is not None
+    assert "dry run, nothing was written" in result.summary()
+    assert_empty(engine)
+
+
+# --- Bad files: every problem with its line, and nothing written ------------------------------
+
+BAD_FILES = [
+    # id, changes, (line fragment, occurrence), field path, what the message says
+    ("yaml-syntax", [("  name: Backend Q4\n", "  name: Backend: Q4\n")], ("Backend: Q4", 1),
+     "", "YAML syntax error: mapping values are not allowed here"),
+    ("unknown-key", [("  strict: false\n", "  strickt: false\n")], ("strickt", 1),
+     "campaign.strickt", "unknown key 'strickt' (did you mean 'strict'?)"),
+    ("wrong-type", [("      delay_days: 2\n", "      delay_days: two\n")], ("delay_days: two", 1),
+     "sequence.steps[2].delay_days", "'two' is not a whole number"),
+    ("wrong-type-list", [("  alert_channel: C0HIRING\n", "  alert_channel: [C0HIRING]\n")], ("alert_channel", 1),
+     "campaign.alert_channel", "a list is not text"),
+    ("bad-time-zone", [("  timezone: America/New_York\n", "  timezone: America/Gotham\n")], ("Gotham", 1),
+     "campaign.timezone", "'America/Gotham' is not a time zone"),
+    ("bad-time", [("  preference: started\n", "  preference: specific\n  at: \"25:00\"\n")], ('"25:00"', 1),
+     "campaign.at", "'25:00' is not a time of day: expected HH:MM"),
+    ("specific-without-time", [("  preference: started\n", "  preference: specific\n")], ("specific", 1),
+     "campaign.preference", "'specific' needs a time of day"),
+    ("negative-delay", [("      delay_days: 2\n", "      delay_days: -2\n")], ("delay_days: -2", 1),
+     "sequence.steps[2].delay_days", "-2 is too small"),
+    ("subject-does-not-parse", [('"Backend role at {{ company }}"', '"Backend role at {{ company }"')],
+     ("{{ company }\"", 1), "sequence.steps[1].subject", "the template does not parse: unexpected '}'"),
+    ("body-does-not-parse", [("        Rita\n", "        {% if company %}Rita\n")], ("{% if company %}", 1),
+     "sequence.steps[1].body", "the template does not parse: Unexpected end of template"),
+    ("missing-field", [("      company: Globex\n", "      firm: Globex\n")], ("fields:", 3),
+     "candidates[3].fields.company", "Cy Park has no field 'company', which step 1's subject and step 1's "
+                                     "body and step 2's subject use"),
+    ("no-allowed-address", [("  email_preference: work\n", "  email_preference: personal\n"),
+                            ("  strict: false\n", "  strict: true\n")], ("addresses:", 2),
+     "candidates[2].addresses", "Bo Chen has no personal address and the campaign is strict"),
+    ("duplicate-candidate", [("      - personal: cy@mail.example\n", "      - personal: Ana@Acme.example\n")],
+     ("Ana@Acme.example", 1), "candidates[3].addresses[1]",
+     "ana@acme.example is already an address of candidates[1] (Ana Lima, line 40)"),
+    ("unknown-mailbox", [("  provider: sandbox\n", "  provider: gmail\n")], ("Rita@Acme.example", 1),
+     "mailbox.address", "rita@acme.example is not connected"),
+    ("step-1-delay", [('    - subject: "Backend role at {{ company }}"\n',
+                       '    - subject: "Backend role at {{ company }}"\n      delay_days: 1\n')],
+     ("delay_days: 1", 1), "sequence.steps[1].delay_days", "step 1 goes out when the campaign starts"),
+]
+
+
+@pytest.mark.parametrize(("changes", "where", "path", "message"),
+                         [pytest.param(*case[1:], id=case[0]) for case in BAD_FILES])
+def test_a_bad_file_names_the_line_and_field_and_writes_nothing(
+    runtime: Runtime, engine: Engine, tmp_path: Path, changes: list[tuple[str, str]], where: tuple[str, int],
+    path: str, message: str,
+) -> None:
+    bad = variant(tmp_path, *changes)
+    found = problems(runtime, bad, start=True)
+    prefix = f"{bad}:{line_of(bad, *where)}: " + (f"{path}: " if path else "")
+    assert len(found) == 1, found
+    assert found[0].startswith(prefix + message), found
+    assert ": expected" in found[0]
+    assert_empty(engine)
+
+
+def test_every_problem_in_a_file_is_reported_at_once(runtime: Runtime, engine: Engine) -> None:
+    path = FIXTURES / "many_problems.yaml"
+    found = problems(runtime, path)
+    assert [p.split(": ", 2)[:2] for p in found] == [
+        [f"{path}:5", "owner.timezone"],
+        [f"{path}:7", "mailbox.address"],
+        [f"{path}:11", "sequence.steps[1].subject"],
+        [f"{path}:15", "sequence.steps[2].delay_days"],
+        [f"{path}:18", "campaign.at"],
+        [f"{path}:19", "campaign.timezone"],
+        [f"{path}:22", "candidates[1].fields.role"],
+        [f"{path}:27", "candidates[2].addresses"],
+    ]
+    assert_empty(engine)
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("", "x.yaml:1: the file is empty"),
+    ("- a\n- b\n", "x.yaml:1: the file holds a list: expected a mapping with owner"),
+    ("owner: {team: T0LOCAL, user: U0RITA}\nowner: {team: T0LOCAL, user: U0RITA}\n",
+     "x.yaml:2: owner: 'owner' is given twice (first on line 1)"),
+    ("owner: !!python/object:os.system x\n", "x.yaml:1: owner: cannot read this value"),
+    ("a: 1\n---\nb: 2\n", "x.yaml:2: YAML syntax error: but found another document"),
+])
+def test_files_that_are_not_campaigns(runtime: Runtime, engine: Engine, source: str, expected: str) -> None:
+    with pytest.raises(ImportProblems) as caught:
+        import_campaign_text(runtime, source, file="x.yaml")
+    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value.problems
+    assert_empty(engine)
+
+
+def test_a_campaign_without_candidates_imports_as_a_draft_but_cannot_start(runtime: Runtime, engine: Engine,
+                                                                           tmp_path: Path) -> None:
+    source = GOOD.read_text()
+    path = tmp_path / "nobody.yaml"
+    path.write_text(source[:source.index("candidates:")] + "candidates: []\n")
+    found = problems(runtime, path, start=True)
+    assert found == [f"{path}:{line_of(path, 'candidates: []')}: candidates: a campaign without candidates cannot "
+                     "start: expected a list of candidates, or no --start (and no `start: true`)"]
+    assert_empty(engine)
+    assert import_campaign(runtime, path).candidates == 0
+
+
+def test_a_missing_file_is_a_problem_not_a_traceback(runtime: Runtime, tmp_path: Path) -> None:
+    found = problems(runtime, tmp_path / "nope.yaml")
+    assert found == [f"{tmp_path / 'nope.yaml'}: cannot read the file: No such file or directory"]
+
+
+def test_sandbox_mailboxes_are_created_only_where_allowed(engine: Engine, clock: FakeClock, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, OUTREACH_SANDBOX_MAILBOXES=False)
+    runtime = build_runtime(settings, clock=clock, rng=random.Random(7), engine=engine)
+    found = problems(runtime, GOOD)
+    assert found == [f"{GOOD}:{line_of(GOOD, 'provider: sandbox')}: mailbox.provider: rita@acme.example is not "
+                     "connected and sandbox mailboxes are off here: expected OUTREACH_SANDBOX_MAILBOXES=true, "
+                     "or a mailbox connected in Slack (/outreach connect)"]
+    assert_empty(engine)
+
+
+def test_a_mailbox_connected_by_someone_else_is_refused(runtime: Runtime, engine: Engine, clock: FakeClock) -> None:
+    with transaction(runtime.sessions, write=True) as session:
+        omar = recruiter(session, clock, slack_id="U0OMAR")
+        sandbox_mailbox(session, omar, clock)
+    before = row_counts(engine)
+    found = problems(runtime, GOOD)
+    assert len(found) == 1 and found[0].startswith(
+        f"{GOOD}:{line_of(GOOD, 'Rita@Acme.example')}: mailbox.address: rita@acme.example is connected by "
+        "Rita Recruiter, not by this campaign's owner")
+    assert row_counts(engine) == before
+
+
+def test_a_real_mailbox_must_be_the_owners_and_match_the_provider(runtime: Runtime, clock: FakeClock,
+                                                                  tmp_path: Path) -> None:
+    from bot.services.mailboxes import connect_mailbox
+
+    with transaction(runtime.sessions, write=True) as session:
+        rita = recruiter(session, clock)
+        connect_mailbox(session, owner=rita, provider=Provider.GMAIL, address="rita@acme.example",
+                        credentials=None, clock=clock)
+    found = problems(runtime, GOOD)  # the file says sandbox; its cap would also be fine for Gmail
+    assert found == [f"{GOOD}:{line_of(GOOD, 'provider: sandbox')}: mailbox.provider: rita@acme.example is a "
+                     "gmail mailbox: expected provider: gmail, or no provider"]
+    over_cap = variant(tmp_path, ("  provider: sandbox\n", "  provider: gmail\n"),
+                       ("  daily_cap: 150\n", "  daily_cap: 5000\n"))
+    found = problems(runtime, over_cap)
+    assert found == [f"{over_cap}:{line_of(over_cap, 'daily_cap')}: mailbox.daily_cap: 5000 is over the gmail "
+                     "limit for rita@acme.example: expected at most 2000 a day"]
+    result = import_campaign(runtime, variant(tmp_path, ("  provider: sandbox\n", "  provider: gmail\n"),
+                                              name="gmail.yaml"), start=True)
+    assert result.started and result.mailbox_address == "rita@acme.example"
+
+
+def test_a_failure_while_writing_rolls_everything_back(runtime: Runtime, engine: Engine,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_start(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("the planner fell over")
+
+    monkeypatch.setattr(campaign_import, "start_campaign", broken_start)
+    with pytest.raises(RuntimeError):
+        import_campaign(runtime, GOOD, start=True)
+    assert_empty(engine)
+
+
+# --- The command line -------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.chdir(tmp_path)  # no .env from the working directory
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("OUTREACH_SANDBOX_MAILBOXES", "true")
+    monkeypatch.setenv("OUTREACH_SANDBOX_DIR", str(tmp_path / "sandbox"))
+    return url
+
+
+def test_the_command_imports_into_a_fresh_database_and_exits_0(
+    cli_database: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["campaign", "import", str(GOOD), "--start"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Imported campaign 1 'Backend Q4': 3 candidates, 2 steps, from rita@acme.example; "
+                          "started, step 1 due ") and out.count("\n") == 1, (out, err)
+    engine = make_engine(cli_database)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT status FROM campaigns")).scalar_one() == "scheduled"
+            assert conn.execute(text("SELECT count(*) FROM outbound_messages")).scalar_one() == 3
+    finally:
+        engine.dispose()
+
+
+def test_the_command_reports_every_problem_and_exits_2(
+    cli_database: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = FIXTURES / "many_problems.yaml"
+    assert main(["campaign", "import", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 9 and lines[-1] == f"outreach: 8 problems in {path}; nothing was imported"
+    assert lines[0].startswith(f"{path}:5: owner.timezone: unknown key 'timezone'")
+    engine = make_engine(cli_database)
+    try:
+        upgrade(engine)  # the command migrated the fresh file; nothing else is in it
+        assert_empty(engine)
+    finally:
+        engine.dispose()
+
+
+def test_the_command_reads_standard_input_and_dry_runs(
+    cli_database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(GOOD.read_text()))
+    assert main(["campaign", "import", "-", "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("Checked campaign 'Backend Q4': 3 candidates")
+    monkeypatch.setattr("sys.stdin", io.StringIO("owner: [\n"))
+    assert main(["campaign", "import", "-"]) == 2
+    assert capsys.readouterr().err.startswith("<stdin>:1: YAML syntax error")
+
+
+def test_campaign_needs_a_sub_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["campaign"])
+    assert exited.value.code == 2
+    assert "required: CAMPAIGN_COMMAND" in capsys.readouterr().err
