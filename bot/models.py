@@ -344,7 +344,10 @@ class Enrollment(Base):
     """One candidate in one campaign, with its own schedule, status and per-campaign overrides."""
 
     __tablename__ = "enrollments"
-    __table_args__ = (UniqueConstraint("campaign_id", "candidate_id"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "candidate_id"),
+        Index("ix_enrollments_open", "campaign_id", "ended_at"),  # "is anyone still in this campaign?"
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))

@@ -110,14 +110,14 @@ def _oldest_end(oldest_hour: datetime | None) -> datetime | None:
     return oldest_hour + timedelta(hours=1) if oldest_hour is not None else None
 
 
-def _count_sends(session: Session, mailbox_id: int, now: datetime, sends: int) -> None:
-    values = {"mailbox_id": mailbox_id, "hour": _hour(now), "sends": sends}
+def _count_sends(session: Session, counts: dict[int, int], now: datetime) -> None:
+    """Add this claim's sends to each mailbox's hour, in one statement; forget hours long past."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(C).values(**values)
+    statement = insert(C).values([{"mailbox_id": m, "hour": _hour(now), "sends": n} for m, n in counts.items()])
     session.execute(statement.on_conflict_do_update(
         index_elements=[C.mailbox_id, C.hour], set_={"sends": C.sends + statement.excluded.sends}))
-    session.execute(delete(C).where(C.mailbox_id == mailbox_id, C.hour < _hour(now) - DAY - DAY))
+    session.execute(delete(C).where(C.hour < _hour(now) - DAY - DAY))
 
 
 def claim(session: Session, *, now: datetime, worker_id: str, lease: timedelta, max_rows: int,
@@ -149,11 +149,12 @@ def claim(session: Session, *, now: datetime, worker_id: str, lease: timedelta, 
                 "b_mailbox": mailbox.id, "now": now, "quota": allowed.quota, "b_worker": worker_id,
                 "b_lease_until": now + lease}).scalars())
         if taken:
-            _count_sends(session, mailbox.id, now, len(taken))
             rows[mailbox.id] = sorted(taken)
             room -= len(taken)
         if allowed.not_before is not None and (taken or allowed.capped):
             session.execute(update(M).where(M.id == mailbox.id).values(not_before=allowed.not_before))
         if room <= 0:
             break
+    if rows:
+        _count_sends(session, {m: len(ids) for m, ids in rows.items()}, now)
     return Claim(rows, capped)

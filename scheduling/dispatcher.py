@@ -15,7 +15,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -137,13 +137,17 @@ class Dispatcher:
                      f"so {sum(n for _, n in waiting)} due email(s) wait until {reopens:%a %H:%M} ({zone.key}). "
                      f"{names} will finish later than planned. Nothing is dropped."))
 
+    def _providers(self, session: Session, mailbox_ids: Iterable[int]) -> dict[int, MailProvider]:
+        mailboxes = session.scalars(select(Mailbox).where(Mailbox.id.in_(list(mailbox_ids))))
+        return {mailbox.id: self.providers.for_mailbox(mailbox) for mailbox in mailboxes}
+
     # -- send -------------------------------------------------------------------------------
     def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
         jobs: list[tuple[int, MailProvider, object]] = []
         with transaction(self.sessions) as session:
             items = load_sendables(session, [i for ids in claim.rows.values() for i in ids])
             planner = Planner(session, rng=self.rng, now=self.clock.now())
-            providers = {m: self.providers.for_mailbox(session.get(Mailbox, m)) for m in claim.rows}  # type: ignore[arg-type]
+            providers = self._providers(session, claim.rows)
             unsendable: list[Outcome] = []
             for item in items:
                 try:
@@ -199,8 +203,7 @@ class Dispatcher:
                 .returning(O.id, O.mailbox_id, O.message_id)).all()
             if not taken:
                 return 0
-            providers = {m: self.providers.for_mailbox(session.get(Mailbox, m))  # type: ignore[arg-type]
-                         for m in {mailbox_id for _, mailbox_id, _ in taken}}
+            providers = self._providers(session, {mailbox_id for _, mailbox_id, _ in taken})
         outcomes, unknown = [], []
         for row_id, mailbox_id, message_id in taken:
             try:

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 21:30:06.225662
+Create Date: 2026-11-22 21:38:16.501820
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('status_reason', sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column('thread_references', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('last_sent_at', bot.models.UTCDateTime(), nullable=True))
+        batch_op.create_index('ix_enrollments_open', ['campaign_id', 'ended_at'], unique=False)
 
     with op.batch_alter_table('mailboxes', schema=None) as batch_op:
         batch_op.add_column(sa.Column('not_before', bot.models.UTCDateTime(), nullable=True))
@@ -69,6 +70,7 @@ def downgrade() -> None:
         batch_op.drop_column('not_before')
 
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
+        batch_op.drop_index('ix_enrollments_open')
         batch_op.drop_column('last_sent_at')
         batch_op.drop_column('thread_references')
         batch_op.drop_column('status_reason')
