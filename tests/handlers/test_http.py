@@ -20,7 +20,8 @@ def served(app: App) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = create_server(wsgi_app(app), host="127.0.0.1", port=port, threads=2)
+    # poll(), unlike select(), does not fail when close() races the loop thread at teardown
+    server = create_server(wsgi_app(app), host="127.0.0.1", port=port, threads=2, asyncore_use_poll=True)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
