@@ -168,6 +168,10 @@ class Dispatcher:
             self._record(pending, report)
 
     def _run_sends(self, jobs: list[tuple[int, MailProvider, object]]) -> Iterator[Outcome]:
+        if self.concurrency == 1:  # a provider with no latency: threads would only fight for the GIL
+            for row_id, provider, email in jobs:
+                yield _attempt(row_id, provider.send, email)
+            return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
         futures: dict[Future[Outcome], int] = {

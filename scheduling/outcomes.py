@@ -37,6 +37,7 @@ from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
 from scheduling.compose import load_rows
 from scheduling.planner import Planner
+from scheduling.record_sent import record_sent
 
 MAX_ATTEMPTS = 6
 
@@ -64,25 +65,26 @@ class Recorder:
         self._ended: set[int] = set()  # campaigns where an enrollment ended: maybe finished now
 
     def record(self, outcomes: list[Outcome]) -> None:
-        rows = {row.id: row for row in load_rows(self.session, [o.row_id for o in outcomes])}
-        self._load_candidates(rows.values())
-        campaigns: dict[int, Campaign] = {}
-        with self.session.no_autoflush:  # one flush at the end: the ORM batches the UPDATEs
-            self._apply(outcomes, rows, campaigns)
-        self.session.flush()
+        sent = [(o.row_id, o.sent) for o in outcomes if o.sent is not None]
+        if sent:  # the common case, on a fast path
+            self._ended |= record_sent(self.session, sent, worker_id=self.worker_id, now=self.now,
+                                       planner=self.planner)
+        others = [o for o in outcomes if o.sent is None]
+        if others:
+            rows = {row.id: row for row in load_rows(self.session, [o.row_id for o in others])}
+            self._load_candidates(rows.values())
+            with self.session.no_autoflush:  # one flush at the end: the ORM batches the UPDATEs
+                self._apply(others, rows)
+            self.session.flush()
         if self._ended:
-            self._finish_if_done(campaigns)
+            self._finish_if_done()
 
-    def _apply(self, outcomes: list[Outcome], rows: dict[int, OutboundMessage],
-               campaigns: dict[int, Campaign]) -> None:
+    def _apply(self, outcomes: list[Outcome], rows: dict[int, OutboundMessage]) -> None:
         for outcome in outcomes:
             row = rows[outcome.row_id]
             if row.status != OutboundStatus.SENDING or row.claimed_by != self.worker_id:
                 continue  # settled or taken over by another worker since (our lease ran out)
-            campaigns[row.enrollment.campaign_id] = row.enrollment.campaign
-            if outcome.sent is not None:
-                self._sent(row, outcome.sent)
-            elif outcome.not_found:
+            if outcome.not_found:
                 self._retry_or_give_up(row, row.error or "not accepted by the mail provider")
             elif isinstance(outcome.error, RateLimited):
                 self._back_to_pending(row, f"rate limited: {outcome.error}")
@@ -103,19 +105,6 @@ class Recorder:
         ids = {row.enrollment.candidate_id for row in rows}
         list(self.session.scalars(select(Candidate).where(Candidate.id.in_(ids))
                                   .options(selectinload(Candidate.addresses))))
-
-    def _sent(self, row: OutboundMessage, sent: SentMessage) -> None:
-        row.status, row.sent_at, row.error = OutboundStatus.SENT, self.now, None
-        row.provider_message_id, row.provider_thread_id = sent.provider_message_id, sent.thread_id
-        row.claimed_by = row.lease_expires_at = None
-        campaign = row.enrollment.campaign
-        campaign.mailbox.last_send_at = self.now
-        if campaign.status == CampaignStatus.SCHEDULED:
-            campaign.status = CampaignStatus.ACTIVE
-        if row.enrollment.status.sends:
-            self.planner.after_sent(row.enrollment, row)
-            if not row.enrollment.status.sends:
-                self._ended.add(campaign.id)
 
     def _back_to_pending(self, row: OutboundMessage, reason: str) -> None:
         row.status, row.error = OutboundStatus.PENDING, reason[:1000]
@@ -163,11 +152,10 @@ class Recorder:
                      f"from it. {len(paused)} campaign(s) are paused until you reconnect it with "
                      "`/outreach connect`."))
 
-    def _finish_if_done(self, campaigns: dict[int, Campaign]) -> None:
-        still_open = set(self.session.scalars(  # one index seek per campaign (ix_enrollments_open)
-            select(Enrollment.campaign_id).where(Enrollment.campaign_id.in_(self._ended),
-                                                 Enrollment.ended_at.is_(None)).group_by(Enrollment.campaign_id)))
-        for campaign_id in self._ended - still_open:
-            campaign = campaigns[campaign_id]
-            if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
-                campaign.status = CampaignStatus.FINISHED
+    def _finish_if_done(self) -> None:
+        still_open = select(Enrollment.campaign_id).where(  # one index seek per campaign (ix_enrollments_open)
+            Enrollment.campaign_id.in_(self._ended), Enrollment.ended_at.is_(None)).group_by(Enrollment.campaign_id)
+        done = self._ended - set(self.session.scalars(still_open))
+        if done:
+            self.session.execute(update(Campaign).where(Campaign.id.in_(done), Campaign.status.in_(
+                [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE])).values(status=CampaignStatus.FINISHED))

@@ -2,8 +2,8 @@
 before it has gone out (or at Start for step 1), with its Message-ID made up front.
 
 The enrollment carries what a follow-up needs (thread id, Message-IDs sent so far, the time of day
-of the first send, when the last step went out), so planning reads no message history; a Planner
-caches each sequence's steps, so a batch of sends plans its follow-ups with few queries.
+of the first send, when the last step went out; kept by scheduling.record_sent), so planning reads
+no message history; a Planner caches each sequence's steps, so a batch plans with few queries.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from bot.models import (
     Campaign,
     Enrollment,
-    EnrollmentStatus,
     OutboundMessage,
     OutboundStatus,
     SequenceStep,
@@ -78,25 +77,6 @@ class Planner:
         return when.later_window(preference, zone, started=campaign.started_at or self.now,
                                  first_send=first_send, previous_send=last, delay_days=step.delay_days,
                                  calendar=calendar)
-
-    def after_sent(self, enrollment: Enrollment, sent: OutboundMessage) -> OutboundMessage | None:
-        """Record progress on the enrollment and plan the next step, or finish after the last."""
-        assert sent.sent_at is not None
-        enrollment.steps_sent = max(enrollment.steps_sent, sent.step_position)
-        if enrollment.status == EnrollmentStatus.NOT_STARTED:
-            enrollment.status = EnrollmentStatus.IN_PROGRESS
-        if enrollment.thread_id is None:
-            enrollment.thread_id = sent.provider_thread_id
-        if enrollment.first_send_local is None:
-            zone = ZoneInfo(enrollment.campaign.timezone)
-            enrollment.first_send_local = sent.sent_at.astimezone(zone).time().replace(microsecond=0)
-        enrollment.thread_references = " ".join([*(enrollment.thread_references or "").split(), sent.message_id])
-        enrollment.last_sent_at = sent.sent_at
-        if sent.step_position >= len(self.steps(enrollment.campaign.sequence_id)):
-            enrollment.status = EnrollmentStatus.FINISHED
-            enrollment.ended_at = self.now
-            return None
-        return self.plan(enrollment, sent.step_position + 1)
 
 
 def plan_step(session: Session, *, enrollment: Enrollment, position: int, rng: random.Random,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from slack_bolt import App
 from sqlalchemy import select
 
 from bot.db import transaction
@@ -9,7 +8,7 @@ from bot.models import Mailbox, MailboxStatus, Provider, User
 from bot.runtime import Runtime
 from handlers.commands import COMMAND
 from handlers.ids import Action
-from tests.handlers.conftest import OMAR, RITA
+from tests.handlers.conftest import RITA
 
 
 def _home(ws: LocalSlack, user: str = RITA) -> str:
