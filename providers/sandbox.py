@@ -82,7 +82,9 @@ class SandboxStore:
         with self._guard:
             if address not in self._locks:
                 base.mkdir(parents=True, exist_ok=True)
-                self._locks[address] = (threading.Lock(), open(base / ".lock", "a+"))
+                # Read-write, not append: in append mode every write lands at the end of the file.
+                descriptor = os.open(base / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+                self._locks[address] = (threading.Lock(), os.fdopen(descriptor, "r+"))
             thread_lock, handle = self._locks[address]
         with thread_lock:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -106,9 +108,10 @@ class SandboxStore:
                        extra: dict[str, str] | None = None) -> int:
         handle.seek(0)
         uid = int(handle.read() or 0) + 1
+        # The number first (a crash leaves a gap, never a reused number), overwritten in place at a
+        # fixed width: truncating first would let a crash in between restart the count at 1.
         handle.seek(0)
-        handle.truncate()
-        handle.write(str(uid))  # the number first: a crash leaves a gap, never a reused number
+        handle.write(f"{uid:020d}")
         handle.flush()
         target = self.folder(address, folder) / f"{uid:010d}.eml"
         data = message if isinstance(message, bytes) else message.as_bytes(policy=policy.SMTP)

@@ -66,3 +66,13 @@ def test_enhanced_mailboxes_see_the_delivery_status(tmp_path: Path) -> None:
     assert bounce.full is not None
     status = [p for p in bounce.full.walk() if p.get_content_type() == "message/delivery-status"]
     assert status and "5.1.1" in status[0].as_string()
+
+
+def test_message_numbers_keep_counting_across_processes_and_restarts(tmp_path: Path) -> None:
+    first = SandboxProvider(SandboxStore(tmp_path), "rita@acme.example")
+    first.send(_email())
+    first.send(_email())
+    again = SandboxProvider(SandboxStore(tmp_path), "rita@acme.example")  # as another process would
+    assert again.send(_email()).provider_message_id == "sbx-3"
+    assert sorted(p.name for p in (tmp_path / "rita@acme.example" / "Sent").glob("*.eml")) == [
+        "0000000001.eml", "0000000002.eml", "0000000003.eml"]
