@@ -30,7 +30,8 @@ O, E = OutboundMessage.__table__, Enrollment.__table__
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 SENDS = {s.value for s in EnrollmentStatus if s.sends}
 
-_MARK_SENT = (update(O).where(O.c.id == bindparam("b_id"))
+_MARK_SENT = (update(O).where(O.c.id == bindparam("b_id"), O.c.status == OutboundStatus.SENDING.value,
+                             O.c.claimed_by == bindparam("b_worker"))
               .values(status=OutboundStatus.SENT.value, sent_at=bindparam("b_now"), error=None, claimed_by=None,
                       lease_expires_at=None, provider_message_id=bindparam("b_pid"),
                       provider_thread_id=bindparam("b_tid")))
@@ -73,7 +74,7 @@ def record_sent(session: Session, sent: Sequence[tuple[int, SentMessage]], *, wo
         return set()
     connection = session.connection()
     connection.execute(_MARK_SENT, [{"b_id": r.id, "b_now": now, "b_pid": results[r.id].provider_message_id,
-                                     "b_tid": results[r.id].thread_id} for r in rows])
+                                     "b_tid": results[r.id].thread_id, "b_worker": worker_id} for r in rows])
     step_counts = dict(session.execute(
         select(SequenceStep.sequence_id, func.count()).where(SequenceStep.sequence_id.in_({r.sequence_id for r in rows}))
         .group_by(SequenceStep.sequence_id)).all())
