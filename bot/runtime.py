@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.crypto import CredentialCipher
 from bot.db import make_engine, session_factory
 from providers.registry import DefaultProviders, ProviderRegistry
 
@@ -22,11 +21,6 @@ class Runtime:
     clock: Clock
     providers: ProviderRegistry
     rng: random.Random = field(default_factory=random.Random)
-
-    @property
-    def cipher(self) -> CredentialCipher:
-        self.settings.require_encryption()
-        return CredentialCipher([k.get_secret_value() for k in self.settings.encryption_keys])
 
 
 def build_runtime(

@@ -1,8 +1,6 @@
 """What every listener needs: who is asking, resolved to our User row."""
 from __future__ import annotations
 
-from typing import Any
-
 from slack_bolt import BoltContext
 from sqlalchemy.orm import Session
 
@@ -21,7 +19,3 @@ def current_user(session: Session, runtime: Runtime, context: BoltContext, slack
     if user is None:
         user = ensure_user(session, slack_team_id=team_id, profile=slack.profile(user_id), clock=runtime.clock)
     return user
-
-
-def trigger_id(body: dict[str, Any]) -> str:
-    return str(body["trigger_id"])

@@ -24,11 +24,11 @@ from bot.models import (
     SequenceStep,
 )
 from providers.base import SentMessage
+from scheduling.claims import SENDABLE_ENROLLMENT
 from scheduling.planner import Planner
 
 O, E = OutboundMessage.__table__, Enrollment.__table__
-SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
-SENDS = {s.value for s in EnrollmentStatus if s.sends}
+SENDS = {s.value for s in SENDABLE_ENROLLMENT}
 
 _MARK_SENT = (update(O).where(O.c.id == bindparam("b_id"), O.c.status == OutboundStatus.SENDING.value,
                              O.c.claimed_by == bindparam("b_worker"))
