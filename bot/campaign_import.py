@@ -994,12 +994,6 @@ def import_campaign_text(runtime: Runtime, text: str, *, file: str = "<text>", s
     return result
 
 
-def check_campaign_text(text: str, *, file: str = "<text>") -> list[Problem]:
-    """The problems of a file that show without a database (shape, templates, addresses)."""
-    parsed = _parse(text, file)
-    return sorted(parsed.doc.problems, key=lambda p: p.line or 0)
-
-
 # --- The command line -------------------------------------------------------------------------
 
 def _example() -> str:

@@ -126,12 +126,6 @@ class Settings(BaseSettings):
                 "To try the bot without a Slack workspace, run: outreach demo"
             )
 
-    def require_encryption(self) -> None:
-        if not self.encryption_keys:
-            raise ConfigError(
-                f"OUTREACH_ENCRYPTION_KEYS is not set: expected {EXPECTS['OUTREACH_ENCRYPTION_KEYS']}"
-            )
-
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings; a bad value raises ConfigError with one line naming the variable."""

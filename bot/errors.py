@@ -18,6 +18,3 @@ class UserError(Exception):
 class NotFound(UserError):
     pass
 
-
-class NotAllowed(UserError):
-    pass

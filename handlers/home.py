@@ -25,14 +25,15 @@ def mailbox_summaries(session: Session, user: User) -> list[MailboxSummary]:
 
 
 def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
-    summaries = []
-    for campaign in campaigns_of(session, user):
-        enrolled = session.scalar(select(func.count()).where(Enrollment.campaign_id == campaign.id))
-        sent = session.scalar(
-            select(func.count()).select_from(OutboundMessage).join(Enrollment)
-            .where(Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.SENT))
-        summaries.append(CampaignSummary(campaign.name, campaign.status.value, enrolled or 0, sent or 0))
-    return summaries
+    campaigns = campaigns_of(session, user)
+    ids = [c.id for c in campaigns]
+    enrolled = dict(session.execute(select(Enrollment.campaign_id, func.count())
+                                    .where(Enrollment.campaign_id.in_(ids)).group_by(Enrollment.campaign_id)).all())
+    sent = dict(session.execute(
+        select(Enrollment.campaign_id, func.count()).select_from(OutboundMessage).join(Enrollment)
+        .where(Enrollment.campaign_id.in_(ids), OutboundMessage.status == OutboundStatus.SENT)
+        .group_by(Enrollment.campaign_id)).all())
+    return [CampaignSummary(c.name, c.status.value, enrolled.get(c.id, 0), sent.get(c.id, 0)) for c in campaigns]
 
 
 def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User) -> None:

@@ -8,20 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot import templates
 from bot.models import Campaign, Candidate, Enrollment, Mailbox, OutboundMessage, SequenceStep, User
 from providers.base import OutgoingEmail
-
-
-def load_rows(session: Session, ids: Sequence[int]) -> list[OutboundMessage]:
-    """The rows with their enrollment and campaign, for recording outcomes (candidates and their
-    addresses are loaded by the recorder only for enrollments that plan a next step)."""
-    enrollment = selectinload(OutboundMessage.enrollment)
-    return list(session.scalars(
-        select(OutboundMessage).where(OutboundMessage.id.in_(ids)).order_by(OutboundMessage.id).options(
-            enrollment.selectinload(Enrollment.campaign).selectinload(Campaign.mailbox))))
 
 
 @dataclass(frozen=True)

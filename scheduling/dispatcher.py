@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import templates
@@ -240,13 +240,6 @@ def _attempt(row_id: int, send: Callable[[object], object], email: object) -> Ou
     except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
         log.exception("unexpected error sending outbound %s", row_id)
         return Outcome(row_id, error=TemporaryFailure(f"unexpected error: {type(exc).__name__}"))
-
-
-def pending_work(session: Session) -> int:
-    """Rows not yet settled (for tests, the demo and benchmarks)."""
-    return session.scalar(select(func.count()).where(
-        or_(O.status == OutboundStatus.PENDING, O.status == OutboundStatus.SENDING))) or 0
-
 
 
 def next_wakeup(session: Session, now: datetime) -> datetime | None:

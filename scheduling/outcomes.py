@@ -13,7 +13,7 @@ many rows at a time.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,7 +35,6 @@ from bot.models import (
 )
 from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
-from scheduling.compose import load_rows
 from scheduling.planner import Planner
 from scheduling.record_sent import record_sent
 
@@ -53,6 +52,15 @@ class Outcome:
     sent: SentMessage | None = None
     error: ProviderError | None = None
     not_found: bool = False  # a reconciliation lookup found no trace: it was never sent
+
+
+def load_rows(session: Session, ids: Sequence[int]) -> list[OutboundMessage]:
+    """The rows with their enrollment and campaign, for recording outcomes (candidates and their
+    addresses are loaded by the recorder only for enrollments that plan a next step)."""
+    enrollment = selectinload(OutboundMessage.enrollment)
+    return list(session.scalars(
+        select(OutboundMessage).where(OutboundMessage.id.in_(ids)).order_by(OutboundMessage.id).options(
+            enrollment.selectinload(Enrollment.campaign).selectinload(Campaign.mailbox))))
 
 
 class Recorder:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import templates
@@ -41,8 +40,3 @@ def create_sequence(session: Session, *, owner: User, name: str, steps: list[Ste
     session.flush()
     return sequence
 
-
-def sequences_of(session: Session, user: User) -> list[Sequence]:
-    return list(session.scalars(
-        select(Sequence).where(Sequence.organisation_id == user.organisation_id).order_by(Sequence.name)
-    ))
