@@ -113,13 +113,13 @@ class SandboxStore:
         handle.seek(0)
         handle.write(f"{uid:020d}")
         handle.flush()
-        target = self.folder(address, folder) / f"{uid:010d}.eml"
+        target = os.path.join(self.folder(address, folder), f"{uid:010d}")  # plain strings: pathlib was slow
         data = message if isinstance(message, bytes) else message.as_bytes(policy=policy.SMTP)
         headers = {**(extra or {}), ID_HEADER: f"sbx-{uid}"}  # the server's own, as a trace header
         data = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + data
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)  # a reader never sees half a message
+        with open(target + ".tmp", "wb") as tmp:
+            tmp.write(data)
+        os.replace(target + ".tmp", target + ".eml")  # a reader never sees half a message
         return uid
 
     # Faults are scripted per mailbox in a file, so a test can script them for worker processes too.
