@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.crypto import new_key
+from bot.crypto import CredentialsUnreadable, new_key
 
 log = logging.getLogger("outreach")
 
@@ -19,28 +19,35 @@ EXIT_CONFIG = 2
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import upgrade
+    from bot.oauth_web import OAuthRoutes, build_connectors
     from bot.runtime import build_runtime
     from bot.slack_app import build_app
+    from bot.web import wsgi_app
+    from handlers.home import home_refresher
     from scheduling.service import start_scheduler
 
     settings.require_slack()
+    if settings.google_client() or settings.microsoft_client():
+        settings.require_encryption()
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     app = build_app(runtime)
+    oauth = OAuthRoutes(runtime, build_connectors(runtime), on_connected=home_refresher(runtime, app.client))
     timer = start_scheduler(runtime, slack_client=app.client)
     try:
+        from waitress import serve
+
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            log.info("connecting to Slack over Socket Mode")
+            # Slack events arrive over the socket; browsers still need the OAuth pages.
+            threading.Thread(target=serve, args=(wsgi_app(app, oauth),), daemon=True,
+                             kwargs={"host": args.host, "port": args.port}).start()
+            log.info("connecting to Slack over Socket Mode; OAuth pages on port %s", args.port)
             SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
         else:
-            from waitress import serve
-
-            from bot.web import wsgi_app
-
-            log.info("serving /slack/events on port %s", args.port)
-            serve(wsgi_app(app), host=args.host, port=args.port)
+            log.info("serving /slack/events and the OAuth pages on port %s", args.port)
+            serve(wsgi_app(app, oauth), host=args.host, port=args.port)
     finally:
         timer.shutdown()
     return 0
@@ -91,6 +98,31 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if not problems else 1
 
 
+def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Put a new key first in OUTREACH_ENCRYPTION_KEYS (keep the old ones after it), run this, then
+    the old keys can be removed."""
+    from bot.db import transaction
+    from bot.models import Mailbox
+    from bot.runtime import build_runtime
+    from sqlalchemy import select
+
+    settings.require_encryption()
+    runtime = build_runtime(settings)
+    assert runtime.cipher is not None
+    try:
+        with transaction(runtime.sessions, write=True) as session:  # all or nothing
+            mailboxes = list(session.scalars(select(Mailbox).where(Mailbox.credentials.is_not(None))))
+            for mailbox in mailboxes:
+                current = mailbox.address
+                mailbox.credentials = runtime.cipher.rotate(mailbox.credentials)  # type: ignore[arg-type]
+    except CredentialsUnreadable:
+        print(f"outreach: the credentials of {current} cannot be decrypted with any configured key; nothing was "
+              "changed. Add the key they were encrypted with to OUTREACH_ENCRYPTION_KEYS.", file=sys.stderr)
+        return 1
+    print(f"re-encrypted the credentials of {len(mailboxes)} mailbox(es) under the first key")
+    return 0
+
+
 def _keys_new(args: argparse.Namespace, settings: Settings) -> int:
     print(new_key())
     return 0
@@ -129,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
     keys_sub.add_parser("new", help="print a new Fernet key for OUTREACH_ENCRYPTION_KEYS").set_defaults(
         run=_keys_new, no_settings=True)
+    keys_sub.add_parser("rotate", help="re-encrypt every stored credential under the first key").set_defaults(
+        run=_keys_rotate)
     return parser
 
 

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from providers.connect import ClientSecrets, Endpoints
+
 DEFAULT_DATABASE_URL = "sqlite:///var/outreach.sqlite3"
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -36,6 +38,16 @@ EXPECTS = {
     "OUTREACH_SANDBOX_LATENCY_MS": "a whole number of milliseconds, 0 or more",
     "OUTREACH_DISPATCH_LEASE_SECONDS": "a number of seconds greater than 0 (default 300)",
     "OUTREACH_DISPATCH_CONCURRENCY": "a whole number from 1 to 256 (default 32)",
+    "GOOGLE_CLIENT_ID": "the OAuth client ID of a Google Cloud 'Web application' client",
+    "GOOGLE_CLIENT_SECRET": "the client secret of that Google OAuth client",
+    "MICROSOFT_CLIENT_ID": "the Application (client) ID of the Entra ID app registration",
+    "MICROSOFT_CLIENT_SECRET": "a client secret of that Entra ID app registration",
+    "MICROSOFT_AUTHORITY": "an https URL such as https://login.microsoftonline.com/organizations",
+    "GOOGLE_AUTH_URI": "an http(s) URL (only to point at a stand-in)",
+    "GOOGLE_TOKEN_URI": "an http(s) URL (only to point at a stand-in)",
+    "GMAIL_API_URL": "an http(s) URL (only to point at a stand-in)",
+    "GRAPH_API_URL": "an http(s) URL (only to point at a stand-in)",
+    "OUTREACH_CA_FILE": "the path of a PEM file of certificate authorities to trust (only for stand-ins)",
 }
 
 
@@ -96,6 +108,53 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("not an http(s) URL")
         return value
+
+    # Mail providers: a provider is offered in Slack once its OAuth client is configured.
+    google_client_id: str | None = Field(None, validation_alias="GOOGLE_CLIENT_ID")
+    google_client_secret: SecretStr | None = Field(None, validation_alias="GOOGLE_CLIENT_SECRET")
+    microsoft_client_id: str | None = Field(None, validation_alias="MICROSOFT_CLIENT_ID")
+    microsoft_client_secret: SecretStr | None = Field(None, validation_alias="MICROSOFT_CLIENT_SECRET")
+    microsoft_authority: str = Field(Endpoints.microsoft_authority, validation_alias="MICROSOFT_AUTHORITY")
+    google_auth_uri: str = Field(Endpoints.google_auth_uri, validation_alias="GOOGLE_AUTH_URI")
+    google_token_uri: str = Field(Endpoints.google_token_uri, validation_alias="GOOGLE_TOKEN_URI")
+    gmail_api_url: str = Field(Endpoints.gmail_api, validation_alias="GMAIL_API_URL")
+    graph_api_url: str = Field(Endpoints.graph_api, validation_alias="GRAPH_API_URL")
+    ca_file: str | None = Field(None, validation_alias="OUTREACH_CA_FILE")
+
+    @field_validator("microsoft_authority")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("not an https URL")
+        return value.rstrip("/")
+
+    @field_validator("google_auth_uri", "google_token_uri", "gmail_api_url", "graph_api_url")
+    @classmethod
+    def _endpoint_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    def endpoints(self) -> Endpoints:
+        return Endpoints(google_auth_uri=self.google_auth_uri, google_token_uri=self.google_token_uri,
+                         gmail_api=self.gmail_api_url, microsoft_authority=self.microsoft_authority,
+                         graph_api=self.graph_api_url.rstrip("/"), ca_file=self.ca_file)
+
+    def google_client(self) -> ClientSecrets | None:
+        if not (self.google_client_id and self.google_client_secret):
+            return None
+        return ClientSecrets(self.google_client_id, self.google_client_secret.get_secret_value())
+
+    def microsoft_client(self) -> ClientSecrets | None:
+        if not (self.microsoft_client_id and self.microsoft_client_secret):
+            return None
+        return ClientSecrets(self.microsoft_client_id, self.microsoft_client_secret.get_secret_value())
+
+    def require_encryption(self) -> None:
+        """Real mailboxes keep credentials, and credentials are only ever stored encrypted."""
+        if not self.encryption_keys:
+            raise ConfigError(f"OUTREACH_ENCRYPTION_KEYS is not set: expected {EXPECTS['OUTREACH_ENCRYPTION_KEYS']}. "
+                              "It is needed to keep mailbox credentials encrypted.")
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

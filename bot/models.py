@@ -482,3 +482,31 @@ class Notification(Base):
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A notice may carry buttons (`action`, with `action_value`) and may answer in the DM thread of
+    # an earlier notice (`thread_of` names its dedupe_key); delivery records where it landed.
+    action: Mapped[str | None] = mapped_column(String(40))
+    action_value: Mapped[str | None] = mapped_column(String(200))
+    thread_of: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class OAuthState(Base):
+    """One sign-in in progress: single-use, short-lived, bound to the Slack team and user who asked,
+    and (once started) to the browser that started it. Only a hash of the state is stored; the flow
+    data (the PKCE verifier) is encrypted like credentials."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[Provider] = mapped_column(_enum(Provider, "provider"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    enhanced: Mapped[bool] = mapped_column(Boolean, default=False)
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
+    flow: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]

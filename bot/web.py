@@ -1,5 +1,5 @@
-"""The HTTP surface: Slack's events endpoint and a health check, as one WSGI app served by waitress.
-(OAuth callbacks join here with the Mailboxes issue, served by the same process.)"""
+"""The HTTP surface, one WSGI app served by waitress: Slack's events endpoint, the OAuth pages that
+connect Google and Microsoft mailboxes (bot.oauth_web), and a health check."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -9,15 +9,18 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 StartResponse = Callable[..., Any]
+Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+def wsgi_app(app: App, oauth: Wsgi | None = None) -> Wsgi:
     slack = SlackRequestHandler(app)
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/slack/events":
             return slack(environ, start_response)
+        if path.startswith("/oauth/") and oauth is not None:
+            return oauth(environ, start_response)
         if path == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]

@@ -1,6 +1,8 @@
 """The App Home tab."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -9,19 +11,24 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
-from bot.models import Enrollment, OutboundMessage, OutboundStatus, User
+from bot.models import Enrollment, Organisation, OutboundMessage, OutboundStatus, PermissionLevel, User
 from bot.runtime import Runtime
 from bot.services.campaigns import campaigns_of
-from bot.services.mailboxes import mailboxes_of
+from bot.services.mailboxes import approved_senders, mailboxes_of, sends_last_day
 from handlers.context import current_user
 from handlers.slack import Slack
 from handlers.views.home import home_view
 from handlers.views.summaries import CampaignSummary, MailboxSummary
 
 
-def mailbox_summaries(session: Session, user: User) -> list[MailboxSummary]:
-    return [MailboxSummary(m.address, m.provider.value, m.status.value, m.permission_level.value)
-            for m in mailboxes_of(session, user)]
+def mailbox_summaries(session: Session, user: User, now: datetime) -> list[MailboxSummary]:
+    mailboxes = mailboxes_of(session, user)
+    ids = [m.id for m in mailboxes]
+    sent, senders = sends_last_day(session, ids, now), approved_senders(session, ids)
+    return [MailboxSummary(m.address, m.provider.value, m.status.value, m.permission_level.value, id=m.id,
+                           sends_today=sent.get(m.id, 0), daily_cap=m.daily_cap,
+                           senders=tuple(["you", *senders.get(m.id, [])]), reason=m.status_reason)
+            for m in mailboxes]
 
 
 def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
@@ -37,8 +44,21 @@ def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
 
 
 def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User) -> None:
-    slack.publish_home(user.slack_user_id, home_view(mailbox_summaries(session, user),
-                                                     campaign_summaries(session, user)))
+    organisation = session.get(Organisation, user.organisation_id)
+    assert organisation is not None
+    slack.publish_home(user.slack_user_id, home_view(
+        mailbox_summaries(session, user, runtime.clock.now()), campaign_summaries(session, user),
+        organisation_enhanced=organisation.permission_level == PermissionLevel.ENHANCED))
+
+
+def home_refresher(runtime: Runtime, client: WebClient) -> Callable[[int], None]:
+    """For the OAuth pages: refresh a person's App Home after their mailbox connects."""
+    def refresh(user_id: int) -> None:
+        with transaction(runtime.sessions) as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                publish_home(runtime, Slack(client), session, user)
+    return refresh
 
 
 def register(app: App, runtime: Runtime) -> None:

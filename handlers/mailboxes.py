@@ -1,81 +1,229 @@
-"""Connecting and listing mailboxes."""
+"""Mailboxes in Slack: connect (Google, Microsoft, Other, or the sandbox), list, disconnect,
+reconnect, resume what a lost connection paused, and the organisation's permission level."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.errors import UserError
-from bot.models import Provider
+from bot.models import Mailbox, Organisation, PermissionLevel, Provider, User
+from bot.oauth_web import build_connectors, start_url
 from bot.runtime import Runtime
-from bot.services.mailboxes import connect_mailbox
+from bot.services import oauth_states
+from bot.services.connections import (
+    complete_connect,
+    disconnect,
+    own_mailbox,
+    resume_all,
+    set_organisation_permissions,
+)
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
 from handlers.home import mailbox_summaries, publish_home
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
+from handlers.notices import deliver_notices
 from handlers.slack import Slack
-from handlers.views.mailboxes import connect_modal, connected_text, mailbox_list_blocks
-from handlers.views.summaries import MailboxSummary
+from handlers.views.mailboxes import ConnectChoices, connect_modal, disconnected_text, mailbox_list_blocks, other_modal
 
-NOT_BUILT = ("Connecting Gmail, Office 365 or SMTP/IMAP mailboxes is not built yet; this bot runs "
-             "with sandbox mailboxes only (set OUTREACH_SANDBOX_MAILBOXES=true).")
-
-
-def connectable(runtime: Runtime) -> list[str]:
-    return [Provider.SANDBOX.value] if runtime.settings.sandbox_mailboxes else []
+NOTHING_TO_CONNECT = ("No mail provider is configured on this bot yet. An admin sets GOOGLE_CLIENT_ID/SECRET, "
+                      "MICROSOFT_CLIENT_ID/SECRET and OUTREACH_ENCRYPTION_KEYS (see the README), or runs it with "
+                      "OUTREACH_SANDBOX_MAILBOXES=true to try it.")
+PORT_FIELDS = (BlockId.SMTP_PORT, BlockId.IMAP_PORT)
 
 
-def _field_errors(error: UserError) -> dict[str, str]:
-    return {error.field or BlockId.ADDRESS.value: error.message}
+def _organisation_enhanced(session: Session, user: User) -> bool:
+    organisation = session.get(Organisation, user.organisation_id)
+    return organisation is not None and organisation.permission_level == PermissionLevel.ENHANCED
 
 
 def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
-    def open_connect(client: WebClient, trigger_id: str) -> None:
-        providers = connectable(runtime)
-        if not providers:
-            raise UserError(NOT_BUILT)
-        Slack(client).open_modal(trigger_id, connect_modal(providers))
+    connectors = build_connectors(runtime) if runtime.cipher is not None else {}
+
+    def choices(session: Session, user: User, reconnect: Mailbox | None = None) -> ConnectChoices:
+        """Sign-in links are made per person and per opening: each link works once, for 10 minutes."""
+        enhanced = _organisation_enhanced(session, user)
+        wanted = [reconnect.provider] if reconnect is not None else [*connectors, Provider.SMTP_IMAP, Provider.SANDBOX]
+        links = {p.value: start_url(runtime, p, oauth_states.new_state(session, user=user, provider=p,
+                                                                      enhanced=enhanced, clock=runtime.clock))
+                 for p in wanted if p in connectors}
+        result = ConnectChoices(sign_in_links=links, enhanced=enhanced,
+                                other=Provider.SMTP_IMAP in wanted and runtime.cipher is not None,
+                                sandbox=Provider.SANDBOX in wanted and runtime.settings.sandbox_mailboxes,
+                                reconnecting=reconnect.address if reconnect is not None else None)
+        if not (result.sign_in_links or result.other or result.sandbox):
+            raise UserError(NOTHING_TO_CONNECT)
+        return result
+
+    def open_connect(client: WebClient, context: BoltContext, trigger_id: str, mailbox_id: int | None = None) -> None:
+        slack = Slack(client)
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, context, slack)
+            mailbox = own_mailbox(session, user=user, mailbox_id=mailbox_id) if mailbox_id is not None else None
+            view = connect_modal(choices(session, user, mailbox))
+        slack.open_modal(trigger_id, view)
+
+    def after_change(slack: Slack, user_id: int) -> None:
+        """Tell the person (queued notices go out now, in order) and redraw their App Home."""
+        deliver_notices(runtime, slack.client)
+        with transaction(runtime.sessions) as session:
+            user = session.get(User, user_id)
+            assert user is not None
+            publish_home(runtime, slack, session, user)
 
     @router.add("connect", "connect the mailbox your campaigns send from")
     def _connect(call: CommandCall) -> None:
         call.ack()
-        open_connect(call.client, call.body["trigger_id"])
+        open_connect(call.client, call.context, call.body["trigger_id"])
 
-    @router.add("mailboxes", "your mailboxes and their status")
+    @router.add("mailboxes", "your mailboxes: status, permissions, today's sends against the cap")
     def _mailboxes(call: CommandCall) -> None:
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, call.context, Slack(call.client))
-            blocks = mailbox_list_blocks(mailbox_summaries(session, user))
+            blocks = mailbox_list_blocks(mailbox_summaries(session, user, runtime.clock.now()))
         call.ack(text="Your mailboxes", blocks=blocks)
 
+    @router.add("disconnect", "remove a mailbox (its campaigns pause)")
+    def _disconnect(call: CommandCall) -> None:
+        _mailboxes(call)  # the list carries a Disconnect button, with a confirm dialog, per mailbox
+
+    @router.add("admin", "admins: `admin permissions enhanced|basic` for the whole workspace")
+    def _admin(call: CommandCall) -> None:
+        words = call.args.split()
+        if len(words) != 2 or words[0] != "permissions" or words[1] not in ("enhanced", "basic"):
+            raise UserError("Usage: `/outreach admin permissions enhanced` or `/outreach admin permissions basic`.")
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, call.context, Slack(call.client), refresh=True)  # admin now?
+            set_organisation_permissions(session, user=user, level=PermissionLevel(words[1]))
+        call.ack(text=(f"Mailbox permissions for this workspace are now *{words[1]}*. "
+                       + ("Each person reconnects their mailbox to grant the new permission."
+                          if words[1] == "enhanced" else "Mailboxes connected from now on ask for basic permissions.")))
+
     @app.action(Action.OPEN_CONNECT.value)
-    def _open_from_home(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def _open_from_home(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         ack()
-        open_connect(client, body["trigger_id"])
+        open_connect(client, context, body["trigger_id"])
+
+    @app.action(Action.RECONNECT.value)
+    def _reconnect(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        ack()
+        open_connect(client, context, body["trigger_id"], int(body["actions"][0]["value"]))
+
+    @app.action(re.compile(rf"^{re.escape(Action.SIGN_IN.value)}\."))
+    def _sign_in_link(ack: Ack) -> None:
+        ack()  # a link button: the browser does the rest
+
+    @app.action(Action.OPEN_OTHER.value)
+    def _open_other(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        Slack(client).push_modal(body["trigger_id"], other_modal())
 
     @app.view(Callback.CONNECT_MAILBOX.value)
-    def _submit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def _submit_sandbox(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         values = view["state"]["values"]
-        provider = values[BlockId.PROVIDER.value][Action.PROVIDER.value]["selected_option"]["value"]
-        address = values[BlockId.ADDRESS.value][Action.ADDRESS.value]["value"] or ""
-        if provider not in connectable(runtime):
+        if BlockId.ADDRESS.value not in values or not runtime.settings.sandbox_mailboxes:
             ack(response_action="errors", errors={BlockId.PROVIDER.value: "This provider is not available."})
             return
         slack = Slack(client)
         try:
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)
-                mailbox = connect_mailbox(session, owner=user, provider=Provider(provider), address=address,
-                                          credentials=None, clock=runtime.clock)
-                summary = MailboxSummary(mailbox.address, provider, mailbox.status.value,
-                                         mailbox.permission_level.value)
+                complete_connect(session, owner=user, provider=Provider.SANDBOX, credentials=None,
+                                 address=values[BlockId.ADDRESS.value][Action.ADDRESS.value]["value"] or "",
+                                 enhanced=_organisation_enhanced(session, user), clock=runtime.clock)
+                user_id = user.id
         except UserError as error:
-            ack(response_action="errors", errors=_field_errors(error))
+            ack(response_action="errors", errors={error.field or BlockId.ADDRESS.value: error.message})
             return
         ack()
-        slack.send_dm(user.slack_user_id, connected_text(summary))
-        with transaction(runtime.sessions) as session:
-            publish_home(runtime, slack, session, session.merge(user))
+        after_change(slack, user_id)
+
+    @app.view(Callback.CONNECT_OTHER.value)
+    def _submit_other(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        from providers.connect import LoginRefused
+        from providers.smtp_imap import verify_login
+
+        try:
+            settings = _other_settings(view["state"]["values"])
+        except UserError as error:
+            ack(response_action="errors", errors={error.field: error.message})
+            return
+        try:  # both logins inside Slack's 3-second answer, so a wrong password shows on its field
+            verify_login(settings, ca_file=runtime.settings.ca_file, timeout=2.5)
+        except LoginRefused as refused:
+            ack(response_action="errors", errors={refused.field: str(refused)})
+            return
+        assert runtime.cipher is not None  # the Other button is offered only with encryption keys
+        slack = Slack(client)
+        try:
+            with transaction(runtime.sessions, write=True) as session:
+                user = current_user(session, runtime, context, slack)
+                complete_connect(session, owner=user, provider=Provider.SMTP_IMAP, address=settings.address,
+                                 credentials=runtime.cipher.encrypt(settings.to_credentials()),
+                                 enhanced=_organisation_enhanced(session, user), clock=runtime.clock)
+                user_id = user.id
+        except UserError as error:
+            ack(response_action="errors", errors={BlockId.ADDRESS.value: error.message})
+            return
+        ack(response_action="clear")
+        after_change(slack, user_id)
+
+    @app.action(Action.DISCONNECT.value)
+    def _disconnect_one(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
+                        respond: Respond) -> None:
+        ack()
+        slack = Slack(client)
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, context, slack)
+            mailbox, paused = disconnect(session, user=user, mailbox_id=int(body["actions"][0]["value"]),
+                                         clock=runtime.clock)
+            address, user_id = mailbox.address, user.id
+        forget = getattr(runtime.providers, "forget", None)
+        if forget is not None:
+            forget(int(body["actions"][0]["value"]))
+        respond(text=disconnected_text(address, paused), replace_original=False, response_type="ephemeral")
+        after_change(slack, user_id)
+
+    @app.action(Action.RESUME_ALL.value)
+    def _resume_all(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
+        ack()
+        slack = Slack(client)
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, context, slack)
+            resumed = resume_all(session, user=user, mailbox_id=int(body["actions"][0]["value"]),
+                                 clock=runtime.clock, rng=runtime.rng)
+            user_id = user.id
+        respond(text=f":arrow_forward: Resumed {resumed} campaign(s). Sending restarts within 20 minutes, from "
+                     "where each left off.", replace_original=True)
+        after_change(slack, user_id)
+
+
+def _other_settings(values: dict[str, Any]) -> Any:
+    """The SMTP/IMAP form, checked field by field (a UserError names the field at fault)."""
+    from providers.smtp_imap import SmtpImapSettings
+
+    def text(block: BlockId) -> str:
+        element = values.get(block.value, {}).get(Action.FIELD.value, {})
+        chosen = element.get("selected_option")
+        return (chosen["value"] if chosen else element.get("value") or "").strip()
+
+    ports = {}
+    for block in PORT_FIELDS:
+        if not text(block).isdigit() or not 0 < int(text(block)) < 65536:
+            raise UserError("Enter a port number, such as 587 for SMTP or 993 for IMAP.", field=block.value)
+        ports[block] = int(text(block))
+    address = text(BlockId.ADDRESS).lower()
+    if "@" not in address:
+        raise UserError("Enter the mailbox's email address, such as you@company.com.", field=BlockId.ADDRESS.value)
+    for block in (BlockId.USERNAME, BlockId.PASSWORD, BlockId.SMTP_HOST, BlockId.IMAP_HOST):
+        if not text(block):
+            raise UserError("This field is needed.", field=block.value)
+    password = values[BlockId.PASSWORD.value][Action.FIELD.value].get("value") or ""  # kept exactly as typed
+    return SmtpImapSettings(address=address, smtp_host=text(BlockId.SMTP_HOST), smtp_port=ports[BlockId.SMTP_PORT],
+                            smtp_security=text(BlockId.SMTP_SECURITY) or "starttls", imap_host=text(BlockId.IMAP_HOST),
+                            imap_port=ports[BlockId.IMAP_PORT], username=text(BlockId.USERNAME), password=password)

@@ -7,17 +7,21 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.db import transaction
-from bot.models import User
+from sqlalchemy import select
+
+from bot.models import Notification, User
 from bot.runtime import Runtime
 from bot.services.notifications import undelivered
 from handlers.slack import Slack
+from handlers.views.notices import notice_blocks
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
 def deliver_notices(runtime: Runtime, client: WebClient) -> int:
-    """Send what is queued; a notice Slack refuses is retried on the next run, a few times.
+    """Send what is queued; a notice Slack refuses is retried on the next run, a few times. A notice
+    that answers an earlier one goes into that DM's thread (the outbox is delivered in order).
     The rows stay locked while Slack is called (FOR UPDATE SKIP LOCKED on PostgreSQL), so two
     serving processes never deliver the same notice twice; batches are small to keep that short."""
     slack, delivered = Slack(client), 0
@@ -25,8 +29,13 @@ def deliver_notices(runtime: Runtime, client: WebClient) -> int:
         for notice in undelivered(session):
             user = session.get(User, notice.user_id)
             assert user is not None  # the foreign key cascades: a notice never outlives its user
+            parent = session.scalar(select(Notification).where(Notification.dedupe_key == notice.thread_of)) \
+                if notice.thread_of else None
             try:
-                slack.send_dm(user.slack_user_id, notice.text)
+                notice.channel = parent.channel if parent and parent.channel else slack.dm_channel(user.slack_user_id)
+                notice.ts = slack.post(notice.channel, notice.text,
+                                       notice_blocks(notice.text, notice.action, notice.action_value),
+                                       thread_ts=parent.ts if parent else None)
             except SlackApiError as exc:
                 notice.attempts += 1
                 log.warning("notice %s not delivered: %s", notice.id, exc.response.get("error"))

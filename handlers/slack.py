@@ -36,12 +36,16 @@ class Slack:
             is_admin=bool(user.get("is_admin") or user.get("is_owner")),
         )
 
-    def send_dm(self, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> str:
-        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
-        return self.client.chat_postMessage(channel=channel, text=text, blocks=_blocks(blocks))["ts"]
+    def dm_channel(self, user_id: str) -> str:
+        return self.client.conversations_open(users=user_id)["channel"]["id"]
 
-    def post(self, channel: str, text: str, blocks: Sequence[Block] | None = None) -> str:
-        return self.client.chat_postMessage(channel=channel, text=text, blocks=_blocks(blocks))["ts"]
+    def send_dm(self, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> str:
+        return self.post(self.dm_channel(user_id), text, blocks)
+
+    def post(self, channel: str, text: str, blocks: Sequence[Block] | None = None,
+             thread_ts: str | None = None) -> str:
+        return self.client.chat_postMessage(channel=channel, text=text, blocks=_blocks(blocks),
+                                            thread_ts=thread_ts)["ts"]
 
     def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block] | None = None) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=_blocks(blocks))
@@ -52,6 +56,9 @@ class Slack:
 
     def open_modal(self, trigger_id: str, view: View) -> str:
         return self.client.views_open(trigger_id=trigger_id, view=view)["view"]["id"]
+
+    def push_modal(self, trigger_id: str, view: View) -> str:
+        return self.client.views_push(trigger_id=trigger_id, view=view)["view"]["id"]
 
     def publish_home(self, user_id: str, view: View) -> None:
         self.client.views_publish(user_id=user_id, view=view)

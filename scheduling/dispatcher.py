@@ -137,9 +137,32 @@ class Dispatcher:
                      f"so {sum(n for _, n in waiting)} due email(s) wait until {reopens:%a %H:%M} ({zone.key}). "
                      f"{names} will finish later than planned. Nothing is dropped."))
 
-    def _providers(self, session: Session, mailbox_ids: Iterable[int]) -> dict[int, MailProvider]:
-        mailboxes = session.scalars(select(Mailbox).where(Mailbox.id.in_(list(mailbox_ids))))
-        return {mailbox.id: self.providers.for_mailbox(mailbox) for mailbox in mailboxes}
+    def _providers(self, session: Session, mailbox_ids: Iterable[int]) -> dict[int, MailProvider | ProviderError]:
+        """Each mailbox's provider, or why it cannot be had (a lost sign-in): an outcome for that
+        mailbox's rows alone, never a failed run."""
+        found: dict[int, MailProvider | ProviderError] = {}
+        for mailbox in session.scalars(select(Mailbox).where(Mailbox.id.in_(list(mailbox_ids)))):
+            try:
+                found[mailbox.id] = self.providers.for_mailbox(mailbox)
+            except ProviderError as exc:
+                found[mailbox.id] = exc
+        return found
+
+    def _save_credentials(self, providers: dict[int, MailProvider | ProviderError]) -> None:
+        """Tokens a provider refreshed while sending are stored (encrypted) for the next run."""
+        refreshed = {}
+        for mailbox_id, provider in providers.items():
+            if isinstance(provider, MailProvider):
+                blob = provider.refresh_credentials()
+                if blob is not None:
+                    refreshed[mailbox_id] = blob
+        cipher = getattr(self.providers, "cipher", None)
+        if not refreshed or cipher is None:
+            return
+        with transaction(self.sessions, write=True) as session:
+            for mailbox_id, blob in refreshed.items():
+                session.execute(update(Mailbox).where(Mailbox.id == mailbox_id, Mailbox.credentials.is_not(None))
+                                .values(credentials=cipher.encrypt(blob)))
 
     # -- send -------------------------------------------------------------------------------
     def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
@@ -150,12 +173,16 @@ class Dispatcher:
             providers = self._providers(session, claim.rows)
             unsendable: list[Outcome] = []
             for item in items:
+                provider = providers[item.mailbox_id]
+                if isinstance(provider, ProviderError):
+                    unsendable.append(Outcome(item.row_id, error=provider))
+                    continue
                 try:
                     email = compose(item, planner.steps(item.sequence_id), self.clock.now())
                 except templates.TemplateProblem as problem:  # the template changed, or a field is gone
                     unsendable.append(Outcome(item.row_id, error=PermanentFailure(problem.message)))
                     continue
-                jobs.append((item.row_id, providers[item.mailbox_id], email))
+                jobs.append((item.row_id, provider, email))
         if unsendable:
             self._record(unsendable, report)
         pending: list[Outcome] = []
@@ -166,6 +193,7 @@ class Dispatcher:
                 pending = []
         if pending:
             self._record(pending, report)
+        self._save_credentials(providers)
 
     def _run_sends(self, jobs: list[tuple[int, MailProvider, object]]) -> Iterator[Outcome]:
         if self.concurrency == 1:  # a provider with no latency: threads would only fight for the GIL
@@ -210,8 +238,11 @@ class Dispatcher:
             providers = self._providers(session, {mailbox_id for _, mailbox_id, _ in taken})
         outcomes, unknown = [], []
         for row_id, mailbox_id, message_id in taken:
+            provider = providers[mailbox_id]
             try:
-                found = providers[mailbox_id].find_sent(message_id)
+                if isinstance(provider, ProviderError):
+                    raise provider
+                found = provider.find_sent(message_id)
             except ReconnectNeeded as exc:
                 outcomes.append(Outcome(row_id, error=exc))  # not sent by us; the mailbox needs its owner
                 continue

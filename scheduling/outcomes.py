@@ -28,11 +28,10 @@ from bot.models import (
     Enrollment,
     EnrollmentStatus,
     Mailbox,
-    MailboxStatus,
     OutboundMessage,
     OutboundStatus,
-    PauseReason,
 )
+from bot.services.connections import mark_needs_reconnect
 from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
 from scheduling.planner import Planner
@@ -144,21 +143,7 @@ class Recorder:
 
     def needs_reconnect(self, mailbox: Mailbox, reason: str) -> None:
         """The grant is gone: pause what sends from this mailbox and tell its owner once."""
-        if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
-            return
-        mailbox.status, mailbox.status_reason = MailboxStatus.NEEDS_RECONNECT, reason[:500]
-        paused = self.session.scalars(
-            update(Campaign)
-            .where(Campaign.mailbox_id == mailbox.id,
-                   Campaign.status.in_([CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]))
-            .values(status=CampaignStatus.PAUSED, pause_reason=PauseReason.NEEDS_RECONNECT, paused_at=self.now)
-            .returning(Campaign.name)).all()
-        connected = mailbox.connected_at.isoformat() if mailbox.connected_at else "never"
-        notify(self.session, user=mailbox.owner, kind="needs_reconnect", clock=self.clock,
-               dedupe_key=f"needs_reconnect:{mailbox.id}:{connected}",
-               text=(f":warning: The connection to {mailbox.address} was lost, so nothing more can be sent "
-                     f"from it. {len(paused)} campaign(s) are paused until you reconnect it with "
-                     "`/outreach connect`."))
+        mark_needs_reconnect(self.session, mailbox=mailbox, reason=reason, clock=self.clock)
 
     def _finish_if_done(self) -> None:
         still_open = select(Enrollment.campaign_id).where(  # one index seek per campaign (ix_enrollments_open)

@@ -65,6 +65,14 @@ class Planner:
         self.session.add(row)
         return row
 
+    def replan_overdue(self, row: OutboundMessage, campaign: Campaign) -> None:
+        """A step that fell due while its campaign was paused goes out from the resume time by the
+        same rules as a first send (20 minutes' grace, the campaign's preferred time), never in a burst."""
+        window = when.first_window(when.Preference(campaign.send_preference.value), ZoneInfo(campaign.timezone),
+                                   self.now, specific=campaign.specific_time,
+                                   calendar=when.calendar_from(campaign.send_days, campaign.holidays))
+        row.window_start, row.window_end, row.due_at = window.start, window.end, window.pick(self.rng)
+
     def _window(self, enrollment: Enrollment, campaign: Campaign, step: SequenceStep) -> when.Window:
         zone = ZoneInfo(campaign.timezone)
         preference = when.Preference(campaign.send_preference.value)

@@ -95,6 +95,28 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     return planned
 
 
+def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: random.Random) -> int:
+    """Resume "from where it left off" (seed 001): steps that fell due meanwhile are re-planned from
+    now, so nothing is skipped and nothing fires in a burst. Returns how many were re-planned."""
+    if campaign.status != CampaignStatus.PAUSED:
+        raise UserError(f"'{campaign.name}' is not paused.")
+    if campaign.mailbox.status != MailboxStatus.CONNECTED:
+        raise UserError(f"The mailbox {campaign.mailbox.address} cannot send right now: reconnect it first.")
+    now = clock.now()
+    sent_any = session.scalar(select(OutboundMessage.id).join(Enrollment).where(
+        Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.SENT).limit(1))
+    campaign.status = CampaignStatus.ACTIVE if sent_any else CampaignStatus.SCHEDULED
+    campaign.pause_reason = campaign.paused_at = None
+    overdue = list(session.scalars(select(OutboundMessage).join(Enrollment).where(
+        Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.PENDING,
+        OutboundMessage.due_at < now + when.GRACE)))
+    replanner = planner.Planner(session, rng=rng, now=now)
+    for row in overdue:
+        replanner.replan_overdue(row, campaign)
+    session.flush()
+    return len(overdue)
+
+
 def campaigns_of(session: Session, user: User) -> list[Campaign]:
     return list(session.scalars(
         select(Campaign).where(Campaign.owner_id == user.id).order_by(Campaign.created_at.desc())

@@ -1,12 +1,23 @@
 """Mailboxes: connecting, listing, and the per-provider sending limits."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.errors import UserError
-from bot.models import Mailbox, MailboxStatus, PermissionLevel, Provider, User
+from bot.models import (
+    Delegation,
+    DelegationStatus,
+    Mailbox,
+    MailboxSendCount,
+    MailboxStatus,
+    PermissionLevel,
+    Provider,
+    User,
+)
 
 # The providers' own limits (../shared/PROVIDERS.md): going over one gets a recruiter's mailbox
 # suspended. Gmail: 2,000 messages a rolling day on Workspace, about 500 on consumer accounts;
@@ -85,6 +96,26 @@ def mailboxes_of(session: Session, user: User) -> list[Mailbox]:
             .order_by(Mailbox.address)
         )
     )
+
+
+def sends_last_day(session: Session, mailbox_ids: list[int], now: datetime) -> dict[int, int]:
+    """Sends counted against each mailbox's daily cap now (the same hourly counters the claim uses)."""
+    return {m: int(n) for m, n in session.execute(
+        select(MailboxSendCount.mailbox_id, func.sum(MailboxSendCount.sends)).where(
+            MailboxSendCount.mailbox_id.in_(mailbox_ids),
+            MailboxSendCount.hour >= now.replace(minute=0, second=0, microsecond=0) - timedelta(days=1))
+        .group_by(MailboxSendCount.mailbox_id)).all()}
+
+
+def approved_senders(session: Session, mailbox_ids: list[int]) -> dict[int, list[str]]:
+    """Who besides the owner may send from each mailbox (approved delegations)."""
+    found: dict[int, list[str]] = {}
+    for mailbox_id, name in session.execute(
+            select(Delegation.mailbox_id, User.name).join(User, User.id == Delegation.grantee_id)
+            .where(Delegation.mailbox_id.in_(mailbox_ids), Delegation.status == DelegationStatus.APPROVED)
+            .order_by(User.name)).all():
+        found.setdefault(mailbox_id, []).append(name)
+    return found
 
 
 def set_limits(mailbox: Mailbox, *, daily_cap: int | None = None, min_spacing_seconds: int | None = None) -> None:

@@ -16,10 +16,36 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from handlers.ids import Action
+from handlers.views.mailboxes import STATUS_LABEL
 from handlers.views.summaries import CampaignSummary, MailboxSummary
 
 HOME_BLOCK_LIMIT = 100
-STATUS_LABEL = {"connected": ":large_green_circle: connected", "needs_reconnect": ":warning: needs reconnect"}
+
+
+def _warnings(mailboxes: Sequence[MailboxSummary], organisation_enhanced: bool) -> list[Block]:
+    """A lost connection, and the enhanced-permission states of seed 000: the organisation on basic
+    (offer the upgrade through an admin), opted in but this mailbox still basic (reconnect), or all
+    enhanced (nothing)."""
+    blocks: list[Block] = []
+    for m in mailboxes:
+        if m.status == "needs_reconnect":
+            blocks.append(SectionBlock(
+                text=MarkdownTextObject(text=f":warning: *{m.address} needs to be reconnected.* Its campaigns are "
+                                             "paused until you sign in again."),
+                accessory=ButtonElement(text="Reconnect", action_id=Action.RECONNECT.value, value=str(m.id),
+                                        style="primary")))
+        elif organisation_enhanced and m.permission == "basic":
+            blocks.append(SectionBlock(
+                text=MarkdownTextObject(text=f":information_source: Your organisation turned on enhanced permissions, "
+                                             f"but *{m.address}* still has basic ones, so out-of-office replies and "
+                                             "some bounces are missed. Reconnect it to upgrade."),
+                accessory=ButtonElement(text="Reconnect", action_id=Action.RECONNECT.value, value=str(m.id))))
+    if mailboxes and not organisation_enhanced:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text="Basic permissions: replies are tracked from their headers. To also recognise out-of-office replies "
+                 "and bounces that arrive outside the thread, contact your Slack admin about enhanced permissions "
+                 "(`/outreach admin permissions enhanced`).")]))
+    return blocks
 
 
 def _mailbox_lines(mailboxes: Sequence[MailboxSummary]) -> list[Block]:
@@ -50,8 +76,9 @@ def _campaign_lines(campaigns: Sequence[CampaignSummary], has_mailbox: bool) -> 
     ]
 
 
-def home_view(mailboxes: Sequence[MailboxSummary], campaigns: Sequence[CampaignSummary]) -> View:
-    header: list[Block] = [HeaderBlock(text="Outreach")]
+def home_view(mailboxes: Sequence[MailboxSummary], campaigns: Sequence[CampaignSummary], *,
+              organisation_enhanced: bool = False) -> View:
+    header: list[Block] = [HeaderBlock(text="Outreach"), *_warnings(mailboxes, organisation_enhanced)]
     mailbox_part = [SectionBlock(text=MarkdownTextObject(text="*Your mailboxes*")), *_mailbox_lines(mailboxes)]
     campaign_part = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Your campaigns*")),
                      *_campaign_lines(campaigns, bool(mailboxes))]

@@ -1,7 +1,7 @@
 """Plain data the views show: built by handlers from services, so views never touch the database."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -10,6 +10,11 @@ class MailboxSummary:
     provider: str
     status: str  # connected | needs_reconnect
     permission: str  # basic | enhanced
+    id: int = 0
+    sends_today: int = 0  # in the last 24 hours, as the daily cap counts them
+    daily_cap: int = 0
+    senders: tuple[str, ...] = field(default=())  # who may send from it: the owner, approved delegates
+    reason: str | None = None  # why it needs reconnecting
 
 
 @dataclass(frozen=True)

@@ -58,11 +58,12 @@ def test_a_replayed_old_request_is_refused(workspace: LocalSlack, app: App) -> N
 
 def test_a_domain_error_becomes_a_clear_ephemeral(tmp_path: Path, workspace: LocalSlack, engine: Engine,
                                                    clock: FakeClock) -> None:
-    runtime = runtime_with(tmp_path, workspace, engine, clock, OUTREACH_SANDBOX_MAILBOXES=False)
+    runtime = runtime_with(tmp_path, workspace, engine, clock, OUTREACH_SANDBOX_MAILBOXES=False,
+                           OUTREACH_ENCRYPTION_KEYS="")  # no provider configured, nothing to keep secrets with
     rita = Person(workspace, RITA, BoltTarget(build_app(runtime, process_before_response=True)))
     rita.slash(COMMAND, "connect")
     shown = _shown(workspace)
-    assert shown.startswith(":warning: Connecting Gmail, Office 365 or SMTP/IMAP mailboxes is not built yet")
+    assert shown.startswith(":warning: No mail provider is configured on this bot yet")
     assert workspace.open_views(RITA) == []
 
 
