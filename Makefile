@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/outreach demo
 
+# The SMTP/IMAP provider is tested against a real Dovecot on loopback (Debian's dovecot-imapd).
 test: $(STAMP)
+	@[ -x /usr/sbin/dovecot ] || { echo "installing dovecot-imapd for the IMAP tests" >&2; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null 2>&1 || \
+	  echo "could not install dovecot-imapd: the IMAP tests will fail; run: sudo apt-get install dovecot-imapd" >&2; }
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -66,6 +66,19 @@ candidates:
 """
 
 
+SMALL_CAMPAIGN = """\
+owner: {{team: T0LOCAL, user: U0RITA}}
+mailbox: {{address: rita@acme.example}}
+sequence:
+  name: {name} outreach
+  steps:
+    - {{subject: "{{{{ first_name }}}}, a role on our {name} team", body: "Hi {{{{ first_name }}}}, open to a chat? Rita"}}
+campaign: {{name: "{name} engineers", preference: started}}
+candidates:
+  - {{name: {person}, addresses: [work: {email}]}}
+"""
+
+
 @dataclass
 class Expectations:
     out: TextIO
@@ -237,6 +250,42 @@ class Demo:
         self.show_slack()
         self.expect.check("the Home tab shows the campaign finished with 18 emails sent",
                           "finished" in _home_text(self.ws) and "18 emails sent" in _home_text(self.ws))
+        self.lost_connection()
+
+    def lost_connection(self) -> None:
+        self.scene("Rita starts two more campaigns; then her mailbox's sign-in is revoked")
+        for name, person, email in (("Data", "Gus Park", "gus@work.example"),
+                                    ("Mobile", "Hana Mori", "hana@work.example")):
+            result = import_campaign_text(self.runtime, SMALL_CAMPAIGN.format(name=name, person=person, email=email),
+                                          file=f"{name.lower()}.yaml", start=True)
+            self.out.write(f"    $ outreach campaign import {name.lower()}.yaml --start\n    {result.summary()}\n")
+        self.runtime.providers.sandbox.inject("rita@acme.example", "reconnect")  # type: ignore[attr-defined]
+        self.out.write("    (the mail provider will answer the next send with invalid_grant)\n")
+        self.pass_time(timedelta(minutes=30))
+        self.show_slack()
+        lost = [m for m in self.rita.dm_messages() if "was lost" in m.text]
+        self.expect.check("one DM says the connection was lost and 2 campaigns are paused, with a Reconnect button",
+                          len(lost) == 1 and "2 campaign(s) are paused" in lost[0].text
+                          and "Reconnect" in str(lost[0].blocks))
+        self.expect.check("nothing was sent while the mailbox needed reconnecting", not self.new_mail())
+
+        self.scene("Rita presses Reconnect in that DM and signs in again")
+        self.rita.click("mailbox.reconnect", in_message=lost[0])
+        self.rita.submit({"provider": "sandbox", "address": "rita@acme.example"})
+        self.show_slack()
+        thread = [m for m in self.rita.dm_messages() if m.thread_ts == lost[0].ts]
+        offer = next((m for m in thread if "Resume 2 paused campaign(s)" in m.text), None)
+        self.expect.check("the same DM thread says it is connected and offers to resume both campaigns",
+                          offer is not None and any("is connected" in m.text for m in thread))
+
+        self.scene("Rita resumes both campaigns with one click")
+        if offer is not None:
+            self.rita.click("mailbox.resume_all", in_message=offer)
+        self.pass_time(timedelta(minutes=45))
+        self.show_slack()
+        resumed = self.new_mail()
+        self.expect.check("both campaigns resumed and their first emails went out",
+                          sorted(str(m["To"]) for m in resumed) == ["gus@work.example", "hana@work.example"])
 
 
 def _sent_at(email: Message) -> datetime:

@@ -77,6 +77,11 @@ class OAuthRoutes:
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
         browser = cookie[_cookie_name(provider)].value if _cookie_name(provider) in cookie else None
+        if parts[2] == "callback" and "admin_consent" in query and "state" not in query:
+            # An IT admin approved the app through the admin-consent link: nothing to connect here.
+            return _page(start_response, "200 OK", "App approved",
+                         "Thank you: your organisation now allows the outreach bot. Whoever asked can now connect "
+                         "their mailbox from Slack with /outreach connect.")
         try:
             if parts[2] == "start":
                 return self._start(provider, query, start_response)

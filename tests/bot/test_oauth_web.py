@@ -195,3 +195,8 @@ def test_cancelling_on_googles_page_says_so(runtime: Runtime, google: GoogleStan
     browser = requests.Session()
     page = browser.get(_to_callback(browser, _link_for(runtime), certs))
     assert page.status_code == 400 and "cancelled the Google sign-in" in page.text
+
+
+def test_an_admin_returning_from_the_consent_link_is_thanked_not_refused(runtime: Runtime, pages: BotPages) -> None:
+    page = requests.get(f"{pages.url}/oauth/google/callback", params={"admin_consent": "True", "tenant": "t1"})
+    assert page.status_code == 200 and "now allows the outreach bot" in page.text

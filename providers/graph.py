@@ -1,0 +1,506 @@
+"""Microsoft 365 mailboxes through Microsoft Graph: sign-in with MSAL, then plain HTTP.
+
+Sign-in is the authorization-code flow with PKCE (MSAL keeps the verifier in the flow dict the
+caller stores server-side). The credentials we keep are MSAL's serialized token cache for one
+account; every Graph call asks MSAL for a token, which refreshes it when needed.
+
+Sending uploads our own MIME (base64, text/plain) to /me/sendMail, so the message carries the
+Message-ID we generated before the send and a crashed send can be found again in Sent Items.
+A send is never retried here, except after a 401: Graph refused the token, so nothing was sent.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+from email.message import Message
+from email.parser import HeaderParser
+from email.utils import format_datetime, formataddr, parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import msal
+import requests
+from msal.exceptions import MsalServiceError
+from requests.adapters import HTTPAdapter
+
+from providers.base import (
+    Changes,
+    InboundMessage,
+    MailProvider,
+    OutgoingEmail,
+    PermanentFailure,
+    ProviderError,
+    RateLimited,
+    ReconnectNeeded,
+    SentMessage,
+    TemporaryFailure,
+)
+from providers.connect import AdminApprovalNeeded, ClientSecrets, ConnectFailed, Connected, Endpoints
+
+# Short names mean Graph scopes to Microsoft's token endpoint. MSAL adds offline_access, openid
+# and profile itself (and refuses them here).
+BASIC_SCOPES = ["Mail.Send", "Mail.ReadBasic", "User.Read"]
+ENHANCED_SCOPES = ["Mail.Send", "Mail.Read", "User.Read"]
+GRAPH_RESOURCE = "https://graph.microsoft.com/"  # the admin-consent endpoint wants qualified scopes
+DEFAULT_TIMEOUT = 30.0  # seconds, for every request to Microsoft (MSAL's and ours)
+DEFAULT_RETRY_AFTER = 60.0
+
+# Token errors that only the mailbox owner can fix by signing in again.
+_RECONNECT_CODES = frozenset({"AADSTS700082", "AADSTS50173", "AADSTS65001"})
+_RECONNECT_ERRORS = frozenset({"invalid_grant", "interaction_required"})
+# Sign-in errors that mean the organisation's IT admin must approve the app first.
+_ADMIN_APPROVAL_CODES = frozenset({"AADSTS65001", "AADSTS90094"})
+
+_AADSTS = re.compile(r"AADSTS\d+")
+_ERROR_NAME = re.compile(r"[A-Za-z0-9_.]{1,64}")
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")  # RFC 5322 field name: printable ASCII but the colon
+_DELTA_SELECT = "id,conversationId,internetMessageId,subject,from,receivedDateTime,internetMessageHeaders"
+_FALLBACK_HEADERS = ("From", "Subject", "Message-ID", "Date")
+
+
+def scopes_for(enhanced: bool) -> list[str]:
+    return list(ENHANCED_SCOPES if enhanced else BASIC_SCOPES)
+
+
+class _RedactMsalSecrets(logging.Filter):
+    """MSAL's DEBUG log of a token event masks tokens but prints the authorization code and the
+    PKCE verifier it just redeemed: blank every secret-bearing JSON field before any handler."""
+
+    _FIELD = re.compile(r'("(?:code|code_verifier|client_secret|client_assertion|assertion|password|'
+                        r'access_token|refresh_token|id_token)"\s*:\s*)"[^"]*"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self._FIELD.sub(r'\1"********"', message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def _redact_msal_logs() -> None:
+    # A logger's filter sees only records logged on that very logger, so each MSAL module gets one.
+    names = ["msal", *(n for n in logging.root.manager.loggerDict if n.startswith("msal."))]
+    for name in names:
+        msal_logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactMsalSecrets) for f in msal_logger.filters):
+            msal_logger.addFilter(_RedactMsalSecrets())
+
+
+_redact_msal_logs()
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+class _TimeoutSession(requests.Session):
+    """requests has no session-wide timeout and MSAL passes none: add one to every request.
+    A CA file set on the session is also passed per request, because otherwise the
+    REQUESTS_CA_BUNDLE environment variable silently wins over `session.verify`."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        if kwargs.get("verify") is None and self.verify is not True:
+            kwargs["verify"] = self.verify
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_http_client(endpoints: Endpoints, timeout: float = DEFAULT_TIMEOUT) -> requests.Session:
+    """The session MSAL and our Graph calls share: the stand-in's CA when set, a timeout, and
+    explicitly no automatic retries (a retried sendMail could be a double send)."""
+    session = _TimeoutSession(timeout)
+    session.verify = endpoints.ca_file or True
+    no_retries = HTTPAdapter(max_retries=0)
+    session.mount("https://", no_retries)
+    session.mount("http://", no_retries)
+    return session
+
+
+def make_msal_app(secrets: ClientSecrets, endpoints: Endpoints, cache: msal.SerializableTokenCache,
+                  http_client: requests.Session) -> msal.ConfidentialClientApplication:
+    """Building the app fetches the authority's OpenID metadata: callers map its failures."""
+    return msal.ConfidentialClientApplication(
+        secrets.client_id,
+        client_credential=secrets.client_secret,
+        authority=endpoints.microsoft_authority,
+        token_cache=cache,
+        http_client=http_client,
+        instance_discovery=False,  # else a refresh asks login.microsoftonline.com about the authority
+    )
+
+
+def _unreachable(what: str, exc: BaseException) -> TemporaryFailure:
+    """Only the exception's type: its text can carry URLs with query parameters."""
+    return TemporaryFailure(f"Microsoft {what} could not be reached ({type(exc).__name__}); try again later")
+
+
+# --- token errors ---------------------------------------------------------------------------
+
+def _aadsts_code(result: dict[str, Any]) -> str | None:
+    found = _AADSTS.search(str(result.get("error_description") or ""))
+    return found.group(0) if found else None
+
+
+def _error_name(result: dict[str, Any]) -> str:
+    """The OAuth error name, only if it looks like one (never echo arbitrary server text)."""
+    error = str(result.get("error") or "")
+    return error if _ERROR_NAME.fullmatch(error) else "unknown_error"
+
+
+def _error_label(result: dict[str, Any]) -> str:
+    return _aadsts_code(result) or _error_name(result)
+
+
+def _token_error(result: dict[str, Any]) -> ProviderError:
+    label = _error_label(result)
+    if _aadsts_code(result) in _RECONNECT_CODES or _error_name(result) in _RECONNECT_ERRORS:
+        return ReconnectNeeded(f"Microsoft refused the saved sign-in ({label}): reconnect the mailbox")
+    return TemporaryFailure(f"Microsoft sign-in could not refresh the token ({label}); try again later")
+
+
+def admin_consent_url(endpoints: Endpoints, client_id: str, redirect_uri: str, enhanced: bool) -> str:
+    """The link an organisation's IT admin opens to approve the app for everyone there."""
+    parts = urlsplit(endpoints.microsoft_authority)
+    tenant = parts.path.strip("/").split("/")[0] or "organizations"
+    query = urlencode({
+        "client_id": client_id,
+        "scope": " ".join(GRAPH_RESOURCE + scope for scope in scopes_for(enhanced)),
+        "redirect_uri": redirect_uri,
+    }, quote_via=quote)
+    return f"{parts.scheme}://{parts.netloc}/{tenant}/v2.0/adminconsent?{query}"
+
+
+def _address_from_profile(profile: dict[str, Any]) -> str:
+    address = profile.get("mail") or profile.get("userPrincipalName")
+    if not address:
+        raise PermanentFailure("Microsoft Graph returned a profile without an email address")
+    return str(address).lower()
+
+
+# --- Graph errors ---------------------------------------------------------------------------
+
+def _graph_error_detail(response: requests.Response) -> tuple[str, str]:
+    """Graph's error code and a short one-line message."""
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        return "", ""
+    code = str(error.get("code") or "")
+    message = " ".join(str(error.get("message") or "").split())[:200]
+    return (code if _ERROR_NAME.fullmatch(code) else ""), message
+
+
+def _retry_after(response: requests.Response) -> float:
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def graph_error(response: requests.Response, action: str) -> ProviderError:
+    """One mapping from a Graph error response to the typed error the callers act on."""
+    status = response.status_code
+    code, message = _graph_error_detail(response)
+    said = f"{status} {code}".strip()
+    if status == 429 or (status == 503 and "Retry-After" in response.headers):
+        return RateLimited(f"Microsoft Graph throttled {action} ({said})", retry_after=_retry_after(response))
+    if status == 401:
+        return ReconnectNeeded(f"Microsoft Graph refused the sign-in for {action} ({said}): reconnect the mailbox")
+    if status == 403 and code == "ErrorAccessDenied":
+        return ReconnectNeeded(f"Microsoft Graph denied {action} ({said}): reconnect the mailbox")
+    if 400 <= status < 500:
+        return PermanentFailure(f"Microsoft Graph refused {action} ({said}): {message}".rstrip(": "))
+    return TemporaryFailure(f"Microsoft Graph failed {action} ({said}); try again later")
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+class MicrosoftConnector:
+    """Connects a Microsoft 365 mailbox (implements providers.connect.OAuthConnector)."""
+
+    def __init__(self, secrets: ClientSecrets, endpoints: Endpoints, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._secrets = secrets
+        self._endpoints = endpoints
+        self._timeout = timeout
+
+    def _app(self, cache: msal.SerializableTokenCache, http: requests.Session) -> msal.ConfidentialClientApplication:
+        try:
+            return make_msal_app(self._secrets, self._endpoints, cache, http)
+        except (requests.RequestException, ValueError, MsalServiceError) as exc:
+            raise ConnectFailed(f"Microsoft sign-in is not reachable right now ({type(exc).__name__}); "
+                                "please try again in a few minutes") from None
+
+    def begin(self, *, state: str, redirect_uri: str, enhanced: bool) -> tuple[str, dict[str, Any]]:
+        app = self._app(msal.SerializableTokenCache(), make_http_client(self._endpoints, self._timeout))
+        flow = app.initiate_auth_code_flow(scopes_for(enhanced), redirect_uri=redirect_uri, state=state)
+        return flow["auth_uri"], flow
+
+    def finish(self, *, flow: dict[str, Any], query: dict[str, str], redirect_uri: str) -> Connected:
+        enhanced_asked = "Mail.Read" in flow.get("scope", [])
+        cache = msal.SerializableTokenCache()
+        http = make_http_client(self._endpoints, self._timeout)
+        app = self._app(cache, http)
+        try:
+            result = app.acquire_token_by_auth_code_flow(flow, query)
+        except ValueError:  # state mismatch or a flow already used (MSAL's text names the values)
+            raise ConnectFailed("This Microsoft sign-in link has expired or was already used: "
+                                "please start connecting the mailbox again") from None
+        except (requests.RequestException, MsalServiceError) as exc:
+            raise ConnectFailed(f"Microsoft sign-in did not answer ({type(exc).__name__}); please try again") from None
+        if "error" in result:  # from the callback (MSAL checked its state first) or the token endpoint
+            raise self._sign_in_error(result, redirect_uri, enhanced_asked)
+        granted = set(str(result.get("scope", "")).split())
+        if "Mail.Send" not in granted:
+            raise ConnectFailed("Microsoft did not grant permission to send mail: please connect again "
+                                "and accept all the requested permissions")
+        address = self._own_address(http, result["access_token"])
+        accounts = app.get_accounts()
+        if not accounts:
+            raise ConnectFailed("Microsoft sign-in returned no account: please try again")
+        credentials = json.dumps({
+            "cache": cache.serialize(),
+            "home_account_id": accounts[0]["home_account_id"],
+            "username": accounts[0].get("username") or address,
+        }).encode()
+        return Connected(address=address, credentials=credentials, enhanced="Mail.Read" in granted)
+
+    def _own_address(self, http: requests.Session, access_token: str) -> str:
+        try:
+            response = http.get(f"{self._endpoints.graph_api.rstrip('/')}/me",
+                                headers={"Authorization": f"Bearer {access_token}"})
+        except requests.RequestException as exc:
+            raise ConnectFailed(f"Microsoft Graph did not answer ({type(exc).__name__}); please try again") from None
+        if response.status_code != 200:
+            raise ConnectFailed(f"Microsoft Graph could not read the mailbox profile ({response.status_code}); "
+                                "please try again")
+        try:
+            return _address_from_profile(response.json())
+        except (ValueError, PermanentFailure):
+            raise ConnectFailed("Microsoft Graph returned no email address for this account") from None
+
+    def _sign_in_error(self, result: dict[str, Any], redirect_uri: str, enhanced: bool) -> ConnectFailed:
+        """Plain words for the person; only the error name or AADSTS code, never the raw text."""
+        code, error = _aadsts_code(result), _error_name(result)
+        if code in _ADMIN_APPROVAL_CODES or error == "consent_required":
+            scopes = ", ".join(scopes_for(enhanced))
+            return AdminApprovalNeeded(
+                f"Your organisation's IT admin must approve this app before you can connect "
+                f"(permissions: {scopes}). Send them the approval link; once they have approved, "
+                f"connect again. ({code or error})",
+                admin_consent_url=admin_consent_url(self._endpoints, self._secrets.client_id, redirect_uri, enhanced),
+            )
+        if error == "access_denied":
+            return ConnectFailed("You cancelled the Microsoft sign-in (or declined the permissions), "
+                                 "so the mailbox was not connected")
+        return ConnectFailed(f"Microsoft sign-in failed ({code or error}); please try again")
+
+
+# --- the mailbox ----------------------------------------------------------------------------
+
+class GraphProvider(MailProvider):
+    def __init__(self, credentials: bytes, *, secrets: ClientSecrets, endpoints: Endpoints, enhanced: bool,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        try:
+            saved = json.loads(credentials)
+            cache_state, self._home_account_id = saved["cache"], saved["home_account_id"]
+        except (ValueError, KeyError, TypeError):
+            raise ReconnectNeeded("The saved Microsoft sign-in is unreadable: reconnect the mailbox") from None
+        self._username = saved.get("username")
+        self._cache = msal.SerializableTokenCache()
+        self._cache.deserialize(cache_state)
+        self._secrets = secrets
+        self._endpoints = endpoints
+        self._scopes = scopes_for(enhanced)
+        self.enhanced = enhanced
+        self._graph = endpoints.graph_api.rstrip("/")
+        self._http = make_http_client(endpoints, timeout)
+        self._app: msal.ConfidentialClientApplication | None = None  # built on first use (it makes a request)
+
+    # tokens
+
+    def _msal(self) -> msal.ConfidentialClientApplication:
+        if self._app is None:
+            try:
+                self._app = make_msal_app(self._secrets, self._endpoints, self._cache, self._http)
+            except (requests.RequestException, ValueError, MsalServiceError) as exc:
+                raise _unreachable("sign-in", exc) from None
+        return self._app
+
+    def _token(self, *, force_refresh: bool = False) -> tuple[str, bool]:
+        """An access token, and whether it came fresh from Microsoft (not from the cache)."""
+        app = self._msal()
+        account = next((a for a in app.get_accounts() if a.get("home_account_id") == self._home_account_id), None)
+        if account is None:
+            raise ReconnectNeeded("No saved Microsoft sign-in for this mailbox: reconnect the mailbox")
+        try:
+            result = app.acquire_token_silent_with_error(self._scopes, account, force_refresh=force_refresh)
+        except (requests.RequestException, MsalServiceError) as exc:
+            raise _unreachable("sign-in", exc) from None
+        if not result:  # no refresh token left in the cache
+            raise ReconnectNeeded("No saved Microsoft sign-in for this mailbox: reconnect the mailbox")
+        if "error" in result:
+            raise _token_error(result)
+        return result["access_token"], result.get("token_source") == "identity_provider"
+
+    # requests
+
+    def _request(self, method: str, url: str, token: str, action: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        try:
+            return self._http.request(method, url, headers=headers, **kwargs)
+        except requests.RequestException as exc:
+            raise _unreachable(f"Graph ({action})", exc) from None
+
+    def _call(self, method: str, url: str, action: str, *, gone_means_expired: bool = False,
+              **kwargs: Any) -> requests.Response:
+        """One Graph request. A 401 means Graph refused the token before doing anything (for
+        sendMail too: nothing was sent), so it is repeated once with a freshly refreshed token;
+        a fresh token refused again means the grant is gone."""
+        token, fresh = self._token()
+        response = self._request(method, url, token, action, **kwargs)
+        if response.status_code == 401 and not fresh:
+            token, _ = self._token(force_refresh=True)
+            response = self._request(method, url, token, action, **kwargs)
+        if response.status_code == 410 and gone_means_expired:
+            raise _DeltaExpired()
+        if response.status_code >= 400:
+            raise graph_error(response, action)
+        return response
+
+    def _json(self, method: str, url: str, action: str, **kwargs: Any) -> dict[str, Any]:
+        response = self._call(method, url, action, **kwargs)
+        try:
+            found = response.json()
+        except ValueError:
+            raise TemporaryFailure(f"Microsoft Graph answered {action} with something that is not JSON") from None
+        if not isinstance(found, dict):
+            raise TemporaryFailure(f"Microsoft Graph answered {action} with an unexpected shape")
+        return found
+
+    # MailProvider
+
+    def address(self) -> str:
+        return _address_from_profile(self._json("GET", f"{self._graph}/me", "profile"))
+
+    def send(self, email: OutgoingEmail) -> SentMessage:
+        self._call("POST", f"{self._graph}/me/sendMail", "sendMail",
+                   data=base64.b64encode(email.to_bytes()), headers={"Content-Type": "text/plain"})
+        # Accepted (202). The Sent Items copy may lag, so no lookup here: the Message-ID is ours.
+        return SentMessage(email.message_id, provider_message_id=email.message_id, thread_id=None)
+
+    def find_sent(self, message_id: str) -> SentMessage | None:
+        odata_literal = message_id.replace("'", "''")  # OData doubles quotes inside a string literal
+        query = _query({"$filter": f"internetMessageId eq '{odata_literal}'",
+                        "$select": "id,conversationId,internetMessageId"})
+        found = self._json("GET", f"{self._graph}/me/mailFolders('sentitems')/messages?{query}", "the Sent Items search")
+        for item in found.get("value") or []:
+            if item.get("internetMessageId") == message_id:
+                return SentMessage(message_id, str(item["id"]), item.get("conversationId"))
+        return None
+
+    def fetch_changes(self, cursor: str | None) -> Changes:
+        if cursor is None:
+            return self._delta(self._initial_delta_url(), full_resync=False)
+        try:
+            return self._delta(cursor, full_resync=False)
+        except _DeltaExpired:  # Graph forgot the sync state: start over and say so
+            return self._delta(self._initial_delta_url(), full_resync=True)
+
+    def refresh_credentials(self) -> bytes | None:
+        if not self._cache.has_state_changed:
+            return None
+        return json.dumps({"cache": self._cache.serialize(), "home_account_id": self._home_account_id,
+                           "username": self._username}).encode()
+
+    # delta sync
+
+    def _initial_delta_url(self) -> str:
+        return f"{self._graph}/me/mailFolders/inbox/messages/delta?{_query({'$select': _DELTA_SELECT})}"
+
+    def _delta(self, url: str, *, full_resync: bool) -> Changes:
+        messages: list[InboundMessage] = []
+        while True:
+            page = self._delta_page(url)
+            messages.extend(self._inbound(item) for item in page.get("value") or [] if "@removed" not in item)
+            if page.get("@odata.nextLink"):
+                url = self._own_link(page["@odata.nextLink"])
+            elif page.get("@odata.deltaLink"):
+                return Changes(messages=messages, cursor=self._own_link(page["@odata.deltaLink"]),
+                               full_resync=full_resync)
+            else:
+                raise TemporaryFailure("Microsoft Graph ended the inbox sync without a delta link")
+
+    def _delta_page(self, url: str) -> dict[str, Any]:
+        return self._json("GET", url, "the inbox sync", gone_means_expired=True)
+
+    def _own_link(self, link: str) -> str:
+        """Links Graph hands back get our bearer token: accept only ones on the Graph host."""
+        if urlsplit(link)[:2] != urlsplit(self._graph)[:2]:
+            raise TemporaryFailure("Microsoft Graph returned a sync link to another host")
+        return link
+
+    def _inbound(self, item: dict[str, Any]) -> InboundMessage:
+        received = _parse_graph_time(item.get("receivedDateTime"))
+        return InboundMessage(
+            provider_message_id=str(item["id"]),
+            thread_id=item.get("conversationId"),
+            headers=_headers_of(item, received),
+            received_at=received,
+            full=self._full_message(str(item["id"])) if self.enhanced else None,
+        )
+
+    def _full_message(self, graph_id: str) -> Message:
+        response = self._call("GET", f"{self._graph}/me/messages/{quote(graph_id, safe='')}/$value", "a message download")
+        return message_from_bytes(response.content, policy=policy.default)
+
+
+class _DeltaExpired(Exception):
+    """410 Gone on a saved delta link (SyncStateNotFound)."""
+
+
+def _query(params: dict[str, str]) -> str:
+    """OData system options keep their literal `$`; values are percent-encoded."""
+    return "&".join(f"{name}={quote(value, safe=',')}" for name, value in params.items())
+
+
+def _parse_graph_time(value: Any) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.now(timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split())  # a header value must not smuggle in a line break
+
+
+def _headers_of(item: dict[str, Any], received: datetime) -> Message:
+    """The message's internet headers when Graph gave them; the basic fields fill what is missing
+    (Graph may leave internetMessageHeaders out, e.g. under Mail.ReadBasic)."""
+    pairs = [(str(h.get("name")), _one_line(h.get("value", ""))) for h in item.get("internetMessageHeaders") or []
+             if _HEADER_NAME.fullmatch(str(h.get("name") or ""))]
+    present = {name.lower() for name, _ in pairs}
+    sender = (item.get("from") or {}).get("emailAddress") or {}
+    fallback = {
+        "From": formataddr((_one_line(sender.get("name") or ""), _one_line(sender.get("address") or "")))
+        if sender.get("address") else None,
+        "Subject": _one_line(item["subject"]) if item.get("subject") is not None else None,
+        "Message-ID": _one_line(item["internetMessageId"]) if item.get("internetMessageId") else None,
+        "Date": format_datetime(received),
+    }
+    pairs += [(name, value) for name, value in fallback.items() if value is not None and name.lower() not in present]
+    return HeaderParser(policy=policy.default).parsestr("".join(f"{n}: {v}\n" for n, v in pairs) + "\n")
