@@ -28,7 +28,12 @@ class CredentialCipher:
 
     def rotate(self, token: bytes) -> bytes:
         """Re-encrypt under the newest key (used by `outreach keys rotate`)."""
-        return self._fernet.rotate(token)
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken:
+            raise CredentialsUnreadable(
+                "stored credentials cannot be decrypted with the configured OUTREACH_ENCRYPTION_KEYS"
+            ) from None
 
 
 def new_key() -> str:
