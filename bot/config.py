@@ -102,7 +102,8 @@ class Settings(BaseSettings):
             raise ValueError("wrong prefix")
         return value
 
-    @field_validator("slack_api_url", "public_url")
+    @field_validator("slack_api_url", "public_url", "google_auth_uri", "google_token_uri", "gmail_api_url",
+                     "graph_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -127,13 +128,6 @@ class Settings(BaseSettings):
         if not value.startswith("https://"):
             raise ValueError("not an https URL")
         return value.rstrip("/")
-
-    @field_validator("google_auth_uri", "google_token_uri", "gmail_api_url", "graph_api_url")
-    @classmethod
-    def _endpoint_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("not an http(s) URL")
-        return value
 
     def endpoints(self) -> Endpoints:
         return Endpoints(google_auth_uri=self.google_auth_uri, google_token_uri=self.google_token_uri,

@@ -41,14 +41,17 @@ def build_connectors(runtime: Runtime) -> dict[Provider, OAuthConnector]:
     return connectors
 
 
-def start_url(runtime: Runtime, provider: Provider, state: str) -> str:
+def _route(runtime: Runtime, provider: Provider, step: str) -> str:
     path = next(name for name, p in PATHS.items() if p == provider)
-    return f"{runtime.settings.public_url.rstrip('/')}/oauth/{path}/start?state={state}"
+    return f"{runtime.settings.public_url.rstrip('/')}/oauth/{path}/{step}"
+
+
+def start_url(runtime: Runtime, provider: Provider, state: str) -> str:
+    return f"{_route(runtime, provider, 'start')}?state={state}"
 
 
 def redirect_uri(runtime: Runtime, provider: Provider) -> str:
-    path = next(name for name, p in PATHS.items() if p == provider)
-    return f"{runtime.settings.public_url.rstrip('/')}/oauth/{path}/callback"
+    return _route(runtime, provider, "callback")
 
 
 def _page(start_response: StartResponse, status: str, title: str, message: str,
@@ -138,10 +141,10 @@ class OAuthRoutes:
             with transaction(runtime.sessions, write=True) as session:
                 user = session.get(User, finished.user_id)
                 assert user is not None
-                result = complete_connect(session, owner=user, provider=provider, address=connected.address,
+                mailbox = complete_connect(session, owner=user, provider=provider, address=connected.address,
                                           credentials=runtime.cipher.encrypt(connected.credentials),
                                           enhanced=connected.enhanced, clock=runtime.clock)
-                address = result.mailbox.address
+                address = mailbox.address
         except UserError as error:
             self._tell(finished.user_id, "connect_refused", f"connect_refused:{query.get('state', '')[:40]}",
                        f":no_entry: {error.message}")

@@ -183,9 +183,6 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             mailbox, paused = disconnect(session, user=user, mailbox_id=int(body["actions"][0]["value"]),
                                          clock=runtime.clock)
             address, user_id = mailbox.address, user.id
-        forget = getattr(runtime.providers, "forget", None)
-        if forget is not None:
-            forget(int(body["actions"][0]["value"]))
         respond(text=disconnected_text(address, paused), replace_original=False, response_type="ephemeral")
         after_change(slack, user_id)
 

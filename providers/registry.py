@@ -17,6 +17,8 @@ from providers.sandbox import SandboxProvider, SandboxStore
 
 
 class ProviderRegistry(Protocol):
+    cipher: CredentialCipher | None  # what refreshed credentials are encrypted with before they are stored
+
     def for_mailbox(self, mailbox: Mailbox) -> MailProvider: ...
 
 
@@ -73,7 +75,3 @@ class DefaultProviders:
         if secrets is None:
             raise ReconnectNeeded(f"the {name} OAuth client is not configured on this bot")
         return secrets
-
-    def forget(self, mailbox_id: int) -> None:
-        with self._lock:
-            self._cache.pop(mailbox_id, None)

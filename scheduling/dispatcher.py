@@ -156,7 +156,7 @@ class Dispatcher:
                 blob = provider.refresh_credentials()
                 if blob is not None:
                     refreshed[mailbox_id] = blob
-        cipher = getattr(self.providers, "cipher", None)
+        cipher = self.providers.cipher
         if not refreshed or cipher is None:
             return
         with transaction(self.sessions, write=True) as session:

@@ -9,7 +9,6 @@ that resumes them all (ours). Disconnecting deletes the credentials and pauses t
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -29,7 +28,7 @@ from bot.models import (
     User,
 )
 from bot.services.campaigns import resume_campaign
-from bot.services.mailboxes import connect_mailbox
+from bot.services.mailboxes import connect_mailbox, normalise_address
 from bot.services.notifications import notify
 
 SENDING = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
@@ -62,18 +61,11 @@ def mark_needs_reconnect(session: Session, *, mailbox: Mailbox, reason: str, clo
     return True
 
 
-@dataclass(frozen=True)
-class ConnectResult:
-    mailbox: Mailbox
-    reconnected: bool
-    paused: int  # campaigns from this mailbox waiting for a resume
-
-
 def complete_connect(session: Session, *, owner: User, provider: Provider, address: str, credentials: bytes | None,
-                     enhanced: bool, clock: Clock) -> ConnectResult:
+                     enhanced: bool, clock: Clock) -> Mailbox:
     """Store a finished sign-in (credentials already encrypted), tell the owner, and offer to resume
     what a lost or removed connection paused: in the thread of the "connection lost" DM if there was one."""
-    existing = session.scalar(select(Mailbox).where(Mailbox.address == address.strip().lower()))
+    existing = session.scalar(select(Mailbox).where(Mailbox.address == normalise_address(address)))
     lost_key = (_lost_key(existing.id, existing.connected_at)
                 if existing is not None and existing.status == MailboxStatus.NEEDS_RECONNECT else None)
     mailbox = connect_mailbox(session, owner=owner, provider=provider, address=address, credentials=credentials,
@@ -93,7 +85,7 @@ def complete_connect(session: Session, *, owner: User, provider: Provider, addre
                thread_of=lost_key, action="resume_all", action_value=str(mailbox.id),
                text=f"Resume {len(paused)} paused campaign(s) from {mailbox.address}: "
                     + ", ".join(f"*{c.name}*" for c in paused))
-    return ConnectResult(mailbox, lost_key is not None, len(paused))
+    return mailbox
 
 
 def paused_by_connection(session: Session, mailbox: Mailbox) -> list[Campaign]:

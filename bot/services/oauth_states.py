@@ -52,30 +52,30 @@ def _find(session: Session, token: str, provider: Provider) -> OAuthState:
     return row
 
 
-def start(session: Session, *, token: str, provider: Provider, browser_secret: str, flow: dict[str, Any],
-          cipher: CredentialCipher, clock: Clock) -> OAuthState:
-    """The browser opened the link: bind the state to it and keep the flow (PKCE verifier) encrypted.
-    A link opens once: a second opening (another browser, a forwarded link) is refused."""
-    row = _find(session, token, provider)
-    now = clock.now()
-    if row.expires_at <= now:
-        raise StateRefused(f"This sign-in link expired (links last 10 minutes). {TRY_AGAIN}")
-    taken = session.execute(
-        update(OAuthState).where(OAuthState.id == row.id, OAuthState.started_at.is_(None))
-        .values(started_at=now, browser_hash=_hash(browser_secret), flow=cipher.encrypt(json.dumps(flow).encode()))
-        .returning(OAuthState.id)).first()
-    if taken is None:
-        raise StateRefused(f"This sign-in link was already opened. {TRY_AGAIN}")
-    session.refresh(row)
-    return row
-
-
 def peek(session: Session, *, token: str, provider: Provider, clock: Clock) -> OAuthState:
-    """The state a link names, if it may still be started (to ask the provider what to request)."""
+    """The state a link names, if it may still be started (read before asking the provider what to
+    request, so a stale or reopened link is refused without a call to the provider)."""
     row = _find(session, token, provider)
     if row.expires_at <= clock.now():
         raise StateRefused(f"This sign-in link expired (links last 10 minutes). {TRY_AGAIN}")
+    if row.started_at is not None:
+        raise StateRefused(f"This sign-in link was already opened. {TRY_AGAIN}")
     return row
+
+
+def start(session: Session, *, token: str, provider: Provider, browser_secret: str, flow: dict[str, Any],
+          cipher: CredentialCipher, clock: Clock) -> None:
+    """The browser opened the link: bind the state to it and keep the flow (PKCE verifier) encrypted.
+    A link opens once: a second opening (another browser, a forwarded link) is refused, also when two
+    openings race past `peek`."""
+    row = peek(session, token=token, provider=provider, clock=clock)
+    taken = session.execute(
+        update(OAuthState).where(OAuthState.id == row.id, OAuthState.started_at.is_(None))
+        .values(started_at=clock.now(), browser_hash=_hash(browser_secret),
+                flow=cipher.encrypt(json.dumps(flow).encode()))
+        .returning(OAuthState.id)).first()
+    if taken is None:
+        raise StateRefused(f"This sign-in link was already opened. {TRY_AGAIN}")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from cryptography.x509.oid import NameOID
 
 @dataclass(frozen=True)
 class TestCertificates:
+    __test__ = False  # a helper, not a test class (its name starts with Test)
+
     ca_file: str  # what clients trust
     cert_file: str  # the server's chain: certificate for 127.0.0.1 and localhost
     key_file: str
