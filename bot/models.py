@@ -282,6 +282,8 @@ class Sequence(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # Deleting a sequence that finished campaigns still name hides it instead (their history stays).
+    archived_at: Mapped[datetime | None]
 
     steps: Mapped[list[SequenceStep]] = relationship(
         back_populates="sequence", order_by="SequenceStep.position", cascade="all, delete-orphan"
@@ -334,6 +336,11 @@ class Campaign(Base):
     started_at: Mapped[datetime | None]
     paused_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The campaign's status message in Slack, kept up to date with chat.update; the hash of what it
+    # shows lets the refresher skip a campaign whose numbers have not changed.
+    status_channel: Mapped[str | None] = mapped_column(String(32))
+    status_ts: Mapped[str | None] = mapped_column(String(32))
+    status_hash: Mapped[str | None] = mapped_column(String(64))
 
     sequence: Mapped[Sequence] = relationship()
     mailbox: Mapped[Mailbox] = relationship()
@@ -369,6 +376,23 @@ class Enrollment(Base):
 
     campaign: Mapped[Campaign] = relationship()
     candidate: Mapped[Candidate] = relationship()
+
+
+class CandidateUpload(Base):
+    """Candidate rows read from a CSV or a paste, waiting for the recruiter to confirm them: good rows
+    are kept only on confirmation, so a file with mistakes never half-lands in a campaign."""
+
+    __tablename__ = "candidate_uploads"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(200))  # the file's name, or "pasted rows"
+    rows: Mapped[list[Any]] = mapped_column(default=list)  # the good rows, ready to write
+    problems: Mapped[list[Any]] = mapped_column(default=list)  # [{"line": n, "message": ...}]
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
 
 
 class OutboundMessage(Base):
