@@ -387,7 +387,8 @@ class CandidateUpload(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    # The campaign it was uploaded for; none for a file shared to the bot, which asks which campaign.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(200))  # the file's name, or "pasted rows"
     rows: Mapped[list[Any]] = mapped_column(default=list)  # the good rows, ready to write
     problems: Mapped[list[Any]] = mapped_column(default=list)  # [{"line": n, "message": ...}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import campaigns, commands, errors, home, mailboxes
+from handlers import campaigns, commands, errors, home, mailboxes, sequences
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
@@ -13,5 +13,6 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     commands.register(app, router)
     home.register(app, runtime)
     mailboxes.register(app, runtime, router)
-    campaigns.register(runtime, router)
+    sequences.register(app, runtime, router)
+    campaigns.register(app, runtime, router)
     return router

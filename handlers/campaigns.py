@@ -1,20 +1,396 @@
-"""Campaign commands (this issue: when a campaign sends)."""
+"""Campaigns in Slack: create, add candidates (CSV or pasted rows), start, pause and resume (the whole
+campaign or one candidate), per-campaign candidate changes, and a status message kept up to date."""
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import random
+from datetime import time
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from bot.db import transaction
-from bot.models import CampaignStatus
+from bot.errors import UserError
+from bot.models import AddressKind, Campaign, CampaignStatus, CandidateUpload, SendPreference, User
 from bot.runtime import Runtime
-from bot.services.campaigns import find_campaign, preview_plan, upcoming_sends
+from bot.services import candidate_rows
+from bot.services.campaign_status import campaign_status
+from bot.services.campaigns import (
+    PAUSE_REASONS,
+    campaigns_of,
+    create_campaign,
+    edit_candidate_in_campaign,
+    find_campaign,
+    owned_campaign,
+    owned_enrollment,
+    pause_campaign,
+    pause_candidate,
+    paused_campaigns,
+    preview_plan,
+    resume_blocker,
+    resume_campaign,
+    resume_candidate,
+    start_campaign,
+    upcoming_sends,
+)
+from bot.services.mailboxes import sending_mailboxes
+from bot.services.sequences import sequences_of
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
+from handlers.files import download
+from handlers.ids import Action, Callback
 from handlers.slack import Slack
-from handlers.views.campaigns import when_blocks
+from handlers.views.campaigns import (
+    CampaignChoices,
+    PausedCampaign,
+    UploadSummary,
+    campaign_blocks,
+    campaign_list_blocks,
+    campaign_modal,
+    candidate_modal,
+    candidates_modal,
+    resume_modal,
+    upload_blocks,
+    when_blocks,
+)
+
+log = logging.getLogger(__name__)
+F = Action.CAMPAIGN_FIELD.value
+OPEN = [CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED]
 
 
-def register(runtime: Runtime, router: CommandRouter) -> None:
+# ---- reading the modal ---------------------------------------------------------------------------
+def _value(values: dict[str, Any], block: str) -> Any:
+    entry = values.get(block, {}).get(F, {})
+    for key in ("selected_option", "selected_time", "selected_conversation", "value"):
+        if entry.get(key) is not None:
+            found = entry[key]
+            return found["value"] if isinstance(found, dict) else found
+    return [o["value"] for o in entry.get("selected_options") or []] or None
+
+
+def _campaign_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The modal's answers as create_campaign's arguments; a UserError names the field at fault."""
+    days = "".join(sorted(_value(values, "send_days") or []))
+    if not days:
+        raise UserError("Pick at least one day to send on.", field="send_days")
+    at = _value(values, "specific_time")
+    preference = SendPreference(_value(values, "preference"))
+    if at and preference != SendPreference.SPECIFIC:
+        raise UserError("A specific time is used only with 'At a specific time': pick that, or clear the time.",
+                        field="specific_time")
+    return dict(name=(_value(values, "name") or "").strip(), preference=preference,
+                specific_time=time.fromisoformat(at) if at else None, timezone=(_value(values, "timezone") or "").strip(),
+                send_days=days, email_preference=AddressKind(_value(values, "email_preference")),
+                strict_preference=bool(_value(values, "strict")), alert_channel_id=_value(values, "alert_channel"),
+                same_thread=bool(_value(values, "same_thread")))
+
+
+def _fields(text: str | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, colon, value = line.partition(":")
+        key = key.strip().lower().replace(" ", "_")
+        if not colon or not key.isidentifier():
+            raise UserError(f"Line {number}: write `name: value`, such as `company: Acme`.", field="fields")
+        found[key] = value.strip()
+    return found
+
+
+def _open_campaigns(session: Session, user: User) -> list[tuple[int, str]]:
+    return [(c.id, c.name) for c in campaigns_of(session, user) if c.status in OPEN]
+
+
+def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
+    def refresh_message(slack: Slack, campaign_id: int, page: int = 0) -> None:
+        """Post the campaign's message the first time, then keep it current with chat.update."""
+        with transaction(runtime.sessions, write=True) as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                return
+            blocks = campaign_blocks(campaign_status(session, campaign, page=page))
+            text = f"Campaign {campaign.name}: {campaign.status.value}"
+            if campaign.status_ts is None:
+                channel = slack.dm_channel(campaign.owner.slack_user_id)
+                campaign.status_channel, campaign.status_ts = channel, slack.post(channel, text, blocks)
+            else:
+                slack.update(campaign.status_channel or "", campaign.status_ts, text, blocks)
+            campaign.status_hash = blocks_hash(campaign.status.value, blocks) if page == 0 else None
+
+    def tell(respond: Respond, text: str) -> None:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+
+    # ---- create ------------------------------------------------------------------------------
+    @router.add("campaign new", "create a campaign: sequence, mailbox, when to send, alert channel")
+    def _new(call: CommandCall) -> None:
+        slack = Slack(call.client)
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, call.context, slack, refresh=True)  # their Slack time zone now
+            sequences = [(s.id, s.name) for s in sequences_of(session, user=user)]
+            mailboxes = [(m.id, m.address if m.owner_id == user.id else f"{m.address} ({m.owner.name}'s, delegated)")
+                         for m in sending_mailboxes(session, user)]
+            tz = user.tz
+        if not sequences:
+            raise UserError("Create a sequence first: `/outreach sequence new`.")
+        if not mailboxes:
+            raise UserError("Connect the mailbox to send from first: `/outreach connect`.")
+        call.ack()
+        slack.open_modal(call.body["trigger_id"], campaign_modal(CampaignChoices(
+            sequences=sequences, mailboxes=mailboxes, timezone=tz, channel_id=call.channel_id)))
+
+    @app.view(Callback.CAMPAIGN_NEW.value)
+    def _create(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        values, slack = view["state"]["values"], Slack(client)
+        try:
+            settings = _campaign_settings(values)
+            channel = settings["alert_channel_id"]
+            if channel and not client.conversations_info(channel=channel)["channel"].get("is_member"):
+                raise UserError("Invite @Outreach to that channel first (`/invite @Outreach`), or pick another.",
+                                field="alert_channel")
+            with transaction(runtime.sessions, write=True) as session:
+                user = current_user(session, runtime, context, slack)
+                sequence = next((s for s in sequences_of(session, user=user)
+                                 if str(s.id) == _value(values, "sequence")), None)
+                mailbox = next((m for m in sending_mailboxes(session, user)
+                                if str(m.id) == _value(values, "mailbox")), None)
+                if sequence is None:
+                    raise UserError("That sequence is gone: pick another.", field="sequence")
+                if mailbox is None:
+                    raise UserError("You can no longer send from that mailbox: pick another.", field="mailbox")
+                campaign = create_campaign(session, owner=user, sequence=sequence, mailbox=mailbox,
+                                           clock=runtime.clock, **settings)
+                campaign_id = campaign.id
+        except UserError as error:
+            ack(response_action="errors", errors={error.field or "name": error.message})
+            return
+        ack()
+        refresh_message(slack, campaign_id)
+
+    # ---- candidates --------------------------------------------------------------------------
+    @app.action(Action.CAMPAIGN_ADD_CANDIDATES.value)
+    def _open_candidates(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        ack()
+        slack = Slack(client)
+        with transaction(runtime.sessions) as session:
+            user = current_user(session, runtime, context, slack)
+            campaign = owned_campaign(session, user=user, campaign_id=int(body["actions"][0]["value"]))
+            view = candidates_modal(campaign.id, campaign.name)
+        slack.open_modal(body["trigger_id"], view)
+
+    def stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaign_id: int | None) -> None:
+        """Keep what was read until the person confirms, and show them every problem by line."""
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, context, slack)
+            campaign = owned_campaign(session, user=user, campaign_id=campaign_id) if campaign_id else None
+            upload = candidate_rows.stage_upload(session, campaign=campaign, user=user, parsed=parsed,
+                                                 source=source, clock=runtime.clock)
+            targets = [(campaign.id, campaign.name)] if campaign else _open_campaigns(session, user)
+            summary = UploadSummary(upload_id=upload.id, source=source, good=len(parsed.rows),
+                                    problems=[(p.line, p.message) for p in parsed.problems],
+                                    merged=list(parsed.merged), encoding=parsed.encoding)
+            slack_user = user.slack_user_id
+        slack.send_dm(slack_user, f"{source}: {summary.good} candidate(s) ready", upload_blocks(summary, targets))
+
+    @app.view(Callback.CANDIDATES_ADD.value)
+    def _read_candidates(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        values, slack = view["state"]["values"], Slack(client)
+        files = values.get("file", {}).get(F, {}).get("files") or []
+        pasted = (_value(values, "paste") or "").strip()
+        try:
+            if files and pasted:
+                raise UserError("Upload a file or paste rows, not both.", field="paste")
+            if files:
+                source, data = download(client, files[0]["id"])
+                parsed, field = candidate_rows.read_csv(data, source=source), "file"
+            elif pasted:
+                source, parsed, field = "pasted rows", candidate_rows.read_pasted(pasted), "paste"
+            else:
+                raise UserError("Upload a CSV file or paste rows.", field="paste")
+            if not parsed.rows:
+                problems = "; ".join(f"line {p.line}: {p.message}" for p in parsed.problems[:5])
+                raise UserError(f"No candidate could be read. {problems}"[:1900], field=field)
+        except UserError as error:
+            ack(response_action="errors", errors={error.field or "file": error.message})
+            return
+        ack()
+        stage(slack, context, parsed, source, int(view["private_metadata"]))
+
+    @app.event("file_shared")
+    def _file_shared(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        """A CSV shared in the bot's DM: read it and ask which campaign it is for."""
+        if not str(event.get("channel_id", "")).startswith("D") or event.get("user_id") != context.user_id:
+            return  # files in channels are not for us; only the person's own DM with the bot
+        slack = Slack(client)
+        try:
+            source, data = download(client, event["file_id"])
+            if not source.lower().endswith((".csv", ".txt", ".tsv")):
+                return  # not a candidate list: say nothing about other files
+            stage(slack, context, candidate_rows.read_csv(data, source=source), source, None)
+        except UserError as error:
+            slack.send_dm(event["user_id"], f":warning: {error.message}")
+
+    @app.action(Action.UPLOAD_CONFIRM.value)
+    def _confirm(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
+        ack()
+        slack = Slack(client)
+        upload_id, campaign_id = (int(part) for part in body["actions"][0]["value"].split(":"))
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, context, slack)
+            campaign = owned_campaign(session, user=user, campaign_id=campaign_id)
+            result = candidate_rows.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
+                                                   clock=runtime.clock, rng=runtime.rng)
+            name = campaign.name
+        respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
+        refresh_message(slack, campaign_id)
+
+    @app.action(Action.UPLOAD_DISCARD.value)
+    def _discard(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
+        ack()
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, context, Slack(client))
+            candidate_rows.discard_upload(session, upload_id=int(body["actions"][0]["value"]), user=user)
+        respond(replace_original=True, text="Discarded: no candidate was added.")
+
+    # ---- start, pause, resume ----------------------------------------------------------------
+    def campaign_action(action: Action, act: Any) -> None:
+        @app.action(action.value)
+        def _handle(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
+                    respond: Respond) -> None:
+            ack()
+            slack = Slack(client)
+            try:
+                with transaction(runtime.sessions, write=True) as session:
+                    user = current_user(session, runtime, context, slack)
+                    campaign = owned_campaign(session, user=user, campaign_id=int(body["actions"][0]["value"]))
+                    act(session, campaign)
+                    campaign_id = campaign.id
+            except UserError as error:
+                tell(respond, f":warning: {error.message}")
+                return
+            refresh_message(slack, campaign_id)
+
+    campaign_action(Action.CAMPAIGN_START, lambda session, campaign: start_campaign(
+        session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
+    campaign_action(Action.CAMPAIGN_PAUSE, lambda session, campaign: pause_campaign(
+        session, campaign=campaign, clock=runtime.clock))
+    campaign_action(Action.CAMPAIGN_RESUME, lambda session, campaign: resume_campaign(
+        session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
+
+    @app.action(Action.CAMPAIGN_PAGE.value)
+    def _page(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        campaign_id, page = (int(part) for part in body["actions"][0]["value"].split(":"))
+        refresh_message(Slack(client), campaign_id, page)
+
+    @router.add("resume", "resume paused campaigns: pick them in a list that says why each is paused")
+    def _resume(call: CommandCall) -> None:
+        slack = Slack(call.client)
+        with transaction(runtime.sessions) as session:
+            user = current_user(session, runtime, call.context, slack)
+            paused = [PausedCampaign(c.id, c.name, PAUSE_REASONS[c.pause_reason] if c.pause_reason else "paused",
+                                     resume_blocker(c)) for c in paused_campaigns(session, user)]
+        if not paused:
+            call.ack(text="None of your campaigns is paused.")
+            return
+        call.ack()
+        slack.open_modal(call.body["trigger_id"], resume_modal(paused))
+
+    @app.view(Callback.RESUME.value)
+    def _resume_chosen(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        chosen = [int(v) for v in _value(view["state"]["values"], "campaigns") or []]
+        slack, resumed = Slack(client), []
+        try:
+            with transaction(runtime.sessions, write=True) as session:
+                user = current_user(session, runtime, context, slack)
+                for campaign_id in chosen:  # all or nothing: one that cannot resume stops the rest
+                    campaign = owned_campaign(session, user=user, campaign_id=campaign_id)
+                    resume_campaign(session, campaign=campaign, clock=runtime.clock, rng=runtime.rng)
+                    resumed.append(campaign.id)
+        except UserError as error:
+            ack(response_action="errors", errors={"campaigns": error.message})
+            return
+        ack()
+        for campaign_id in resumed:
+            refresh_message(slack, campaign_id)
+
+    # ---- one candidate -----------------------------------------------------------------------
+    @app.action(Action.CANDIDATE_MENU.value)
+    def _candidate_menu(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
+                        respond: Respond) -> None:
+        ack()
+        slack = Slack(client)
+        what, _, ident = body["actions"][0]["selected_option"]["value"].partition(":")
+        view = None
+        try:
+            with transaction(runtime.sessions, write=True) as session:
+                user = current_user(session, runtime, context, slack)
+                enrollment = owned_enrollment(session, user=user, enrollment_id=int(ident))
+                campaign_id = enrollment.campaign_id
+                if what == "pause":
+                    pause_candidate(session, enrollment=enrollment, clock=runtime.clock)
+                elif what == "resume":
+                    resume_candidate(session, enrollment=enrollment, clock=runtime.clock, rng=runtime.rng)
+                else:
+                    candidate = enrollment.candidate
+                    view = candidate_modal(
+                        enrollment_id=enrollment.id, name=candidate.name,
+                        addresses=[(a.address, a.kind.value) for a in candidate.addresses
+                                   if a.added_by_id in (None, user.id)],
+                        send_to=enrollment.address_override,
+                        fields={**candidate.fields, **enrollment.fields_override})
+        except UserError as error:
+            tell(respond, f":warning: {error.message}")
+            return
+        if view is not None:
+            slack.open_modal(body["trigger_id"], view)
+        else:
+            refresh_message(slack, campaign_id)
+
+    @app.view(Callback.CANDIDATE_EDIT.value)
+    def _save_candidate(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        values, slack = view["state"]["values"], Slack(client)
+        try:
+            with transaction(runtime.sessions, write=True) as session:
+                user = current_user(session, runtime, context, slack)
+                enrollment = owned_enrollment(session, user=user, enrollment_id=int(view["private_metadata"]))
+                edit_candidate_in_campaign(
+                    session, user=user, enrollment=enrollment, send_to=_value(values, "send_to"),
+                    new_address=_value(values, "new_address"), new_kind=AddressKind(_value(values, "new_kind")),
+                    use_first=bool(_value(values, "use_first")), fields=_fields(_value(values, "fields")),
+                    clock=runtime.clock)
+                campaign_id = enrollment.campaign_id
+        except UserError as error:
+            ack(response_action="errors", errors={error.field or "fields": error.message})
+            return
+        ack()
+        refresh_message(slack, campaign_id)
+
+    # ---- status and when ---------------------------------------------------------------------
+    @router.add("status", "a campaign's candidates, counts and next sends: `/outreach status [campaign]`")
+    def _status(call: CommandCall) -> None:
+        slack = Slack(call.client)
+        with transaction(runtime.sessions) as session:
+            user = current_user(session, runtime, call.context, slack)
+            if not call.args.strip():
+                views = [campaign_status(session, c) for c in campaigns_of(session, user)]
+                call.ack(text="Your campaigns", blocks=campaign_list_blocks(views))
+                return
+            campaign = find_campaign(session, user=user, name=call.args)
+            blocks, campaign_id = campaign_blocks(campaign_status(session, campaign)), campaign.id
+            mine = campaign.owner_id == user.id
+        call.ack(text=f"Campaign {campaign.name}", blocks=blocks)
+        if mine:
+            refresh_message(slack, campaign_id)
+
     @router.add("when", "the next planned sends of a campaign: `/outreach when <campaign>`")
     def _when(call: CommandCall) -> None:
         with transaction(runtime.sessions) as session:
@@ -31,3 +407,32 @@ def register(runtime: Runtime, router: CommandRouter) -> None:
                 blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=sends,
                                      total=total, held_until=held if held and held > now else None)
         call.ack(text=f"When {campaign.name} sends", blocks=blocks)
+
+
+def blocks_hash(status: str, blocks: list[Any]) -> str:
+    """What a campaign message shows, as a short key: equal keys mean nothing to update. The
+    status leads, so a finished campaign's last message is recognised without rebuilding it."""
+    digest = hashlib.sha256(json.dumps([b.to_dict() for b in blocks], sort_keys=True).encode()).hexdigest()
+    return f"{status}:{digest[:40]}"
+
+
+def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
+    """The serving process's periodic job: sends, replies and pauses recorded by workers change
+    campaign messages; each is redrawn only when what it shows changed (chat.update is rate limited)."""
+    slack, updated = Slack(client), 0
+    with transaction(runtime.sessions, write=True) as session:
+        campaigns = session.scalars(select(Campaign).where(Campaign.status_ts.is_not(None)).where(
+            (Campaign.status != CampaignStatus.FINISHED) | ~Campaign.status_hash.startswith("finished:")))
+        for campaign in campaigns:
+            blocks = campaign_blocks(campaign_status(session, campaign))
+            key = blocks_hash(campaign.status.value, blocks)
+            if key == campaign.status_hash:
+                continue
+            try:
+                slack.update(campaign.status_channel or "", campaign.status_ts or "",
+                             f"Campaign {campaign.name}: {campaign.status.value}", blocks)
+            except SlackApiError as exc:
+                log.warning("campaign %s message not updated: %s", campaign.id, exc.response.get("error"))
+                continue
+            campaign.status_hash, updated = key, updated + 1
+    return updated

@@ -8,6 +8,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.errors import UserError
+from handlers.errors import message_for
 from handlers.views.help import help_blocks, help_text
 
 COMMAND = "/outreach"
@@ -78,4 +80,10 @@ def register(app: App, router: CommandRouter) -> None:
         if sub is None:  # an unknown sub-command answers with the help, naming what was typed
             ack(text=help_text(router.listing), blocks=help_blocks(router.listing, unknown=word or None))
             return
-        sub.handler(CommandCall(args=rest, ack=ack, respond=respond, client=client, context=context, body=body))
+        try:
+            sub.handler(CommandCall(args=rest, ack=ack, respond=respond, client=client, context=context, body=body))
+        except UserError as error:  # refused before the ack: the ack carries the reason (Slack wants one
+            if ack.response is None:  # within 3 seconds, and a failed request would show "dispatch_failed")
+                ack(text=message_for(error))
+            else:
+                raise

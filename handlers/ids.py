@@ -7,6 +7,16 @@ from enum import Enum
 class Callback(str, Enum):
     CONNECT_MAILBOX = "mailbox.connect"
     CONNECT_OTHER = "mailbox.connect_other"
+    # sequences (handlers/sequences.py)
+    SEQUENCE_EDIT = "sequence.edit"
+    # preview and one-off sends (handlers/sending.py)
+    PREVIEW = "send.preview"
+    SEND_ONE = "send.one"
+    # campaigns (handlers/campaigns.py)
+    CAMPAIGN_NEW = "campaign.new"
+    CANDIDATES_ADD = "campaign.candidates"
+    CANDIDATE_EDIT = "campaign.candidate"
+    RESUME = "campaign.resume"
 
 
 class Action(str, Enum):
@@ -19,6 +29,27 @@ class Action(str, Enum):
     DISCONNECT = "mailbox.disconnect"
     RESUME_ALL = "mailbox.resume_all"
     FIELD = "mailbox.field"  # the single input of each block in the SMTP/IMAP form
+    # sequences
+    SEQUENCE_FIELD = "sequence.field"  # the single input of each block in the sequence modal
+    SEQUENCE_ADD_STEP = "sequence.add_step"
+    SEQUENCE_REMOVE_STEP = "sequence.remove_step"  # value: the step number
+    SEQUENCE_OPEN_EDIT = "sequence.open_edit"  # value: the sequence id
+    SEQUENCE_DELETE = "sequence.delete"  # value: the sequence id
+    # preview and one-off sends
+    SEND_FIELD = "send.field"
+    # campaigns
+    CAMPAIGN_FIELD = "campaign.field"
+    CAMPAIGN_START = "campaign.start"  # value: the campaign id, on every campaign button
+    CAMPAIGN_PAUSE = "campaign.pause"
+    CAMPAIGN_RESUME = "campaign.resume"
+    CAMPAIGN_ADD_CANDIDATES = "campaign.add_candidates"
+    CAMPAIGN_PAGE = "campaign.page"  # value: "<campaign id>:<page>"
+    UPLOAD_CONFIRM = "campaign.upload_confirm"  # value: the upload id
+    UPLOAD_DISCARD = "campaign.upload_discard"
+    CANDIDATE_PAUSE = "campaign.candidate_pause"  # value: the enrollment id
+    CANDIDATE_RESUME = "campaign.candidate_resume"
+    CANDIDATE_OPEN_EDIT = "campaign.candidate_open_edit"
+    CANDIDATE_MENU = "campaign.candidate_menu"  # overflow; option values "pause:<id>", "resume:<id>", "edit:<id>"
 
 
 class Block(str, Enum):

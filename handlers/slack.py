@@ -60,5 +60,9 @@ class Slack:
     def push_modal(self, trigger_id: str, view: View) -> str:
         return self.client.views_push(trigger_id=trigger_id, view=view)["view"]["id"]
 
+    def update_modal(self, view_id: str, view: View, *, hash: str | None = None) -> None:
+        """Redraw an open modal; with `hash`, Slack refuses if it changed meanwhile (a double click)."""
+        self.client.views_update(view_id=view_id, view=view, hash=hash)
+
     def publish_home(self, user_id: str, view: View) -> None:
         self.client.views_publish(user_id=user_id, view=view)

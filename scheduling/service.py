@@ -7,7 +7,7 @@ from slack_sdk import WebClient
 
 from bot.runtime import Runtime
 from scheduling.dispatcher import Dispatcher
-from scheduling.timer import DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
+from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
 
 
 def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
@@ -21,9 +21,11 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
     timer = Timer(interval_seconds=interval_seconds or runtime.settings.dispatch_interval_seconds)
     timer.every(DISPATCH_JOB_ID, dispatcher.run_until_idle)
     if slack_client is not None:
+        from handlers.campaigns import refresh_campaign_messages
         from handlers.notices import deliver_notices
 
         timer.every(NOTICES_JOB_ID, lambda: deliver_notices(runtime, slack_client))
+        timer.every(CAMPAIGN_MESSAGES_JOB_ID, lambda: refresh_campaign_messages(runtime, slack_client))
     timer.on_shutdown(dispatcher.close)
     timer.start()
     return timer

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 DISPATCH_JOB_ID = "outreach.dispatch"
 NOTICES_JOB_ID = "outreach.notices"
+CAMPAIGN_MESSAGES_JOB_ID = "outreach.campaign_messages"
 
 
 class Timer:

@@ -5,9 +5,10 @@
         client = WebClient(token=ws.bot_token, base_url=ws.api_url)   # the bot's side
         rita = Person(ws, "U1", BoltTarget(app))                      # a human's side
         rita.slash("/outreach", "help")
+        rita.upload("leads.csv", b"email\\nana@example.com\\n")           # file_shared reaches the bot
 """
 from .model import Activity, Call, Channel, Ephemeral, Message, ApiError, User
-from .person import Person, Result
+from .person import Person, Result, SharedFile
 from .render import render_activity, render_blocks, render_mrkdwn, render_view
 from .signing import sign_request, signature
 from .targets import BoltTarget, HttpTarget, Target, TargetResponse
@@ -15,6 +16,6 @@ from .workspace import LocalSlack
 
 __all__ = [
     "Activity", "BoltTarget", "Call", "Channel", "Ephemeral", "HttpTarget", "LocalSlack", "Message", "Person",
-    "ApiError", "Result", "Target", "TargetResponse", "User", "render_activity", "render_blocks",
+    "ApiError", "Result", "SharedFile", "Target", "TargetResponse", "User", "render_activity", "render_blocks",
     "render_mrkdwn", "render_view", "sign_request", "signature",
 ]

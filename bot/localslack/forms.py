@@ -10,9 +10,13 @@ import copy
 import re
 from typing import Any, Callable
 
-from .validation import interactive_elements
+from .files import MAX_FILE_INPUT_BYTES, extension
+from .validation import MAX_FILE_INPUT_FILES, interactive_elements
 
 _MISSING: Any = object()
+# Turns what a test gives for a file_input (a stored file object, or a (name, bytes) pair to
+# upload) into the stored file object; provided by Person, which knows the workspace.
+FileOf = Callable[[Any, str], dict[str, Any]]
 _TEXT_INPUTS = {"plain_text_input", "email_text_input", "url_text_input", "number_input"}
 _ONE_OPTION = {"static_select", "radio_buttons", "overflow", "external_select"}
 _MANY_OPTIONS = {"checkboxes", "multi_static_select", "multi_external_select"}
@@ -58,7 +62,8 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple, set)) else [value]
 
 
-def state_entry(element: dict[str, Any], given: Any, where: str, exists: Callable[[str, str], bool]) -> dict[str, Any]:
+def state_entry(element: dict[str, Any], given: Any, where: str, exists: Callable[[str, str], bool],
+                file_of: FileOf | None = None) -> dict[str, Any]:
     """The view.state.values entry for one element; `given` is _MISSING when untouched."""
     kind = element.get("type", "")
     entry: dict[str, Any] = {"type": kind}
@@ -88,9 +93,47 @@ def state_entry(element: dict[str, Any], given: Any, where: str, exists: Callabl
         for item in _as_list(value) if value not in (None, []) else []:
             _check_pick(kind, item, where, exists)
         entry[key] = value
+    elif kind == "file_input":
+        entry["files"] = _pick_files(element, given, where, file_of)
     else:
         raise AssertionError(f"{where}: LocalSlack cannot fill a {kind!r} element")
     return entry
+
+
+def _file_items(given: Any) -> list[Any]:
+    """One file (a file object or a (name, bytes) pair) or a list of them."""
+    if given is _MISSING or given is None:
+        return []
+    if isinstance(given, dict) or (isinstance(given, tuple) and len(given) == 2 and isinstance(given[0], str)):
+        return [given]
+    if isinstance(given, list):
+        return list(given)
+    raise AssertionError(f"a file_input takes a file object, a (name, bytes) pair or a list of them, got {given!r}")
+
+
+def _pick_files(element: dict[str, Any], given: Any, where: str, file_of: FileOf | None) -> list[dict[str, Any]]:
+    """What the Slack client lets a person attach: the allowed extensions, max_files, 10 MB each."""
+    items = _file_items(given)
+    limit = int(element.get("max_files") or MAX_FILE_INPUT_FILES)
+    if len(items) > limit:
+        plural = "s" if limit != 1 else ""
+        raise AssertionError(f"{where}: at most {limit} file{plural} can be attached, got {len(items)}")
+    allowed = [str(t).lower().lstrip(".") for t in element.get("filetypes") or []]
+    for item in items:
+        if isinstance(item, dict):
+            name, size = str(item.get("name", "")), int(item.get("size") or 0)
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], (bytes, bytearray)):
+            name, size = item[0], len(item[1])
+        else:
+            raise AssertionError(f"{where}: not a file object or a (name, bytes) pair: {item!r}")
+        if allowed and extension(name) not in allowed:
+            raise AssertionError(f"{where}: Slack only accepts {', '.join('.' + t for t in allowed)} files here, "
+                                 f"not {name!r}")
+        if size > MAX_FILE_INPUT_BYTES:
+            raise AssertionError(f"{where}: {name!r} is over Slack's 10 MB limit for file inputs")
+    if items and file_of is None:
+        raise AssertionError(f"{where}: files cannot be attached here")
+    return [file_of(item, where) for item in items] if file_of is not None else []
 
 
 def _check_text(element: dict[str, Any], value: str, where: str) -> None:
@@ -125,8 +168,12 @@ def _check_pick(kind: str, item: Any, where: str, exists: Callable[[str, str], b
 
 
 def build_state(blocks: list[dict[str, Any]], values: dict[str, Any], exists: Callable[[str, str], bool],
-                *, enforce_required: bool) -> dict[str, dict[str, Any]]:
-    """view.state.values for a view's input blocks; `values` is keyed by block_id or action_id."""
+                *, enforce_required: bool, file_of: FileOf | None = None) -> dict[str, dict[str, Any]]:
+    """view.state.values for a view's input blocks; `values` is keyed by block_id or action_id.
+
+    The client checks every given value (format, options, lengths, file types); with
+    `enforce_required` it also refuses to send the form while a required input is empty.
+    """
     inputs = [b for b in blocks if b.get("type") == "input" and isinstance(b.get("element"), dict)]
     by_action: dict[str, list[str]] = {}
     for block in inputs:
@@ -149,7 +196,7 @@ def build_state(blocks: list[dict[str, Any]], values: dict[str, Any], exists: Ca
     for block in inputs:
         element = block["element"]
         where = f"input {text_of(block.get('label'))!r} ({block['block_id']})"
-        entry = state_entry(element, chosen.get(block["block_id"], _MISSING), where, exists)
+        entry = state_entry(element, chosen.get(block["block_id"], _MISSING), where, exists, file_of)
         if enforce_required and not block.get("optional") and _is_empty(entry):
             raise AssertionError(f"{where} is required: Slack will not submit the form without it")
         state[block["block_id"]] = {element["action_id"]: entry}

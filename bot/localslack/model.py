@@ -51,6 +51,7 @@ class Message:
     thread_ts: str | None = None
     edited_ts: str | None = None  # set by chat.update / replace_original
     metadata: dict[str, Any] | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)  # file objects as shared (Person.upload)
 
     def to_api(self, team_id: str, bot_id: str | None = None, app_id: str | None = None) -> dict[str, Any]:
         """The message object as Slack's API and interaction payloads show it."""
@@ -65,7 +66,25 @@ class Message:
             out["edited"] = {"user": self.user, "ts": self.edited_ts}
         if self.metadata:
             out["metadata"] = self.metadata
+        if self.files:
+            out.update(files=self.files, upload=True, display_as_bot=False)
         return out
+
+
+@dataclass
+class File:
+    """A file stored in the workspace; `LocalSlack.file()` shows it as Slack's file object."""
+
+    id: str
+    name: str
+    title: str
+    filetype: str
+    pretty_type: str
+    mimetype: str
+    content: bytes
+    user: str  # who uploaded it
+    created: int
+    shares: list[tuple[str, str]] = field(default_factory=list)  # (channel id, message ts), oldest first
 
 
 @dataclass
@@ -96,7 +115,8 @@ class Call:
 class Activity:
     """One visible event, in order, for a demo transcript: what someone did or saw.
 
-    kind is one of: "command", "click", "submit", "home_opened" (a person acted);
+    kind is one of: "command", "click", "submit", "home_opened", "upload" (a person acted; an upload's
+    data holds the shared "file" and the "message" that carries it);
     "message", "message_updated", "message_deleted", "ephemeral", "view_opened",
     "view_pushed", "view_updated", "view_closed", "home_published" (what people see).
     `user` is the person who acted or the only person who sees it; `channel` where relevant.

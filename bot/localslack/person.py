@@ -3,6 +3,7 @@
 Every action becomes the request Slack would send (same body shape, same content type,
 a real v0 signature), goes through a Target into the bot, and the bot's ack is applied the
 way Slack applies it (ephemeral slash replies, response_action on view submissions...).
+Events (app_home_opened, file_shared) go through the Events API's event_callback envelope.
 """
 from __future__ import annotations
 
@@ -41,6 +42,23 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.status == 200 and not self.timed_out
+
+
+class SharedFile(dict):  # type: ignore[type-arg]
+    """What Person.upload returns: the file object itself (a dict, as files.info shows it just after
+    the share), plus `.file` (a plain dict copy), `.message` (the message that carries it) and
+    `.result` (the file_shared delivery to the bot; None when the bot is not in the channel, since
+    Slack only tells apps about files they can see).
+    """
+
+    def __init__(self, file: dict[str, Any], message: Message, result: Result | None) -> None:
+        super().__init__(file)
+        self.message = message
+        self.result = result
+
+    @property
+    def file(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self))
 
 
 @dataclass
@@ -115,27 +133,36 @@ class Person:
         home = self.ws.home(self.user_id)
         if home is not None:
             event["view"] = home
-        payload = {
-            "token": self.ws.verification_token,
-            "team_id": self.ws.team_id,
-            "context_team_id": self.ws.team_id,
-            "api_app_id": self.ws.app_id,
-            "event": event,
-            "type": "event_callback",
-            "event_id": "Ev" + secrets.token_hex(5).upper(),
-            "event_time": int(self.ws.wallclock()),
-            "authorizations": [{"enterprise_id": None, "team_id": self.ws.team_id, "user_id": self.ws.bot_user_id,
-                                "is_bot": True, "is_enterprise_install": False}],
-            "is_ext_shared_channel": False,
-            "event_context": "4-" + secrets.token_hex(8),
-        }
         self.ws._record("home_opened", self.user_id, self.dm, "opened the Home tab", {})
-        return self._send(json.dumps(payload), "application/json", payload)
+        return self._send_event(event)
+
+    def upload(self, name: str, content: bytes, *, channel: str | None = None, comment: str = "",
+               title: str | None = None) -> SharedFile:
+        """Share a file into a channel the person is in (default: their DM with the bot).
+
+        Posts the person's message carrying the file (text = comment) and, when the bot can see the
+        channel, delivers a file_shared event. Returns the file object (see SharedFile).
+        """
+        channel_obj = self._channel_i_can_see(channel or self.dm)
+        stored = self.ws.add_file(self.user_id, name, content, title=title)
+        message, shared = self.ws._post_upload(channel_obj, self.user_id, stored["id"], comment)
+        result = None
+        if self.ws.bot_user_id in channel_obj.members:
+            result = self._send_event({"type": "file_shared", "channel_id": channel_obj.id, "file_id": shared["id"],
+                                       "user_id": self.user_id, "file": {"id": shared["id"]}, "event_ts": message.ts})
+        return SharedFile(shared, message, result)
 
     def click(self, action_id: str, *, in_message: Message | Ephemeral | str | None = None, in_home: bool = False,
               in_view: dict[str, Any] | str | None = None, value: str | None = None, block_id: str | None = None,
-              selected_option_value: Any = None) -> Result:
-        """Press a button (or pick from a select/overflow with selected_option_value=) the person can see."""
+              selected_option_value: Any = None, values: dict[str, Any] | None = None) -> Result:
+        """Press a button (or pick from a select/overflow with selected_option_value=) the person can see.
+
+        `values` is what the person typed into the view's inputs first, keyed and checked as in
+        submit() except that required inputs may stay empty; it lands in the payload's view.state.
+        Only views (a modal, the Home tab) carry typed state this way, so messages refuse it.
+        """
+        if values is not None and in_message is not None:
+            raise AssertionError("values= fills a view's inputs; a click in a message carries no typed values")
         surfaces = self._surfaces(in_message, in_home, in_view)
         for surface in surfaces:
             matches = forms.find_actions(surface.blocks, action_id, block_id, value)
@@ -144,7 +171,7 @@ class Person:
                 raise AssertionError(f"{self.name} sees several {action_id!r} elements (block_id, value): {described}; "
                                      "pass value= or block_id=")
             if matches:
-                return self._send_block_action(surface, *matches[0], selected_option_value)
+                return self._send_block_action(surface, *matches[0], selected_option_value, values)
         where = [s.kind for s in surfaces] or ["nothing open"]
         raise AssertionError(f"{self.name} cannot see any {action_id!r} element (looked in: {', '.join(where)})")
 
@@ -154,7 +181,8 @@ class Person:
         if not top.get("submit"):
             raise AssertionError(f"modal {forms.text_of(top.get('title'))!r} has no submit button")
         submitted = copy.deepcopy(top)
-        submitted["state"] = {"values": forms.build_state(top["blocks"], values or {}, self._exists, enforce_required=True)}
+        state = forms.build_state(top["blocks"], values or {}, self._exists, enforce_required=True, file_of=self._file_of)
+        submitted["state"] = {"values": state}
         trigger_id = self.ws._issue_trigger(self.user_id)
         payload = {
             "type": "view_submission",
@@ -196,6 +224,34 @@ class Person:
         return self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
 
     # ---- plumbing --------------------------------------------------------------------
+    def _send_event(self, event: dict[str, Any]) -> Result:
+        """Deliver one Events API event in Slack's event_callback envelope (JSON body)."""
+        payload = {
+            "token": self.ws.verification_token,
+            "team_id": self.ws.team_id,
+            "context_team_id": self.ws.team_id,
+            "api_app_id": self.ws.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": "Ev" + secrets.token_hex(5).upper(),
+            "event_time": int(self.ws.wallclock()),
+            "authorizations": [{"enterprise_id": None, "team_id": self.ws.team_id, "user_id": self.ws.bot_user_id,
+                                "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+            "event_context": "4-" + secrets.token_hex(8),
+        }
+        return self._send(json.dumps(payload), "application/json", payload)
+
+    def _file_of(self, item: Any, where: str) -> dict[str, Any]:
+        """A file_input value: a file already in the workspace, or (name, bytes) uploaded as it is picked."""
+        if isinstance(item, tuple):
+            name, content = item
+            return self.ws.add_file(self.user_id, name, bytes(content))
+        try:
+            return self.ws.file(str(item.get("id")))
+        except KeyError:
+            raise AssertionError(f"{where}: no file {item.get('id')!r} in the workspace; use ws.add_file()") from None
+
     def _send(self, body: str, content_type: str, payload: dict[str, Any]) -> Result:
         timestamp = self.timestamp if self.timestamp is not None else int(time.time())  # Bolt checks real time
         headers = {"content-type": content_type,
@@ -287,8 +343,12 @@ class Person:
                 return _Surface("ephemeral", eph.blocks, ephemeral=eph)
         raise AssertionError(f"{self.name} cannot see a message with ts {ts} (deleted, or someone else's ephemeral?)")
 
-    def _send_block_action(self, surface: _Surface, block: dict[str, Any], element: dict[str, Any], selected: Any) -> Result:
+    def _send_block_action(self, surface: _Surface, block: dict[str, Any], element: dict[str, Any], selected: Any,
+                           values: dict[str, Any] | None = None) -> Result:
         ws = self.ws
+        if values is not None and surface.view is None:
+            raise AssertionError(f"{element.get('action_id')!r} is in a {surface.kind}: values= only fills a view's "
+                                 "inputs (a modal or the Home tab)")
         action = forms.action_payload(block, element, selected, ws._next_ts(), self._exists)
         trigger_id = ws._issue_trigger(self.user_id)
         payload: dict[str, Any] = {
@@ -304,7 +364,9 @@ class Person:
         response_url = None
         if surface.view is not None:
             view = copy.deepcopy(surface.view)
-            view["state"] = {"values": forms.build_state(view["blocks"], {}, self._exists, enforce_required=False)}
+            state = forms.build_state(view["blocks"], values or {}, self._exists, enforce_required=False,
+                                      file_of=self._file_of)
+            view["state"] = {"values": state}
             payload.update(container={"type": "view", "view_id": view["id"]}, view=view)
         else:
             posted = surface.message or surface.ephemeral
@@ -323,7 +385,10 @@ class Person:
         payload["actions"] = [action]
         label = (forms.text_of(element.get("text")) or forms.text_of((action.get("selected_option") or {}).get("text"))
                  or action["action_id"])
-        ws._record("click", self.user_id, payload.get("channel", {}).get("id"), label, {"action": action, "container": payload["container"]})
+        data: dict[str, Any] = {"action": action, "container": payload["container"]}
+        if values:
+            data["values"] = payload["view"]["state"]["values"]
+        ws._record("click", self.user_id, payload.get("channel", {}).get("id"), label, data)
         result = self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
         result.trigger_id, result.response_url = trigger_id, response_url
         return result

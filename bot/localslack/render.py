@@ -61,6 +61,10 @@ def render_element(element: dict[str, Any], user_name: UserName | None = None) -
         return "[ ... ]\n" + "\n".join(_options(element, set(), user_name))
     if kind == "image":
         return f"[image: {element.get('alt_text', '')}]"
+    if kind == "file_input":
+        limit = int(element.get("max_files") or 10)
+        accepts = ", ".join("." + str(t).lstrip(".") for t in element.get("filetypes") or []) or "any file"
+        return f"[file_input] (accepts {accepts}; up to {limit} file{'s' if limit != 1 else ''})"
     if kind in ("static_select", "multi_static_select", "radio_buttons", "checkboxes", "external_select"):
         initial = [element["initial_option"]] if element.get("initial_option") else element.get("initial_options") or []
         chosen = {o.get("value") for o in initial}
@@ -149,6 +153,10 @@ def render_view(view: dict[str, Any], user_name: UserName | None = None) -> str:
     return "\n".join(lines)
 
 
+def _file_line(file: dict[str, Any]) -> str:
+    return f"[file: {file.get('name')} ({file.get('pretty_type')}, {file.get('size')} bytes)]"
+
+
 def render_activity(activity: Activity, user_name: UserName | None = None, channel_name: ChannelName | None = None) -> str:
     """One transcript entry: who did what, or what who sees."""
     who = (user_name(activity.user) if user_name and activity.user else None) or activity.user or "?"
@@ -167,9 +175,16 @@ def render_activity(activity: Activity, user_name: UserName | None = None, chann
         return f"{who} closes the {activity.text!r} modal"
     if kind == "home_opened":
         return f"{who} opens the bot's Home tab"
+    if kind == "upload":
+        comment = data.get("message", {}).get("text") or ""
+        lines = [f"[{where}] {who} shares a file:", _indent(_file_line(data.get("file", {})))]
+        if comment:
+            lines.append(_indent(render_mrkdwn(comment, user_name)))
+        return "\n".join(lines)
     if kind in ("message", "message_updated"):
         message = data.get("message", {})
         body = render_blocks(message.get("blocks"), user_name) if message.get("blocks") else render_mrkdwn(message.get("text", ""), user_name)
+        body = "\n".join([body, *(_file_line(f) for f in message.get("files") or [])]).strip("\n")
         poster = message.get("user")
         author = "bot" if message.get("bot_id") or not poster else (user_name(poster) if user_name else None) or poster
         label = "" if kind == "message" else " (edited)"

@@ -1,4 +1,4 @@
-"""The loopback HTTP face of LocalSlack: /api/<method> and /response/<token>.
+"""The loopback HTTP face of LocalSlack: /api/<method>, /response/<token> and /files-pri/... downloads.
 
 Slack answers every Web API call with HTTP 200 and a JSON body, even on errors; the body
 format follows the request: WebClient sends form bodies for some methods and JSON for
@@ -68,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = None
             status, text = webapi.post_to_response_url(ws, url.path[len("/response/"):], payload)
             self._reply(status, text)
+        elif url.path.startswith("/files-pri/") and self.command == "GET":
+            status, data, headers = webapi.download_file(ws, url.path, self.headers.get("Authorization", ""))
+            self._send_bytes(status, data, headers)
         else:
             self._reply(404, "not_found")
 
@@ -107,8 +110,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, status: int, body: Any) -> None:
         is_json = not isinstance(body, str)
         data = (json.dumps(body) if is_json else body).encode("utf-8")
+        self._send_bytes(status, data, {"Content-Type": "application/json; charset=utf-8" if is_json
+                                        else "text/plain; charset=utf-8"})
+
+    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8")
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -5,7 +5,8 @@ each with `response_metadata.messages` such as
 "[ERROR] unsupported type: foo [json-pointer:/blocks/0/type]". We lean on slack_sdk's own
 models (parse + to_dict runs its length/shape validators) and add the checks it lacks:
 unknown types/properties/elements (the sdk silently drops them), strings where an object is
-required, empty texts, plain_text-only fields and duplicate ids.
+required, empty texts, plain_text-only fields, duplicate ids, and where file_input may appear
+(only as an input block's element, only in modals).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40000
 MAX_VIEW_BYTES = 250_000
+MAX_FILE_INPUT_FILES = 10  # file_input max_files: 1..10, 10 when left out
 
 # Fields where Slack only accepts a plain_text object (keyed by the owner's type).
 _PLAIN_TEXT_ONLY = {
@@ -97,8 +99,36 @@ def interactive_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in found if e.get("type") not in _NO_ACTION_ID]
 
 
-def block_problems(blocks: Any, pointer: str, limit: int) -> list[str]:
-    """Everything Slack would object to in a blocks array (empty list = fine)."""
+def _file_input_problems(block: dict[str, Any], pointer: str, surface: str) -> list[str]:
+    """file_input lives only in an input block of a modal, with 1..10 max_files."""
+    problems: list[str] = []
+    if block.get("type") == "input":
+        element = block.get("element")
+        if not isinstance(element, dict) or element.get("type") != "file_input":
+            return []
+        here = f"{pointer}/element"
+        if surface != "modal":
+            problems.append(_err(f"file_input is only supported in modals, not in a {surface}", f"{here}/type"))
+        max_files = element.get("max_files")
+        if max_files is not None and (not isinstance(max_files, int) or isinstance(max_files, bool)
+                                      or not 1 <= max_files <= MAX_FILE_INPUT_FILES):
+            problems.append(_err(f"max_files must be between 1 and {MAX_FILE_INPUT_FILES}", f"{here}/max_files"))
+        filetypes = element.get("filetypes")
+        if filetypes is not None and (not isinstance(filetypes, list)
+                                      or not all(isinstance(t, str) and t for t in filetypes)):
+            problems.append(_err("filetypes must be an array of file extensions", f"{here}/filetypes"))
+        return problems
+    for element in interactive_elements(block):
+        if element.get("type") == "file_input":
+            problems.append(_err("file_input can only be used as the element of an input block", pointer))
+    return problems
+
+
+def block_problems(blocks: Any, pointer: str, limit: int, *, surface: str = "message") -> list[str]:
+    """Everything Slack would object to in a blocks array (empty list = fine).
+
+    `surface` is "message", "modal" or "home": some elements only work on some surfaces.
+    """
     if not isinstance(blocks, list):
         return [_err("must provide an array", pointer)]
     problems: list[str] = []
@@ -124,6 +154,7 @@ def block_problems(blocks: Any, pointer: str, limit: int) -> list[str]:
             continue
         _lost(block, kept, here, problems)
         _walk_texts(block, here, problems)
+        problems += _file_input_problems(block, here, surface)
         block_id = block.get("block_id")
         if isinstance(block_id, str):
             if block_id in seen_block_ids:
@@ -190,7 +221,7 @@ def check_view(view: Any, expected_type: str, new_id: Callable[[], str]) -> dict
     if blocks is None:
         problems.append(_err("missing required field: blocks", "/view/blocks"))
     else:
-        problems += block_problems(blocks, "/view/blocks", MAX_VIEW_BLOCKS)
+        problems += block_problems(blocks, "/view/blocks", MAX_VIEW_BLOCKS, surface=str(kind))
     if kind == "modal":
         if not view.get("title"):
             problems.append(_err("missing required field: title", "/view/title"))

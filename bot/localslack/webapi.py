@@ -6,8 +6,11 @@ Each method takes the workspace and the merged request params, returns the succe
 from __future__ import annotations
 
 import copy
+import re
 from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import quote, unquote
 
+from .files import sign_in_page
 from .model import Call, ApiError
 from .validation import check_message_content, check_view, decode_json_arg
 
@@ -170,6 +173,11 @@ def views_publish(ws: LocalSlack, p: Params) -> dict[str, Any]:
     return {"view": ws._publish_home(user.id, spec, p.get("hash"))}
 
 
+def files_info(ws: LocalSlack, p: Params) -> dict[str, Any]:
+    record = ws._file_for_bot(p.get("file"))
+    return {"file": ws._file_json(record), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -178,6 +186,7 @@ METHODS: dict[str, Method] = {
     "chat.delete": chat_delete,
     "conversations.open": conversations_open,
     "conversations.info": conversations_info,
+    "files.info": files_info,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
     "views.open": views_open,
@@ -208,6 +217,41 @@ def call(ws: LocalSlack, method: str, params: Params, token: str | None) -> dict
             body["req_method"] = method
     ws._record_call(Call(method, recorded, body["ok"], body.get("error"), copy.deepcopy(body)))
     return body
+
+
+DOWNLOAD_METHOD = "files.download"  # how downloads of url_private(_download) show in ws.calls
+_FILE_PATH = re.compile(r"/files-pri/(?P<team>[A-Z0-9]+)-(?P<file>F[A-Z0-9]+)/(?P<download>download/)?(?P<name>[^/]+)")
+
+
+def download_file(ws: LocalSlack, path: str, authorization: str) -> tuple[int, bytes, dict[str, str]]:
+    """A GET of a file's url_private / url_private_download. Returns (HTTP status, body, headers).
+
+    Only `Authorization: Bearer <bot token>` gets the bytes; anything else gets Slack's sign-in
+    page with HTTP 200, so a bot must look at what it received, not just the status.
+    """
+    match = _FILE_PATH.fullmatch(path)
+    token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    params: dict[str, Any] = {"url": path, "file": match["file"] if match else None,
+                              "download": bool(match and match["download"])}
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    if not token or token != ws.bot_token:
+        ws._record_call(Call(DOWNLOAD_METHOD, params, False, "not_authed" if not token else "invalid_auth"))
+        return 200, sign_in_page(ws.team_name, ws.team_domain), html
+    with ws._lock:
+        try:
+            if match is None or match["team"] != ws.team_id:
+                raise ApiError("file_not_found")
+            record = ws._file_for_bot(match["file"])
+        except ApiError as exc:
+            ws._record_call(Call(DOWNLOAD_METHOD, params, False, exc.code))
+            return 404, b"<!DOCTYPE html><html><body><h1>File not found</h1></body></html>", html
+        content, mimetype, name = record.content, record.mimetype, record.name
+    headers = {"Content-Type": mimetype}
+    if match["download"]:
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    served = {"name": unquote(match["name"]), "size": len(content)}
+    ws._record_call(Call(DOWNLOAD_METHOD, params, True, response=served))
+    return 200, content, headers
 
 
 def post_to_response_url(ws: LocalSlack, token: str, payload: Any) -> tuple[int, str]:

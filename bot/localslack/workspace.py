@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .files import FileStore
 from .model import Activity, ApiError, Call, Channel, Ephemeral, Message, User
 from .views import ViewStore
 
@@ -45,7 +46,7 @@ class _Hook:
     uses: int = 0
 
 
-class LocalSlack(ViewStore):
+class LocalSlack(ViewStore, FileStore):
     def __init__(
         self,
         team_id: str = "T0LOCAL",
@@ -83,6 +84,7 @@ class LocalSlack(ViewStore):
         self._triggers: dict[str, _Trigger] = {}
         self._hooks: dict[str, _Hook] = {}
         self._init_views()
+        self._init_files()
         self._last_ts_us = 0
         self._ids = itertools.count(1)
         self._server: Any = None
@@ -400,6 +402,18 @@ class LocalSlack(ViewStore):
             self._messages.append(message)
         self._record("message", channel.im_user, channel.id, text, {"message": self._message_json(message)})
         return message
+
+    def _post_upload(self, channel: Channel, user: str, file_id: str, comment: str) -> tuple[Message, dict[str, Any]]:
+        """A person shares a stored file into a channel: one message carrying it. Returns (message, file)."""
+        with self._lock:
+            ts = self._next_ts()
+            self._share_file(file_id, channel.id, ts)
+            shared = self.file(file_id)
+            message = Message(channel.id, ts, comment, [], user, files=[shared])
+            self._messages.append(message)
+        data = {"file": shared, "message": self._message_json(message)}
+        self._record("upload", user, channel.id, shared["name"], data)
+        return copy.deepcopy(message), shared
 
     def _post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict[str, Any]], source: str,
                         thread_ts: str | None = None) -> Ephemeral:

@@ -17,15 +17,19 @@ from bot.models import (
     Campaign,
     CampaignStatus,
     Candidate,
+    CandidateAddress,
     Enrollment,
+    EnrollmentStatus,
     Mailbox,
     MailboxStatus,
     OutboundMessage,
     OutboundStatus,
+    PauseReason,
     SendPreference,
     Sequence,
     User,
 )
+from bot.services.mailboxes import normalise_address
 from scheduling import planner, when
 
 
@@ -55,6 +59,8 @@ def create_campaign(
     alert_channel_id: str | None = None,
     same_thread: bool = True,
 ) -> Campaign:
+    if sequence.archived_at is not None:
+        raise UserError(f"The sequence '{sequence.name}' was deleted: pick another.", field="sequence")
     if preference == SendPreference.SPECIFIC and specific_time is None:
         raise UserError("Pick the time of day for 'Specific time'.", field="specific_time")
     campaign = Campaign(
@@ -78,7 +84,10 @@ def enroll(session: Session, *, campaign: Campaign, candidates: Iterable[Candida
 
 
 def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: random.Random) -> int:
-    """Start: nothing leaves for 20 minutes (seed 002). Returns how many first steps were planned."""
+    """Start: nothing leaves for 20 minutes (seed 002). Returns how many first steps were planned.
+    Refused, with what to fix, while any candidate lacks a field a step needs."""
+    from bot.services.template_check import describe, missing_fields
+
     if campaign.status != CampaignStatus.DRAFT:
         raise UserError(f"'{campaign.name}' has already been started.")
     if campaign.mailbox.status != MailboxStatus.CONNECTED:
@@ -86,6 +95,10 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     enrollments = list(session.scalars(select(Enrollment).where(Enrollment.campaign_id == campaign.id)))
     if not enrollments:
         raise UserError(f"'{campaign.name}' has no candidates yet: add some before starting.")
+    missing = missing_fields(session, campaign=campaign)
+    if missing:
+        raise UserError(f"'{campaign.name}' cannot start: {describe(missing)}. Add the missing fields to those "
+                        "candidates (for this campaign, from the candidate's menu) or change the sequence.")
     campaign.status = CampaignStatus.SCHEDULED
     campaign.started_at = clock.now()
     planned = 0
@@ -95,13 +108,55 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     return planned
 
 
+PAUSE_REASONS = {
+    PauseReason.BY_USER: "paused by you",
+    PauseReason.MAILBOX_DISCONNECTED: "its mailbox was disconnected",
+    PauseReason.NEEDS_RECONNECT: "its mailbox needs reconnecting",
+    PauseReason.DELEGATION_REVOKED: "the mailbox owner revoked the delegation",
+}
+
+
+def resume_blocker(campaign: Campaign) -> str | None:
+    """Why a paused campaign cannot send again yet, in words for its owner; None when it can."""
+    mailbox = campaign.mailbox
+    if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
+        return f"the mailbox {mailbox.address} needs reconnecting first (`/outreach mailboxes`)"
+    if mailbox.status != MailboxStatus.CONNECTED:
+        return f"the mailbox {mailbox.address} is disconnected: connect it again with `/outreach connect`"
+    return None
+
+
+def owned_campaign(session: Session, *, user: User, campaign_id: int) -> Campaign:
+    """A campaign its owner acts on (buttons carry ids: never trust that the clicker owns it)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("That campaign no longer exists.")
+    if campaign.owner_id != user.id:
+        raise UserError(f"Only {campaign.owner.name or 'its owner'} can change '{campaign.name}'.")
+    return campaign
+
+
+def pause_campaign(session: Session, *, campaign: Campaign, clock: Clock) -> None:
+    """Nothing more is claimed from now on (the claim re-checks the campaign's status)."""
+    if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
+        raise UserError(f"'{campaign.name}' is {campaign.status.value}: only a running campaign can be paused.")
+    campaign.status, campaign.pause_reason, campaign.paused_at = CampaignStatus.PAUSED, PauseReason.BY_USER, clock.now()
+    session.flush()
+
+
+def paused_campaigns(session: Session, user: User) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).where(
+        Campaign.owner_id == user.id, Campaign.status == CampaignStatus.PAUSED).order_by(Campaign.paused_at.desc())))
+
+
 def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: random.Random) -> int:
     """Resume "from where it left off" (seed 001): steps that fell due meanwhile are re-planned from
     now, so nothing is skipped and nothing fires in a burst. Returns how many were re-planned."""
     if campaign.status != CampaignStatus.PAUSED:
         raise UserError(f"'{campaign.name}' is not paused.")
-    if campaign.mailbox.status != MailboxStatus.CONNECTED:
-        raise UserError(f"The mailbox {campaign.mailbox.address} cannot send right now: reconnect it first.")
+    blocker = resume_blocker(campaign)
+    if blocker:
+        raise UserError(f"'{campaign.name}' cannot resume: {blocker}.")
     now = clock.now()
     sent_any = session.scalar(select(OutboundMessage.id).join(Enrollment).where(
         Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.SENT).limit(1))
@@ -113,8 +168,112 @@ def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: 
     replanner = planner.Planner(session, rng=rng, now=now)
     for row in overdue:
         replanner.replan_overdue(row, campaign)
+    _plan_unplanned(session, replanner, campaign_id=campaign.id)
     session.flush()
     return len(overdue)
+
+
+def _plan_unplanned(session: Session, replanner: planner.Planner, *, campaign_id: int,
+                    enrollment_id: int | None = None) -> None:
+    """Candidates who may send but have nothing planned (added while paused, or resumed after a
+    failed step) get their next step planned by the usual rules."""
+    O = OutboundMessage
+    planned = select(O.id).where(O.enrollment_id == Enrollment.id,
+                                 O.status.in_([OutboundStatus.PENDING, OutboundStatus.SENDING]))
+    query = select(Enrollment).where(Enrollment.campaign_id == campaign_id, Enrollment.ended_at.is_(None),
+                                     Enrollment.status.in_([s for s in EnrollmentStatus if s.sends]), ~planned.exists())
+    if enrollment_id is not None:
+        query = query.where(Enrollment.id == enrollment_id)
+    for enrollment in session.scalars(query):
+        _plan_next(session, replanner, enrollment)
+
+
+def _plan_next(session: Session, replanner: planner.Planner, enrollment: Enrollment) -> None:
+    position = enrollment.steps_sent + 1
+    row = replanner.plan(enrollment, position)
+    if row is None:
+        return
+    O = OutboundMessage
+    with session.no_autoflush:  # a step that failed to this address before: one row per step and address
+        earlier = session.scalar(select(O).where(
+            O.enrollment_id == enrollment.id, O.step_position == position, O.to_address == row.to_address,
+            O.status.in_([OutboundStatus.FAILED, OutboundStatus.CANCELLED])))
+    if earlier is not None:
+        session.expunge(row)
+        earlier.status, earlier.error, earlier.attempts = OutboundStatus.PENDING, None, 0
+        earlier.message_id, earlier.due_at = row.message_id, row.due_at
+        earlier.window_start, earlier.window_end = row.window_start, row.window_end
+        earlier.in_reply_to, earlier.references = row.in_reply_to, row.references
+        earlier.claimed_by = earlier.lease_expires_at = earlier.attempted_at = None
+
+
+def owned_enrollment(session: Session, *, user: User, enrollment_id: int) -> Enrollment:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound("That candidate is no longer in the campaign.")
+    owned_campaign(session, user=user, campaign_id=enrollment.campaign_id)
+    return enrollment
+
+
+def pause_candidate(session: Session, *, enrollment: Enrollment, clock: Clock) -> None:
+    """For when reply tracking missed a reply (seed 002): nothing more goes to this candidate."""
+    if not enrollment.status.sends:
+        raise UserError(f"{enrollment.candidate.name} is {enrollment.status.value.replace('_', ' ')}: "
+                        "nothing is being sent to them.")
+    enrollment.status, enrollment.status_reason = EnrollmentStatus.PAUSED, "paused by you"
+    session.flush()
+
+
+def resume_candidate(session: Session, *, enrollment: Enrollment, clock: Clock, rng: random.Random) -> None:
+    """Back to where they were; a step that fell due meanwhile is re-planned from now."""
+    if enrollment.status != EnrollmentStatus.PAUSED:
+        raise UserError(f"{enrollment.candidate.name} is not paused.")
+    enrollment.status = EnrollmentStatus.IN_PROGRESS if enrollment.steps_sent else EnrollmentStatus.NOT_STARTED
+    enrollment.status_reason = None
+    campaign = enrollment.campaign
+    if campaign.status == CampaignStatus.DRAFT:
+        session.flush()
+        return
+    now = clock.now()
+    replanner = planner.Planner(session, rng=rng, now=now)
+    for row in session.scalars(select(OutboundMessage).where(
+            OutboundMessage.enrollment_id == enrollment.id, OutboundMessage.status == OutboundStatus.PENDING,
+            OutboundMessage.due_at < now + when.GRACE)):
+        replanner.replan_overdue(row, campaign)
+    _plan_unplanned(session, replanner, campaign_id=campaign.id, enrollment_id=enrollment.id)
+    session.flush()
+
+
+def edit_candidate_in_campaign(
+    session: Session, *, user: User, enrollment: Enrollment, send_to: str | None, new_address: str | None,
+    new_kind: AddressKind, use_first: bool, fields: dict[str, str], clock: Clock,
+) -> None:
+    """Per-campaign changes (seed 002): the address and fields used here change nothing elsewhere.
+    An address added by hand is seen only by this recruiter; "use this address first" marks the
+    candidate's address for every campaign, as the seed's candidate-level switch does."""
+    candidate = enrollment.candidate
+    if new_address:
+        address = normalise_address(new_address)
+        if "@" not in address or "." not in address.rpartition("@")[2]:
+            raise UserError(f"'{new_address}' is not an email address.", field="new_address")
+        if all(a.address != address for a in candidate.addresses):
+            candidate.addresses.append(CandidateAddress(
+                address=address, kind=new_kind, position=len(candidate.addresses) + 1, added_by_id=user.id))
+        send_to = address
+    visible = {a.address: a for a in candidate.addresses if a.added_by_id in (None, user.id)}
+    if send_to and send_to not in visible:
+        raise UserError("Pick one of the candidate's addresses.", field="send_to")
+    if use_first and send_to:
+        for address in candidate.addresses:
+            address.use_first = address.address == send_to
+    chosen = send_to if send_to and send_to != enrollment.address_override else enrollment.address_override
+    enrollment.address_override = chosen
+    enrollment.fields_override = dict(fields)
+    if chosen:  # steps already planned go to the new address
+        for row in session.scalars(select(OutboundMessage).where(
+                OutboundMessage.enrollment_id == enrollment.id, OutboundMessage.status == OutboundStatus.PENDING)):
+            row.to_address = chosen
+    session.flush()
 
 
 def campaigns_of(session: Session, user: User) -> list[Campaign]:

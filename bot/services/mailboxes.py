@@ -98,6 +98,18 @@ def mailboxes_of(session: Session, user: User) -> list[Mailbox]:
     )
 
 
+def sending_mailboxes(session: Session, user: User) -> list[Mailbox]:
+    """The mailboxes this user may start a campaign or a preview from: their own connected ones and
+    those whose owner approved a delegation to them (for any campaign), own first."""
+    delegated = (select(Delegation.mailbox_id).where(
+        Delegation.grantee_id == user.id, Delegation.status == DelegationStatus.APPROVED,
+        Delegation.campaign_id.is_(None)))
+    found = session.scalars(select(Mailbox).where(
+        Mailbox.status == MailboxStatus.CONNECTED,
+        (Mailbox.owner_id == user.id) | Mailbox.id.in_(delegated)).order_by(Mailbox.address))
+    return sorted(found, key=lambda m: m.owner_id != user.id)
+
+
 def sends_last_day(session: Session, mailbox_ids: list[int], now: datetime) -> dict[int, int]:
     """Sends counted against each mailbox's daily cap now (the same hourly counters the claim uses)."""
     return {m: int(n) for m, n in session.execute(

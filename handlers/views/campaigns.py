@@ -1,13 +1,41 @@
-"""Campaign views."""
+"""Campaign views: when it sends, the campaign modal and message, candidates, resume."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ConfirmObject,
+    ContextBlock,
+    ConversationFilter,
+    ConversationSelectElement,
+    DividerBlock,
+    EmailInputElement,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+    TimePickerElement,
+)
+from slack_sdk.models.blocks.block_elements import FileInputElement
+from slack_sdk.models.views import View
 
+from bot.models import CampaignStatus, EnrollmentStatus
+from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine
 from bot.services.campaigns import PlannedSend
+from handlers.ids import Action, Callback
 from scheduling.when import PlannedStep
 
 
@@ -35,3 +63,243 @@ def when_blocks(*, name: str, status: str, zone: ZoneInfo, sends: Sequence[Plann
             text=f":hourglass: The mailbox is waiting (daily cap or provider limit) until {_at(held_until, zone)}.")))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Times in {zone.key}.")]))
     return blocks
+
+
+# ---- the campaign modal ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CampaignChoices:
+    sequences: list[tuple[int, str]]  # id, name
+    mailboxes: list[tuple[int, str]]  # id, label ("rita@acme.example" or "omar@… (Omar's, delegated)")
+    timezone: str  # the user's Slack time zone: the default
+    channel_id: str | None = None  # where the command ran, to answer there
+
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+PREFERENCES = [("started", "When the campaign is started"), ("specific", "At a specific time"),
+               ("best", "At the best time (mornings and late afternoons)")]
+ADDRESS_KINDS = [("work", "Work email"), ("personal", "Personal email")]
+
+
+def _options(pairs: Sequence[tuple[object, str]]) -> list[Option]:
+    return [Option(value=str(value), label=label[:75]) for value, label in pairs]
+
+
+def _field(block: str, label: str, element: Any, *, optional: bool = False, hint: str | None = None) -> InputBlock:
+    return InputBlock(block_id=block, label=label, element=element, optional=optional, hint=hint)
+
+
+def campaign_modal(choices: CampaignChoices) -> View:
+    sequences, mailboxes = _options(choices.sequences), _options(choices.mailboxes)
+    preferences, kinds, days = _options(PREFERENCES), _options(ADDRESS_KINDS), _options(enumerate(WEEKDAYS))
+    same_thread = Option(value="yes", label="Send follow-ups in the same email thread")
+    strict = Option(value="yes", label="If the preferred address type isn't available, don't send to other types")
+    F = Action.CAMPAIGN_FIELD.value
+    blocks: list[Block] = [
+        _field("name", "Campaign name", PlainTextInputElement(action_id=F, max_length=200,
+                                                              placeholder="Backend engineers, Q4")),
+        _field("sequence", "Sequence", StaticSelectElement(action_id=F, options=sequences[:100],
+                                                           initial_option=sequences[0])),
+        _field("mailbox", "Send from", StaticSelectElement(action_id=F, options=mailboxes[:100],
+                                                           initial_option=mailboxes[0])),
+        _field("preference", "When to send", RadioButtonsElement(action_id=F, options=preferences,
+                                                                 initial_option=preferences[0])),
+        _field("specific_time", "Specific time", TimePickerElement(action_id=F), optional=True,
+               hint="Only for 'At a specific time': the first emails go out between this time and 20 minutes later."),
+        _field("timezone", "Time zone", PlainTextInputElement(action_id=F, initial_value=choices.timezone),
+               hint="An IANA name such as Europe/Paris. Yours from Slack is filled in."),
+        _field("send_days", "Send on", CheckboxesElement(action_id=F, options=days, initial_options=days)),
+        _field("email_preference", "Send to the candidate's", RadioButtonsElement(
+            action_id=F, options=kinds, initial_option=kinds[0])),
+        _field("strict", "Address type", CheckboxesElement(action_id=F, options=[strict]), optional=True),
+        _field("alert_channel", "Alert channel for replies and bounces",
+               ConversationSelectElement(action_id=F, filter=ConversationFilter(include=["public", "private"])),
+               optional=True, hint="Invite @Outreach to the channel first."),
+        _field("same_thread", "Follow-ups", CheckboxesElement(action_id=F, options=[same_thread],
+                                                              initial_options=[same_thread]), optional=True),
+    ]
+    return View(type="modal", callback_id=Callback.CAMPAIGN_NEW.value, title="New campaign", submit="Create",
+                close="Cancel", blocks=blocks, private_metadata=choices.channel_id or "")
+
+
+# ---- the campaign message ------------------------------------------------------------------------
+CAMPAIGN_STATUS = {"draft": ":memo: Draft", "scheduled": ":hourglass_flowing_sand: Scheduled",
+                   "active": ":arrow_forward: Active", "paused": ":double_vertical_bar: Paused",
+                   "finished": ":checkered_flag: Finished"}
+
+
+def _button(text: str, action: Action, value: str, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action.value, value=value, style=style)
+
+
+def _candidate_block(line: CandidateLine, zone: ZoneInfo) -> SectionBlock:
+    text = f"*{line.name}* · {line.label}"
+    if line.address:
+        text += f" · {line.address}"
+    if line.next_due:
+        text += f" · next {_at(line.next_due, zone)}"
+    if line.reason and line.status == EnrollmentStatus.PAUSED:
+        text += f"\n_{line.reason}_"
+    menu = []
+    if line.status.sends:
+        menu.append(Option(value=f"pause:{line.enrollment_id}", label="Pause this candidate"))
+    if line.status == EnrollmentStatus.PAUSED:
+        menu.append(Option(value=f"resume:{line.enrollment_id}", label="Resume this candidate"))
+    if line.status.sends or line.status == EnrollmentStatus.PAUSED:
+        menu.append(Option(value=f"edit:{line.enrollment_id}", label="Address and fields for this campaign"))
+    return SectionBlock(text=MarkdownTextObject(text=text), accessory=OverflowMenuElement(
+        action_id=Action.CANDIDATE_MENU.value, options=menu) if menu else None)
+
+
+def campaign_blocks(view: CampaignStatusView) -> list[Block]:
+    zone = ZoneInfo(view.timezone)
+    status = CAMPAIGN_STATUS[view.status.value]
+    if view.pause_reason:
+        status += f" ({view.pause_reason})"
+    summary = (f"{status} · sequence *{view.sequence}* ({view.steps} steps) · from {view.mailbox}"
+               + (f" · alerts in <#{view.alert_channel}>" if view.alert_channel else ""))
+    counts = " · ".join(f"{STATUS_LABELS[s]}: {view.counts[s]}" for s in STATUS_LABELS if view.counts.get(s))
+    blocks: list[Block] = [HeaderBlock(text=view.name[:150]), SectionBlock(text=MarkdownTextObject(text=summary)),
+                           ContextBlock(elements=[MarkdownTextObject(
+                               text=f"{view.total} candidates" + (f": {counts}" if counts else ""))])]
+    value = str(view.id)
+    buttons = [_button("Add candidates", Action.CAMPAIGN_ADD_CANDIDATES, value)]
+    if view.status == CampaignStatus.DRAFT:
+        buttons.insert(0, ButtonElement(
+            text="Start sequence for all", action_id=Action.CAMPAIGN_START.value, value=value, style="primary",
+            confirm=ConfirmObject(title="Start this campaign?", confirm="Start", deny="Not yet", text=(
+                f"The first emails go to {view.total} candidate(s) from {view.mailbox} no earlier than 20 minutes "
+                "from now, so you can still pause."))))
+    elif view.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
+        buttons.insert(0, _button("Pause", Action.CAMPAIGN_PAUSE, value))
+    elif view.status == CampaignStatus.PAUSED:
+        buttons.insert(0, _button("Resume", Action.CAMPAIGN_RESUME, value, "primary"))
+    blocks.append(ActionsBlock(elements=buttons))
+    if view.candidates:
+        blocks.append(DividerBlock())
+        blocks += [_candidate_block(line, zone) for line in view.candidates]
+    if view.pages > 1:
+        pager = []
+        if view.page > 0:
+            pager.append(_button("Previous", Action.CAMPAIGN_PAGE, f"{view.id}:{view.page - 1}"))
+        if view.page < view.pages - 1:
+            pager.append(_button("Next", Action.CAMPAIGN_PAGE, f"{view.id}:{view.page + 1}"))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Page {view.page + 1} of {view.pages}")]))
+        blocks.append(ActionsBlock(elements=pager))
+    if view.next_sends:
+        lines = "\n".join(f"{_at(s.due_at, zone)} · step {s.step} · {s.candidate}" for s in view.next_sends)
+        more = f" (of {view.planned} planned)" if view.planned > len(view.next_sends) else ""
+        blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=f"*Next sends*{more}\n{lines}")),
+                   ContextBlock(elements=[MarkdownTextObject(text=f"Times in {zone.key}.")])]
+    return blocks
+
+
+def campaign_list_blocks(views: Sequence[CampaignStatusView]) -> list[Block]:
+    if not views:
+        return [SectionBlock(text=MarkdownTextObject(
+            text="You have no campaigns yet. Create one with `/outreach campaign new`."))]
+    lines = [f"*{v.name}* · {CAMPAIGN_STATUS[v.status.value]} · {v.total} candidates" for v in views[:40]]
+    return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
+            ContextBlock(elements=[MarkdownTextObject(text="`/outreach status <campaign>` shows one in full.")])]
+
+
+# ---- candidates ----------------------------------------------------------------------------------
+def candidates_modal(campaign_id: int, campaign_name: str) -> View:
+    F = Action.CAMPAIGN_FIELD.value
+    return View(type="modal", callback_id=Callback.CANDIDATES_ADD.value, title="Add candidates", submit="Read",
+                close="Cancel", private_metadata=str(campaign_id), blocks=[
+                    SectionBlock(text=MarkdownTextObject(text=(
+                        f"Candidates for *{campaign_name[:100]}*. Upload a CSV or paste rows from a spreadsheet. "
+                        "The first row names the columns: `name` (or `first name`, `last name`), the email columns "
+                        "in order of relevancy (`work email`, `personal email`, `other email`, `email`), and any "
+                        "field your templates use, such as `company`. Nothing is added until you confirm."))),
+                    InputBlock(block_id="file", label="CSV file", optional=True,
+                               element=FileInputElement(action_id=F, filetypes=["csv", "txt"], max_files=1)),
+                    InputBlock(block_id="paste", label="Or paste rows", optional=True, element=PlainTextInputElement(
+                        action_id=F, multiline=True,
+                        placeholder="name, work email, personal email, company\nAna Lima, ana@acme.com, , Acme")),
+                ])
+
+
+@dataclass(frozen=True)
+class UploadSummary:
+    upload_id: int
+    source: str
+    good: int
+    problems: list[tuple[int, str]]  # line, message
+    merged: list[str]
+    encoding: str
+
+
+def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) -> list[Block]:
+    """What was read, every problem by line, and one button per campaign it can go to."""
+    text = f"*{summary.source[:100]}*: {summary.good} candidate(s) ready to add."
+    if summary.merged:
+        text += f" {len(summary.merged)} duplicate row(s) merged."
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    if summary.problems:
+        shown = "\n".join(f"• line {line}: {message}" for line, message in summary.problems[:20])
+        more = f"\n…and {len(summary.problems) - 20} more." if len(summary.problems) > 20 else ""
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=(
+            f":warning: {len(summary.problems)} row(s) have problems and will not be added; fix them in the file "
+            f"and upload it again:\n{shown}{more}")[:3000])))
+    if summary.merged:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text="; ".join(summary.merged[:10])[:1900])]))
+    buttons = [_button(f"Add {summary.good} to {name}"[:75], Action.UPLOAD_CONFIRM, f"{summary.upload_id}:{cid}",
+                       "primary") for cid, name in campaigns[:4]] if summary.good else []
+    buttons.append(_button("Discard", Action.UPLOAD_DISCARD, str(summary.upload_id)))
+    blocks.append(ActionsBlock(elements=buttons))
+    if summary.good and not campaigns:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text="You have no campaign to add them to: create one with `/outreach campaign new`, then upload again.")]))
+    return blocks
+
+
+def candidate_modal(*, enrollment_id: int, name: str, addresses: Sequence[tuple[str, str]],
+                    send_to: str | None, fields: dict[str, str]) -> View:
+    F = Action.CAMPAIGN_FIELD.value
+    options = _options([(address, f"{address} ({kind})") for address, kind in addresses])
+    initial = next((o for o in options if o.value == send_to), None)
+    kinds = _options([("work", "Work"), ("personal", "Personal"), ("other", "Other")])
+    field_text = "\n".join(f"{key}: {value}" for key, value in fields.items())
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=(
+        f"Changes for *{name[:100]}* in this campaign only: other campaigns keep the candidate as it is.")))]
+    if options:
+        blocks.append(_field("send_to", "Send to", StaticSelectElement(action_id=F, options=options[:100],
+                                                                       initial_option=initial), optional=True))
+    blocks += [
+        _field("new_address", "Add an address (only you will see it)", EmailInputElement(action_id=F), optional=True),
+        _field("new_kind", "Its type", StaticSelectElement(action_id=F, options=kinds, initial_option=kinds[0])),
+        _field("use_first", "Use this address first", CheckboxesElement(action_id=F, options=[Option(
+            value="yes", label="Always use this address first for this candidate, in every campaign")]),
+            optional=True),
+        _field("fields", "Template fields for this campaign", PlainTextInputElement(
+            action_id=F, multiline=True, initial_value=field_text or None, placeholder="company: Acme"),
+            optional=True, hint="One `name: value` per line."),
+    ]
+    return View(type="modal", callback_id=Callback.CANDIDATE_EDIT.value, title="Candidate", submit="Save",
+                close="Cancel", private_metadata=str(enrollment_id), blocks=blocks)
+
+
+# ---- resume --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PausedCampaign:
+    id: int
+    name: str
+    reason: str
+    blocker: str | None  # why it cannot resume now
+
+
+def resume_modal(paused: Sequence[PausedCampaign]) -> View:
+    options = [Option(value=str(p.id), label=p.name[:75],
+                      description=(f"{p.reason}; cannot resume: {p.blocker}" if p.blocker else p.reason)[:75])
+               for p in paused[:10]]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=(
+        "Pick the campaigns to resume. Sending restarts within 20 minutes, from where each left off: nothing is "
+        "skipped, and steps that fell due meanwhile are spread out again, not sent in a burst.")))]
+    for p in paused[:10]:
+        if p.blocker:
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"*{p.name}*: {p.blocker}."[:2000])]))
+    blocks.append(InputBlock(block_id="campaigns", label="Paused campaigns", element=CheckboxesElement(
+        action_id=Action.CAMPAIGN_FIELD.value, options=options)))
+    return View(type="modal", callback_id=Callback.RESUME.value, title="Resume campaigns", submit="Resume",
+                close="Cancel", blocks=blocks)

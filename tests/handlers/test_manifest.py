@@ -15,7 +15,8 @@ MANIFEST = yaml.safe_load((Path(__file__).parents[2] / "manifest.yml").read_text
 # The bot scope each Web API method needs (views.* and auth.test need none).
 SCOPE_OF = {
     "chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.postEphemeral": "chat:write",
-    "conversations.open": "im:write", "users.info": "users:read",
+    "conversations.open": "im:write", "users.info": "users:read", "conversations.info": "channels:read",
+    "files.info": "files:read", "files.download": "files:read",
     "views.open": None, "views.push": None, "views.update": None, "views.publish": None, "auth.test": None,
 }
 
@@ -23,7 +24,7 @@ SCOPE_OF = {
 def test_the_slash_command_events_and_modes_match_the_code(app: App) -> None:
     features, settings = MANIFEST["features"], MANIFEST["settings"]
     assert [c["command"] for c in features["slash_commands"]] == [COMMAND]
-    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened", "file_shared"]
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True
     assert features["app_home"]["home_tab_enabled"] is True

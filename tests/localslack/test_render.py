@@ -70,3 +70,17 @@ def test_modal_with_inputs() -> None:
 def test_home_view() -> None:
     home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Welcome <@U1>"}}]}
     assert render_view(home, NAMES) == "=== Home ===\nWelcome @rita"
+
+
+def test_file_input_says_what_it_accepts() -> None:
+    view = {"type": "modal", "title": pt("Import"), "submit": pt("Import"), "blocks": [
+        {"type": "input", "label": pt("CSV file"),
+         "element": {"type": "file_input", "action_id": "f", "filetypes": ["csv", "tsv"], "max_files": 1}},
+        {"type": "input", "label": pt("Attachments"), "optional": True, "element": {"type": "file_input", "action_id": "g"}},
+    ]}
+    assert render_view(view).splitlines()[1:5] == [
+        "CSV file:",
+        "  [file_input] (accepts .csv, .tsv; up to 1 file)",
+        "Attachments (optional):",
+        "  [file_input] (accepts any file; up to 10 files)",
+    ]

@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('id', _id, nullable=False),
     sa.Column('organisation_id', _id, nullable=False),
     sa.Column('user_id', _id, nullable=False),
-    sa.Column('campaign_id', _id, nullable=False),
+    sa.Column('campaign_id', _id, nullable=True),
     sa.Column('source', sa.String(length=200), nullable=False),
     sa.Column('rows', sa.JSON(), nullable=False),
     sa.Column('problems', sa.JSON(), nullable=False),

@@ -1,0 +1,576 @@
+"""Emails sent now, outside the campaign queue: a sequence previewed to the recruiter's own address
+(seed 004, "Send preview") and one email to one candidate from a sequence step (seed 002).
+
+Both count toward the mailbox's rolling daily cap (the same hourly counters the dispatcher's claim
+uses), push the mailbox's `not_before` so campaign sends keep their spacing afterwards, and are
+recorded in the audit log (message ids and recipient, never a body). The provider is called outside
+any database transaction: a slow provider never holds SQLite's write lock.
+
+One send, in three steps:
+1. reserve (one write transaction): check the mailbox may send (allowed, connected, not held by a
+   provider's Retry-After, room under the cap), build every email, count them against the cap.
+2. send each email; stop at the first error.
+3. record (one write transaction): last send time, the count of what surely did not go out given
+   back, a lost sign-in marked (its campaigns pause, the owner is told), refreshed tokens stored.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import templates
+from bot.clock import Clock
+from bot.db import transaction
+from bot.errors import UserError
+from bot.models import (
+    AuditEntry,
+    Candidate,
+    CandidateAddress,
+    Mailbox,
+    MailboxSendCount,
+    MailboxStatus,
+    Provider,
+    Sequence,
+    SequenceStep,
+    User,
+)
+from bot.services.connections import mark_needs_reconnect
+from bot.services.mailboxes import normalise_address, sending_mailboxes, sends_last_day
+from bot.services.sequences import find_sequence, sequences_of
+from providers.base import (
+    MailProvider,
+    OutgoingEmail,
+    PermanentFailure,
+    ProviderError,
+    RateLimited,
+    ReconnectNeeded,
+    SentMessage,
+    TemporaryFailure,
+    new_message_id,
+)
+from providers.registry import ProviderRegistry
+
+log = logging.getLogger(__name__)
+
+SAMPLE_NAME = "Alex Sample"
+PREVIEW_PREFIX = "[Preview] "
+NAME_VARIABLES = ("name", "first_name", "last_name")  # made from the candidate's name (templates.candidate_values)
+DAY = timedelta(hours=24)
+MODAL_TEXT_LIMIT = 3000  # the most a Slack text input can hold: a longer draft cannot be shown for editing
+TEMPLATE_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{|\{%|\{#", re.S)
+FIELD_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[=:]\s*(.*?)\s*$")
+PROVIDER_NAME = {Provider.GMAIL: "Google", Provider.GRAPH: "Microsoft", Provider.SMTP_IMAP: "Your mail server",
+                 Provider.SANDBOX: "The sandbox mail server"}
+_parser = SandboxedEnvironment()  # parsing only, to list the variables a template uses
+
+
+class Field(str, enum.Enum):
+    """The modal inputs a UserError from this module can name (the Slack views use them as block ids)."""
+
+    MAILBOX = "mailbox"
+    TEMPLATE = "template"  # the sequence step an email to one candidate starts from
+    TO = "to"
+    NAME = "name"
+    FIELDS = "fields"  # template fields typed for one candidate: "company=Acme", one per line
+    SUBJECT = "subject"
+    BODY = "body"
+
+
+def sample_field(variable: str) -> str:
+    """The input of one sample value in the preview form."""
+    return f"sample.{variable}"
+
+
+# -- what a form offers ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SenderChoice:
+    id: int
+    address: str
+    left_today: int  # room under the daily cap now
+    daily_cap: int
+
+
+@dataclass(frozen=True)
+class PreviewForm:
+    sequence_id: int
+    sequence_name: str
+    steps: int
+    to_address: str  # the recruiter's own address
+    samples: dict[str, str]  # every template variable besides the name ones → its sample value
+    senders: list[SenderChoice]
+
+
+@dataclass(frozen=True)
+class StepChoice:
+    position: int
+    subject: str  # the template, as written
+
+
+@dataclass(frozen=True)
+class SequenceChoice:
+    id: int
+    name: str
+    steps: list[StepChoice]
+
+
+@dataclass(frozen=True)
+class SendForm:
+    sequences: list[SequenceChoice]
+    senders: list[SenderChoice]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One email to one candidate, rendered and ready for the recruiter to check and edit."""
+
+    sequence_id: int
+    sequence_name: str
+    position: int
+    to_address: str
+    name: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class DirectSent:
+    to_address: str
+    from_address: str
+    sequence_name: str
+    subjects: tuple[str, ...]
+    message_ids: tuple[str, ...]
+
+
+def template_variables(steps: Iterable[SequenceStep]) -> list[str]:
+    """The variables the steps' templates read, besides the ones made from the name, in order of first use."""
+    found: list[str] = []
+    for step in sorted(steps, key=lambda s: s.position):
+        for source in (step.subject, step.body):
+            try:
+                tree = _parser.parse(source)
+            except TemplateSyntaxError:
+                continue  # rendering names the problem, with its line
+            undeclared = meta.find_undeclared_variables(tree)
+            for node in tree.find_all(nodes.Name):
+                if (node.name in undeclared and node.name not in found and node.name not in NAME_VARIABLES
+                        and node.name not in _parser.globals):  # range, dict, …: not the candidate's
+                    found.append(node.name)
+    return found
+
+
+def sample_values(variables: Iterable[str], given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A value for each variable: what the recruiter gave, else "[variable]", which reads as a gap to fill."""
+    given = given or {}
+    return {v: given[v] if given.get(v) else f"[{v}]" for v in variables}
+
+
+def sender_choices(session: Session, *, user: User, now: datetime) -> list[SenderChoice]:
+    mailboxes = sending_mailboxes(session, user)
+    if not mailboxes:
+        raise UserError("You have no connected mailbox to send from. Connect one with `/outreach connect`.")
+    used = sends_last_day(session, [m.id for m in mailboxes], now)
+    return [SenderChoice(m.id, m.address, max(m.daily_cap - used.get(m.id, 0), 0), m.daily_cap) for m in mailboxes]
+
+
+def _own_address(user: User) -> str:
+    if not user.email:
+        raise UserError("Your Slack profile has no email address, so there is nowhere to send the preview. "
+                        "Add your email to your Slack profile (or ask your Slack admin), then try again.")
+    return user.email.strip().lower()
+
+
+def preview_form(session: Session, *, user: User, sequence: str, now: datetime) -> PreviewForm:
+    if not sequence.strip():
+        raise UserError("Name the sequence to preview, e.g. `/outreach preview Backend engineers`. "
+                        "`/outreach sequences` lists yours.")
+    found = find_sequence(session, user=user, name_or_id=sequence)
+    to_address = _own_address(user)
+    senders = sender_choices(session, user=user, now=now)
+    samples = sample_values(template_variables(found.steps))
+    preview_emails(found, samples=samples, from_address=senders[0].address, from_name=user.name,
+                   to_address=to_address, now=now)  # a step that cannot render is refused now, not after sending
+    return PreviewForm(found.id, found.name, len(found.steps), to_address, samples, senders)
+
+
+def check_preview(session: Session, *, user: User, sequence_id: int, mailbox_id: int, samples: Mapping[str, str],
+                  now: datetime) -> None:
+    """Everything about a preview that can be known before sending, each problem on its form field."""
+    sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
+    to_address = _own_address(user)
+    mailbox = check_sender(session, user=user, mailbox_id=mailbox_id, sends=len(sequence.steps), now=now)
+    try:
+        preview_emails(sequence, samples=samples, from_address=mailbox.address, from_name=None,
+                       to_address=to_address, now=now)
+    except templates.TemplateProblem as problem:  # a sample value the template cannot use
+        variables = template_variables(sequence.steps)
+        field = sample_field(variables[0]) if variables else Field.MAILBOX.value
+        raise UserError(problem.message, field=field) from None
+
+
+def send_form(session: Session, *, user: User, now: datetime) -> SendForm:
+    sequences = [SequenceChoice(s.id, s.name, [StepChoice(step.position, step.subject) for step in s.steps])
+                 for s in sequences_of(session, user=user) if s.steps]
+    if not sequences:
+        raise UserError("An email to one candidate starts from a step of one of your sequences, and you have none "
+                        "yet. Make one with `/outreach sequence new`.")
+    return SendForm(sequences, sender_choices(session, user=user, now=now))
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _at(moment: datetime, tz: str) -> str:
+    zone = ZoneInfo(tz)
+    return f"{moment.astimezone(zone):%a %H:%M} ({zone.key})"
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _cap_problem(session: Session, mailbox: Mailbox, sends: int, now: datetime, tz: str) -> str | None:
+    """Why these sends would go over the rolling daily cap, and when room frees up; None when they fit.
+    Counted as the claim counts (scheduling/claims.py): whole UTC hours, so an hour's sends stop
+    counting 25 hours after the hour began."""
+    C = MailboxSendCount
+    hours = session.execute(select(C.hour, C.sends).where(
+        C.mailbox_id == mailbox.id, C.hour >= _hour(now) - DAY, C.sends > 0).order_by(C.hour)).all()
+    used = sum(n for _, n in hours)
+    if used + sends <= mailbox.daily_cap:
+        return None
+    emails = "this email" if sends == 1 else f"these {sends} emails"
+    if sends > mailbox.daily_cap:
+        return (f"{mailbox.address} may send {mailbox.daily_cap} emails in 24 hours, fewer than the {sends} "
+                "this needs. Choose another mailbox.")
+    freed = 0
+    for hour, count in hours:
+        freed += count
+        if used - freed + sends <= mailbox.daily_cap:
+            room_at = _at(hour + DAY + timedelta(hours=1), tz)
+            return (f"{mailbox.address} has sent {used} of its {mailbox.daily_cap} emails allowed in 24 hours, so "
+                    f"{emails} would go over its daily cap. There is room again from {room_at}.")
+    return f"{mailbox.address} has no room under its daily cap of {mailbox.daily_cap} emails in 24 hours."
+
+
+def check_sender(session: Session, *, user: User, mailbox_id: int, sends: int, now: datetime,
+                 lock: bool = False) -> Mailbox:
+    """The mailbox, if this user may send `sends` emails from it now; a UserError on the mailbox field if not.
+    `lock` holds its row (PostgreSQL; SQLite's write transaction is already exclusive) until the
+    transaction ends, so two sends cannot both take the last room under the cap."""
+    query = select(Mailbox).where(Mailbox.id == mailbox_id)
+    mailbox = session.scalar(query.with_for_update() if lock else query)
+    allowed = {m.id for m in sending_mailboxes(session, user)}
+    if mailbox is None or (mailbox.owner_id != user.id and mailbox.id not in allowed):
+        raise UserError("You may not send from that mailbox: choose one of yours.", field=Field.MAILBOX.value)
+    if mailbox.status != MailboxStatus.CONNECTED:
+        state = "needs to be reconnected" if mailbox.status == MailboxStatus.NEEDS_RECONNECT else "is disconnected"
+        raise UserError(f"{mailbox.address} {state}, so nothing can be sent from it. Reconnect it with "
+                        "`/outreach connect` first.", field=Field.MAILBOX.value)
+    problem = _cap_problem(session, mailbox, sends, now, user.tz)
+    if problem:
+        raise UserError(problem, field=Field.MAILBOX.value)
+    # Held past its own spacing: a provider asked us to wait (Retry-After). Spacing alone does not
+    # hold a send made by hand; these few emails then push campaign sends back by one spacing.
+    if mailbox.not_before is not None and mailbox.not_before > now + timedelta(seconds=mailbox.min_spacing_seconds):
+        raise UserError(f"{PROVIDER_NAME[mailbox.provider]} asked us to slow down; try again in "
+                        f"{_minutes((mailbox.not_before - now).total_seconds())}.", field=Field.MAILBOX.value)
+    return mailbox
+
+
+def parse_fields(text: str) -> dict[str, str]:
+    """Template fields typed one per line, `company=Acme` or `company: Acme`."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = FIELD_LINE.match(line)
+        if match is None:
+            raise UserError(f"Line {number} is not a field: write one per line, like company=Acme.",
+                            field=Field.FIELDS.value)
+        found[match.group(1)] = match.group(2)
+    return found
+
+
+def check_edited(subject: str, body: str) -> None:
+    """What the recruiter typed is sent exactly as shown, never rendered again: template syntax left
+    in it (a placeholder typed by hand) would reach the candidate as braces, so it is refused."""
+    for field, text, what in ((Field.SUBJECT, subject, "subject"), (Field.BODY, body, "email")):
+        if not text.strip():
+            raise UserError(f"The {what} is empty.", field=field.value)
+        found = TEMPLATE_SYNTAX.search(text)
+        if found:
+            raise UserError(f"“{found.group(0)[:60]}” is template syntax, and this {what} is sent exactly as shown: "
+                            "replace it with the words the candidate should read.", field=field.value)
+    if "\n" in subject or "\r" in subject:
+        raise UserError("A subject is one line.", field=Field.SUBJECT.value)
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+def preview_emails(sequence: Sequence, *, samples: Mapping[str, str], from_address: str, from_name: str | None,
+                   to_address: str, now: datetime, same_thread: bool = True) -> list[OutgoingEmail]:
+    """Every step rendered for the sample candidate. Follow-ups are threaded under step 1 as campaign
+    follow-ups are (scheduling/compose.py): In-Reply-To the previous step, References all before it,
+    and step 1's subject after "Re: ", so the "[Preview] " mark sits after "Re: " where mail clients
+    still thread it. (The provider thread id of step 1 is filled in once step 1 is sent.)"""
+    values = templates.candidate_values(SAMPLE_NAME, sample_values(template_variables(sequence.steps), samples))
+    steps = sorted(sequence.steps, key=lambda s: s.position)
+    first_subject = _render(steps[0], "subject", values)
+    emails: list[OutgoingEmail] = []
+    for step in steps:
+        threaded = same_thread and emails
+        references = tuple(e.message_id for e in emails) if threaded else ()
+        subject = (f"Re: {PREVIEW_PREFIX}{first_subject}" if threaded
+                   else PREVIEW_PREFIX + _render(step, "subject", values))
+        emails.append(OutgoingEmail(
+            from_address=from_address, from_name=from_name or None, to_address=to_address, subject=subject,
+            body=_render(step, "body", values), message_id=new_message_id(from_address),
+            in_reply_to=references[-1] if references else None, references=references, date=now))
+    return emails
+
+
+def _render(step: SequenceStep, part: str, values: Mapping[str, object]) -> str:
+    try:
+        return templates.render(getattr(step, part), values, field=part)
+    except templates.TemplateProblem as problem:
+        raise templates.TemplateProblem(f"Step {step.position} {part}, {problem.message}. Fix the sequence "
+                                        "with `/outreach sequence edit`.", field=problem.field) from None
+
+
+def _known_candidate(session: Session, user: User, address: str) -> Candidate | None:
+    """The newest candidate of the organisation with this address that this user can see (an address
+    added by hand is seen only by whoever added it)."""
+    return session.scalar(
+        select(Candidate).join(CandidateAddress, CandidateAddress.candidate_id == Candidate.id)
+        .where(Candidate.organisation_id == user.organisation_id, CandidateAddress.address == address,
+               (CandidateAddress.added_by_id.is_(None)) | (CandidateAddress.added_by_id == user.id))
+        .order_by(Candidate.id.desc()).limit(1))
+
+
+def draft_one(session: Session, *, user: User, sequence_id: int, position: int, to_address: str, name: str,
+              fields: Mapping[str, str]) -> Draft:
+    """The step rendered for this candidate: a saved candidate with this address lends their name and
+    fields; the name and fields typed in the form win. Every problem names the form field to fix."""
+    try:
+        address = normalise_address(to_address)
+    except UserError as error:
+        raise UserError(error.message, field=Field.TO.value) from None
+    sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
+    step = next((s for s in sequence.steps if s.position == position), None)
+    if step is None:
+        raise UserError(f"'{sequence.name}' has no step {position} any more: choose another.",
+                        field=Field.TEMPLATE.value)
+    candidate = _known_candidate(session, user, address)
+    name = name.strip() or (candidate.name if candidate is not None else "")
+    if not name:
+        raise UserError("No saved candidate has this address: enter their name.", field=Field.NAME.value)
+    values = templates.candidate_values(name, candidate.fields if candidate is not None else {}, fields)
+    for variable in template_variables([step]):
+        if variable not in values:
+            raise UserError(f"Step {position} uses {{{{ {variable} }}}}, and there is no value for it: "
+                            f"add a line like {variable}=… here.", field=Field.FIELDS.value)
+    try:
+        subject, body = _render(step, "subject", values), _render(step, "body", values)
+    except templates.TemplateProblem as problem:
+        raise UserError(problem.message, field=Field.TEMPLATE.value) from None
+    if len(subject) > MODAL_TEXT_LIMIT or len(body) > MODAL_TEXT_LIMIT:
+        raise UserError(f"Step {position} is longer than the {MODAL_TEXT_LIMIT:,} characters a Slack form can "
+                        "show for editing, so it cannot be sent from here.", field=Field.TEMPLATE.value)
+    return Draft(sequence.id, sequence.name, position, address, name, subject.strip(), body)
+
+
+# -- sending --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Reserved:
+    mailbox_id: int
+    address: str
+    provider_kind: Provider
+    provider: MailProvider | None  # None when the sign-in was found lost before sending
+    hour: datetime
+    emails: list[OutgoingEmail]
+
+
+Build = Callable[[Session, User, Mailbox], tuple[list[OutgoingEmail], str]]
+
+
+def _count(session: Session, mailbox_id: int, hour: datetime, sends: int) -> None:
+    """Add to the mailbox's hourly send counter, as the claim does (one upsert, safe under concurrency)."""
+    C = MailboxSendCount
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(C).values(mailbox_id=mailbox_id, hour=hour, sends=sends)
+    session.execute(statement.on_conflict_do_update(index_elements=[C.mailbox_id, C.hour],
+                                                    set_={"sends": C.sends + statement.excluded.sends}))
+
+
+def _hold(mailbox: Mailbox, until: datetime) -> None:
+    if mailbox.not_before is None or mailbox.not_before < until:
+        mailbox.not_before = until
+
+
+def _reserve(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, providers: ProviderRegistry,
+             clock: Clock, build: Build) -> tuple[_Reserved, str]:
+    now = clock.now()
+    lost: ProviderError | None = None
+    with transaction(sessions, write=True) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        mailbox = check_sender(session, user=user, mailbox_id=mailbox_id, sends=1, now=now, lock=True)
+        emails, label = build(session, user, mailbox)
+        if len(emails) > 1:  # the whole batch must fit under the cap, not only its first email
+            check_sender(session, user=user, mailbox_id=mailbox_id, sends=len(emails), now=now)
+        try:
+            provider = providers.for_mailbox(mailbox)
+        except ProviderError as exc:  # a saved sign-in that cannot be used: the owner must reconnect
+            lost = exc
+            mark_needs_reconnect(session, mailbox=mailbox, reason=str(exc), clock=clock)
+        else:
+            _count(session, mailbox.id, _hour(now), len(emails))
+            _hold(mailbox, now + timedelta(seconds=mailbox.min_spacing_seconds))
+        reserved = _Reserved(mailbox.id, mailbox.address, mailbox.provider, provider if lost is None else None,
+                             _hour(now), emails)
+    if lost is not None:
+        raise UserError(_lost_text(reserved.address, 0, len(emails)))
+    return reserved, label
+
+
+def _lost_text(address: str, sent: int, total: int) -> str:
+    return (f"The connection to {address} was lost, so {_how_many(sent, total)}. Reconnect it with the Reconnect "
+            "button in the message the bot sent you (or `/outreach connect`), then try again.")
+
+
+def _how_many(sent: int, total: int) -> str:
+    if sent == 0:
+        return "nothing was sent" if total > 1 else "the email was not sent"
+    return f"only the first {sent} of {total} emails went out"
+
+
+def _send_all(reserved: _Reserved) -> tuple[list[SentMessage], ProviderError | None]:
+    """Send in order, each follow-up in step 1's provider thread; stop at the first error."""
+    sent: list[SentMessage] = []
+    assert reserved.provider is not None
+    for email in reserved.emails:
+        if sent and email.in_reply_to:
+            email = replace(email, thread_id=sent[0].thread_id)
+        try:
+            sent.append(reserved.provider.send(email))
+        except ProviderError as exc:
+            return sent, exc
+        except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
+            log.exception("unexpected error sending a direct email from mailbox %s", reserved.mailbox_id)
+            return sent, TemporaryFailure(f"unexpected error: {type(exc).__name__}")
+    return sent, None
+
+
+def _record(sessions: sessionmaker[Session], *, reserved: _Reserved, sent: list[SentMessage],
+            error: ProviderError | None, user_id: int, action: str, detail: dict[str, object],
+            providers: ProviderRegistry, clock: Clock) -> None:
+    now = clock.now()
+    with transaction(sessions, write=True) as session:
+        mailbox = session.get(Mailbox, reserved.mailbox_id, with_for_update=True)
+        user = session.get(User, user_id)
+        assert mailbox is not None and user is not None
+        unsent = len(reserved.emails) - len(sent)
+        if isinstance(error, TemporaryFailure):
+            unsent -= 1  # the one that failed may have gone out: it keeps counting against the cap
+        if unsent > 0:
+            session.execute(update(MailboxSendCount).where(
+                MailboxSendCount.mailbox_id == mailbox.id, MailboxSendCount.hour == reserved.hour)
+                .values(sends=MailboxSendCount.sends - unsent))
+        if sent:
+            mailbox.last_send_at = now
+            _hold(mailbox, now + timedelta(seconds=mailbox.min_spacing_seconds))
+        if isinstance(error, RateLimited):
+            _hold(mailbox, now + timedelta(seconds=error.retry_after))
+        elif isinstance(error, ReconnectNeeded):
+            mark_needs_reconnect(session, mailbox=mailbox, reason=str(error), clock=clock)
+        blob = reserved.provider.refresh_credentials() if reserved.provider is not None else None
+        if blob is not None and providers.cipher is not None and mailbox.credentials is not None:
+            mailbox.credentials = providers.cipher.encrypt(blob)
+        if sent:
+            session.add(AuditEntry(
+                organisation_id=user.organisation_id, actor=user.slack_user_id, action=action,
+                subject_type="mailbox", subject_id=mailbox.id, created_at=now,
+                detail={**detail, "to": reserved.emails[0].to_address, "from": mailbox.address,
+                        "message_ids": [s.message_id for s in sent],
+                        **({"error": type(error).__name__} if error is not None else {})}))
+
+
+def _explain(error: ProviderError, reserved: _Reserved, sent: int) -> UserError:
+    """A provider's refusal in words the recruiter can act on. Provider messages never carry
+    credentials (providers/base.py), and only refusals name theirs."""
+    total, who = len(reserved.emails), PROVIDER_NAME[reserved.provider_kind]
+    done = _how_many(sent, total)
+    done = done[0].upper() + done[1:]
+    if isinstance(error, RateLimited):
+        return UserError(f"{who} asked us to slow down; try again in {_minutes(error.retry_after)}. {done}.")
+    if isinstance(error, ReconnectNeeded):
+        return UserError(_lost_text(reserved.address, sent, total))
+    if isinstance(error, PermanentFailure):
+        return UserError(f"{who} refused the email to {reserved.emails[0].to_address}: {str(error)[:300]}. {done}.")
+    return UserError(f"{who} did not answer clearly ({str(error)[:200]}), so the email may or may not have gone "
+                     f"out. Look in the Sent folder of {reserved.address} before trying again.")
+
+
+def _send_now(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, providers: ProviderRegistry,
+              clock: Clock, action: str, detail: dict[str, object], build: Build) -> DirectSent:
+    reserved, label = _reserve(sessions, user_id=user_id, mailbox_id=mailbox_id, providers=providers,
+                               clock=clock, build=build)
+    sent, error = _send_all(reserved)
+    _record(sessions, reserved=reserved, sent=sent, error=error, user_id=user_id, action=action, detail=detail,
+            providers=providers, clock=clock)
+    if error is not None:
+        raise _explain(error, reserved, len(sent))
+    return DirectSent(reserved.emails[0].to_address, reserved.address, label,
+                      tuple(e.subject for e in reserved.emails), tuple(s.message_id for s in sent))
+
+
+def send_preview(sessions: sessionmaker[Session], *, user_id: int, sequence_id: int, mailbox_id: int,
+                 samples: Mapping[str, str], providers: ProviderRegistry, clock: Clock,
+                 same_thread: bool = True) -> DirectSent:
+    """The whole sequence, now, to the user's own address, rendered for "Alex Sample" with `samples`
+    for the other template variables; every subject marked "[Preview] "."""
+    def build(session: Session, user: User, mailbox: Mailbox) -> tuple[list[OutgoingEmail], str]:
+        sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
+        emails = preview_emails(sequence, samples=samples, from_address=mailbox.address,
+                                from_name=mailbox.owner.name, to_address=_own_address(user), now=clock.now(),
+                                same_thread=same_thread)
+        return emails, sequence.name
+
+    return _send_now(sessions, user_id=user_id, mailbox_id=mailbox_id, providers=providers, clock=clock,
+                     action="preview_sent", detail={"sequence_id": sequence_id}, build=build)
+
+
+def send_one(sessions: sessionmaker[Session], *, user_id: int, draft: Draft, mailbox_id: int,
+             providers: ProviderRegistry, clock: Clock) -> DirectSent:
+    """One email, now, exactly as the recruiter last saw and edited it (the draft's subject and body)."""
+    check_edited(draft.subject, draft.body)
+    to_address = normalise_address(draft.to_address)
+
+    def build(session: Session, user: User, mailbox: Mailbox) -> tuple[list[OutgoingEmail], str]:
+        email = OutgoingEmail(from_address=mailbox.address, from_name=mailbox.owner.name or None,
+                              to_address=to_address, subject=draft.subject.strip(), body=draft.body,
+                              message_id=new_message_id(mailbox.address), date=clock.now())
+        return [email], draft.sequence_name
+
+    return _send_now(sessions, user_id=user_id, mailbox_id=mailbox_id, providers=providers, clock=clock,
+                     action="email_sent", detail={"sequence_id": draft.sequence_id, "step": draft.position},
+                     build=build)

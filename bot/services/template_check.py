@@ -1,0 +1,137 @@
+"""Before a campaign starts: which candidates lack a field some step's template needs.
+
+Templates render with strict undefined (bot.templates), so a missing field would stop that
+candidate's email at send time; this finds them all up front, the way scheduling/compose.py renders:
+each step's subject and body, and, for follow-ups in the same thread, step 1's subject (their
+`Re:` subject), with the enrollment's fields_override applied.
+
+Fast path: each template's undeclared variables are found once (jinja2.meta on a parse by the same
+sandboxed environment); a candidate who has all of them cannot fail on a missing field. Only a
+candidate lacking one is actually rendered, so `{% if x is defined %}` guards are respected.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import UndefinedError, meta
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import templates
+from bot.models import Campaign, Candidate, Enrollment, EnrollmentStatus, SequenceStep
+
+ENDED = (EnrollmentStatus.REPLIED, EnrollmentStatus.BOUNCED, EnrollmentStatus.FINISHED)
+_DERIVED = frozenset({"name", "first_name", "last_name"})  # templates.candidate_values always sets these
+
+
+@dataclass(frozen=True)
+class MissingField:
+    candidate: str
+    enrollment_id: int
+    step: int  # the first step that needs the field
+    field: str
+
+
+@lru_cache(maxsize=512)
+def _needs(source: str) -> frozenset[str]:
+    """Variables the template reads from its context, less the environment's globals (range, …)."""
+    env = templates._env  # the environment compose renders with: same syntax, same globals
+    return frozenset(meta.find_undeclared_variables(env.parse(source)) - set(env.globals))
+
+
+def _undefined_name(error: UndefinedError) -> str | None:
+    """StrictUndefined's message for a missing top-level variable is "'name' is undefined"."""
+    message = error.message or ""
+    if message.startswith("'") and message.endswith("' is undefined"):
+        return message[1:-len("' is undefined")]
+    return None
+
+
+def _missing_when_rendered(source: str, values: Mapping[str, Any], candidates: frozenset[str]) -> list[str]:
+    """Render for real; each time a missing variable stops it, note it, stand an empty value in for
+    it and render again, so every missing field is found, in the order the template needs them."""
+    values = dict(values)
+    missing: list[str] = []
+    for _ in range(len(candidates) + 1):
+        try:
+            templates._compiled(source).render(values)
+            return missing
+        except UndefinedError as error:
+            name = _undefined_name(error)
+            if name is None or name in values:  # not a missing field (e.g. an attribute of a value)
+                return missing
+            missing.append(name)
+            values[name] = ""
+        except Exception:  # noqa: BLE001 - not a missing field; an empty stand-in may fail where a value would not
+            return missing
+    return missing
+
+
+def _plan(steps: list[SequenceStep], same_thread: bool) -> list[tuple[int, list[str]]]:
+    """What compose renders for each step: its subject and body, and step 1's subject for a
+    follow-up in the same thread."""
+    first_subject = steps[0].subject if steps and steps[0].position == 1 else None
+    plan = []
+    for step in steps:
+        sources = [step.subject, step.body]
+        if same_thread and step.position > 1 and first_subject is not None:
+            sources.append(first_subject)
+        plan.append((step.position, sources))
+    return plan
+
+
+def missing_fields(session: Session, *, campaign: Campaign) -> list[MissingField]:
+    """Every (candidate, field) a step still to be sent needs and the candidate lacks, with the first
+    step that needs it; candidates whose sequence has ended are skipped. In enrollment order."""
+    steps = sorted(campaign.sequence.steps, key=lambda s: s.position)
+    plan = _plan(steps, campaign.same_thread)
+    needs = {source: _needs(source) for _, sources in plan for source in sources}
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.steps_sent, Enrollment.fields_override, Candidate.name, Candidate.fields)
+        .join(Candidate, Candidate.id == Enrollment.candidate_id)
+        .where(Enrollment.campaign_id == campaign.id, Enrollment.status.not_in(ENDED))
+        .order_by(Enrollment.id))
+    found: list[MissingField] = []
+    for enrollment_id, steps_sent, overrides, name, fields in rows:
+        present = _DERIVED | set(fields or {}) | set(overrides or {})
+        values: dict[str, Any] | None = None
+        reported: set[str] = set()
+        for position, sources in plan:
+            if position <= steps_sent:
+                continue
+            for source in sources:
+                lacking = needs[source] - present
+                if not lacking:
+                    continue  # the fast path: every variable this template reads is there
+                if values is None:
+                    values = templates.candidate_values(name, fields or {}, overrides)
+                for field in _missing_when_rendered(source, values, lacking):
+                    if field not in reported:
+                        reported.add(field)
+                        found.append(MissingField(name, enrollment_id, position, field))
+    return found
+
+
+def describe(missing: list[MissingField], limit: int = 10) -> str:
+    """One message naming candidates and what they lack, e.g. "Ana Lima: step 2 needs `company`;
+    Bo Chen: step 1 needs `role` and `team` … and 12 more" (more candidates)."""
+    by_enrollment: dict[int, tuple[str, dict[int, list[str]]]] = {}
+    for item in missing:
+        _, by_step = by_enrollment.setdefault(item.enrollment_id, (item.candidate, {}))
+        by_step.setdefault(item.step, []).append(item.field)
+    parts = []
+    for name, by_step in list(by_enrollment.values())[:limit]:
+        needs = ", ".join(f"step {step} needs {_and(fields)}" for step, fields in sorted(by_step.items()))
+        parts.append(f"{name}: {needs}")
+    text = "; ".join(parts)
+    if len(by_enrollment) > limit:
+        text += f" … and {len(by_enrollment) - limit} more"
+    return text
+
+
+def _and(fields: list[str]) -> str:
+    shown = [f"`{f}`" for f in fields]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
