@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import campaigns, commands, errors, home, mailboxes, sequences
+from handlers import campaigns, commands, errors, home, mailboxes, sending, sequences
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
@@ -15,4 +15,5 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     mailboxes.register(app, runtime, router)
     sequences.register(app, runtime, router)
     campaigns.register(app, runtime, router)
+    sending.register(app, runtime, router)
     return router

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.errors import UserError
-from bot.models import AddressKind, Campaign, CampaignStatus, CandidateUpload, SendPreference, User
+from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
 from bot.services import candidate_rows
 from bot.services.campaign_status import campaign_status

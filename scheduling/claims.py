@@ -87,8 +87,18 @@ class Claim:
         return sum(len(ids) for ids in self.rows.values())
 
 
-def _hour(moment: datetime) -> datetime:
+def hour_of(moment: datetime) -> datetime:
+    """The counter a send at `moment` is added to."""
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def add_sends(session: Session, counts: dict[int, int], hour: datetime) -> None:
+    """Add to each mailbox's counter for the hour, in one upsert (safe under concurrent claims)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(C).values([{"mailbox_id": m, "hour": hour, "sends": n} for m, n in counts.items()])
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[C.mailbox_id, C.hour], set_={"sends": C.sends + statement.excluded.sends}))
 
 
 def _usage(session: Session, mailbox_ids: Sequence[int], now: datetime) -> dict[int, Usage]:
@@ -99,7 +109,7 @@ def _usage(session: Session, mailbox_ids: Sequence[int], now: datetime) -> dict[
     # The hour now plus the 24 before it: whole hours, so at most an hour's sends are counted late.
     window = {row[0]: (row[1], row[2]) for row in session.execute(
         select(C.mailbox_id, func.sum(C.sends), func.min(C.hour)).where(
-            C.mailbox_id.in_(mailbox_ids), C.hour >= _hour(now) - DAY, C.sends > 0)
+            C.mailbox_id.in_(mailbox_ids), C.hour >= hour_of(now) - DAY, C.sends > 0)
         .group_by(C.mailbox_id)).all()}
     return {m: Usage(in_flight.get(m, 0), int(window.get(m, (0, None))[0] or 0),
                      _oldest_end(window.get(m, (0, None))[1])) for m in mailbox_ids}
@@ -112,12 +122,8 @@ def _oldest_end(oldest_hour: datetime | None) -> datetime | None:
 
 def _count_sends(session: Session, counts: dict[int, int], now: datetime) -> None:
     """Add this claim's sends to each mailbox's hour, in one statement; forget hours long past."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(C).values([{"mailbox_id": m, "hour": _hour(now), "sends": n} for m, n in counts.items()])
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[C.mailbox_id, C.hour], set_={"sends": C.sends + statement.excluded.sends}))
-    session.execute(delete(C).where(C.hour < _hour(now) - DAY - DAY))
+    add_sends(session, counts, hour_of(now))
+    session.execute(delete(C).where(C.hour < hour_of(now) - DAY - DAY))
 
 
 def _take_each(session: Session, quotas: dict[int, int], *, now: datetime, worker_id: str,

@@ -727,7 +727,8 @@ def _plan_first_steps(session: Session, enrollment_ids: list[int], *, rng: rando
             .execution_options(populate_existing=True).order_by(Enrollment.id)).all()
         with session.no_autoflush:
             planned = [row for enrollment in enrollments if (row := batch.plan(enrollment, 1)) is not None]
-            pending = [row for row in planned if row in session.new]  # not already flushed by the planner
+            unflushed = {id(obj) for obj in session.new}  # not already flushed by the planner
+            pending = [row for row in planned if id(row) in unflushed]
             for row in pending:
                 session.expunge(row)
         session.bulk_save_objects(pending)

@@ -27,8 +27,6 @@ from zoneinfo import ZoneInfo
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import templates
@@ -62,6 +60,7 @@ from providers.base import (
     new_message_id,
 )
 from providers.registry import ProviderRegistry
+from scheduling.claims import add_sends, hour_of
 
 log = logging.getLogger(__name__)
 
@@ -232,10 +231,6 @@ def send_form(session: Session, *, user: User, now: datetime) -> SendForm:
 
 # -- checks ---------------------------------------------------------------------------------------
 
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 def _at(moment: datetime, tz: str) -> str:
     zone = ZoneInfo(tz)
     return f"{moment.astimezone(zone):%a %H:%M} ({zone.key})"
@@ -252,7 +247,7 @@ def _cap_problem(session: Session, mailbox: Mailbox, sends: int, now: datetime, 
     counting 25 hours after the hour began."""
     C = MailboxSendCount
     hours = session.execute(select(C.hour, C.sends).where(
-        C.mailbox_id == mailbox.id, C.hour >= _hour(now) - DAY, C.sends > 0).order_by(C.hour)).all()
+        C.mailbox_id == mailbox.id, C.hour >= hour_of(now) - DAY, C.sends > 0).order_by(C.hour)).all()
     used = sum(n for _, n in hours)
     if used + sends <= mailbox.daily_cap:
         return None
@@ -412,15 +407,6 @@ class _Reserved:
 Build = Callable[[Session, User, Mailbox], tuple[list[OutgoingEmail], str]]
 
 
-def _count(session: Session, mailbox_id: int, hour: datetime, sends: int) -> None:
-    """Add to the mailbox's hourly send counter, as the claim does (one upsert, safe under concurrency)."""
-    C = MailboxSendCount
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(C).values(mailbox_id=mailbox_id, hour=hour, sends=sends)
-    session.execute(statement.on_conflict_do_update(index_elements=[C.mailbox_id, C.hour],
-                                                    set_={"sends": C.sends + statement.excluded.sends}))
-
-
 def _hold(mailbox: Mailbox, until: datetime) -> None:
     if mailbox.not_before is None or mailbox.not_before < until:
         mailbox.not_before = until
@@ -443,10 +429,10 @@ def _reserve(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, 
             lost = exc
             mark_needs_reconnect(session, mailbox=mailbox, reason=str(exc), clock=clock)
         else:
-            _count(session, mailbox.id, _hour(now), len(emails))
+            add_sends(session, {mailbox.id: len(emails)}, hour_of(now))
             _hold(mailbox, now + timedelta(seconds=mailbox.min_spacing_seconds))
         reserved = _Reserved(mailbox.id, mailbox.address, mailbox.provider, provider if lost is None else None,
-                             _hour(now), emails)
+                             hour_of(now), emails)
     if lost is not None:
         raise UserError(_lost_text(reserved.address, 0, len(emails)))
     return reserved, label

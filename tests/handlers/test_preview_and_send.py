@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from email.message import Message
 
-import pytest
 from slack_bolt import App
-from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.clock import FakeClock
@@ -17,7 +15,6 @@ from bot.models import AddressKind, Mailbox, MailboxSendCount, MailboxStatus, Us
 from bot.runtime import Runtime
 from bot.services.candidates import add_candidate
 from bot.services.sequences import StepDraft, create_sequence
-from handlers import register_all, sending
 from handlers.commands import COMMAND
 from providers.sandbox import PostOffice
 from tests import factories
@@ -31,20 +28,6 @@ STEPS = [
     StepDraft("Following up", "Hi {{ first_name }}, any thoughts?", delay_days=2),
     StepDraft("Last note", "Hi {{ first_name }}, I will leave it here.", delay_days=3),
 ]
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> App:
-    """The bot's app, with the sending commands registered here until handlers/__init__.py does it."""
-    settings = runtime.settings
-    app = App(client=WebClient(token=settings.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
-                               base_url=settings.slack_api_url),
-              signing_secret=settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
-              process_before_response=True, raise_error_for_unhandled_request=False)
-    router = register_all(app, runtime)
-    if "preview" not in dict(router.listing):
-        sending.register(app, runtime, router)
-    return app
 
 
 def _setup(runtime: Runtime, clock: FakeClock, *, slack_id: str = RITA, mailbox: bool = True,
