@@ -28,5 +28,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	@for script in bench/*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true
 
+lint: $(STAMP)
+	$(BIN)/python -m pyflakes bot handlers scheduling providers bench tests
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

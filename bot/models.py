@@ -261,7 +261,8 @@ class CandidateAddress(Base):
     """An address in relevancy order (seed 002); one added by hand is seen only by who added it."""
 
     __tablename__ = "candidate_addresses"
-    __table_args__ = (UniqueConstraint("candidate_id", "address"),)
+    # By address too: uploads merge duplicates and replies are matched by the sender's address.
+    __table_args__ = (UniqueConstraint("candidate_id", "address"), Index(None, "address"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))

@@ -11,7 +11,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from bot.errors import UserError
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class TemplateProblem(UserError):
@@ -21,19 +21,19 @@ class TemplateProblem(UserError):
 def check(source: str, *, field: str) -> None:
     """Refuse a template that does not parse, naming the line and what is wrong."""
     try:
-        _env.parse(source)
+        environment.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"line {exc.lineno}: {exc.message}", field=field) from None
 
 
 @lru_cache(maxsize=512)
-def _compiled(source: str) -> Template:
-    return _env.from_string(source)  # parsing is the slow part; a campaign reuses a few templates
+def compiled(source: str) -> Template:
+    return environment.from_string(source)  # parsing is the slow part; a campaign reuses a few templates
 
 
 def render(source: str, values: Mapping[str, Any], *, field: str = "template") -> str:
     try:
-        return _compiled(source).render(values)
+        return compiled(source).render(values)
     except UndefinedError as exc:
         raise TemplateProblem(f"missing field: {exc.message}", field=field) from None
     except TemplateSyntaxError as exc:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -285,7 +286,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     campaign_action(Action.CAMPAIGN_RESUME, lambda session, campaign: resume_campaign(
         session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
 
-    @app.action(Action.CAMPAIGN_PAGE.value)
+    @app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_PAGE.value)}\."))
     def _page(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         campaign_id, page = (int(part) for part in body["actions"][0]["value"].split(":"))

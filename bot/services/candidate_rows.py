@@ -333,8 +333,8 @@ def _read_row(record: _Record, columns: _Columns, problems: list[RowProblem]) ->
     name = cell(columns.name) or " ".join(p for p in (cell(columns.first), cell(columns.last)) if p)
     name = " ".join(name.split())
     if not name:
-        found.append("no name: fill in the name" + (" column" if columns.name is not None
-                                                     else " (first name and last name)"))
+        found.append("no name: fill in the " + ("name column" if columns.name is not None
+                                                 else "first name and last name columns"))
     elif len(name) > MAX_NAME:
         found.append(f"the name has {len(name)} characters: shorten it to at most {MAX_NAME}")
     addresses: list[tuple[str, AddressKind]] = []

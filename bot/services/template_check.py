@@ -38,7 +38,7 @@ class MissingField:
 @lru_cache(maxsize=512)
 def _needs(source: str) -> frozenset[str]:
     """Variables the template reads from its context, less the environment's globals (range, …)."""
-    env = templates._env  # the environment compose renders with: same syntax, same globals
+    env = templates.environment  # the environment compose renders with: same syntax, same globals
     return frozenset(meta.find_undeclared_variables(env.parse(source)) - set(env.globals))
 
 
@@ -57,7 +57,7 @@ def _missing_when_rendered(source: str, values: Mapping[str, Any], candidates: f
     missing: list[str] = []
     for _ in range(len(candidates) + 1):
         try:
-            templates._compiled(source).render(values)
+            templates.compiled(source).render(values)
             return missing
         except UndefinedError as error:
             name = _undefined_name(error)
@@ -71,15 +71,13 @@ def _missing_when_rendered(source: str, values: Mapping[str, Any], candidates: f
 
 
 def _plan(steps: list[SequenceStep], same_thread: bool) -> list[tuple[int, list[str]]]:
-    """What compose renders for each step: its subject and body, and step 1's subject for a
-    follow-up in the same thread."""
+    """What compose renders for each step, in its order: the subject, step 1's subject for a
+    follow-up in the same thread ("Re: …"), the body."""
     first_subject = steps[0].subject if steps and steps[0].position == 1 else None
     plan = []
     for step in steps:
-        sources = [step.subject, step.body]
-        if same_thread and step.position > 1 and first_subject is not None:
-            sources.append(first_subject)
-        plan.append((step.position, sources))
+        threaded = same_thread and step.position > 1 and first_subject is not None
+        plan.append((step.position, [step.subject, *([first_subject] if threaded else []), step.body]))
     return plan
 
 

@@ -178,11 +178,13 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
         blocks.append(DividerBlock())
         blocks += [_candidate_block(line, zone) for line in view.candidates]
     if view.pages > 1:
-        pager = []
+        pager = []  # action ids differ within a block: CAMPAIGN_PAGE + ".previous" / ".next"
         if view.page > 0:
-            pager.append(_button("Previous", Action.CAMPAIGN_PAGE, f"{view.id}:{view.page - 1}"))
+            pager.append(ButtonElement(text="Previous", action_id=f"{Action.CAMPAIGN_PAGE.value}.previous",
+                                       value=f"{view.id}:{view.page - 1}"))
         if view.page < view.pages - 1:
-            pager.append(_button("Next", Action.CAMPAIGN_PAGE, f"{view.id}:{view.page + 1}"))
+            pager.append(ButtonElement(text="Next", action_id=f"{Action.CAMPAIGN_PAGE.value}.next",
+                                       value=f"{view.id}:{view.page + 1}"))
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Page {view.page + 1} of {view.pages}")]))
         blocks.append(ActionsBlock(elements=pager))
     if view.next_sends:
@@ -293,12 +295,12 @@ def resume_modal(paused: Sequence[PausedCampaign]) -> View:
     options = [Option(value=str(p.id), label=p.name[:75],
                       description=(f"{p.reason}; cannot resume: {p.blocker}" if p.blocker else p.reason)[:75])
                for p in paused[:10]]
+    why = "\n".join(f"• *{p.name}*: {p.reason}" + (f"; it cannot resume yet: {p.blocker}" if p.blocker else "")
+                    for p in paused[:10])
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=(
         "Pick the campaigns to resume. Sending restarts within 20 minutes, from where each left off: nothing is "
-        "skipped, and steps that fell due meanwhile are spread out again, not sent in a burst.")))]
-    for p in paused[:10]:
-        if p.blocker:
-            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"*{p.name}*: {p.blocker}."[:2000])]))
+        "skipped, and steps that fell due meanwhile are spread out again, not sent in a burst."))),
+        SectionBlock(text=MarkdownTextObject(text=why[:3000]))]
     blocks.append(InputBlock(block_id="campaigns", label="Paused campaigns", element=CheckboxesElement(
         action_id=Action.CAMPAIGN_FIELD.value, options=options)))
     return View(type="modal", callback_id=Callback.RESUME.value, title="Resume campaigns", submit="Resume",

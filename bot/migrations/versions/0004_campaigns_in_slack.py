@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_candidate_uploads_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_candidate_uploads'))
     )
+    op.create_index(op.f('ix_candidate_addresses_address'), 'candidate_addresses', ['address'], unique=False)
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('status_channel', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('status_ts', sa.String(length=32), nullable=True))
@@ -50,4 +51,5 @@ def downgrade() -> None:
         batch_op.drop_column('status_hash')
         batch_op.drop_column('status_ts')
         batch_op.drop_column('status_channel')
+    op.drop_index(op.f('ix_candidate_addresses_address'), table_name='candidate_addresses')
     op.drop_table('candidate_uploads')
