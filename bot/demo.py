@@ -33,7 +33,7 @@ from bot.slack_app import build_app
 from providers.sandbox import PostOffice
 from scheduling.service import start_scheduler
 from scheduling.dispatcher import next_wakeup
-from scheduling.timer import DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
+from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
 
 ZONE = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 23, 9, 40, tzinfo=ZONE)  # a Monday morning
@@ -171,6 +171,7 @@ class Demo:
     def tick(self) -> None:
         self.timer.run_now(DISPATCH_JOB_ID)
         self.timer.run_now(NOTICES_JOB_ID)
+        self.timer.run_now(CAMPAIGN_MESSAGES_JOB_ID)
 
     # -- the script ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -197,7 +198,7 @@ class Demo:
 
         self.clock.set(START.replace(hour=12, minute=10))
         self.scene("At 12:10 Rita starts a three-step 'best time' campaign for six candidates from a file")
-        self.out.write("    (building campaigns in Slack is not built yet; she uses the command line instead)\n"
+        self.out.write("    (for scripting, a campaign can come from a file; the last act builds one in Slack)\n"
                        "    $ outreach campaign import backend-q4.yaml --start\n")
         self.out.write(_indent(CAMPAIGN_FILE, "    │ ") + "\n")
         result = import_campaign_text(self.runtime, CAMPAIGN_FILE, file="backend-q4.yaml", start=True)
@@ -251,6 +252,7 @@ class Demo:
         self.expect.check("the Home tab shows the campaign finished with 18 emails sent",
                           "finished" in _home_text(self.ws) and "18 emails sent" in _home_text(self.ws))
         self.lost_connection()
+        self.campaign_in_slack()
 
     def lost_connection(self) -> None:
         self.scene("Rita starts two more campaigns; then her mailbox's sign-in is revoked")
@@ -286,6 +288,75 @@ class Demo:
         resumed = self.new_mail()
         self.expect.check("both campaigns resumed and their first emails went out",
                           sorted(str(m["To"]) for m in resumed) == ["gus@work.example", "hana@work.example"])
+
+
+    def campaign_in_slack(self) -> None:
+        self.pass_time(timedelta(days=1))
+        self.scene("Rita builds a two-step sequence in Slack; a typo in a template is caught on its field")
+        self.rita.slash("/outreach", "sequence new")
+        self.rita.click("sequence.add_step", values={
+            "name": "Platform engineers", "subject_1": "{{ first_name }}, platform work at {{ company }}",
+            "body_1": "Hi {{ first_name }},\n\nWe're growing the platform team at {{ company }}. Interested?\n\nRita"})
+        step_2 = {"subject_2": "Following up", "delay_2": "3"}
+        refused = self.rita.submit({**step_2, "body_2": "Hi {{ first_name }, just checking in. Rita"})
+        self.show_slack()
+        self.out.write(f"    ⚠ the modal answers on the step 2 body: {(refused.errors or {}).get('body_2')}\n")
+        self.expect.check("a template that does not parse is refused on its field, with the line",
+                          "line 1" in str((refused.errors or {}).get("body_2")))
+        self.rita.submit({**step_2, "body_2": "Hi {{ first_name }}, just checking in. Rita"})
+        self.show_slack()
+
+        self.scene("Rita creates a campaign from the modal (time zone from her Slack profile)")
+        self.rita.slash("/outreach", "campaign new")
+        self.rita.submit({"name": "Platform Q1", "sequence": self._option("sequence", "Platform engineers")})
+        self.show_slack()
+
+        self.scene("Rita drops a CSV into her DM with the bot; one row has a broken address")
+        self.rita.upload("platform.csv", (
+            "name,work email,personal email,company\n"
+            "Ines Duarte,ines@work.example,ines@home.example,Acme\n"
+            "Jon Berg,jon(at)work.example,,Acme\n"
+            "Kai Sato,kai@work.example,,Acme\n").encode())
+        self.show_slack()
+        summary = self.rita.dm_messages()[-1]
+        self.expect.check("the upload names the bad row by its line and adds nothing before Rita confirms",
+                          "line 3" in str(summary.blocks) and "2 candidate(s) ready" in summary.text)
+        self.rita.click("campaign.upload_confirm", in_message=summary)
+        self.rita.click("campaign.start")
+        self.show_slack()
+        self.expect.check("after Start both candidates show Not Started, step 1 Pending",
+                          self._campaign_text().count("Not Started · step 1 Pending") == 2)
+
+        self.pass_time(timedelta(minutes=10))
+        self.scene("Ten minutes later Rita pauses it: nothing has left yet")
+        self.rita.click("campaign.pause")
+        self.pass_time(timedelta(hours=2))
+        self.show_slack()
+        self.expect.check("nothing was sent while the campaign was paused", not self.new_mail())
+
+        self.scene("Rita resumes it: sending restarts within 20 minutes, from where it left off")
+        resumed_at = self.clock.now()
+        self.rita.click("campaign.resume")
+        self.pass_time(timedelta(minutes=45))
+        sent = self.new_mail()
+        self.show_slack()
+        self.expect.check("both first emails went out 20 to 40 minutes after the resume",
+                          sorted(str(m["To"]) for m in sent) == ["ines@work.example", "kai@work.example"]
+                          and all(timedelta(minutes=20) <= _sent_at(m) - resumed_at <= timedelta(minutes=41)
+                                  for m in sent))
+        self.expect.check("the campaign message was kept up to date: step 1 of 2 sent for both",
+                          self._campaign_text().count("In progress (step 1 of 2 sent)") == 2)
+
+    def _option(self, block: str, label: str) -> str:
+        view = self.ws.open_views(RITA)[-1]
+        element = next(b["element"] for b in view["blocks"] if b.get("block_id") == block)
+        return next(o["value"] for o in element["options"] if o["text"]["text"] == label)
+
+    def _campaign_text(self) -> str:
+        from bot.localslack import render_blocks
+
+        messages = [m for m in self.rita.dm_messages() if m.blocks and m.blocks[0].get("type") == "header"]
+        return render_blocks(messages[-1].blocks) if messages else ""
 
 
 def _sent_at(email: Message) -> datetime:

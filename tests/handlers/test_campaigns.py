@@ -342,3 +342,61 @@ def _menu(rita: Person, workspace: LocalSlack, option: str) -> None:
 
 
 __all__ = ["OMAR", "EnrollmentStatus", "OutboundStatus", "PauseReason"]
+
+
+def test_a_hand_added_address_is_seen_only_by_who_added_it_and_use_first_wins(
+        rita: Person, omar: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _sequence_and_mailbox(runtime, clock)
+    _create(rita)
+    _add_pasted(rita)
+    rita.click(Action.UPLOAD_CONFIRM.value)
+    ana = _enrollment_id(runtime, "Ana Lima")
+    _menu(rita, workspace, f"edit:{ana}")
+    assert rita.submit({"send_to": "ana@home.example", "use_first": ["yes"]}).ok
+    _menu(rita, workspace, f"edit:{ana}")
+    assert rita.submit({"new_address": "ana.private@mail.example"}).ok
+    with transaction(runtime.sessions, write=True) as session:  # Omar, another recruiter, has a campaign too
+        omar_user = factories.recruiter(session, clock, slack_id=OMAR)
+        factories.sandbox_mailbox(session, omar_user, clock, address="omar@acme.example")
+        create_sequence(session, owner=omar_user, name="Omar's", clock=clock,
+                        steps=[StepDraft("Hello", "Hi {{ first_name }}")])
+        first = session.scalar(select(CandidateAddress).where(CandidateAddress.address == "ana@home.example"))
+        assert first is not None and first.use_first  # marked for every campaign
+    omar.slash(COMMAND, "campaign new")
+    assert omar.submit({"name": "Omar Q1"}).ok
+    omar.click(Action.CAMPAIGN_ADD_CANDIDATES.value)
+    assert omar.submit({"paste": "name,email\nAna Lima,ana@acme.example\n"}).ok
+    omar.click(Action.UPLOAD_CONFIRM.value)
+    with transaction(runtime.sessions) as session:
+        enrollment_id = session.scalar(select(Enrollment.id).join(Campaign).where(Campaign.name == "Omar Q1"))
+    omar_message = [m for m in workspace.messages(channel=omar.dm) if m.blocks and m.blocks[0]["type"] == "header"][-1]
+    block = next(b for b in omar_message.blocks if b.get("accessory", {}).get("type") == "overflow")
+    omar.click(Action.CANDIDATE_MENU.value, in_message=omar_message, block_id=block["block_id"],
+               selected_option_value=f"edit:{enrollment_id}")
+    choices = render_view(workspace.open_views(OMAR)[-1])
+    assert "ana@home.example" in choices and "ana.private@mail.example" not in choices
+
+
+def test_previous_page_and_discard(rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _sequence_and_mailbox(runtime, clock)
+    _create(rita)
+    _add_pasted(rita, "name,email,company\n" + "".join(f"P {n:02d},p{n}@acme.example,Acme\n" for n in range(20)))
+    rita.click(Action.UPLOAD_CONFIRM.value)
+    rita.click(f"{Action.CAMPAIGN_PAGE.value}.next")
+    rita.click(f"{Action.CAMPAIGN_PAGE.value}.previous")
+    assert "Page 1 of 2" in _campaign_message(workspace) and "P 00" in _campaign_message(workspace)
+    _add_pasted(rita, "name,email,company\nZed,zed@acme.example,Acme\n")
+    rita.click(Action.UPLOAD_DISCARD.value)
+    assert rita.dm_messages()[-1].text == "Discarded: no candidate was added."
+    with transaction(runtime.sessions) as session:
+        assert len(session.scalars(select(Enrollment)).all()) == 20
+
+
+def test_files_other_than_a_csv_in_the_dm_and_files_in_channels_are_left_alone(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _sequence_and_mailbox(runtime, clock)
+    _create(rita)
+    before = len(workspace.messages())
+    rita.upload("photo.png", b"\x89PNG\r\n\x1a\n")
+    rita.upload("team.csv", b"name,email\nA B,ab@acme.example\n", channel="C0HIRING")
+    assert len(workspace.messages()) == before + 2  # the two shares themselves; the bot said nothing
