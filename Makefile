@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	@for script in bench/*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true
+	@for script in bench/[!_]*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true
 
 lint: $(STAMP)
 	$(BIN)/python -m pyflakes bot handlers scheduling providers bench tests

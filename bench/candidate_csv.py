@@ -32,12 +32,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.clock import FakeClock  # noqa: E402
-from bot.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
+from bench._databases import drop_database, fresh_database  # noqa: E402
+from bot.db import session_factory, transaction  # noqa: E402
 from bot.models import (  # noqa: E402
     Campaign,
     Candidate,
@@ -102,30 +103,6 @@ def bench_read(data: bytes, rows: int) -> None:
     bot = best(lambda: read_csv(data, source="bench.csv"))
     floor = best(lambda: list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""))))
     line("read", None, rows, bot, floor, bytes=len(data))
-
-
-# -- a database to measure on ---------------------------------------------------------------------
-def fresh_database(backend: str, pg_url: str | None, workdir: Path) -> tuple[str, Engine]:
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.sqlite3'}"
-        engine = make_engine(url)
-    else:
-        assert pg_url
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with make_engine(pg_url).begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{pg_url}?options=-csearch_path%3D{schema}"
-        engine = make_engine(url)
-    upgrade(engine)
-    return url, engine
-
-
-def drop_database(backend: str, url: str, engine: Engine, pg_url: str | None) -> None:
-    engine.dispose()
-    if backend == "postgresql":
-        schema = url.rsplit("%3D", 1)[1]
-        with make_engine(pg_url).begin() as conn:  # type: ignore[arg-type]
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def new_campaign(engine: Engine, clock: FakeClock) -> int:

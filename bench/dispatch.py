@@ -31,11 +31,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.db import make_engine, upgrade  # noqa: E402
+from bench._databases import drop_database, fresh_database  # noqa: E402
 from bot.models import (  # noqa: E402
     Campaign,
     CampaignStatus,
@@ -55,30 +55,6 @@ from bot.models import (  # noqa: E402
 BATCH = 400  # the bot claims up to 4 rows per mailbox, 100 mailboxes: the floor uses the same batch
 LATENCY_CONCURRENCY = 128  # sends in flight per worker when each send waits 200 ms
 SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-
-
-# -- a database to measure on ---------------------------------------------------------------------
-def fresh_database(backend: str, pg_url: str | None, workdir: Path) -> tuple[str, Engine]:
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.sqlite3'}"
-        engine = make_engine(url)
-    else:
-        assert pg_url
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with make_engine(pg_url).begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{pg_url}?options=-csearch_path%3D{schema}"
-        engine = make_engine(url)
-    upgrade(engine)
-    return url, engine
-
-
-def drop_database(backend: str, url: str, engine: Engine, pg_url: str | None) -> None:
-    engine.dispose()
-    if backend == "postgresql":
-        schema = url.rsplit("%3D", 1)[1]
-        with make_engine(pg_url).begin() as conn:  # type: ignore[arg-type]
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def seed(engine: Engine, rows: int, mailboxes: int, due: datetime) -> None:

@@ -51,6 +51,18 @@ def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User) -
         organisation_enhanced=organisation.permission_level == PermissionLevel.ENHANCED))
 
 
+def deliver_and_refresh(runtime: Runtime, slack: Slack, user_id: int) -> None:
+    """After a change to someone's mailboxes: queued notices go out now, in order, and their App
+    Home is redrawn."""
+    from handlers.notices import deliver_notices
+
+    deliver_notices(runtime, slack.client)
+    with transaction(runtime.sessions) as session:
+        user = session.get(User, user_id)
+        if user is not None:
+            publish_home(runtime, slack, session, user)
+
+
 def home_refresher(runtime: Runtime, client: WebClient) -> Callable[[int], None]:
     """For the OAuth pages: refresh a person's App Home after their mailbox connects."""
     def refresh(user_id: int) -> None:

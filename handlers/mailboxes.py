@@ -24,10 +24,9 @@ from bot.services.connections import (
 )
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
-from handlers.home import mailbox_summaries, publish_home
+from handlers.home import deliver_and_refresh, mailbox_summaries
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
-from handlers.notices import deliver_notices
 from handlers.slack import Slack
 from handlers.views.mailboxes import ConnectChoices, connect_modal, disconnected_text, mailbox_list_blocks, other_modal
 
@@ -67,14 +66,6 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             mailbox = own_mailbox(session, user=user, mailbox_id=mailbox_id) if mailbox_id is not None else None
             view = connect_modal(choices(session, user, mailbox))
         slack.open_modal(trigger_id, view)
-
-    def after_change(slack: Slack, user_id: int) -> None:
-        """Tell the person (queued notices go out now, in order) and redraw their App Home."""
-        deliver_notices(runtime, slack.client)
-        with transaction(runtime.sessions) as session:
-            user = session.get(User, user_id)
-            assert user is not None
-            publish_home(runtime, slack, session, user)
 
     @router.add("connect", "connect the mailbox your campaigns send from")
     def _connect(call: CommandCall) -> None:
@@ -141,7 +132,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             ack(response_action="errors", errors={error.field or BlockId.ADDRESS.value: error.message})
             return
         ack()
-        after_change(slack, user_id)
+        deliver_and_refresh(runtime, slack, user_id)
 
     @app.view(Callback.CONNECT_OTHER.value)
     def _submit_other(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -171,7 +162,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             ack(response_action="errors", errors={BlockId.ADDRESS.value: error.message})
             return
         ack(response_action="clear")
-        after_change(slack, user_id)
+        deliver_and_refresh(runtime, slack, user_id)
 
     @app.action(Action.DISCONNECT.value)
     def _disconnect_one(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
@@ -184,7 +175,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                                          clock=runtime.clock)
             address, user_id = mailbox.address, user.id
         respond(text=disconnected_text(address, paused), replace_original=False, response_type="ephemeral")
-        after_change(slack, user_id)
+        deliver_and_refresh(runtime, slack, user_id)
 
     @app.action(Action.RESUME_ALL.value)
     def _resume_all(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -197,7 +188,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             user_id = user.id
         respond(text=f":arrow_forward: Resumed {resumed} campaign(s). Sending restarts within 20 minutes, from "
                      "where each left off.", replace_original=True)
-        after_change(slack, user_id)
+        deliver_and_refresh(runtime, slack, user_id)
 
 
 def _other_settings(values: dict[str, Any]) -> Any:

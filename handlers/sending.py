@@ -21,9 +21,8 @@ from bot.services.direct_send import Field
 from bot.services.sequences import find_sequence
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
-from handlers.home import publish_home
+from handlers.home import deliver_and_refresh
 from handlers.ids import Action, Callback
-from handlers.notices import deliver_notices
 from handlers.slack import Slack
 from handlers.views.sending import (
     choose_modal,
@@ -57,11 +56,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             user = session.get(User, user_id)
             assert user is not None
             slack.send_dm(user.slack_user_id, text)
-        if deliver_notices(runtime, slack.client):
-            with transaction(runtime.sessions) as session:
-                user = session.get(User, user_id)
-                assert user is not None
-                publish_home(runtime, slack, session, user)
+        deliver_and_refresh(runtime, slack, user_id)
 
     @router.add("preview", "mail a whole sequence to yourself to check it: `/outreach preview <sequence>`")
     def _preview(call: CommandCall) -> None:
