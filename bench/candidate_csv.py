@@ -49,7 +49,8 @@ from bot.models import (  # noqa: E402
     User,
 )
 from bot.services.campaigns import create_campaign, start_campaign  # noqa: E402
-from bot.services.candidate_rows import confirm_upload, read_csv, stage_upload  # noqa: E402
+from bot.services.candidate_rows import read_csv  # noqa: E402
+from bot.services.candidate_uploads import confirm_upload, stage_upload  # noqa: E402
 from bot.services.directory import Profile, ensure_user  # noqa: E402
 from bot.services.mailboxes import connect_mailbox, set_limits  # noqa: E402
 from bot.services.sequences import StepDraft, create_sequence  # noqa: E402

@@ -21,7 +21,7 @@ from bot.db import transaction
 from bot.errors import UserError
 from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
-from bot.services import candidate_rows
+from bot.services import candidate_rows, candidate_uploads
 from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import (
     PAUSE_REASONS,
@@ -125,7 +125,10 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                 campaign.status_channel, campaign.status_ts = channel, slack.post(channel, text, blocks)
             else:
                 slack.update(campaign.status_channel or "", campaign.status_ts, text, blocks)
-            campaign.status_hash = blocks_hash(campaign.status.value, blocks) if page == 0 else None
+            # The refresher compares page 1 (what it draws): a person reading page 2 is moved back
+            # only when something changed.
+            first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign))
+            campaign.status_hash = blocks_hash(campaign.status.value, first_page)
 
     def tell(respond: Respond, text: str) -> None:
         respond(text=text, response_type="ephemeral", replace_original=False)
@@ -192,7 +195,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, slack)
             campaign = owned_campaign(session, user=user, campaign_id=campaign_id) if campaign_id else None
-            upload = candidate_rows.stage_upload(session, campaign=campaign, user=user, parsed=parsed,
+            upload = candidate_uploads.stage_upload(session, campaign=campaign, user=user, parsed=parsed,
                                                  source=source, clock=runtime.clock)
             targets = [(campaign.id, campaign.name)] if campaign else _open_campaigns(session, user)
             summary = UploadSummary(upload_id=upload.id, source=source, good=len(parsed.rows),
@@ -247,7 +250,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, slack)
             campaign = owned_campaign(session, user=user, campaign_id=campaign_id)
-            result = candidate_rows.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
+            result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
                                                    clock=runtime.clock, rng=runtime.rng)
             name = campaign.name
         respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
@@ -258,7 +261,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         ack()
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, Slack(client))
-            candidate_rows.discard_upload(session, upload_id=int(body["actions"][0]["value"]), user=user)
+            candidate_uploads.discard_upload(session, upload_id=int(body["actions"][0]["value"]), user=user)
         respond(replace_original=True, text="Discarded: no candidate was added.")
 
     # ---- start, pause, resume ----------------------------------------------------------------

@@ -29,8 +29,9 @@ from bot.models import (
     User,
 )
 from bot.runtime import Runtime
-from bot.services import candidate_rows
+from bot.services import candidate_uploads
 from bot.services.campaigns import enroll, pause_campaign, resume_campaign, start_campaign
+from bot.services.candidate_uploads import confirm_upload, stage_upload
 from bot.services.candidate_rows import (
     NO_EMAIL_COLUMN,
     NO_NAME_COLUMN,
@@ -39,10 +40,8 @@ from bot.services.candidate_rows import (
     CandidateRow,
     ParsedRows,
     RowProblem,
-    confirm_upload,
     read_csv,
     read_pasted,
-    stage_upload,
 )
 from bot.services.candidates import add_candidate
 from providers.sandbox import PostOffice
@@ -242,7 +241,7 @@ def _stage(runtime: Runtime, csv_text: str, *, campaign_id: int | None = None) -
         return upload.id, campaign.id
 
 
-def _confirm(runtime: Runtime, upload_id: int, slack_id: str = "U0RITA") -> candidate_rows.ConfirmResult:
+def _confirm(runtime: Runtime, upload_id: int, slack_id: str = "U0RITA") -> candidate_uploads.ConfirmResult:
     with transaction(runtime.sessions, write=True) as session:
         user = session.scalar(select(User).where(User.slack_user_id == slack_id))
         assert user is not None
@@ -271,7 +270,7 @@ def test_staging_keeps_the_rows_and_problems_and_writes_nothing_else(runtime: Ru
 
 def test_confirming_creates_the_candidates_and_enrolls_them(runtime: Runtime) -> None:
     upload_id, campaign_id = _stage(runtime, GOOD)
-    assert _confirm(runtime, upload_id) == candidate_rows.ConfirmResult(added=3, merged_with_existing=0,
+    assert _confirm(runtime, upload_id) == candidate_uploads.ConfirmResult(added=3, merged_with_existing=0,
                                                                        already_enrolled=0)
     assert _people(runtime)[1] == ("Bo Chen", [("bo.chen@mail.example", "personal", None),
                                                ("bo@old.example", "other", None)], {"company_name": "Initech, Inc."})
@@ -294,7 +293,7 @@ def test_a_known_candidate_is_reused_and_other_campaigns_keep_their_values(runti
     upload_id, _ = _stage(runtime, "name,personal email,work email,company name,role\n"
                                    "Ana Lima,ana.lima@mail.example,ANA@acme.example,Acme Europe,Backend\n",
                           campaign_id=campaign_id)
-    assert _confirm(runtime, upload_id) == candidate_rows.ConfirmResult(added=1, merged_with_existing=1,
+    assert _confirm(runtime, upload_id) == candidate_uploads.ConfirmResult(added=1, merged_with_existing=1,
                                                                        already_enrolled=0)
     with transaction(runtime.sessions) as session:
         candidate = session.get(Candidate, known_id)
@@ -327,7 +326,7 @@ def test_a_candidate_already_in_the_campaign_is_not_enrolled_twice(runtime: Runt
     upload_id, campaign_id = _stage(runtime, GOOD)
     _confirm(runtime, upload_id)
     again, _ = _stage(runtime, GOOD + "Dan Ng,dan@acme.example,,,Acme,\n", campaign_id=campaign_id)
-    assert _confirm(runtime, again) == candidate_rows.ConfirmResult(added=1, merged_with_existing=3,
+    assert _confirm(runtime, again) == candidate_uploads.ConfirmResult(added=1, merged_with_existing=3,
                                                                    already_enrolled=3)
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(func.count()).select_from(Enrollment)) == 4
@@ -379,19 +378,19 @@ def test_discarded_rows_cannot_be_confirmed_and_only_the_uploader_discards(runti
     with transaction(runtime.sessions, write=True) as session:
         tom = factories.recruiter(session, runtime.clock, slack_id="U0TOM")
         with pytest.raises(UserError, match="Only the person who uploaded"):
-            candidate_rows.discard_upload(session, upload_id=upload_id, user=tom)
+            candidate_uploads.discard_upload(session, upload_id=upload_id, user=tom)
     with transaction(runtime.sessions, write=True) as session:
         rita = session.scalar(select(User).where(User.slack_user_id == "U0RITA"))
-        candidate_rows.discard_upload(session, upload_id=upload_id, user=rita)  # type: ignore[arg-type]
+        candidate_uploads.discard_upload(session, upload_id=upload_id, user=rita)  # type: ignore[arg-type]
     with pytest.raises(UserError, match="no longer waiting"):
         _confirm(runtime, upload_id)
     assert _people(runtime) == []
 
 
 def test_the_result_says_what_was_added_and_what_was_known() -> None:
-    result = candidate_rows.ConfirmResult(added=3, merged_with_existing=2, already_enrolled=1)
+    result = candidate_uploads.ConfirmResult(added=3, merged_with_existing=2, already_enrolled=1)
     assert result.describe() == "Added 3 candidates (2 already known; 1 was already in the campaign)"
-    assert candidate_rows.ConfirmResult(0, 2, 2).describe() == ("Added no candidates (2 already known; 2 were "
+    assert candidate_uploads.ConfirmResult(0, 2, 2).describe() == ("Added no candidates (2 already known; 2 were "
                                                                 "already in the campaign)")
 
 
