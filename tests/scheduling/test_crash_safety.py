@@ -63,6 +63,17 @@ def _worker(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _sent(runtime: Runtime) -> int:
+    with transaction(runtime.sessions) as session:
+        return session.scalar(select(func.count()).where(OutboundMessage.status == OutboundStatus.SENT)) or 0
+
+
+def _wait_for_progress(runtime: Runtime, *, since: int, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while _sent(runtime) <= since and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _unsettled(runtime: Runtime) -> int:
     with transaction(runtime.sessions) as session:
         return session.scalar(select(func.count()).select_from(OutboundMessage).join(Enrollment).where(
@@ -96,7 +107,10 @@ def test_killed_workers_send_every_step_exactly_once_and_never_after_a_reply(
     started = time.monotonic()
     try:
         while kills < KILLS and _unsettled(runtime):
-            time.sleep(chaos.uniform(START_UP, START_UP + 1.2))  # let them work, then strike at random
+            # Strike once sending has moved on since the last strike, a random moment later: gated on
+            # progress, not on time, so a fast machine cannot finish the work before the chaos begins.
+            _wait_for_progress(runtime, since=_sent(runtime), limit=START_UP + 5)
+            time.sleep(chaos.uniform(0.0, 0.6))
             victim = chaos.randrange(len(workers))
             workers[victim].send_signal(signal.SIGKILL)
             workers[victim].wait()
