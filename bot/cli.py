@@ -151,11 +151,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check settings, database, Slack and providers").set_defaults(run=_doctor)
 
-    from bot import campaign_import
+    from bot import campaign_import, classify_cli
     from scheduling import plan_cli
 
     plan_cli.add_parser(sub)
     campaign_import.add_parser(sub)
+    classify_cli.add_parser(sub)
 
     keys = sub.add_parser("keys", help="encryption keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: float = Field(
         15.0, gt=0, validation_alias="OUTREACH_DISPATCH_INTERVAL_SECONDS"
     )
+    # How often each mailbox is read for replies and bounces (one cheap request when idle).
+    sync_interval_seconds: float = Field(60.0, gt=0, validation_alias="OUTREACH_SYNC_INTERVAL_SECONDS")
 
     @field_validator("database_url")
     @classmethod

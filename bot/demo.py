@@ -33,11 +33,12 @@ from bot.slack_app import build_app
 from providers.sandbox import PostOffice
 from scheduling.service import start_scheduler
 from scheduling.dispatcher import next_wakeup
-from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
+from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, SYNC_JOB_ID, Timer
 
 ZONE = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 23, 9, 40, tzinfo=ZONE)  # a Monday morning
 RITA = "U0RITA"
+HIRING = "C0HIRING"  # the team channel that gets reply and bounce alerts
 
 CAMPAIGN_FILE = """\
 owner: {team: T0LOCAL, user: U0RITA}
@@ -114,6 +115,7 @@ class Demo:
     def setup(self, stack: ExitStack) -> None:
         ws = stack.enter_context(self.ws.start())
         ws.add_user(RITA, name="rita", real_name="Rita Recruiter", tz=str(ZONE), email="rita@acme.example")
+        ws.add_channel(HIRING, name="hiring", members=[RITA])
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             DATABASE_URL=f"sqlite:///{self.workdir / 'demo.sqlite3'}",
@@ -158,6 +160,7 @@ class Demo:
         """Move the simulated clock, stopping at every moment something can happen (a send falls
         due, a mailbox's wait ends), and let the real scheduler run its jobs at each stop."""
         target = self.clock.now() + delta
+        self.clock.advance(min(delta, timedelta(minutes=1)))  # the sync reads each mailbox once a minute
         while True:
             self.tick()
             with transaction(self.runtime.sessions) as session:
@@ -171,6 +174,7 @@ class Demo:
     def tick(self) -> None:
         self.timer.run_now(DISPATCH_JOB_ID)
         self.timer.run_now(NOTICES_JOB_ID)
+        self.timer.run_now(SYNC_JOB_ID)
         self.timer.run_now(CAMPAIGN_MESSAGES_JOB_ID)
 
     # -- the script ---------------------------------------------------------------------------
@@ -253,6 +257,7 @@ class Demo:
                           "finished" in _home_text(self.ws) and "18 emails sent" in _home_text(self.ws))
         self.lost_connection()
         self.campaign_in_slack()
+        self.replies_and_bounces()
 
     def lost_connection(self) -> None:
         self.scene("Rita starts two more campaigns; then her mailbox's sign-in is revoked")
@@ -308,7 +313,8 @@ class Demo:
 
         self.scene("Rita creates a campaign from the modal (time zone from her Slack profile)")
         self.rita.slash("/outreach", "campaign new")
-        self.rita.submit({"name": "Platform Q1", "sequence": self._option("sequence", "Platform engineers")})
+        self.rita.submit({"name": "Platform Q1", "sequence": self._option("sequence", "Platform engineers"),
+                          "alert_channel": HIRING})
         self.show_slack()
 
         self.scene("Rita drops a CSV into her DM with the bot; one row has a broken address")
@@ -346,6 +352,43 @@ class Demo:
                                   for m in sent))
         self.expect.check("the campaign message was kept up to date: step 1 of 2 sent for both",
                           self._campaign_text().count("In progress (step 1 of 2 sent)") == 2)
+
+    def replies_and_bounces(self) -> None:
+        post, mailbox = self.post_office, "rita@acme.example"
+        sent = {str(m["To"]): m for m in post.sent(mailbox)}
+        self.scene("Ines's work address bounces; Kai's mailbox answers with an out-of-office")
+        post.bounce(mailbox, sent["ines@work.example"], self.clock.now())
+        post.auto_reply(mailbox, sent["kai@work.example"], "I'm away until Monday, with no access to email.",
+                        self.clock.now())
+        self.out.write("    (the bounce and the auto-reply land in rita@acme.example; the bot reads only their headers)\n")
+        self.pass_time(timedelta(minutes=45))
+        moved = self.new_mail()
+        self.show_slack()
+        self.expect.check("the bounce moved Ines to her personal address, from step 1, 20+ minutes later",
+                          [str(m["To"]) for m in moved] == ["ines@home.example"])
+        self.expect.check("#hiring was told that Ines's address bounced and where step 1 goes now",
+                          any("ines@work.example bounced" in m.text for m in self.ws.messages(channel=HIRING)))
+        self.expect.check("Kai shows Out of office and stays in the sequence",
+                          "Kai Sato* · Out of office" in self._campaign_text())
+
+        self.pass_time(timedelta(days=1))
+        self.scene("Next day: Ines replies from her personal address")
+        post.reply(mailbox, moved[0], "Hi Rita, happy to talk. Thursday?", self.clock.now())
+        self.pass_time(timedelta(minutes=5))
+        self.show_slack()
+        dm = [m for m in self.rita.dm_messages() if "replied to" in m.text]
+        self.expect.check("Rita gets a DM: Ines replied, with Mark handled and 'This was an auto-reply' buttons",
+                          len(dm) == 1 and "*Ines Duarte* replied to *Platform Q1*" in dm[0].text
+                          and "This was an auto-reply: continue" in str(dm[0].blocks))
+        self.expect.check("#hiring gets the reply alert",
+                          any("Ines Duarte replied to Platform Q1" in m.text for m in self.ws.messages(channel=HIRING)))
+
+        self.pass_time(timedelta(days=4))
+        self.scene("Days later: Kai's step 2 went out despite his auto-reply; nothing more went to Ines")
+        later = self.new_mail()
+        self.show_slack()
+        self.expect.check("step 2 went to Kai (out of office does not stop the sequence) and nothing to Ines",
+                          [str(m["To"]) for m in later] == ["kai@work.example"])
 
     def _option(self, block: str, label: str) -> str:
         view = self.ws.open_views(RITA)[-1]

@@ -210,7 +210,9 @@ class Mailbox(Base):
         _enum(PermissionLevel, "permission_level"), default=PermissionLevel.BASIC
     )
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)  # Fernet ciphertext, or None
-    sync_cursor: Mapped[str | None] = mapped_column(String(500))
+    sync_cursor: Mapped[str | None] = mapped_column(Text)  # Graph delta links run past 500 characters
+    last_synced_at: Mapped[datetime | None]
+    sync_not_before: Mapped[datetime | None]  # a provider's Retry-After, or a back-off after errors
     daily_cap: Mapped[int] = mapped_column(Integer)
     min_spacing_seconds: Mapped[int] = mapped_column(Integer, default=60)
     max_in_flight: Mapped[int] = mapped_column(Integer, default=4)
@@ -459,6 +461,25 @@ class InboundEvent(Base):
     received_at: Mapped[datetime]
     handled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class ChannelAlert(Base):
+    """A reply or bounce alert for a campaign's channel, in an outbox like Notification. The serving
+    process posts a channel's waiting alerts as one message per run, so a busy campaign never
+    floods the channel (Slack allows about one message per second per channel)."""
+
+    __tablename__ = "channel_alerts"
+    __table_args__ = (Index(None, "delivered_at", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEntry(Base):

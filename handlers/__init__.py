@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import campaigns, commands, errors, home, mailboxes, sending, sequences
+from handlers import campaigns, commands, errors, home, mailboxes, replies, sending, sequences
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
@@ -16,4 +16,5 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     sequences.register(app, runtime, router)
     campaigns.register(app, runtime, router)
     sending.register(app, runtime, router)
+    replies.register(app, runtime)
     return router

@@ -49,6 +49,10 @@ class Action(str, Enum):
     CANDIDATE_PAUSE = "campaign.candidate_pause"  # value: the enrollment id
     CANDIDATE_RESUME = "campaign.candidate_resume"
     CANDIDATE_OPEN_EDIT = "campaign.candidate_open_edit"
+    # replies (value: the inbound event id)
+    REPLY_HANDLED = "reply.handled"
+    REPLY_WAS_AUTO = "reply.was_auto_reply"
+    AUTO_WAS_REPLY = "reply.was_real_reply"
     CANDIDATE_MENU = "campaign.candidate_menu"  # overflow; option values "pause:<id>", "resume:<id>", "edit:<id>"
 
 

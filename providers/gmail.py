@@ -18,7 +18,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import HeaderParser
@@ -64,6 +64,9 @@ INBOUND_HEADERS = [
     "Content-Type", "Return-Path", "X-MS-Exchange-Inbox-Rules-Loop",
 ]
 PAGE_SIZE = 100  # messages.list page for find_sent (basic) and a full resync
+HISTORY_PAGE_SIZE = 500  # history.list's maximum: a busy hour is still one call
+RESYNC_DAYS = 14  # a full resync looks this far back...
+RESYNC_MAX_MESSAGES = 200  # ...and at no more messages than this
 HTTP_TIMEOUT = 30.0
 DEFAULT_RETRY_AFTER = 60.0
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
@@ -336,8 +339,19 @@ class GmailProvider(MailProvider):
 
     # receiving ----------------------------------------------------------------------------------
     def fetch_changes(self, cursor: str | None) -> Changes:
+        """Inbound INBOX mail since `cursor` (a Gmail historyId).
+
+        None starts from now: one getProfile, no messages. Otherwise one history.list call (more only
+        when a page is full), then one messages.get per new message: format=metadata with
+        INBOUND_HEADERS under basic permissions, format=raw under enhanced. An idle poll is therefore
+        exactly one request, whatever the mailbox holds. A historyId Gmail no longer keeps (404, after
+        about a week) or one that is not a number means a full resync, bounded to the INBOX's newest
+        RESYNC_MAX_MESSAGES received in the last RESYNC_DAYS (`full_resync=True`). Messages may come
+        again after a resync: the caller dedupes by provider_message_id."""
         if cursor is None:  # a new mailbox starts from now, not from its whole past
-            return Changes([], cursor=self._profile()["historyId"])
+            return Changes([], cursor=str(self._profile()["historyId"]))
+        if not cursor.isdigit():
+            return self._full_resync()
         try:
             added, new_cursor = self._history_since(cursor)
         except GmailNotFound:
@@ -352,7 +366,8 @@ class GmailProvider(MailProvider):
         new_cursor, page_token = cursor, None
         while True:
             answer = self._execute(history.list(userId="me", startHistoryId=cursor, historyTypes=["messageAdded"],
-                                                labelId="INBOX", pageToken=page_token), "fetch_changes")
+                                                labelId="INBOX", maxResults=HISTORY_PAGE_SIZE,
+                                                pageToken=page_token), "fetch_changes")
             for record in answer.get("history") or []:
                 ids += [added["message"]["id"] for added in record.get("messagesAdded") or []]
             new_cursor = str(answer.get("historyId") or new_cursor)
@@ -361,13 +376,30 @@ class GmailProvider(MailProvider):
                 return list(dict.fromkeys(ids)), new_cursor
 
     def _full_resync(self) -> Changes:
+        """The INBOX's recent past, newest first until a message older than RESYNC_DAYS or
+        RESYNC_MAX_MESSAGES. No `q` search (gmail.metadata refuses it): messages.list is newest first,
+        so the walk stops at the first message past the cutoff."""
         # The cursor is read first: mail arriving during the listing is seen again next time, not lost.
-        cursor = self._profile()["historyId"]
-        listing = self._execute(self._users().messages().list(userId="me", labelIds=["INBOX"], maxResults=PAGE_SIZE),
-                                "fetch_changes")
-        refs = list(reversed(listing.get("messages") or []))  # oldest first, like history
-        messages = [m for m in (self._inbound(ref["id"]) for ref in refs) if m is not None]
-        return Changes(messages, cursor=cursor, full_resync=True)
+        cursor = str(self._profile()["historyId"])
+        cutoff = datetime.now(timezone.utc) - timedelta(days=RESYNC_DAYS)
+        found: list[InboundMessage] = []
+        page_token = None
+        while len(found) < RESYNC_MAX_MESSAGES:
+            listing = self._execute(self._users().messages().list(
+                userId="me", labelIds=["INBOX"], maxResults=PAGE_SIZE, pageToken=page_token), "fetch_changes")
+            for ref in listing.get("messages") or []:
+                if len(found) >= RESYNC_MAX_MESSAGES:
+                    break
+                message = self._inbound(ref["id"])
+                if message is None:
+                    continue
+                if message.received_at < cutoff:
+                    return Changes(found[::-1], cursor=cursor, full_resync=True)
+                found.append(message)
+            page_token = listing.get("nextPageToken")
+            if not page_token:
+                break
+        return Changes(found[::-1], cursor=cursor, full_resync=True)  # oldest first, like history
 
     def _inbound(self, gmail_id: str) -> InboundMessage | None:
         """One incoming message: headers only under basic, the whole message under enhanced.

@@ -14,7 +14,7 @@ import base64
 import json
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import HeaderParser
@@ -58,8 +58,16 @@ _ADMIN_APPROVAL_CODES = frozenset({"AADSTS65001", "AADSTS90094"})
 _AADSTS = re.compile(r"AADSTS\d+")
 _ERROR_NAME = re.compile(r"[A-Za-z0-9_.]{1,64}")
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")  # RFC 5322 field name: printable ASCII but the colon
-_DELTA_SELECT = "id,conversationId,internetMessageId,subject,from,receivedDateTime,internetMessageHeaders"
-_FALLBACK_HEADERS = ("From", "Subject", "Message-ID", "Date")
+# internetMessageHeaders is a plain property, not one of those Mail.ReadBasic excludes (body,
+# bodyPreview, uniqueBody, attachments, extensions, extended properties), yet whether Graph fills it
+# for a ReadBasic token is unverified: the other fields are selected so the headers the classifier
+# needs most (From, To, Subject, Message-ID, Date) can be rebuilt from them (see _headers_of).
+_DELTA_SELECT = ("id,conversationId,internetMessageId,subject,from,toRecipients,receivedDateTime,"
+                 "internetMessageHeaders")
+DELTA_PAGE_SIZE = 50  # asked with Prefer: odata.maxpagesize (Graph's own default is 10)
+CLOCK_MARGIN = timedelta(minutes=5)  # a first round's filter starts this much before our "now"
+RESYNC_DAYS = 14  # a full resync looks this far back...
+RESYNC_MAX_PAGES = 4  # ...and reads at most this many pages (200 messages), newest first
 
 
 def scopes_for(enhanced: bool) -> list[str]:
@@ -412,12 +420,32 @@ class GraphProvider(MailProvider):
         return None
 
     def fetch_changes(self, cursor: str | None) -> Changes:
+        """New Inbox mail since `cursor` (a delta link).
+
+        None starts from now: a delta round over `receivedDateTime ge <now - CLOCK_MARGIN>` gives a
+        delta link without reading the Inbox's past (`$deltatoken=latest` is not honoured for
+        messages: Graph answers it with the whole folder); of that round only messages received from
+        now on are returned (normally none). The margin keeps a message Graph stamps a little before
+        our clock's "now" inside the filter, which every later link of the round carries. With
+        `changeType=created` later rounds report only messages created in the Inbox since, so an
+        idle poll is one GET of the delta link whatever the Inbox holds. Under basic permissions
+        only selected fields are read (never bodies); under enhanced each new message's MIME is
+        downloaded too. A delta link Graph forgot (410 SyncStateNotFound) or one that is not on the
+        Graph host means a full resync: the last RESYNC_DAYS, newest first, at most RESYNC_MAX_PAGES
+        pages (`full_resync=True`). Messages may come again after a resync: the caller dedupes by
+        provider_message_id."""
         if cursor is None:
-            return self._delta(self._initial_delta_url(), full_resync=False)
+            now = self._now()
+            items, link = self._delta(self._round_url(since=now - CLOCK_MARGIN), max_pages=None)
+            return Changes([self._inbound(i) for i in items if _parse_graph_time(i.get("receivedDateTime")) >= now],
+                           cursor=link)
+        if not self._on_graph(cursor):
+            return self._full_resync()
         try:
-            return self._delta(cursor, full_resync=False)
+            items, link = self._delta(cursor, max_pages=None)
         except _DeltaExpired:  # Graph forgot the sync state: start over and say so
-            return self._delta(self._initial_delta_url(), full_resync=True)
+            return self._full_resync()
+        return Changes([self._inbound(item) for item in items], cursor=link)
 
     def refresh_credentials(self) -> bytes | None:
         if not self._cache.has_state_changed:
@@ -427,28 +455,60 @@ class GraphProvider(MailProvider):
 
     # delta sync
 
-    def _initial_delta_url(self) -> str:
-        return f"{self._graph}/me/mailFolders/inbox/messages/delta?{_query({'$select': _DELTA_SELECT})}"
+    @staticmethod
+    def _now() -> datetime:
+        return datetime.now(timezone.utc).replace(microsecond=0)  # Graph's times are to the second
 
-    def _delta(self, url: str, *, full_resync: bool) -> Changes:
-        messages: list[InboundMessage] = []
+    def _round_url(self, *, since: datetime, newest_first: bool = False) -> str:
+        params = {"changeType": "created", "$select": _DELTA_SELECT,
+                  "$filter": f"receivedDateTime ge {since.strftime('%Y-%m-%dT%H:%M:%SZ')}"}
+        if newest_first:
+            params["$orderby"] = "receivedDateTime desc"  # the one order message delta supports
+        return f"{self._graph}/me/mailFolders/inbox/messages/delta?{_query(params)}"
+
+    def _full_resync(self) -> Changes:
+        """The recent past, newest first. If it is longer than RESYNC_MAX_PAGES the rest is dropped
+        and a fresh round from when the resync began gives the cursor instead, so nothing that
+        arrives meanwhile is missed."""
+        started = self._now()
+        items, link = self._delta(self._round_url(since=started - timedelta(days=RESYNC_DAYS), newest_first=True),
+                                  max_pages=RESYNC_MAX_PAGES)
+        if link is None:
+            fresh, link = self._delta(self._round_url(since=started - CLOCK_MARGIN), max_pages=None)
+            seen = {item["id"] for item in items}
+            items += [item for item in fresh if item["id"] not in seen]
+        messages = [self._inbound(item) for item in reversed(items)]  # oldest first, like every poll
+        return Changes(sorted(messages, key=lambda m: m.received_at), cursor=link, full_resync=True)
+
+    def _delta(self, url: str, *, max_pages: int | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One delta round: the messages it reports (not removals) and its deltaLink, the new cursor.
+        Bodies are not read here, so the caller downloads only the messages it keeps. With
+        `max_pages` the round may stop early, and then there is no deltaLink (None)."""
+        items: list[dict[str, Any]] = []
+        pages = 0
         while True:
             page = self._delta_page(url)
-            messages.extend(self._inbound(item) for item in page.get("value") or [] if "@removed" not in item)
+            pages += 1
+            items += [item for item in page.get("value") or [] if "@removed" not in item and item.get("id")]
             if page.get("@odata.nextLink"):
+                if max_pages is not None and pages >= max_pages:
+                    return items, None
                 url = self._own_link(page["@odata.nextLink"])
             elif page.get("@odata.deltaLink"):
-                return Changes(messages=messages, cursor=self._own_link(page["@odata.deltaLink"]),
-                               full_resync=full_resync)
+                return items, self._own_link(page["@odata.deltaLink"])
             else:
                 raise TemporaryFailure("Microsoft Graph ended the inbox sync without a delta link")
 
     def _delta_page(self, url: str) -> dict[str, Any]:
-        return self._json("GET", url, "the inbox sync", gone_means_expired=True)
+        return self._json("GET", url, "the inbox sync", gone_means_expired=True,
+                          headers={"Prefer": f"odata.maxpagesize={DELTA_PAGE_SIZE}"})
+
+    def _on_graph(self, link: str) -> bool:
+        return urlsplit(link)[:2] == urlsplit(self._graph)[:2]
 
     def _own_link(self, link: str) -> str:
         """Links Graph hands back get our bearer token: accept only ones on the Graph host."""
-        if urlsplit(link)[:2] != urlsplit(self._graph)[:2]:
+        if not self._on_graph(link):
             raise TemporaryFailure("Microsoft Graph returned a sync link to another host")
         return link
 
@@ -495,9 +555,12 @@ def _headers_of(item: dict[str, Any], received: datetime) -> Message:
              if _HEADER_NAME.fullmatch(str(h.get("name") or ""))]
     present = {name.lower() for name, _ in pairs}
     sender = (item.get("from") or {}).get("emailAddress") or {}
+    recipients = [r.get("emailAddress") or {} for r in item.get("toRecipients") or []]
     fallback = {
         "From": formataddr((_one_line(sender.get("name") or ""), _one_line(sender.get("address") or "")))
         if sender.get("address") else None,
+        "To": ", ".join(formataddr((_one_line(r.get("name") or ""), _one_line(r["address"])))
+                        for r in recipients if r.get("address")) or None,
         "Subject": _one_line(item["subject"]) if item.get("subject") is not None else None,
         "Message-ID": _one_line(item["internetMessageId"]) if item.get("internetMessageId") else None,
         "Date": format_datetime(received),

@@ -4,18 +4,23 @@ read; the numbers come from a counter under a file lock, so several processes ca
 
 A PostOffice stands for the rest of the world: it reads what was sent and delivers a candidate's
 reply, a mailer-daemon bounce or an out-of-office auto-reply into a mailbox's INBOX.
+
+Sync works like IMAP's: the cursor is the highest message number seen. An idle poll reads the
+counter (one small file, under the mailbox lock) and lists nothing; a poll with news opens only
+the numbers between the cursor and the counter, so its cost never depends on the INBOX's size.
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
@@ -44,9 +49,13 @@ ID_HEADER = "X-Sandbox-Id"
 
 
 SEND_FAULTS = ("rate_limited", "server_error", "timeout", "timeout_after_accept", "reconnect", "permanent")
+SYNC_FAULTS = ("sync_rate_limited", "sync_server_error", "sync_reconnect")
+RESYNC_DAYS = 14  # a cursor the store does not know (the sandbox was wiped): the last RESYNC_DAYS...
+RESYNC_MAX_MESSAGES = 200  # ...and no more than this many messages
 
 
 def _fault_error(kind: str, arg: str) -> ProviderError:
+    kind = kind.removeprefix("sync_")
     if kind == "rate_limited":
         return RateLimited("sandbox: 429 Too Many Requests", retry_after=float(arg or 60))
     if kind == "reconnect":
@@ -125,7 +134,8 @@ class SandboxStore:
     # Faults are scripted per mailbox in a file, so a test can script them for worker processes too.
     def inject(self, address: str, *faults: str) -> None:
         """Queue faults for the next calls: rate_limited:SECONDS, server_error, timeout,
-        timeout_after_accept, reconnect, permanent (sends), and lookup_error (find_sent)."""
+        timeout_after_accept, reconnect, permanent (sends), lookup_error (find_sent), and
+        sync_rate_limited:SECONDS, sync_server_error, sync_reconnect (fetch_changes)."""
         with self._locked(address) as (base, _):
             path = base / ".faults"
             queued = json.loads(path.read_text()) if path.exists() else []
@@ -159,6 +169,23 @@ class SandboxStore:
             if self._next_fault(base, ("lookup_error",)):
                 raise TemporaryFailure("sandbox: the mailbox search timed out")
 
+    def counter(self, address: str) -> int:
+        """The last message number given out, unless a sync fault is scripted (then raised). Read
+        under the lock: every number up to it is then on disk or was never used (a crash)."""
+        with self._locked(address) as (base, handle):
+            fault = self._next_fault(base, SYNC_FAULTS)
+            if fault is not None:
+                kind, _, arg = fault.partition(":")
+                raise _fault_error(kind, arg)
+            handle.seek(0)
+            return int(handle.read() or 0)
+
+    def between(self, address: str, folder: str, after_uid: int, last_uid: int) -> list[tuple[int, Path]]:
+        """The messages of a folder numbered after_uid < n <= last_uid, without listing the folder."""
+        folder_path = os.path.join(self.folder(address, folder), "")
+        found = ((uid, f"{folder_path}{uid:010d}.eml") for uid in range(after_uid + 1, last_uid + 1))
+        return [(uid, Path(path)) for uid, path in found if os.path.exists(path)]
+
     def list(self, address: str, folder: str, after_uid: int = 0) -> list[tuple[int, Path]]:
         path = self.folder(address, folder)
         files = sorted(path.glob("*.eml"))
@@ -167,9 +194,19 @@ class SandboxStore:
 
 def _load(path: Path, headers_only: bool = False) -> Message:
     data = path.read_bytes()
-    if headers_only:
-        return BytesHeaderParser(policy=policy.default).parsebytes(data)
+    if headers_only:  # the header block alone: the header parser would keep the body as the payload
+        head = re.split(rb"\r?\n\r?\n", data, maxsplit=1)[0]
+        return BytesHeaderParser(policy=policy.default).parsebytes(head + b"\r\n\r\n")
     return message_from_bytes(data, policy=policy.default)
+
+
+def _received(headers: Message, path: Path) -> datetime:
+    """The Date the PostOffice stamped (UTC when it names no zone); else when the file was written."""
+    try:
+        when = parsedate_to_datetime(str(headers["Date"]))
+    except (TypeError, ValueError):
+        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _sent_from(message: Message) -> SentMessage:
@@ -181,11 +218,13 @@ def _sent_from(message: Message) -> SentMessage:
 
 
 class SandboxProvider(MailProvider):
-    def __init__(self, store: SandboxStore, address: str, *, enhanced: bool = False, latency: float = 0.0) -> None:
+    def __init__(self, store: SandboxStore, address: str, *, enhanced: bool = False, latency: float = 0.0,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self._address = address.lower()
         self.enhanced = enhanced
         self.latency = latency  # seconds per call, to stand for a provider's round trip in benchmarks
+        self._now = now or (lambda: datetime.now(timezone.utc))  # the demo's simulated clock, for resyncs
 
     def address(self) -> str:
         return self._address
@@ -208,21 +247,43 @@ class SandboxProvider(MailProvider):
         return None
 
     def fetch_changes(self, cursor: str | None) -> Changes:
-        after = int(cursor) if cursor else 0
-        found = []
-        for uid, path in self.store.list(self._address, INBOX, after_uid=after):
-            headers = _load(path, headers_only=True)
-            found.append(
-                InboundMessage(
-                    provider_message_id=str(headers[ID_HEADER]),
-                    thread_id=str(headers[THREAD_HEADER]) if headers[THREAD_HEADER] else None,
-                    headers=headers,
-                    received_at=parsedate_to_datetime(str(headers["Date"])),
-                    full=_load(path) if self.enhanced else None,
-                )
-            )
-            after = uid
-        return Changes(messages=found, cursor=str(after))
+        """What the PostOffice delivered to INBOX since `cursor` (the last message number seen).
+
+        None starts from now: the counter, no messages. Headers only, unless the mailbox is
+        enhanced (then the whole message too). A cursor above the counter (the sandbox was wiped)
+        or not a number is stale: a full resync of the newest RESYNC_MAX_MESSAGES dated within
+        RESYNC_DAYS (`full_resync=True`). Messages may come again after a resync: the caller
+        dedupes by provider_message_id. Scripted sync_* faults raise as a real provider would."""
+        last = self.store.counter(self._address)
+        if cursor is None:
+            return Changes(messages=[], cursor=str(last))
+        after = int(cursor) if cursor.isdigit() else None
+        if after is None or after > last:
+            return self._full_resync(last)
+        if after == last:  # idle: nothing was numbered since
+            return Changes(messages=[], cursor=cursor)
+        found = [self._inbound(path) for _, path in self.store.between(self._address, INBOX, after, last)]
+        return Changes(messages=found, cursor=str(last))
+
+    def _full_resync(self, last: int) -> Changes:
+        cutoff = self._now() - timedelta(days=RESYNC_DAYS)
+        recent: list[InboundMessage] = []
+        for _, path in reversed(self.store.list(self._address, INBOX)):
+            message = self._inbound(path)
+            if message.received_at < cutoff or len(recent) >= RESYNC_MAX_MESSAGES:
+                break
+            recent.append(message)
+        return Changes(messages=recent[::-1], cursor=str(last), full_resync=True)
+
+    def _inbound(self, path: Path) -> InboundMessage:
+        headers = _load(path, headers_only=True)
+        return InboundMessage(
+            provider_message_id=str(headers[ID_HEADER]),
+            thread_id=str(headers[THREAD_HEADER]) if headers[THREAD_HEADER] else None,
+            headers=headers,
+            received_at=_received(headers, path),
+            full=_load(path) if self.enhanced else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ copy, `find_sent` answers "not found" and the engine sends again. Servers that f
 (save_sent=False) do not have this window.
 
 Incoming mail: INBOX only, by UID with a "UIDVALIDITY:LASTUID" cursor; headers only under basic
-permissions (BODY.PEEK[HEADER], nothing marked read), whole messages under enhanced.
+permissions (BODY.PEEK[HEADER], nothing marked read), whole messages under enhanced. An idle poll
+is one connection: LOGIN, EXAMINE INBOX (its UIDNEXT says nothing is new), LOGOUT, no FETCH.
 
 Nothing here puts the password in an exception, a repr or a log record; server replies are
 shown (they help a person fix things) with the password scrubbed in case a server echoes it.
@@ -57,7 +58,8 @@ from providers.connect import LoginRefused
 log = logging.getLogger(__name__)
 
 SECURITY_MODES = ("starttls", "ssl")
-RESYNC_COUNT = 100  # messages returned after the INBOX's UIDVALIDITY changed
+RESYNC_DAYS = 14  # after the INBOX's UIDVALIDITY changed: messages of the last RESYNC_DAYS...
+RESYNC_MAX_MESSAGES = 200  # ...and no more than this many, the newest
 RATE_LIMIT_RETRY_AFTER = 60.0
 DAILY_LIMIT_RETRY_AFTER = 3600.0
 APP_PASSWORD_HINT = ("The server refused this user name and app password. Use an app password, not your "
@@ -67,6 +69,10 @@ _REPLY_TEXT_LIMIT = 300
 
 # A temporary (4xx) answer that talks about rate or volume is throttling: wait a minute.
 _THROTTLED = re.compile(rb"rate|too many|limit|throttl", re.IGNORECASE)
+# An IMAP login refused for load, not for the password: RFC 5530's [LIMIT] (Dovecot's per-user
+# connection limit) and the wording of Gmail's and Exchange's connection and bandwidth limits.
+_IMAP_THROTTLED = re.compile(r"\[LIMIT\]|too many|maximum number of connections|bandwidth limit|"
+                             r"exceeded command", re.IGNORECASE)
 # A few servers answer a reached sending quota with 5xx (Gmail: "550 5.4.5 Daily user sending limit
 # exceeded"). The message itself is fine, so this is not a permanent failure of it: wait an hour.
 _SENDING_QUOTA = re.compile(rb"sending (limit|quota)|5\.4\.5", re.IGNORECASE)
@@ -417,12 +423,17 @@ def _fetched(data: list[object]) -> Iterator[tuple[int, datetime | None, bytes]]
             yield int(uid[1]), _parse_internaldate(meta), literal
 
 
-def _parse_cursor(cursor: str) -> tuple[int, int]:
+def _parse_cursor(cursor: str) -> tuple[int, int] | None:
+    """(UIDVALIDITY, last UID), or None for something that is not our cursor (then: a full resync)."""
     validity, _, last_uid = cursor.partition(":")
-    try:
-        return int(validity), int(last_uid)
-    except ValueError:
-        raise ValueError(f"not an IMAP cursor (UIDVALIDITY:LASTUID): {cursor!r}") from None
+    if not (validity.isdigit() and last_uid.isdigit()):
+        return None
+    return int(validity), int(last_uid)
+
+
+def _search_date(when: datetime) -> str:
+    """An IMAP date (RFC 3501 date-text): English month names whatever the locale."""
+    return f"{when.day}-{tuple(_MONTHS)[when.month - 1].capitalize()}-{when.year}"
 
 
 # -- the provider ------------------------------------------------------------------------------
@@ -525,41 +536,57 @@ class SmtpImapProvider(MailProvider):
             return None
 
     def fetch_changes(self, cursor: str | None) -> Changes:
+        """New INBOX mail since `cursor` ("UIDVALIDITY:LASTUID"), over one IMAP connection.
+
+        EXAMINE gives UIDVALIDITY and UIDNEXT: None starts from now (UIDNEXT-1, no messages), and
+        when UIDNEXT-1 is not above the cursor nothing is new and nothing is fetched. Otherwise one
+        UID FETCH of BODY.PEEK[HEADER] (basic) or BODY.PEEK[] (enhanced) after the cursor; nothing
+        is marked read. A changed UIDVALIDITY (or a cursor that is not ours) makes every UID we knew
+        meaningless: a full resync, bounded to the newest RESYNC_MAX_MESSAGES received in the last
+        RESYNC_DAYS (`full_resync=True`). Messages may come again after a resync: the caller dedupes
+        by provider_message_id ("UIDVALIDITY:UID")."""
         with self._imap("fetch_changes") as imap:
             box = _select(imap, "INBOX")
             validity, newest = box["UIDVALIDITY"], box["UIDNEXT"] - 1
             if cursor is None:  # start from now
                 return Changes(messages=[], cursor=f"{validity}:{newest}")
-            old_validity, last_uid = _parse_cursor(cursor)
-            if old_validity != validity:  # every UID we knew is meaningless now
-                messages = self._fetch(imap, validity, box["EXISTS"], last_uid=None)
+            parsed = _parse_cursor(cursor)
+            if parsed is None or parsed[0] != validity:
+                messages = self._fetch(imap, validity, self._recent_uids(imap))
                 return Changes(messages=messages, cursor=f"{validity}:{self._highest(messages, newest)}",
                                full_resync=True)
+            last_uid = parsed[1]
             if newest <= last_uid or not box["EXISTS"]:
-                return Changes(messages=[], cursor=cursor)
-            messages = self._fetch(imap, validity, box["EXISTS"], last_uid=last_uid)
-            return Changes(messages=messages, cursor=f"{validity}:{self._highest(messages, last_uid)}")
+                # Nothing new; with an empty INBOX the cursor still moves on past deleted mail.
+                return Changes(messages=[], cursor=f"{validity}:{max(newest, last_uid)}")
+            messages = self._fetch(imap, validity, f"{last_uid + 1}:*", after=last_uid)
+            # Every UID below UIDNEXT was assigned before EXAMINE: the ones FETCH did not return were
+            # deleted, so the cursor moves past them (else each later poll would FETCH again).
+            return Changes(messages=messages, cursor=f"{validity}:{self._highest(messages, newest)}")
 
     @staticmethod
     def _highest(messages: list[InboundMessage], floor: int) -> int:
         return max([floor, *(int(m.provider_message_id.rpartition(":")[2]) for m in messages)])
 
-    def _fetch(self, imap: imaplib.IMAP4, validity: int, exists: int, *, last_uid: int | None) -> list[InboundMessage]:
-        """Messages after last_uid, or (None) the last RESYNC_COUNT in the folder."""
+    def _recent_uids(self, imap: imaplib.IMAP4) -> str | None:
+        """The UIDs of the newest RESYNC_MAX_MESSAGES received in the last RESYNC_DAYS (SEARCH SINCE
+        compares the server's INTERNALDATE, by day), as a UID set; None when there are none."""
+        since = datetime.now(timezone.utc) - timedelta(days=RESYNC_DAYS)
+        typ, data = imap.uid("SEARCH", "SINCE", _search_date(since))
+        _check(typ, data, "SEARCH")
+        uids = sorted(int(u) for u in b" ".join(d for d in data if isinstance(d, bytes)).split())
+        return ",".join(map(str, uids[-RESYNC_MAX_MESSAGES:])) or None
+
+    def _fetch(self, imap: imaplib.IMAP4, validity: int, uids: str | None, *, after: int = 0) -> list[InboundMessage]:
+        """The messages of a UID set (headers, or whole under enhanced), oldest first; UIDs not
+        above `after` are left out ("N:*" always names the newest message, even below N)."""
+        if uids is None:
+            return []
         part = "BODY.PEEK[]" if self.enhanced else "BODY.PEEK[HEADER]"
-        items = f"(UID INTERNALDATE {part})"
-        if last_uid is None:
-            if not exists:
-                return []
-            typ, data = imap.fetch(f"{max(1, exists - RESYNC_COUNT + 1)}:{exists}", items)
-        else:
-            typ, data = imap.uid("FETCH", f"{last_uid + 1}:*", items)
+        typ, data = imap.uid("FETCH", uids, f"(UID INTERNALDATE {part})")
         _check(typ, data, "FETCH")
-        found = {}
-        for uid, received_at, raw in _fetched(data):
-            if last_uid is not None and uid <= last_uid:
-                continue  # "N:*" always includes the newest message, even when its UID is below N
-            found[uid] = self._inbound(validity, uid, received_at, raw)
+        found = {uid: self._inbound(validity, uid, received_at, raw)
+                 for uid, received_at, raw in _fetched(data) if uid > after}
         return [found[uid] for uid in sorted(found)]
 
     def _inbound(self, validity: int, uid: int, received_at: datetime | None, raw: bytes) -> InboundMessage:
@@ -580,6 +607,9 @@ class SmtpImapProvider(MailProvider):
         except _ImapLoginFailed as exc:
             if exc.unavailable:
                 raise TemporaryFailure(f"IMAP {action}: server unavailable ({exc.reply})") from None
+            if _IMAP_THROTTLED.search(exc.reply):  # the password is fine: too many connections or commands
+                raise RateLimited(f"IMAP {action}: the server is limiting this mailbox ({exc.reply})",
+                                  retry_after=RATE_LIMIT_RETRY_AFTER) from None
             raise ReconnectNeeded(f"the IMAP server refused the saved app password: reconnect ({exc.reply})") from None
         except UnicodeError:
             raise ReconnectNeeded("the saved user name or app password cannot be sent to the server: "

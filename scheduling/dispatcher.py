@@ -38,6 +38,7 @@ from bot.models import (
 from bot.services.notifications import notify
 from providers.base import MailProvider, PermanentFailure, ProviderError, ReconnectNeeded, TemporaryFailure
 from providers.registry import ProviderRegistry
+from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 from scheduling import claims
 from scheduling.compose import compose, load_sendables
 from scheduling.outcomes import Outcome, Recorder, backoff
@@ -138,31 +139,10 @@ class Dispatcher:
                      f"{names} will finish later than planned. Nothing is dropped."))
 
     def _providers(self, session: Session, mailbox_ids: Iterable[int]) -> dict[int, MailProvider | ProviderError]:
-        """Each mailbox's provider, or why it cannot be had (a lost sign-in): an outcome for that
-        mailbox's rows alone, never a failed run."""
-        found: dict[int, MailProvider | ProviderError] = {}
-        for mailbox in session.scalars(select(Mailbox).where(Mailbox.id.in_(list(mailbox_ids)))):
-            try:
-                found[mailbox.id] = self.providers.for_mailbox(mailbox)
-            except ProviderError as exc:
-                found[mailbox.id] = exc
-        return found
+        return providers_for(session, self.providers, mailbox_ids)
 
     def _save_credentials(self, providers: dict[int, MailProvider | ProviderError]) -> None:
-        """Tokens a provider refreshed while sending are stored (encrypted) for the next run."""
-        refreshed = {}
-        for mailbox_id, provider in providers.items():
-            if isinstance(provider, MailProvider):
-                blob = provider.refresh_credentials()
-                if blob is not None:
-                    refreshed[mailbox_id] = blob
-        cipher = self.providers.cipher
-        if not refreshed or cipher is None:
-            return
-        with transaction(self.sessions, write=True) as session:
-            for mailbox_id, blob in refreshed.items():
-                session.execute(update(Mailbox).where(Mailbox.id == mailbox_id, Mailbox.credentials.is_not(None))
-                                .values(credentials=cipher.encrypt(blob)))
+        store_refreshed_credentials(self.sessions, self.providers, providers)
 
     # -- send -------------------------------------------------------------------------------
     def _send(self, claim: claims.Claim, report: DispatchReport) -> None:

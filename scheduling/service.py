@@ -7,7 +7,8 @@ from slack_sdk import WebClient
 
 from bot.runtime import Runtime
 from scheduling.dispatcher import Dispatcher
-from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, Timer
+from scheduling.sync import MailboxSync
+from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, SYNC_JOB_ID, Timer
 
 
 def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
@@ -20,11 +21,15 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
                             lease=timedelta(seconds=settings.dispatch_lease_seconds))
     timer = Timer(interval_seconds=interval_seconds or runtime.settings.dispatch_interval_seconds)
     timer.every(DISPATCH_JOB_ID, dispatcher.run_until_idle)
+    sync = MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=runtime.clock,
+                       rng=runtime.rng, interval=timedelta(seconds=settings.sync_interval_seconds))
+    timer.every(SYNC_JOB_ID, sync.run)
     if slack_client is not None:
         from handlers.campaigns import refresh_campaign_messages
-        from handlers.notices import deliver_notices
+        from handlers.notices import deliver_channel_alerts, deliver_notices
 
-        timer.every(NOTICES_JOB_ID, lambda: deliver_notices(runtime, slack_client))
+        timer.every(NOTICES_JOB_ID, lambda: (deliver_notices(runtime, slack_client),
+                                             deliver_channel_alerts(runtime, slack_client)))
         timer.every(CAMPAIGN_MESSAGES_JOB_ID, lambda: refresh_campaign_messages(runtime, slack_client))
     timer.on_shutdown(dispatcher.close)
     timer.start()

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 DISPATCH_JOB_ID = "outreach.dispatch"
 NOTICES_JOB_ID = "outreach.notices"
 CAMPAIGN_MESSAGES_JOB_ID = "outreach.campaign_messages"
+SYNC_JOB_ID = "outreach.sync"
 
 
 class Timer:

@@ -207,6 +207,19 @@ def _plan_next(session: Session, replanner: planner.Planner, enrollment: Enrollm
         earlier.claimed_by = earlier.lease_expires_at = earlier.attempted_at = None
 
 
+def replan_next(session: Session, *, enrollment: Enrollment, clock: Clock, rng: random.Random) -> None:
+    """Plan the candidate's next step again (after a reply turned out to be an auto-reply); a step
+    already overdue goes out by the first-send rules from now, never at once."""
+    now = clock.now()
+    replanner = planner.Planner(session, rng=rng, now=now)
+    _plan_unplanned(session, replanner, campaign_id=enrollment.campaign_id, enrollment_id=enrollment.id)
+    session.flush()
+    for row in session.scalars(select(OutboundMessage).where(
+            OutboundMessage.enrollment_id == enrollment.id, OutboundMessage.status == OutboundStatus.PENDING,
+            OutboundMessage.due_at < now + when.GRACE)):
+        replanner.replan_overdue(row, enrollment.campaign)
+
+
 def owned_enrollment(session: Session, *, user: User, enrollment_id: int) -> Enrollment:
     enrollment = session.get(Enrollment, enrollment_id)
     if enrollment is None:

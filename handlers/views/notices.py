@@ -5,12 +5,24 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, Markdown
 
 from handlers.ids import Action
 
-BUTTONS = {"reconnect": ("Reconnect", Action.RECONNECT), "resume_all": ("Resume all", Action.RESUME_ALL)}
+BUTTONS = {
+    "reconnect": [("Reconnect", Action.RECONNECT)],
+    "resume_all": [("Resume all", Action.RESUME_ALL)],
+    "reply": [("Mark handled", Action.REPLY_HANDLED), ("This was an auto-reply: continue", Action.REPLY_WAS_AUTO)],
+    "auto_reply": [("This was a real reply", Action.AUTO_WAS_REPLY)],
+}
 
 
 def notice_blocks(text: str, action: str | None, value: str | None) -> list[Block] | None:
     if action not in BUTTONS:
         return None
-    label, action_id = BUTTONS[action]  # type: ignore[index]
-    return [SectionBlock(text=MarkdownTextObject(text=text[:3000])),
-            ActionsBlock(elements=[ButtonElement(text=label, action_id=action_id.value, value=value, style="primary")])]
+    buttons = [ButtonElement(text=label, action_id=action_id.value, value=value, style="primary" if n == 0 else None)
+               for n, (label, action_id) in enumerate(BUTTONS[action])]  # type: ignore[index]
+    return [SectionBlock(text=MarkdownTextObject(text=text[:3000])), ActionsBlock(elements=buttons)]
+
+
+def alert_text(lines: list[str]) -> str:
+    """A channel's waiting alerts as one message: a busy campaign never floods its channel."""
+    if len(lines) == 1:
+        return lines[0]
+    return f"{len(lines)} updates:\n" + "\n".join(f"• {line}" for line in lines)

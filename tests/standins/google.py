@@ -5,7 +5,10 @@ It behaves like the real services where our code depends on it: codes are single
 the redirect URI and the PKCE challenge; access tokens carry their scopes and the API enforces them
 (gmail.metadata refuses `q` and format=raw/full even with other scopes); errors have Google's JSON
 shapes. Tests script failures (`fail_next`, `drop_next`, `revoke`, `expire_access_tokens`,
-`expire_history`) and deliver incoming mail with `deliver`.
+`expire_history`) and deliver incoming mail with `deliver` (with a past `received` time to build a
+mailbox's history). history.list pages up to `maxResults` (at most 500, and at most
+`history_page_size`), messages.list is newest first by internalDate, and every call is counted in
+`requests` by kind (`api_calls` is their total), so tests can count what a sync costs.
 
     with GoogleStandIn(certs, client_id="cid", client_secret="sec") as google:
         google.sign_in_as("ann@agency.example")
@@ -14,6 +17,7 @@ shapes. Tests script failures (`fail_next`, `drop_next`, `revoke`, `expire_acces
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import itertools
 import json
@@ -23,6 +27,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses, make_msgid
@@ -30,7 +35,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from providers.connect import Endpoints
+import requests
+
+from providers.connect import Connected, Endpoints, OAuthConnector
 from tests.standins.tls import TestCertificates
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
@@ -64,6 +71,7 @@ class Mailbox:
     history: list[dict[str, Any]] = field(default_factory=list)
     history_id: int = 1000
     oldest_history_id: int = 0  # history.list below this answers 404 (Google keeps about a week)
+    threads: dict[str, str] = field(default_factory=dict)  # Message-ID header -> thread, as Gmail indexes it
 
 
 @dataclass
@@ -117,7 +125,7 @@ class GoogleStandIn:
         self.redirect_uris = set(redirect_uris)
         self.requests: Counter[str] = Counter()  # per kind: authorize, token, send, get, list, history, profile
         self.queries: list[tuple[str, dict[str, list[str]]]] = []  # (kind, query) of every API call
-        self.history_page_size = 100
+        self.history_page_size = 500  # the server's cap on a history page (tests lower it to force paging)
         self._lock = threading.RLock()
         self._mailboxes: dict[str, Mailbox] = {}
         self._codes: dict[str, dict[str, Any]] = {}
@@ -162,6 +170,17 @@ class GoogleStandIn:
         `deny` presses Cancel; `grant` unticks boxes (only these of the asked scopes are granted)."""
         self._next_login = {"address": address.lower(), "deny": deny, "grant": grant}
 
+    def connect(self, connector: OAuthConnector, address: str, *, enhanced: bool = False) -> Connected:
+        """A whole sign-in through the bot's real connector: begin, the browser's visit to the
+        consent screen (as `address`, every box ticked), the callback, finish."""
+        redirect_uri = sorted(self.redirect_uris)[0]
+        url, flow = connector.begin(state=secrets.token_urlsafe(8), redirect_uri=redirect_uri, enhanced=enhanced)
+        self.sign_in_as(address)
+        answer = requests.get(url, allow_redirects=False, verify=self.certs.ca_file, timeout=10)
+        assert answer.status_code == 302, answer.text
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+        return connector.finish(flow=flow, query=query, redirect_uri=redirect_uri)
+
     def revoke(self, address: str) -> None:
         """The person removed the app's access (or changed their password): every token dies."""
         with self._lock:
@@ -198,16 +217,21 @@ class GoogleStandIn:
             box = self.mailbox(address)
             box.oldest_history_id = box.history_id
 
-    def deliver(self, address: str, raw: bytes) -> str:
+    def deliver(self, address: str, raw: bytes, *, received: datetime | None = None) -> str:
         """Incoming mail into INBOX. A reply joins the thread of the message its In-Reply-To (or
-        References) names, as Gmail threads it. Returns the Gmail message id."""
+        References) names, as Gmail threads it. `received` (default now) is its internalDate.
+        Returns the Gmail message id."""
         with self._lock:
             box = self.mailbox(address)
             parsed = _parse(raw)
             named = str(parsed.get("In-Reply-To", "")).split() + str(parsed.get("References", "")).split()
-            thread = next((m.thread_id for m in box.messages.values() for ref in named
-                           if m.header("Message-ID") == ref), None)
-            return self._store(box, raw, ["INBOX", "UNREAD"], thread).id
+            thread = next((box.threads[ref] for ref in named if ref in box.threads), None)
+            return self._store(box, raw, ["INBOX", "UNREAD"], thread, received).id
+
+    @property
+    def api_calls(self) -> int:
+        """Every Gmail API call so far (token and consent-screen requests are not API calls)."""
+        return sum(self.requests[kind] for kind in KINDS)
 
     def mailbox(self, address: str) -> Mailbox:
         with self._lock:
@@ -225,11 +249,16 @@ class GoogleStandIn:
             return [key for key, token in self._refresh.items() if token.address == address.lower()]
 
     # -- state changes ---------------------------------------------------------------------------
-    def _store(self, box: Mailbox, raw: bytes, labels: list[str], thread: str | None) -> StoredMessage:
+    def _store(self, box: Mailbox, raw: bytes, labels: list[str], thread: str | None,
+               received: datetime | None = None) -> StoredMessage:
         message_id = format(next(self._ids), "x")
         box.history_id += 1
-        stored = StoredMessage(message_id, thread or message_id, labels, raw, int(time.time() * 1000), box.history_id)
+        when_ms = int((received.timestamp() if received else time.time()) * 1000)
+        stored = StoredMessage(message_id, thread or message_id, labels, raw, when_ms, box.history_id)
         box.messages[message_id] = stored
+        header_id = _parse(raw).get("Message-ID")
+        if header_id:
+            box.threads.setdefault(str(header_id).strip(), stored.thread_id)
         box.history.append({"id": str(box.history_id), "messagesAdded": [{"message": self._ref(stored, labels=True)}]})
         return stored
 
@@ -391,7 +420,8 @@ class GoogleStandIn:
 
     def _list(self, box: Mailbox, query: dict[str, list[str]]) -> dict[str, Any]:
         labels = set(query.get("labelIds", []))
-        found = [m for m in reversed(box.messages.values()) if labels <= set(m.label_ids)]  # newest first
+        newest_first = sorted(reversed(box.messages.values()), key=lambda m: m.internal_date_ms, reverse=True)
+        found = [m for m in newest_first if labels <= set(m.label_ids)]
         for q in query.get("q", []):
             kind, _, value = q.partition(":")
             if kind != "rfc822msgid":
@@ -415,21 +445,21 @@ class GoogleStandIn:
         if start < box.oldest_history_id:
             raise _ApiError(404, "Requested entity was not found.", "notFound")
         label = query.get("labelId", [None])[0]
+        size = min(int(query.get("maxResults", ["100"])[0]), 500, self.history_page_size)
         records = []
-        for record in box.history:
-            if int(record["id"]) <= start:
-                continue
+        # history is in id order: start after `start` without reading the mailbox's whole past
+        for record in box.history[bisect.bisect_right(box.history, start, key=lambda r: int(r["id"])):]:
             added = [a for a in record["messagesAdded"] if label is None or label in a["message"]["labelIds"]]
             if added:
                 records.append({"id": record["id"], "messages": [a["message"] for a in added],
                                 "messagesAdded": added})
         offset = int(query.get("pageToken", ["0"])[0])
-        page = records[offset:offset + self.history_page_size]
+        page = records[offset:offset + size]
         answer: dict[str, Any] = {"historyId": str(box.history_id)}
         if page:
             answer["history"] = page
-        if offset + self.history_page_size < len(records):
-            answer["nextPageToken"] = str(offset + self.history_page_size)
+        if offset + size < len(records):
+            answer["nextPageToken"] = str(offset + size)
         return answer
 
     def _get(self, box: Mailbox, message_id: str, query: dict[str, list[str]], metadata_only: bool) -> dict[str, Any]:

@@ -6,13 +6,18 @@ transaction: a refusal at MAIL, RCPT or DATA with any reply, or a dropped connec
 message was received (stored, but the client never hears "250").
 
 Dovecot: a private Dovecot instance (IMAP over implicit TLS only, users checked by a checkpassword script, maildir in a
-temp directory), with helpers to deliver into INBOX, read a folder, change a folder's UIDVALIDITY
-and change a user's password. Both are context managers.
+temp directory), with helpers to deliver into INBOX (one message, or thousands over one connection,
+with past arrival times), read a folder, change a folder's UIDVALIDITY and change a user's password.
+`max_user_connections` sets Dovecot's per-user connection limit (beyond it a login answers
+"NO [LIMIT]"); with `command_log=True` Dovecot's rawlog keeps every command each session sent after
+login, which `commands(user)` reads back: tests count what a sync costs on the real server.
+Both are context managers.
 """
 from __future__ import annotations
 
 import grp
 import imaplib
+import re
 import os
 import pwd
 import shutil
@@ -22,7 +27,9 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -215,8 +222,8 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 auth_mechanisms = plain login
 auth_failure_delay = 0
-mail_max_userip_connections = 100
-passdb {{
+mail_max_userip_connections = {max_user_connections}
+{rawlog}passdb {{
   driver = checkpassword
   args = {root}/checkpassword
 }}
@@ -264,9 +271,16 @@ exec "$@"
 """
 
 
+# "<time> <tag> <COMMAND> [<subcommand>] ..." in a rawlog .in file; imaplib's tags are 4 letters A-P and a number
+_RAWLOG_COMMAND = re.compile(rb"^\d+\.\d+ [A-P]{4}\d+ ([A-Za-z]+)(?: ([A-Za-z]+))?")
+
+
 class Dovecot:
-    def __init__(self, certificates: TestCertificates) -> None:
+    def __init__(self, certificates: TestCertificates, *, max_user_connections: int = 100,
+                 command_log: bool = False) -> None:
         self.certificates = certificates
+        self.max_user_connections = max_user_connections
+        self.command_log = command_log
         self.users: dict[str, str] = {}
         self.port = 0
         self.root: Path | None = None
@@ -282,14 +296,16 @@ class Dovecot:
         self.root.chmod(0o755)
         accounts = _accounts()
         mail_user = pwd.getpwnam(accounts["mail"])
-        for sub in ("run", "state", "mail"):
+        for sub in ("run", "state", "mail", "rawlog"):
             (self.root / sub).mkdir()
         os.chown(self.root / "mail", mail_user.pw_uid, mail_user.pw_gid)
         self._write_checkpassword()
         self.port = _free_port()
+        rawlog = f"rawlog_dir = {self.root}/rawlog/%u\n" if self.command_log else ""
         config = CONFIG.format(root=self.root, port=self.port, login=accounts["login"],
                                internal=accounts["internal"], internal_group=accounts["internal_group"], mail_uid=mail_user.pw_uid, mail_gid=mail_user.pw_gid,
-                               cert=self.certificates.cert_file, key=self.certificates.key_file)
+                               cert=self.certificates.cert_file, key=self.certificates.key_file,
+                               max_user_connections=self.max_user_connections, rawlog=rawlog)
         (self.root / "dovecot.conf").write_text(config)
         self._process = subprocess.Popen([DOVECOT, "-F", "-c", str(self.config)], stdout=subprocess.DEVNULL,
                                          stderr=open(self.root / "stderr.log", "wb"))
@@ -353,6 +369,9 @@ class Dovecot:
         path = self.root / "passwords" / user
         path.write_text(password)
         path.chmod(0o644)  # the auth process may run as an unprivileged user
+        rawlog = self.root / "rawlog" / user  # Dovecot writes a session's rawlog only if its folder exists
+        rawlog.mkdir(exist_ok=True)
+        rawlog.chmod(0o777)  # written by the mail user's imap process
 
     def set_password(self, user: str, password: str) -> None:
         """Add a user or change a password; the next login sees it."""
@@ -366,16 +385,55 @@ class Dovecot:
         imap.login(user, self.users[user])
         return imap
 
-    def deliver(self, user: str, message: bytes, folder: str = "INBOX") -> int:
-        """Put a message in a folder (IMAP APPEND as the user); returns its UID."""
+    def deliver(self, user: str, message: bytes, folder: str = "INBOX", *, received: datetime | None = None) -> int:
+        """Put a message in a folder (IMAP APPEND as the user); returns its UID. `received` (default
+        now) is its INTERNALDATE, the arrival time IMAP searches by."""
+        return self.deliver_many(user, [(message, received)], folder)[0]
+
+    def deliver_many(self, user: str, messages: Iterable[tuple[bytes, datetime | None]],
+                     folder: str = "INBOX") -> list[int]:
+        """APPEND many (message, arrival time) pairs over one connection; returns their UIDs."""
         imap = self.login(user)
+        uids = []
         try:
-            typ, data = imap.append(folder, None, None, message)
-            assert typ == "OK", data
-            text = data[0].decode() if isinstance(data[0], bytes) else ""
-            return int(text.split("APPENDUID ")[1].split()[1].rstrip("]"))
+            for message, received in messages:
+                when = imaplib.Time2Internaldate(received) if received is not None else None
+                typ, data = imap.append(folder, None, when, message)
+                assert typ == "OK", data
+                text = data[0].decode() if isinstance(data[0], bytes) else ""
+                uids.append(int(text.split("APPENDUID ")[1].split()[1].rstrip("]")))
+            return uids
         finally:
             imap.logout()
+
+    def commands(self, user: str) -> list[str]:
+        """Every command the user's finished sessions sent after login, in order (needs
+        command_log=True). A session's log ends with its LOGOUT; logs still being written are
+        waited for, briefly."""
+        assert self.root is not None and self.command_log, "start Dovecot with command_log=True"
+        deadline = time.monotonic() + 2.0
+        while True:
+            sessions = [self._commands_in(path) for path in sorted((self.root / "rawlog" / user).glob("*.in"))]
+            if all(s and s[-1] == "LOGOUT" for s in sessions) or time.monotonic() > deadline:
+                return [command for session in sessions for command in session]
+            time.sleep(0.01)  # the imap process is still writing its log; bounded by the deadline
+
+    @staticmethod
+    def _commands_in(path: Path) -> list[str]:
+        """Command names ("EXAMINE", "UID FETCH", "LOGOUT") from one rawlog; lines that do not
+        start with an imaplib tag are literal data (an APPEND's message)."""
+        found = []
+        for line in path.read_bytes().splitlines():
+            match = _RAWLOG_COMMAND.match(line)
+            if match:
+                name = match[1].decode().upper()
+                found.append(f"UID {match[2].decode().upper()}" if name == "UID" and match[2] else name)
+        return found
+
+    def forget_commands(self, user: str) -> None:
+        assert self.root is not None
+        for path in (self.root / "rawlog" / user).glob("*"):
+            path.unlink()
 
     def delete(self, user: str, uid: int, folder: str = "INBOX") -> None:
         """Delete and expunge one message, as a person tidying their mailbox would."""

@@ -7,12 +7,20 @@ state (accounts, tokens with their scopes, Sent Items, Inbox with delta sync) an
 failures the provider must handle: admin approval required, a cancelled sign-in, revoked or
 expired refresh tokens, access tokens expired server-side, throttling and server errors, invalid
 recipients and a forgotten delta sync state. `requests` counts every request by kind.
+
+Inbox delta behaves like Graph's message delta where the provider depends on it: `changeType`,
+`$select`, `$filter=receivedDateTime ge|gt <time>` (the only filter message delta takes; anything
+else is a 400) and `$orderby=receivedDateTime desc` are fixed by a round's first request and carried
+inside its skip and delta tokens; `$deltatoken=latest` is not honoured (Graph answers it with the
+whole folder); pages hold `Prefer: odata.maxpagesize` messages, at most `page_size`. A delta link
+reads only what arrived after it, so a poll costs the same whatever the Inbox holds.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import re
 import secrets
 import threading
 import time
@@ -26,14 +34,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, unquote_plus, urlencode, urlsplit
 
-from providers.connect import Endpoints
+import requests
+
+from providers.connect import Connected, Endpoints, OAuthConnector
 from tests.standins.tls import TestCertificates
 
 GRAPH_PREFIX = "https://graph.microsoft.com/"
 KNOWN_GRAPH_SCOPES = {"Mail.Send", "Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite", "User.Read"}
 OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 READ_SCOPES = {"Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"}
-KINDS = ("authorize", "token", "adminconsent", "me", "sendMail", "messages", "delta", "value")
+KINDS = ("authorize", "token", "adminconsent", "openid", "me", "sendMail", "messages", "delta", "value")
 TOKEN_ERRORS = {
     "AADSTS50173": "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
     "AADSTS700082": "The refresh token has expired due to inactivity.",
@@ -60,10 +70,6 @@ def _normalize_scopes(raw: str) -> tuple[set[str], set[str]]:
     return graph, oidc
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class StoredMessage:
     id: str
@@ -72,6 +78,7 @@ class StoredMessage:
     raw: bytes
     headers: Message
     received: str
+    received_at: datetime
 
 
 @dataclass
@@ -83,6 +90,7 @@ class User:
     principal_name: str  # as the directory spells it (mixed case is common)
     sent: list[StoredMessage] = field(default_factory=list)
     inbox: list[StoredMessage] = field(default_factory=list)
+    conversations: dict[str, str] = field(default_factory=dict)  # internetMessageId -> conversationId
     revoked: tuple[str, str] | None = None  # (AADSTS code, OAuth error) a refresh now answers
 
 
@@ -94,12 +102,23 @@ class Grant:
 
 
 @dataclass(frozen=True)
-class SyncState:
-    """What a delta or skip token stands for: where in the user's Inbox the next page starts."""
-    address: str
-    position: int
-    generation: int
+class Round:
+    """What a delta round's first request fixed; every skip and delta token of the round carries it."""
     select: str | None
+    since: tuple[str, datetime] | None  # ("ge" | "gt", time) from $filter
+    newest_first: bool
+    change_type: str | None
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What a skip token (`pending` left in this round) or a delta token (`pending` empty: the next
+    round starts at Inbox position `end`) stands for."""
+    address: str
+    generation: int
+    round: Round
+    pending: tuple[int, ...]
+    end: int
 
 
 @dataclass
@@ -179,6 +198,17 @@ class MicrosoftStandIn:
             self.users[user.address] = user
             return user
 
+    def connect(self, connector: OAuthConnector, address: str, *, enhanced: bool = False,
+                redirect_uri: str = "https://bot.example/oauth/microsoft/callback") -> Connected:
+        """A whole sign-in through the bot's real connector for a user added with add_user: begin,
+        the browser's visit to the authorize endpoint, the callback, finish."""
+        url, flow = connector.begin(state=secrets.token_urlsafe(8), redirect_uri=redirect_uri, enhanced=enhanced)
+        self.sign_in_as(address)
+        answer = requests.get(url, allow_redirects=False, verify=self.certificates.ca_file, timeout=10)
+        assert answer.status_code == 302, answer.text
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+        return connector.finish(flow=flow, query=query, redirect_uri=redirect_uri)
+
     def sign_in_as(self, address: str) -> None:
         """The next authorize request signs this user in (the browser part of a sign-in)."""
         self._signing_in = address.lower()
@@ -213,13 +243,19 @@ class MicrosoftStandIn:
         """Forget every delta sync state: saved delta links now answer 410 SyncStateNotFound."""
         self._sync_generation += 1
 
-    def deliver(self, address: str, raw: bytes) -> StoredMessage:
-        """A message arrives in the Inbox; a reply joins the conversation of what it answers."""
+    def deliver(self, address: str, raw: bytes, *, received: datetime | None = None) -> StoredMessage:
+        """A message arrives in the Inbox; a reply joins the conversation of what it answers.
+        `received` (default now) is its receivedDateTime, to give a mailbox a past."""
         with self._lock:
             user = self.users[address.lower()]
-            message = self._store(user, raw)
+            message = self._store(user, raw, received)
             user.inbox.append(message)
             return message
+
+    @property
+    def graph_calls(self) -> int:
+        """Every request to Graph and to the sign-in service so far."""
+        return sum(self.requests.values())
 
     def sent(self, address: str) -> list[StoredMessage]:
         return list(self.users[address.lower()].sent)
@@ -230,17 +266,20 @@ class MicrosoftStandIn:
 
     # the mailbox model
 
-    def _store(self, user: User, raw: bytes) -> StoredMessage:
+    def _store(self, user: User, raw: bytes, received: datetime | None = None) -> StoredMessage:
         headers = message_from_bytes(raw, policy=policy.compat32)
         internet_id = str(headers["Message-ID"] or f"<{secrets.token_hex(8)}@standin.invalid>").strip()
-        return StoredMessage("AAMk" + secrets.token_urlsafe(12), self._conversation_for(user, headers), internet_id,
-                             raw, headers, _now_iso())
+        when = (received or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+        stored = StoredMessage("AAMk" + secrets.token_urlsafe(12), self._conversation_for(user, headers),
+                               internet_id, raw, headers, when.strftime("%Y-%m-%dT%H:%M:%SZ"), when)
+        user.conversations.setdefault(internet_id, stored.conversation_id)
+        return stored
 
     def _conversation_for(self, user: User, headers: Message) -> str:
         answered = str(headers["In-Reply-To"] or "").split() + str(headers["References"] or "").split()
-        for message in [*user.sent, *user.inbox]:
-            if message.internet_message_id in answered:
-                return message.conversation_id
+        for internet_id in answered:
+            if internet_id in user.conversations:
+                return user.conversations[internet_id]
         return "AAQk" + secrets.token_urlsafe(12)
 
     # tokens
@@ -329,6 +368,7 @@ class _Handler(BaseHTTPRequestHandler):
     # the authority
 
     def _openid_configuration(self, tenant: str) -> None:
+        self.standin.requests["openid"] += 1
         base = f"{self.standin.base_url}/{tenant}"
         self._json(200, {"issuer": f"{self.standin.base_url}/{{tenantid}}/v2.0",
                          "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
@@ -521,22 +561,41 @@ class _Handler(BaseHTTPRequestHandler):
     def _delta(self, user: User, grant: Grant, path: str, query: dict[str, str], body: bytes) -> None:
         standin = self.standin
         token = query.get("$deltatoken") or query.get("$skiptoken")
-        position, select = 0, query.get("$select")
-        if token:
+        if token and token != "latest":  # "latest" is ignored for messages, as Graph does
             state = standin._sync_tokens.get(token)
             if state is None or state.address != user.address or state.generation != standin._sync_generation:
                 self._graph_error(410, "SyncStateNotFound", "The sync state generation is not found.")
                 return
-            position, select = state.position, state.select  # links carry the first request's $select
-        page = user.inbox[position:position + standin.page_size]
+            sync_round, end = state.round, state.end
+            pending = state.pending if "$skiptoken" in query else self._matching(user, sync_round, start=end)
+            if "$deltatoken" in query:
+                end = len(user.inbox)
+        else:
+            try:
+                sync_round = _round_of(query)
+            except ValueError as exc:
+                self._graph_error(400, "ErrorInvalidUrlQuery", str(exc))
+                return
+            pending, end = self._matching(user, sync_round, start=0), len(user.inbox)
+        size = min(standin.page_size, _max_page_size(self.headers.get("Prefer", "")) or standin.page_size)
+        page, rest = pending[:size], pending[size:]
         with_headers = bool(grant.scopes & {"Mail.Read", "Mail.ReadWrite"}) or standin.read_basic_returns_headers
-        reply: dict[str, Any] = {"value": [_project(m, select, with_headers) for m in page]}
-        end = position + len(page)
-        link_name, param = ("@odata.nextLink", "$skiptoken") if end < len(user.inbox) else ("@odata.deltaLink", "$deltatoken")
+        reply: dict[str, Any] = {"value": [_project(user.inbox[i], sync_round.select, with_headers) for i in page]}
+        link_name, param = ("@odata.nextLink", "$skiptoken") if rest else ("@odata.deltaLink", "$deltatoken")
         next_token = secrets.token_urlsafe(12)
-        standin._sync_tokens[next_token] = SyncState(user.address, end, standin._sync_generation, select)
+        standin._sync_tokens[next_token] = SyncState(user.address, standin._sync_generation, sync_round, rest, end)
         reply[link_name] = f"{standin.graph_api}/me/mailFolders('inbox')/messages/delta?{param}={next_token}"
         self._json(200, reply)
+
+    @staticmethod
+    def _matching(user: User, sync_round: Round, *, start: int) -> tuple[int, ...]:
+        """Inbox positions from `start` that the round reports, in the round's order."""
+        if sync_round.change_type not in (None, "created"):
+            return ()  # the stand-in's Inbox only ever has messages created in it
+        found = [i for i in range(start, len(user.inbox)) if _after(user.inbox[i].received_at, sync_round.since)]
+        if sync_round.newest_first:
+            found.sort(key=lambda i: user.inbox[i].received_at, reverse=True)
+        return tuple(found)
 
     def _value(self, user: User, grant: Grant, path: str, query: dict[str, str], body: bytes) -> None:
         graph_id = path[len("/me/messages/"):-len("/$value")]
@@ -545,6 +604,37 @@ class _Handler(BaseHTTPRequestHandler):
             self._graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
             return
         self._send(200, found.raw, content_type="text/plain")
+
+
+def _round_of(query: dict[str, str]) -> Round:
+    """A delta round's options, refused as Graph refuses what message delta does not support."""
+    since = None
+    if "$filter" in query:
+        match = re.fullmatch(r"receivedDateTime (ge|gt) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)", query["$filter"].strip())
+        if match is None:
+            raise ValueError("The only filter message delta supports is receivedDateTime ge|gt <time>.")
+        since = (match[1], datetime.strptime(match[2], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc))
+    order = query.get("$orderby")
+    if order is not None and " ".join(order.split()) != "receivedDateTime desc":
+        raise ValueError("The only order message delta supports is receivedDateTime desc.")
+    change_type = query.get("changeType")
+    if change_type not in (None, "created", "updated", "deleted"):
+        raise ValueError("changeType must be created, updated or deleted.")
+    if "$search" in query:
+        raise ValueError("$search is not supported on delta.")
+    return Round(query.get("$select"), since, order is not None, change_type)
+
+
+def _after(received: datetime, since: tuple[str, datetime] | None) -> bool:
+    if since is None:
+        return True
+    operator, when = since
+    return received >= when if operator == "ge" else received > when
+
+
+def _max_page_size(prefer: str) -> int | None:
+    match = re.search(r"odata\.maxpagesize=(\d+)", prefer)
+    return int(match[1]) if match else None
 
 
 def _filter_internet_message_id(expression: str) -> str | None:
@@ -568,6 +658,8 @@ def _project(message: StoredMessage, select: str | None, with_headers: bool) -> 
         "subject": str(message.headers["Subject"] or ""),
         "from": {"emailAddress": {"name": name, "address": address}},
         "receivedDateTime": message.received,
+        "toRecipients": [{"emailAddress": {"name": name, "address": address}}
+                         for name, address in getaddresses([str(message.headers["To"] or "")]) if address],
     }
     if with_headers:
         full["internetMessageHeaders"] = [{"name": k, "value": str(v)} for k, v in message.headers.items()]

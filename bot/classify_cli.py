@@ -1,0 +1,54 @@
+"""`outreach classify [--headers-only] [--own ADDRESS]... FILE.eml ...`: what kind of mail each file is.
+
+Prints one JSON object per file, one a line, in the order given:
+    {"file": "bounce.eml", "kind": "bounce", "recipients": ["ana@acme.example"], "permanent": true}
+`kind` is reply, auto_reply, bounce or other; `recipients` are the failing addresses of a bounce;
+`permanent` is true (5.x.x), false (4.x.x, delayed) or null (not known). `--headers-only` reads only
+each file's header block, as the bot does under basic permissions. `--own` names the mailbox's own
+address (repeat it for aliases): mail from it is never a reply. No settings or database are needed.
+
+A file that cannot be read gets one line on stderr naming it; the others are still classified, and
+the command then exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+PROG = "outreach classify"
+EXIT_UNREADABLE = 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "classify", help="say whether .eml files are replies, auto-replies, bounces or other mail (JSON lines)",
+        description="Classify inbound email files as reply, auto_reply, bounce or other: one JSON object a line "
+                    "with the failing recipients of a bounce and whether the failure is permanent.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE.eml", help="raw RFC 5322 messages")
+    parser.add_argument("--headers-only", action="store_true",
+                        help="read only the header block of each file (what basic permissions allow)")
+    parser.add_argument("--own", action="append", default=[], metavar="ADDRESS",
+                        help="the mailbox's own address; mail from it is never a reply (repeatable)")
+    parser.set_defaults(run=run, no_settings=True)
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    from providers.classify import classify, parse_message
+
+    status = 0
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            print(f"{PROG}: {name}: cannot read it: {exc.strerror or exc}", file=sys.stderr)
+            status = EXIT_UNREADABLE
+            continue
+        verdict = classify(parse_message(data, headers_only=args.headers_only), own_addresses=args.own,
+                           headers_only=args.headers_only)
+        print(json.dumps({"file": name, "kind": verdict.kind.value, "recipients": list(verdict.recipients),
+                          "permanent": verdict.permanent}), flush=True)
+    return status

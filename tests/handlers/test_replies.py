@@ -1,0 +1,230 @@
+"""Replies, bounces and auto-replies arriving in a sandbox mailbox, read by the real sync job, and
+what follows: the sequence stops on a reply, moves to the next address on a bounce, goes on after an
+auto-reply; the owner is told in a DM with buttons, the alert channel in batches."""
+from __future__ import annotations
+
+from datetime import timedelta
+from email.message import EmailMessage
+
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bot.clock import FakeClock
+from bot.db import transaction
+from bot.localslack import LocalSlack, Person, render_blocks
+from bot.models import (
+    Campaign,
+    CampaignStatus,
+    Enrollment,
+    EnrollmentStatus,
+    InboundEvent,
+    InboundKind,
+    OutboundMessage,
+    OutboundStatus,
+)
+from bot.runtime import Runtime
+from bot.services.campaigns import start_campaign
+from handlers.ids import Action
+from handlers.notices import deliver_channel_alerts, deliver_notices
+from providers.sandbox import PostOffice
+from scheduling.dispatcher import Dispatcher, next_wakeup
+from scheduling.sync import MailboxSync
+from tests import factories
+from tests.handlers.conftest import RITA
+
+MAILBOX = "rita@acme.example"
+
+
+def _started(runtime: Runtime, clock: FakeClock, candidates: int = 1, channel: str | None = "C0HIRING") -> None:
+    with transaction(runtime.sessions, write=True) as session:
+        rita = factories.recruiter(session, clock, slack_id=RITA)
+        mailbox = factories.sandbox_mailbox(session, rita, clock, address=MAILBOX)
+        campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=candidates)
+        campaign.alert_channel_id = channel
+        start_campaign(session, campaign=campaign, clock=clock, rng=runtime.rng)
+
+
+def _dispatch(runtime: Runtime, clock: FakeClock, hours: float = 1) -> None:
+    """Let time pass, jumping from one moment something can be sent to the next."""
+    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock, concurrency=1)
+    end = clock.now() + timedelta(hours=hours)
+    while True:
+        dispatcher.run_until_idle()
+        with transaction(runtime.sessions) as session:
+            wake = next_wakeup(session, clock.now())
+        if wake is None or wake > end:
+            break
+        clock.set(wake)
+    clock.set(end)
+
+
+def _sync(runtime: Runtime, clock: FakeClock) -> MailboxSync:
+    sync = MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
+                       rng=runtime.rng, interval=timedelta(seconds=60))
+    clock.advance(timedelta(minutes=2))
+    sync.run()
+    return sync
+
+
+def _post_office(runtime: Runtime) -> PostOffice:
+    return PostOffice(runtime.providers.sandbox)  # type: ignore[attr-defined]
+
+
+def _sent_to(runtime: Runtime) -> list[str]:
+    return [str(m["To"]) for m in _post_office(runtime).sent(MAILBOX)]
+
+
+def _client(workspace: LocalSlack) -> WebClient:
+    return WebClient(token=workspace.bot_token, base_url=workspace.api_url)
+
+
+def _status(runtime: Runtime) -> EnrollmentStatus:
+    with transaction(runtime.sessions) as session:
+        return session.scalars(select(Enrollment.status)).all()[0]
+
+
+def _first_steps_sent(runtime: Runtime, clock: FakeClock) -> None:
+    _started(runtime, clock)
+    _sync(runtime, clock)  # the mailbox's cursor starts from now
+    _dispatch(runtime, clock)
+    assert _sent_to(runtime) == ["ana0@work.example"]
+
+
+def test_a_reply_stops_the_sequence_before_its_next_step_and_tells_owner_and_channel(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    post = _post_office(runtime)
+    post.reply(MAILBOX, post.sent(MAILBOX)[0], "Sounds good, let's talk Tuesday.", clock.now())
+    _sync(runtime, clock)
+    assert _status(runtime) == EnrollmentStatus.REPLIED
+    _dispatch(runtime, clock, hours=24 * 4)
+    assert _sent_to(runtime) == ["ana0@work.example"]  # step 2 never went
+    deliver_notices(runtime, _client(workspace))
+    dm = rita.dm_messages()[-1]
+    assert "*Ana Candidate0* replied to *Backend Q4*" in dm.text and "Re: Backend role at Acme" in dm.text
+    assert "Mark handled" in render_blocks(dm.blocks) and "This was an auto-reply: continue" in render_blocks(dm.blocks)
+    assert deliver_channel_alerts(runtime, _client(workspace)) == 1
+    assert "Ana Candidate0 replied to Backend Q4" in workspace.messages(channel="C0HIRING")[-1].text
+    with transaction(runtime.sessions) as session:
+        event = session.scalar(select(InboundEvent))
+        assert event is not None and event.kind == InboundKind.REPLY and event.subject == "Re: Backend role at Acme"
+        assert session.scalar(select(Campaign.status)) == CampaignStatus.FINISHED
+
+
+def test_a_reply_from_another_address_in_a_new_thread_still_stops_the_sequence(
+        runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    message = EmailMessage()
+    message["From"] = "Ana <ana0@home.example>"  # her personal address, a new subject, no In-Reply-To
+    message["To"] = MAILBOX
+    message["Subject"] = "About your email"
+    message["Message-ID"] = "<new-thread@home.example>"
+    message.set_content("Hi Rita, yes I'm interested.")
+    runtime.providers.sandbox.append(MAILBOX, "INBOX", message)  # type: ignore[attr-defined]
+    _sync(runtime, clock)
+    assert _status(runtime) == EnrollmentStatus.REPLIED
+
+
+def test_the_recruiters_own_follow_up_from_another_client_is_not_a_reply(runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    post = _post_office(runtime)
+    post.reply(MAILBOX, post.sent(MAILBOX)[0], "Just checking you saw this.", clock.now(), from_address=MAILBOX)
+    _sync(runtime, clock)
+    assert _status(runtime) == EnrollmentStatus.NOT_STARTED or _status(runtime) == EnrollmentStatus.IN_PROGRESS
+    with transaction(runtime.sessions) as session:
+        assert session.scalar(select(InboundEvent)) is None  # not ours to keep
+
+
+def test_a_bounce_moves_to_the_next_address_from_the_step_that_bounced(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    post = _post_office(runtime)
+    post.bounce(MAILBOX, post.sent(MAILBOX)[0], clock.now())
+    _sync(runtime, clock)
+    _dispatch(runtime, clock)
+    sent = post.sent(MAILBOX)
+    assert [str(m["To"]) for m in sent] == ["ana0@work.example", "ana0@home.example"]
+    assert sent[1]["Subject"] == sent[0]["Subject"] and not sent[1]["In-Reply-To"]  # step 1 again, a new thread
+    assert deliver_channel_alerts(runtime, _client(workspace)) == 1
+    assert "goes to ana0@home.example instead" in workspace.messages(channel="C0HIRING")[-1].text
+    post.bounce(MAILBOX, sent[1], clock.now())  # the personal address bounces too: none left
+    _sync(runtime, clock)
+    assert _status(runtime) == EnrollmentStatus.BOUNCED
+    _dispatch(runtime, clock, hours=24 * 4)
+    assert len(post.sent(MAILBOX)) == 2
+
+
+def test_an_auto_reply_does_not_stop_the_sequence(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    post = _post_office(runtime)
+    post.auto_reply(MAILBOX, post.sent(MAILBOX)[0], "I am out of the office until Monday.", clock.now())
+    _sync(runtime, clock)
+    assert _status(runtime) == EnrollmentStatus.OUT_OF_OFFICE
+    deliver_notices(runtime, _client(workspace))
+    assert "sent an automatic reply" in rita.dm_messages()[-1].text
+    _dispatch(runtime, clock, hours=24 * 3)
+    assert len(post.sent(MAILBOX)) == 2  # step 2 went out as planned
+
+
+def test_this_was_a_real_reply_stops_the_sequence(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    post = _post_office(runtime)
+    post.auto_reply(MAILBOX, post.sent(MAILBOX)[0], "Automatic reply", clock.now())
+    _sync(runtime, clock)
+    deliver_notices(runtime, _client(workspace))
+    rita.click(Action.AUTO_WAS_REPLY.value, in_message=rita.dm_messages()[-1])
+    assert _status(runtime) == EnrollmentStatus.REPLIED
+    assert "Treated as a real reply" in rita.dm_messages()[-1].text
+    _dispatch(runtime, clock, hours=24 * 3)
+    assert len(post.sent(MAILBOX)) == 1
+
+
+def test_this_was_an_auto_reply_puts_the_candidate_back_in_the_sequence(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    post = _post_office(runtime)
+    post.reply(MAILBOX, post.sent(MAILBOX)[0], "Thanks for reaching out.", clock.now())
+    _sync(runtime, clock)
+    deliver_notices(runtime, _client(workspace))
+    clock.advance(timedelta(days=5))  # step 2 would have been due meanwhile
+    clicked_at = clock.now()
+    rita.click(Action.REPLY_WAS_AUTO.value, in_message=rita.dm_messages()[-1])
+    assert _status(runtime) == EnrollmentStatus.OUT_OF_OFFICE
+    with transaction(runtime.sessions) as session:
+        due = session.scalar(select(OutboundMessage.due_at).where(OutboundMessage.status == OutboundStatus.PENDING))
+    assert due is not None and due >= clicked_at + timedelta(minutes=20)  # overdue: re-planned, never at once
+    _dispatch(runtime, clock)
+    assert len(post.sent(MAILBOX)) == 2
+
+
+def test_a_message_seen_again_after_a_resync_changes_nothing(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    post = _post_office(runtime)
+    post.reply(MAILBOX, post.sent(MAILBOX)[0], "Yes!", clock.now())
+    _sync(runtime, clock)
+    with transaction(runtime.sessions, write=True) as session:
+        from bot.models import Mailbox
+
+        session.scalar(select(Mailbox)).sync_cursor = "0"  # type: ignore[union-attr]
+    _sync(runtime, clock)
+    with transaction(runtime.sessions) as session:
+        assert len(session.scalars(select(InboundEvent)).all()) == 1
+    assert deliver_notices(runtime, _client(workspace)) == 1
+
+
+def test_alerts_to_a_busy_channel_are_batched_into_one_message(
+        workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _started(runtime, clock, candidates=5)
+    _sync(runtime, clock)
+    _dispatch(runtime, clock, hours=2)
+    post = _post_office(runtime)
+    for original in post.sent(MAILBOX):
+        post.reply(MAILBOX, original, "Interested!", clock.now())
+    _sync(runtime, clock)
+    before = len(workspace.messages(channel="C0HIRING"))
+    assert deliver_channel_alerts(runtime, _client(workspace)) == 5
+    posted = workspace.messages(channel="C0HIRING")[before:]
+    assert len(posted) == 1 and posted[0].text.startswith("5 updates:")
