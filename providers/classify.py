@@ -111,7 +111,7 @@ def parse_message(data: bytes, *, headers_only: bool = False) -> Message:
 
 def _classify(message: Message, own_addresses: Collection[str], headers_only: bool) -> Verdict:
     headers = _Headers(message)
-    full = not headers_only and _has_body(message)
+    full = not headers_only  # a message without a body has nothing more to say in full mode
     sender = _address(headers.get("from"))
     own = {_address(a) or a.strip().lower() for a in own_addresses}
     if sender and sender in own:
@@ -297,7 +297,7 @@ def _delivery_status(message: Message) -> _Report:
     permanent: list[bool] = []
     successes = 0
     for part in _parts(message):
-        if part.get_content_type() != "message/delivery-status":
+        if _content_type(part) != "message/delivery-status":
             continue
         for block in _status_blocks(part):
             fields = _Headers(block)
@@ -419,14 +419,14 @@ def _first_text(message: Message, *, cut_html_quotes: bool = False) -> str:
     """The first plain-text part that is not an attachment (else the first HTML one, as text)."""
     plain = html_part = None
     for part in _parts(message):
-        if part.is_multipart() or part.get_content_maintype() != "text":
+        kind = _content_type(part)
+        if part.is_multipart() or not kind.startswith("text/"):
             continue
-        if (part.get("content-disposition") or "").lower().startswith("attachment"):
+        if _field(part, "content-disposition").lower().startswith("attachment"):
             continue
-        subtype = part.get_content_subtype()
-        if subtype == "plain" and plain is None:
+        if kind == "text/plain" and plain is None:
             plain = part
-        elif subtype == "html" and html_part is None:
+        elif kind == "text/html" and html_part is None:
             html_part = part
         if plain is not None:
             break
@@ -446,7 +446,8 @@ def _first_text(message: Message, *, cut_html_quotes: bool = False) -> str:
 
 def _decoded(part: Message) -> str:
     data = _payload_bytes(part)
-    charset = part.get_content_charset() or "utf-8"
+    found = re.search(r"charset\s*=\s*\"?([^\";\s]+)", _field(part, "content-type"), re.IGNORECASE)
+    charset = found.group(1) if found else "utf-8"
     try:
         return data.decode(charset, "replace")
     except (LookupError, ValueError):  # a charset Python does not know, or a name no codec accepts
@@ -471,9 +472,8 @@ class _Headers:
     __slots__ = ("_fields",)
 
     def __init__(self, message: Message) -> None:
-        items = message.raw_items() if hasattr(message, "raw_items") else message.items()
         fields: dict[str, list[str]] = {}
-        for name, value in items:
+        for name, value in _raw_items(message):
             fields.setdefault(str(name).strip().lower(), []).append(_raw_text(value))
         self._fields = fields
 
@@ -489,6 +489,26 @@ class _Headers:
 
     def subject(self) -> str:
         return _decode_words(self.get("subject"))
+
+
+def _raw_items(message: Message) -> list[tuple[str, object]]:
+    # The source values, not the policy's parsed header objects: policy.default re-parses a
+    # Content-Type on every get_content_type(), which was most of the time spent here.
+    return list(message.raw_items() if hasattr(message, "raw_items") else message.items())
+
+
+def _field(part: Message, name: str) -> str:
+    """One header field of a MIME part, as raw text ('' if absent)."""
+    for key, value in _raw_items(part):
+        if str(key).lower() == name:
+            return _raw_text(value)
+    return ""
+
+
+def _content_type(part: Message) -> str:
+    """A part's MIME type, lower-case; text/plain when it has none or a malformed one, as RFC 2045 says."""
+    kind = _field(part, "content-type").partition(";")[0].strip().lower()
+    return kind if kind.count("/") == 1 and " " not in kind else "text/plain"
 
 
 def _raw_text(value: object) -> str:
@@ -512,20 +532,15 @@ def _decode_words(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
+_SIMPLE_ADDRESS = re.compile(r"(?:[^<>\"(),;:]*<)?([^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+)>?")
+
+
 def _address(value: str) -> str:
     """The lower-case address in a From-like value, without its display name; '' if there is none."""
-    address = parseaddr(value)[1].strip().strip("<>").lower()
+    simple = _SIMPLE_ADDRESS.fullmatch(value.strip())  # `a@b` or `Name <a@b>`: most mail, and parseaddr is slow
+    address = simple.group(1) if simple else parseaddr(value)[1].strip().strip("<>")
+    address = address.lower()
     return address if "@" in address else ""
-
-
-def _has_body(message: Message) -> bool:
-    if message.is_multipart():
-        return True
-    try:
-        payload = message.get_payload()
-    except (ValueError, LookupError):  # there is a body, in a charset no codec accepts
-        return True
-    return bool(payload.strip()) if isinstance(payload, (str, bytes)) else bool(payload)
 
 
 def _parts(message: Message) -> Iterator[Message]:
@@ -537,7 +552,7 @@ def _parts(message: Message) -> Iterator[Message]:
         part = stack.pop()
         seen += 1
         yield part
-        if part.get_content_maintype() == "multipart" and part.is_multipart():
+        if _content_type(part).startswith("multipart/") and part.is_multipart():
             stack.extend(reversed([p for p in part.get_payload() if isinstance(p, Message)]))
 
 

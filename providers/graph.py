@@ -473,11 +473,12 @@ class GraphProvider(MailProvider):
         started = self._now()
         items, link = self._delta(self._round_url(since=started - timedelta(days=RESYNC_DAYS), newest_first=True),
                                   max_pages=RESYNC_MAX_PAGES)
+        items.reverse()  # oldest first, like every poll
         if link is None:
             fresh, link = self._delta(self._round_url(since=started - CLOCK_MARGIN), max_pages=None)
             seen = {item["id"] for item in items}
             items += [item for item in fresh if item["id"] not in seen]
-        messages = [self._inbound(item) for item in reversed(items)]  # oldest first, like every poll
+        messages = [self._inbound(item) for item in items]
         return Changes(sorted(messages, key=lambda m: m.received_at), cursor=link, full_resync=True)
 
     def _delta(self, url: str, *, max_pages: int | None) -> tuple[list[dict[str, Any]], str | None]:

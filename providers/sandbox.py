@@ -269,8 +269,10 @@ class SandboxProvider(MailProvider):
         cutoff = self._now() - timedelta(days=RESYNC_DAYS)
         recent: list[InboundMessage] = []
         for _, path in reversed(self.store.list(self._address, INBOX)):
+            if len(recent) >= RESYNC_MAX_MESSAGES:
+                break
             message = self._inbound(path)
-            if message.received_at < cutoff or len(recent) >= RESYNC_MAX_MESSAGES:
+            if message.received_at < cutoff:
                 break
             recent.append(message)
         return Changes(messages=recent[::-1], cursor=str(last), full_resync=True)

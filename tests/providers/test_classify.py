@@ -334,6 +334,28 @@ def test_malformed_mail_gets_a_verdict_never_an_exception(data: bytes, headers_o
         assert isinstance(verdict.kind, InboundKind)
 
 
+def test_a_bounce_whose_body_no_codec_can_read_keeps_what_its_headers_say() -> None:
+    data = (b"From: Mail Delivery System <Mailer-Daemon@mx.example>\nX-Failed-Recipients: ana@acme.example\n"
+            b"Content-Type: text/plain; charset=\"utf\x00-8\"\nContent-Transfer-Encoding: 8bit\n\n"
+            b"This is a permanent error. \xff\xfe\n")
+    for using in POLICIES.values():
+        verdict = classify(message_from_bytes(data, policy=using))
+        assert (verdict.kind, verdict.recipients) == (BOUNCE, ("ana@acme.example",)), verdict
+
+
+def test_a_header_the_email_package_cannot_even_turn_into_text_makes_the_message_other() -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise ValueError("not text")
+
+    message = Message()  # compat32 stores whatever it is given
+    message["From"] = "ana@acme.example"
+    message["Subject"] = Unprintable()  # type: ignore[assignment]
+    for headers_only in (False, True):
+        verdict = classify(message, headers_only=headers_only)
+        assert (verdict.kind, verdict.reason) == (OTHER, "unreadable message (ValueError)")
+
+
 def test_mail_with_no_sender_at_all_is_other() -> None:
     assert classify(message_from_bytes(b"", policy=policy.default)) == Verdict(OTHER, reason="no sender address")
 

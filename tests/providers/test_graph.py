@@ -377,12 +377,13 @@ def test_basic_fetch_changes_gives_headers_only_and_never_downloads_bodies(
     provider = _provider(standin, client, connected.credentials)
     outgoing = _email(address)
     provider.send(outgoing)
+    start = provider.fetch_changes(None).cursor  # a new mailbox is read from now on
     thread = standin.sent(address)[0].conversation_id
     delivered = [standin.deliver(address, _incoming(address, f"Note {n}")) for n in range(2)]
     delivered.append(standin.deliver(address, _incoming(address, "Re: Backend role", in_reply_to=outgoing.message_id)))
     pages, bodies = standin.requests["delta"], standin.requests["value"]
 
-    changes = provider.fetch_changes(None)
+    changes = provider.fetch_changes(start)
 
     assert standin.requests["delta"] == pages + 2  # page size 2: a nextLink was followed
     assert standin.requests["value"] == bodies  # no body was fetched
@@ -404,10 +405,12 @@ def test_basic_fetch_changes_gives_headers_only_and_never_downloads_bodies(
 def test_basic_headers_come_from_internet_message_headers_when_graph_gives_them(
         standin: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
     address, connected = mailbox
+    provider = _provider(standin, client, connected.credentials)
+    start = provider.fetch_changes(None).cursor
     standin.deliver(address, _incoming(address, "Re: hi", in_reply_to="<ours@contoso.example>"))
     standin.read_basic_returns_headers = True
     try:
-        [message] = _provider(standin, client, connected.credentials).fetch_changes(None).messages
+        [message] = provider.fetch_changes(start).messages
     finally:
         standin.read_basic_returns_headers = False
     assert message.headers["In-Reply-To"] == "<ours@contoso.example>" and message.full is None
@@ -417,10 +420,12 @@ def test_enhanced_fetch_changes_downloads_the_whole_message(
         standin: MicrosoftStandIn, client: ClientSecrets) -> None:
     address = _new_address()
     connected = _connect(standin, client, address, enhanced=True)
+    provider = _provider(standin, client, connected.credentials, enhanced=True)
+    start = provider.fetch_changes(None).cursor
     standin.deliver(address, _incoming(address, "Automatic reply: away", in_reply_to="<ours@contoso.example>"))
     bodies = standin.requests["value"]
 
-    [message] = _provider(standin, client, connected.credentials, enhanced=True).fetch_changes(None).messages
+    [message] = provider.fetch_changes(start).messages
 
     assert standin.requests["value"] == bodies + 1
     assert message.headers["In-Reply-To"] == "<ours@contoso.example>"

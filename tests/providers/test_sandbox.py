@@ -38,13 +38,14 @@ def test_replies_bounces_and_auto_replies_arrive_in_the_thread(tmp_path: Path) -
     store = SandboxStore(tmp_path)
     provider = SandboxProvider(store, "rita@acme.example")
     sent = provider.send(_email())
+    start = provider.fetch_changes(None).cursor  # a new mailbox is read from now on
     post = PostOffice(store)
     [original] = post.sent("rita@acme.example")
     post.reply("rita@acme.example", original, "Sounds good", NOW)
     post.bounce("rita@acme.example", original, NOW)
     post.auto_reply("rita@acme.example", original, "Away until Monday", NOW)
 
-    changes = provider.fetch_changes(None)
+    changes = provider.fetch_changes(start)
     reply, bounce, auto = changes.messages
     assert {m.thread_id for m in changes.messages} == {sent.thread_id}
     assert reply.headers["In-Reply-To"] == original["Message-ID"]
@@ -60,9 +61,10 @@ def test_enhanced_mailboxes_see_the_delivery_status(tmp_path: Path) -> None:
     store = SandboxStore(tmp_path)
     provider = SandboxProvider(store, "rita@acme.example", enhanced=True)
     provider.send(_email())
+    start = provider.fetch_changes(None).cursor
     post = PostOffice(store)
     post.bounce("rita@acme.example", post.sent("rita@acme.example")[0], NOW, status="5.1.1")
-    [bounce] = provider.fetch_changes(None).messages
+    [bounce] = provider.fetch_changes(start).messages
     assert bounce.full is not None
     status = [p for p in bounce.full.walk() if p.get_content_type() == "message/delivery-status"]
     assert status and "5.1.1" in status[0].as_string()

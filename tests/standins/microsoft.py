@@ -594,7 +594,8 @@ class _Handler(BaseHTTPRequestHandler):
             return ()  # the stand-in's Inbox only ever has messages created in it
         found = [i for i in range(start, len(user.inbox)) if _after(user.inbox[i].received_at, sync_round.since)]
         if sync_round.newest_first:
-            found.sort(key=lambda i: user.inbox[i].received_at, reverse=True)
+            # Graph keeps times finer than the second it shows: the later arrival is the newer one
+            found.sort(key=lambda i: (user.inbox[i].received_at, i), reverse=True)
         return tuple(found)
 
     def _value(self, user: User, grant: Grant, path: str, query: dict[str, str], body: bytes) -> None:
