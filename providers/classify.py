@@ -168,8 +168,11 @@ _BOUNCE_SUBJECT = re.compile(
     r"|warning: message \S+ delayed|unzustellbar|non remis|non distribuable|no se puede entregar)",
     re.IGNORECASE)
 _DELIVERY_WORDS = re.compile(r"deliver|returned|fail|bounce|rejected|could not be sent|zustell|remis", re.IGNORECASE)
-_PERMANENT_SUBJECT = re.compile(r"\(failure\)", re.IGNORECASE)
-_TEMPORARY_SUBJECT = re.compile(r"\(delay\)|delayed|still being retried", re.IGNORECASE)
+# Only the start of a subject speaks for the bounce: the original subject often follows it.
+_PERMANENT_SUBJECT = re.compile(r"\s*delivery status notification \(failure\)", re.IGNORECASE)
+_TEMPORARY_SUBJECT = re.compile(
+    r"\s*(?:delivery status notification \(delay\)|delayed mail|delivery delayed|warning: message \S+ delayed)",
+    re.IGNORECASE)
 _DAEMONS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
 
 # Subjects auto-replies start with: RFC 3834 implementations and Outlook/Exchange in a few languages.
@@ -254,9 +257,9 @@ def _report_type(content_type: str) -> str:
 def _bounce(message: Message, headers: _Headers, subject: str, *, reason: str, full: bool) -> Verdict:
     recipients = _ordered(_address(a) for a in _failed_recipients(headers))
     permanent: bool | None = None
-    if _PERMANENT_SUBJECT.search(subject):
+    if _PERMANENT_SUBJECT.match(subject):
         permanent = True
-    elif _TEMPORARY_SUBJECT.search(subject):
+    elif _TEMPORARY_SUBJECT.match(subject):
         permanent = False
     if not full:
         return Verdict(InboundKind.BOUNCE, recipients, permanent, reason)

@@ -228,3 +228,31 @@ def test_alerts_to_a_busy_channel_are_batched_into_one_message(
     assert deliver_channel_alerts(runtime, _client(workspace)) == 5
     posted = workspace.messages(channel="C0HIRING")[before:]
     assert len(posted) == 1 and posted[0].text.startswith("5 updates:")
+
+
+def test_a_lost_sign_in_found_while_reading_pauses_the_campaigns_and_tells_the_owner(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    runtime.providers.sandbox.inject(MAILBOX, "sync_reconnect")  # type: ignore[attr-defined]
+    _sync(runtime, clock)
+    with transaction(runtime.sessions) as session:
+        from bot.models import Mailbox, MailboxStatus
+
+        assert session.scalar(select(Mailbox.status)) == MailboxStatus.NEEDS_RECONNECT
+        assert session.scalar(select(Campaign.status)) == CampaignStatus.PAUSED
+    deliver_notices(runtime, _client(workspace))
+    assert "was lost" in rita.dm_messages()[-1].text
+
+
+def test_a_provider_asking_to_slow_down_holds_only_that_mailboxs_reading(runtime: Runtime, clock: FakeClock) -> None:
+    _first_steps_sent(runtime, clock)
+    runtime.providers.sandbox.inject(MAILBOX, "sync_rate_limited:600")  # type: ignore[attr-defined]
+    post = _post_office(runtime)
+    post.reply(MAILBOX, post.sent(MAILBOX)[0], "Yes!", clock.now())
+    sync = _sync(runtime, clock)
+    assert _status(runtime) != EnrollmentStatus.REPLIED
+    with transaction(runtime.sessions) as session:
+        assert sync.due(session) == []  # held for the Retry-After
+    clock.advance(timedelta(minutes=10))
+    sync.run()
+    assert _status(runtime) == EnrollmentStatus.REPLIED

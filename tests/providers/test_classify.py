@@ -182,6 +182,7 @@ def test_mail_from_a_mail_system_is_a_bounce(sender: str, reason: str) -> None:
     ("Delivery Status Notification (Failure)", True), ("Delivery Status Notification (Delay)", False),
     ("Delayed Mail (still being retried)", False), ("Warning: message 1vLk7c-00042A-1X delayed 24 hours", False),
     ("Undeliverable: Backend role", None), ("Mail delivery failed: returning message to sender", None),
+    ("Undeliverable: Delayed start (failure) of the project", None),  # the original subject says nothing
 ])
 def test_a_bounce_subject_tells_permanence_only_when_it_says_so(subject: str, permanent: bool | None) -> None:
     verdict = classify(from_headers("From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
