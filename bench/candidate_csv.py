@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from sqlalchemy import Engine, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._timing import best  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bench._databases import drop_database, fresh_database  # noqa: E402
 from bot.db import session_factory, transaction  # noqa: E402
@@ -75,15 +75,6 @@ def make_csv(rows: int, who: str = "ana") -> bytes:
                          f"{who}.lima{n}@mail.example", f"{who}{n}@old.example", f"Acme {n % 50}, Inc.",
                          "Backend engineer", "Lisbon", "LinkedIn"])
     return out.getvalue().encode()
-
-
-def best(run: Callable[[], Any]) -> float:
-    times = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def line(part: str, backend: str | None, rows: int, seconds: float, floor_seconds: float, **extra: Any) -> None:

@@ -19,28 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._timing import best  # noqa: E402
 from providers.classify import classify, parse_message  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "providers" / "fixtures" / "inbound"
 OWN = ("rita@recruit.example", "rita.recruiter@gmail.example")
-REPEAT = 3  # best of: the machine is shared, the best run is the one least disturbed
-
-
-def best(run: Callable[[], Any]) -> float:
-    times = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def header_block(data: bytes) -> bytes:

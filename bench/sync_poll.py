@@ -40,11 +40,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.standins.counting_store import CountingStore  # noqa: E402
 from providers.base import MailProvider  # noqa: E402
 from providers.connect import ClientSecrets  # noqa: E402
 from providers.gmail import GmailConnector, GmailProvider  # noqa: E402
 from providers.graph import GraphProvider, MicrosoftConnector  # noqa: E402
-from providers.sandbox import INBOX, SandboxProvider, SandboxStore  # noqa: E402
+from providers.sandbox import INBOX, SandboxProvider  # noqa: E402
 from providers.smtp_imap import SmtpImapProvider, SmtpImapSettings  # noqa: E402
 from tests.standins.google import GoogleStandIn  # noqa: E402
 from tests.standins.mailservers import Dovecot  # noqa: E402
@@ -178,26 +179,6 @@ def bench_imap(certs: TestCertificates, sizes: list[int], polls: int) -> None:
 
 
 # -- sandbox ----------------------------------------------------------------------------------------
-class CountingStore(SandboxStore):
-    """Counts what a sync reads: the counter, folder listings and message files."""
-
-    reads = 0
-
-    def counter(self, address: str) -> int:
-        self.reads += 1
-        return super().counter(address)
-
-    def between(self, address: str, folder: str, after_uid: int, last_uid: int) -> list[tuple[int, Path]]:
-        found = super().between(address, folder, after_uid, last_uid)
-        self.reads += 1 + len(found)
-        return found
-
-    def list(self, address: str, folder: str, after_uid: int = 0) -> list[tuple[int, Path]]:
-        found = super().list(address, folder, after_uid)
-        self.reads += 1 + len(found)
-        return found
-
-
 def bench_sandbox(sizes: list[int], polls: int) -> None:
     with tempfile.TemporaryDirectory(dir=SCRATCH, prefix="bench-sync-") as root:
         store = CountingStore(Path(root))

@@ -36,6 +36,7 @@ from providers.gmail import GmailConnector, GmailProvider
 from providers.graph import GraphProvider, MicrosoftConnector
 from providers.sandbox import INBOX, PostOffice, SandboxProvider, SandboxStore
 from providers.smtp_imap import SmtpImapProvider, SmtpImapSettings
+from tests.standins.counting_store import CountingStore
 from tests.standins import tls
 from tests.standins.google import GoogleStandIn
 from tests.standins.mailservers import Dovecot
@@ -101,26 +102,6 @@ class Box:
             for raw, when in batch:
                 self.deliver(raw, when)
         return [message_id(raw) for raw, _ in batch]
-
-
-class CountingStore(SandboxStore):
-    """The sandbox store, counting what a sync reads: the counter, folder listings, message files."""
-
-    reads = 0
-
-    def counter(self, address: str) -> int:
-        self.reads += 1
-        return super().counter(address)
-
-    def between(self, address: str, folder: str, after_uid: int, last_uid: int) -> list[tuple[int, Path]]:
-        found = super().between(address, folder, after_uid, last_uid)
-        self.reads += 1 + len(found)
-        return found
-
-    def list(self, address: str, folder: str, after_uid: int = 0) -> list[tuple[int, Path]]:
-        found = super().list(address, folder, after_uid)
-        self.reads += 1 + len(found)
-        return found
 
 
 @pytest.fixture(scope="module")
