@@ -149,7 +149,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             raise UserError("Connect the mailbox to send from first: `/outreach connect`.")
         call.ack()
         slack.open_modal(call.body["trigger_id"], campaign_modal(CampaignChoices(
-            sequences=sequences, mailboxes=mailboxes, timezone=tz, channel_id=call.channel_id)))
+            sequences=sequences, mailboxes=mailboxes, timezone=tz)))
 
     @app.view(Callback.CAMPAIGN_NEW.value)
     def _create(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:

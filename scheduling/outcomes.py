@@ -17,13 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.clock import Clock
 from bot.models import (
     Campaign,
-    CampaignStatus,
     Candidate,
     Enrollment,
     EnrollmentStatus,
@@ -31,6 +30,7 @@ from bot.models import (
     OutboundMessage,
     OutboundStatus,
 )
+from bot.services.campaigns import finish_if_done
 from bot.services.connections import mark_needs_reconnect
 from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
@@ -146,9 +146,4 @@ class Recorder:
         mark_needs_reconnect(self.session, mailbox=mailbox, reason=reason, clock=self.clock)
 
     def _finish_if_done(self) -> None:
-        still_open = select(Enrollment.campaign_id).where(  # one index seek per campaign (ix_enrollments_open)
-            Enrollment.campaign_id.in_(self._ended), Enrollment.ended_at.is_(None)).group_by(Enrollment.campaign_id)
-        done = self._ended - set(self.session.scalars(still_open))
-        if done:
-            self.session.execute(update(Campaign).where(Campaign.id.in_(done), Campaign.status.in_(
-                [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE])).values(status=CampaignStatus.FINISHED))
+        finish_if_done(self.session, self._ended)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -29,6 +29,7 @@ from bot.models import (
     Sequence,
     User,
 )
+from bot.services.candidate_rows import address_problem
 from bot.services.mailboxes import normalise_address
 from scheduling import planner, when
 
@@ -162,15 +163,9 @@ def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: 
         Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.SENT).limit(1))
     campaign.status = CampaignStatus.ACTIVE if sent_any else CampaignStatus.SCHEDULED
     campaign.pause_reason = campaign.paused_at = None
-    overdue = list(session.scalars(select(OutboundMessage).join(Enrollment).where(
-        Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.PENDING,
-        OutboundMessage.due_at < now + when.GRACE)))
-    replanner = planner.Planner(session, rng=rng, now=now)
-    for row in overdue:
-        replanner.replan_overdue(row, campaign)
-    _plan_unplanned(session, replanner, campaign_id=campaign.id)
+    replanned = plan_again(session, campaign=campaign, now=now, rng=rng)
     session.flush()
-    return len(overdue)
+    return replanned
 
 
 def _plan_unplanned(session: Session, replanner: planner.Planner, *, campaign_id: int,
@@ -207,17 +202,25 @@ def _plan_next(session: Session, replanner: planner.Planner, enrollment: Enrollm
         earlier.claimed_by = earlier.lease_expires_at = earlier.attempted_at = None
 
 
-def replan_next(session: Session, *, enrollment: Enrollment, clock: Clock, rng: random.Random) -> None:
-    """Plan the candidate's next step again (after a reply turned out to be an auto-reply); a step
-    already overdue goes out by the first-send rules from now, never at once."""
-    now = clock.now()
+def plan_again(session: Session, *, campaign: Campaign, now: datetime, rng: random.Random,
+               enrollment: Enrollment | None = None) -> int:
+    """After a pause (of the campaign or one candidate) or a corrected reply: plan the next step of
+    whoever has nothing planned, then move every step that is overdue, or due within the grace, to
+    the first-send rules from now, so nothing is skipped and nothing goes out in a burst. Planning
+    comes first because a step planned after the last send can itself be overdue. Returns how many
+    steps were moved."""
     replanner = planner.Planner(session, rng=rng, now=now)
-    _plan_unplanned(session, replanner, campaign_id=enrollment.campaign_id, enrollment_id=enrollment.id)
+    _plan_unplanned(session, replanner, campaign_id=campaign.id, enrollment_id=enrollment.id if enrollment else None)
     session.flush()
-    for row in session.scalars(select(OutboundMessage).where(
-            OutboundMessage.enrollment_id == enrollment.id, OutboundMessage.status == OutboundStatus.PENDING,
-            OutboundMessage.due_at < now + when.GRACE)):
-        replanner.replan_overdue(row, enrollment.campaign)
+    O = OutboundMessage
+    overdue = select(O).join(Enrollment).where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING,
+                                               O.due_at < now + when.GRACE)
+    if enrollment is not None:
+        overdue = overdue.where(O.enrollment_id == enrollment.id)
+    rows = list(session.scalars(overdue))
+    for row in rows:
+        replanner.replan_overdue(row, campaign)
+    return len(rows)
 
 
 def owned_enrollment(session: Session, *, user: User, enrollment_id: int) -> Enrollment:
@@ -247,13 +250,7 @@ def resume_candidate(session: Session, *, enrollment: Enrollment, clock: Clock, 
     if campaign.status == CampaignStatus.DRAFT:
         session.flush()
         return
-    now = clock.now()
-    replanner = planner.Planner(session, rng=rng, now=now)
-    for row in session.scalars(select(OutboundMessage).where(
-            OutboundMessage.enrollment_id == enrollment.id, OutboundMessage.status == OutboundStatus.PENDING,
-            OutboundMessage.due_at < now + when.GRACE)):
-        replanner.replan_overdue(row, campaign)
-    _plan_unplanned(session, replanner, campaign_id=campaign.id, enrollment_id=enrollment.id)
+    plan_again(session, campaign=campaign, now=clock.now(), rng=rng, enrollment=enrollment)
     session.flush()
 
 
@@ -267,8 +264,9 @@ def edit_candidate_in_campaign(
     candidate = enrollment.candidate
     if new_address:
         address = normalise_address(new_address)
-        if "@" not in address or "." not in address.rpartition("@")[2]:
-            raise UserError(f"'{new_address}' is not an email address.", field="new_address")
+        problem = address_problem(address)
+        if problem:
+            raise UserError(problem, field="new_address")
         if all(a.address != address for a in candidate.addresses):
             candidate.addresses.append(CandidateAddress(
                 address=address, kind=new_kind, position=len(candidate.addresses) + 1, added_by_id=user.id))
@@ -287,6 +285,16 @@ def edit_candidate_in_campaign(
                 OutboundMessage.enrollment_id == enrollment.id, OutboundMessage.status == OutboundStatus.PENDING)):
             row.to_address = chosen
     session.flush()
+
+
+def finish_if_done(session: Session, campaign_ids: Collection[int]) -> None:
+    """Campaigns where someone's sequence just ended are Finished once nobody is left in them."""
+    still_open = select(Enrollment.campaign_id).where(  # one index seek per campaign (ix_enrollments_open)
+        Enrollment.campaign_id.in_(campaign_ids), Enrollment.ended_at.is_(None)).group_by(Enrollment.campaign_id)
+    done = set(campaign_ids) - set(session.scalars(still_open))
+    if done:
+        session.execute(update(Campaign).where(Campaign.id.in_(done), Campaign.status.in_(
+            [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE])).values(status=CampaignStatus.FINISHED))
 
 
 def campaigns_of(session: Session, user: User) -> list[Campaign]:

@@ -231,7 +231,8 @@ _ADDRESS = re.compile(r"[^\s@,;:<>()\[\]\"]+@(?:[^\s@,;:<>()\[\]\".]+\.)+[^\s@,;
 _SEPARATORS = re.compile(r"[\s,;]+")
 
 
-def _address_problem(cell: str) -> str | None:
+def address_problem(cell: str) -> str | None:
+    """What is wrong with a typed email address, in words; None when it is one."""
     if len(cell) <= MAX_ADDRESS and _ADDRESS.fullmatch(cell):
         return None
     parts = [p for p in _SEPARATORS.split(cell) if p]
@@ -325,7 +326,7 @@ def _read_row(record: _Record, columns: _Columns, problems: list[RowProblem]) ->
         value = cell(index)
         if not value:
             continue
-        problem = _address_problem(value)
+        problem = address_problem(value)
         if problem:
             found.append(problem)
             bad_address = True

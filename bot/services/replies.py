@@ -32,9 +32,9 @@ from bot.models import (
     Provider,
     User,
 )
+from bot.services.campaigns import finish_if_done, plan_again
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
-from scheduling import planner
 
 O = OutboundMessage
 LIVE = [OutboundStatus.PENDING, OutboundStatus.SENDING]
@@ -135,17 +135,18 @@ def record_inbound(session: Session, *, mailbox: Mailbox, inbound: Inbound, cloc
     return Outcome(event.id, inbound.kind, _bounced(session, enrollment, event, row, clock, rng))
 
 
-def _stop(session: Session, enrollment: Enrollment, status: EnrollmentStatus, now: datetime) -> None:
-    """Nothing more goes to this candidate: the claim re-checks the status, and planned rows are
-    cancelled so no report shows them as still to come."""
-    enrollment.status, enrollment.ended_at = status, now
+def _cancel_planned(session: Session, enrollment: Enrollment) -> None:
+    """Steps planned for this candidate will not go (the claim re-checks anyway): cancelled, so no
+    report shows them as still to come."""
     session.execute(update(O).where(O.enrollment_id == enrollment.id, O.status == OutboundStatus.PENDING)
                     .values(status=OutboundStatus.CANCELLED))
-    campaign = enrollment.campaign
-    open_left = session.scalar(select(Enrollment.id).where(Enrollment.campaign_id == campaign.id,
-                                                           Enrollment.ended_at.is_(None)).limit(1))
-    if open_left is None and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
-        campaign.status = CampaignStatus.FINISHED
+
+
+def _stop(session: Session, enrollment: Enrollment, status: EnrollmentStatus, now: datetime) -> None:
+    """Nothing more goes to this candidate."""
+    enrollment.status, enrollment.ended_at = status, now
+    _cancel_planned(session, enrollment)
+    finish_if_done(session, [enrollment.campaign_id])
 
 
 def _when(moment: datetime, campaign: Campaign) -> str:
@@ -205,15 +206,13 @@ def _bounced(session: Session, enrollment: Enrollment, event: InboundEvent, row:
         return "bounced"
     # The new address starts a new conversation from the step that bounced: a fresh thread, and the
     # first-send rules (20 minutes' grace at least), as if that step had never been sent.
-    session.execute(update(O).where(O.enrollment_id == enrollment.id, O.status == OutboundStatus.PENDING)
-                    .values(status=OutboundStatus.CANCELLED))
+    _cancel_planned(session, enrollment)
     enrollment.steps_sent = row.step_position - 1
     enrollment.thread_id = enrollment.thread_references = None
     enrollment.first_send_local = enrollment.last_sent_at = None
     enrollment.status = EnrollmentStatus.IN_PROGRESS if enrollment.steps_sent else EnrollmentStatus.NOT_STARTED
-    if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
-        session.flush()
-        planner.Planner(session, rng=rng, now=clock.now()).plan(enrollment, row.step_position)
+    if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):  # a paused one plans on resume
+        plan_again(session, campaign=campaign, now=clock.now(), rng=rng, enrollment=enrollment)
     _alert(session, campaign, event, f":leftwards_arrow_with_hook: {name}'s address {bounced} bounced in "
                                      f"{campaign.name}; step {row.step_position} goes to {next_address} instead.",
            clock)
@@ -238,8 +237,6 @@ def mark_handled(session: Session, *, event: InboundEvent, clock: Clock) -> None
 
 def was_auto_reply(session: Session, *, event: InboundEvent, clock: Clock, rng: random.Random) -> str:
     """"This was an auto-reply: continue": the candidate is back in the sequence where they were."""
-    from bot.services.campaigns import replan_next
-
     enrollment = session.get(Enrollment, event.enrollment_id)
     assert enrollment is not None
     if event.kind != InboundKind.REPLY or enrollment.status != EnrollmentStatus.REPLIED:
@@ -249,7 +246,7 @@ def was_auto_reply(session: Session, *, event: InboundEvent, clock: Clock, rng: 
     campaign = enrollment.campaign
     if campaign.status == CampaignStatus.FINISHED:
         campaign.status = CampaignStatus.ACTIVE
-    replan_next(session, enrollment=enrollment, clock=clock, rng=rng)
+    plan_again(session, campaign=campaign, now=clock.now(), rng=rng, enrollment=enrollment)
     return enrollment.candidate.name
 
 

@@ -71,7 +71,6 @@ class CampaignChoices:
     sequences: list[tuple[int, str]]  # id, name
     mailboxes: list[tuple[int, str]]  # id, label ("rita@acme.example" or "omar@… (Omar's, delegated)")
     timezone: str  # the user's Slack time zone: the default
-    channel_id: str | None = None  # where the command ran, to answer there
 
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -118,7 +117,7 @@ def campaign_modal(choices: CampaignChoices) -> View:
                                                               initial_options=[same_thread]), optional=True),
     ]
     return View(type="modal", callback_id=Callback.CAMPAIGN_NEW.value, title="New campaign", submit="Create",
-                close="Cancel", blocks=blocks, private_metadata=choices.channel_id or "")
+                close="Cancel", blocks=blocks)
 
 
 # ---- the campaign message ------------------------------------------------------------------------
