@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db import make_engine, upgrade
 from bot.models import Base
 from bot.runtime import Runtime, build_runtime
+from tests.standins.tls import TestCertificates, make_certificates
 
 PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
@@ -97,3 +98,9 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def runtime(settings: Settings, engine: Engine, clock: FakeClock) -> Runtime:
     return build_runtime(settings, clock=clock, rng=random.Random(7), engine=engine)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> TestCertificates:
+    """A throwaway CA and a server certificate for 127.0.0.1, shared by every stand-in and mail server."""
+    return make_certificates(tmp_path_factory.mktemp("tls"))

@@ -24,7 +24,7 @@ from bot.services import oauth_states
 from tests.conftest import make_settings
 from tests.factories import recruiter
 from tests.standins.google import GoogleStandIn
-from tests.standins.tls import TestCertificates, make_certificates
+from tests.standins.tls import TestCertificates
 
 CLIENT_ID, CLIENT_SECRET = "bot-client.apps.example", "gcs-very-secret-value"
 
@@ -42,11 +42,6 @@ class BotPages:
         self.server = make_server("127.0.0.1", 0, lambda e, s: self.app(e, s), handler_class=_Quiet)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> TestCertificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")

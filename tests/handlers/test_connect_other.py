@@ -24,8 +24,7 @@ PASSWORD = "app-pw-7f3kq9"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tls.TestCertificates, SmtpServer, Dovecot]]:
-    certs = tls.make_certificates(tmp_path_factory.mktemp("certs"))
+def servers(certs: tls.TestCertificates) -> Iterator[tuple[tls.TestCertificates, SmtpServer, Dovecot]]:
     with SmtpServer(certs) as smtp, Dovecot(certs) as imap:
         for server in (smtp, imap):
             server.set_password("rita@acme.test", PASSWORD)

@@ -27,9 +27,8 @@ from bot.services.campaigns import start_campaign
 from handlers.ids import Action
 from handlers.notices import deliver_channel_alerts, deliver_notices
 from providers.sandbox import PostOffice
-from scheduling.dispatcher import Dispatcher, next_wakeup
-from scheduling.sync import MailboxSync
 from tests import factories
+from tests.clock_jobs import dispatch_for, sync_mailboxes
 from tests.handlers.conftest import RITA
 
 MAILBOX = "rita@acme.example"
@@ -42,28 +41,6 @@ def _started(runtime: Runtime, clock: FakeClock, candidates: int = 1, channel: s
         campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=candidates)
         campaign.alert_channel_id = channel
         start_campaign(session, campaign=campaign, clock=clock, rng=runtime.rng)
-
-
-def _dispatch(runtime: Runtime, clock: FakeClock, hours: float = 1) -> None:
-    """Let time pass, jumping from one moment something can be sent to the next."""
-    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock, concurrency=1)
-    end = clock.now() + timedelta(hours=hours)
-    while True:
-        dispatcher.run_until_idle()
-        with transaction(runtime.sessions) as session:
-            wake = next_wakeup(session, clock.now())
-        if wake is None or wake > end:
-            break
-        clock.set(wake)
-    clock.set(end)
-
-
-def _sync(runtime: Runtime, clock: FakeClock) -> MailboxSync:
-    sync = MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
-                       rng=runtime.rng, interval=timedelta(seconds=60))
-    clock.advance(timedelta(minutes=2))
-    sync.run()
-    return sync
 
 
 def _post_office(runtime: Runtime) -> PostOffice:
@@ -85,8 +62,8 @@ def _status(runtime: Runtime) -> EnrollmentStatus:
 
 def _first_steps_sent(runtime: Runtime, clock: FakeClock) -> None:
     _started(runtime, clock)
-    _sync(runtime, clock)  # the mailbox's cursor starts from now
-    _dispatch(runtime, clock)
+    sync_mailboxes(runtime, clock)  # the mailbox's cursor starts from now
+    dispatch_for(runtime, clock, timedelta(hours=1))
     assert _sent_to(runtime) == ["ana0@work.example"]
 
 
@@ -95,9 +72,9 @@ def test_a_reply_stops_the_sequence_before_its_next_step_and_tells_owner_and_cha
     _first_steps_sent(runtime, clock)
     post = _post_office(runtime)
     post.reply(MAILBOX, post.sent(MAILBOX)[0], "Sounds good, let's talk Tuesday.", clock.now())
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     assert _status(runtime) == EnrollmentStatus.REPLIED
-    _dispatch(runtime, clock, hours=24 * 4)
+    dispatch_for(runtime, clock, timedelta(hours=24 * 4))
     assert _sent_to(runtime) == ["ana0@work.example"]  # step 2 never went
     deliver_notices(runtime, _client(workspace))
     dm = rita.dm_messages()[-1]
@@ -121,7 +98,7 @@ def test_a_reply_from_another_address_in_a_new_thread_still_stops_the_sequence(
     message["Message-ID"] = "<new-thread@home.example>"
     message.set_content("Hi Rita, yes I'm interested.")
     runtime.providers.sandbox.append(MAILBOX, "INBOX", message)  # type: ignore[attr-defined]
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     assert _status(runtime) == EnrollmentStatus.REPLIED
 
 
@@ -129,7 +106,7 @@ def test_the_recruiters_own_follow_up_from_another_client_is_not_a_reply(runtime
     _first_steps_sent(runtime, clock)
     post = _post_office(runtime)
     post.reply(MAILBOX, post.sent(MAILBOX)[0], "Just checking you saw this.", clock.now(), from_address=MAILBOX)
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     assert _status(runtime) == EnrollmentStatus.NOT_STARTED or _status(runtime) == EnrollmentStatus.IN_PROGRESS
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(InboundEvent)) is None  # not ours to keep
@@ -140,17 +117,17 @@ def test_a_bounce_moves_to_the_next_address_from_the_step_that_bounced(
     _first_steps_sent(runtime, clock)
     post = _post_office(runtime)
     post.bounce(MAILBOX, post.sent(MAILBOX)[0], clock.now())
-    _sync(runtime, clock)
-    _dispatch(runtime, clock)
+    sync_mailboxes(runtime, clock)
+    dispatch_for(runtime, clock, timedelta(hours=1))
     sent = post.sent(MAILBOX)
     assert [str(m["To"]) for m in sent] == ["ana0@work.example", "ana0@home.example"]
     assert sent[1]["Subject"] == sent[0]["Subject"] and not sent[1]["In-Reply-To"]  # step 1 again, a new thread
     assert deliver_channel_alerts(runtime, _client(workspace)) == 1
     assert "goes to ana0@home.example instead" in workspace.messages(channel="C0HIRING")[-1].text
     post.bounce(MAILBOX, sent[1], clock.now())  # the personal address bounces too: none left
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     assert _status(runtime) == EnrollmentStatus.BOUNCED
-    _dispatch(runtime, clock, hours=24 * 4)
+    dispatch_for(runtime, clock, timedelta(hours=24 * 4))
     assert len(post.sent(MAILBOX)) == 2
 
 
@@ -159,11 +136,11 @@ def test_an_auto_reply_does_not_stop_the_sequence(
     _first_steps_sent(runtime, clock)
     post = _post_office(runtime)
     post.auto_reply(MAILBOX, post.sent(MAILBOX)[0], "I am out of the office until Monday.", clock.now())
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     assert _status(runtime) == EnrollmentStatus.OUT_OF_OFFICE
     deliver_notices(runtime, _client(workspace))
     assert "sent an automatic reply" in rita.dm_messages()[-1].text
-    _dispatch(runtime, clock, hours=24 * 3)
+    dispatch_for(runtime, clock, timedelta(hours=24 * 3))
     assert len(post.sent(MAILBOX)) == 2  # step 2 went out as planned
 
 
@@ -172,12 +149,12 @@ def test_this_was_a_real_reply_stops_the_sequence(
     _first_steps_sent(runtime, clock)
     post = _post_office(runtime)
     post.auto_reply(MAILBOX, post.sent(MAILBOX)[0], "Automatic reply", clock.now())
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     deliver_notices(runtime, _client(workspace))
     rita.click(Action.AUTO_WAS_REPLY.value, in_message=rita.dm_messages()[-1])
     assert _status(runtime) == EnrollmentStatus.REPLIED
     assert "Treated as a real reply" in rita.dm_messages()[-1].text
-    _dispatch(runtime, clock, hours=24 * 3)
+    dispatch_for(runtime, clock, timedelta(hours=24 * 3))
     assert len(post.sent(MAILBOX)) == 1
 
 
@@ -186,7 +163,7 @@ def test_this_was_an_auto_reply_puts_the_candidate_back_in_the_sequence(
     _first_steps_sent(runtime, clock)
     post = _post_office(runtime)
     post.reply(MAILBOX, post.sent(MAILBOX)[0], "Thanks for reaching out.", clock.now())
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     deliver_notices(runtime, _client(workspace))
     clock.advance(timedelta(days=5))  # step 2 would have been due meanwhile
     clicked_at = clock.now()
@@ -195,7 +172,7 @@ def test_this_was_an_auto_reply_puts_the_candidate_back_in_the_sequence(
     with transaction(runtime.sessions) as session:
         due = session.scalar(select(OutboundMessage.due_at).where(OutboundMessage.status == OutboundStatus.PENDING))
     assert due is not None and due >= clicked_at + timedelta(minutes=20)  # overdue: re-planned, never at once
-    _dispatch(runtime, clock)
+    dispatch_for(runtime, clock, timedelta(hours=1))
     assert len(post.sent(MAILBOX)) == 2
 
 
@@ -204,12 +181,12 @@ def test_a_message_seen_again_after_a_resync_changes_nothing(
     _first_steps_sent(runtime, clock)
     post = _post_office(runtime)
     post.reply(MAILBOX, post.sent(MAILBOX)[0], "Yes!", clock.now())
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     with transaction(runtime.sessions, write=True) as session:
         from bot.models import Mailbox
 
         session.scalar(select(Mailbox)).sync_cursor = "0"  # type: ignore[union-attr]
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     with transaction(runtime.sessions) as session:
         assert len(session.scalars(select(InboundEvent)).all()) == 1
     assert deliver_notices(runtime, _client(workspace)) == 1
@@ -218,12 +195,12 @@ def test_a_message_seen_again_after_a_resync_changes_nothing(
 def test_alerts_to_a_busy_channel_are_batched_into_one_message(
         workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
     _started(runtime, clock, candidates=5)
-    _sync(runtime, clock)
-    _dispatch(runtime, clock, hours=2)
+    sync_mailboxes(runtime, clock)
+    dispatch_for(runtime, clock, timedelta(hours=2))
     post = _post_office(runtime)
     for original in post.sent(MAILBOX):
         post.reply(MAILBOX, original, "Interested!", clock.now())
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     before = len(workspace.messages(channel="C0HIRING"))
     assert deliver_channel_alerts(runtime, _client(workspace)) == 5
     posted = workspace.messages(channel="C0HIRING")[before:]
@@ -234,7 +211,7 @@ def test_a_lost_sign_in_found_while_reading_pauses_the_campaigns_and_tells_the_o
         rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
     _first_steps_sent(runtime, clock)
     runtime.providers.sandbox.inject(MAILBOX, "sync_reconnect")  # type: ignore[attr-defined]
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
     with transaction(runtime.sessions) as session:
         from bot.models import Mailbox, MailboxStatus
 
@@ -249,7 +226,7 @@ def test_a_provider_asking_to_slow_down_holds_only_that_mailboxs_reading(runtime
     runtime.providers.sandbox.inject(MAILBOX, "sync_rate_limited:600")  # type: ignore[attr-defined]
     post = _post_office(runtime)
     post.reply(MAILBOX, post.sent(MAILBOX)[0], "Yes!", clock.now())
-    sync = _sync(runtime, clock)
+    sync = sync_mailboxes(runtime, clock)
     assert _status(runtime) != EnrollmentStatus.REPLIED
     with transaction(runtime.sessions) as session:
         assert sync.due(session) == []  # held for the Retry-After

@@ -26,7 +26,7 @@ from providers.base import (
 from providers.connect import ClientSecrets, ConnectFailed, Connected
 from providers.gmail import GMAIL_METADATA, GMAIL_READONLY, GMAIL_SEND, GOOGLE_SCOPES, GmailConnector, GmailProvider
 from tests.standins.google import GoogleStandIn
-from tests.standins.tls import make_certificates
+from tests.standins.tls import TestCertificates
 
 REDIRECT = "https://bot.example/oauth/google/callback"
 SECRETS = ClientSecrets(client_id="1234-bot.apps.googleusercontent.com", client_secret="GOCSPX-very-secret-value")
@@ -34,8 +34,7 @@ CANDIDATE = "ana@work.example"
 
 
 @pytest.fixture(scope="module")
-def google(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoogleStandIn]:
-    certs = make_certificates(tmp_path_factory.mktemp("google-tls"))
+def google(certs: TestCertificates) -> Iterator[GoogleStandIn]:
     with GoogleStandIn(certs, client_id=SECRETS.client_id, client_secret=SECRETS.client_secret,
                        redirect_uris=(REDIRECT,)) as stand_in:
         yield stand_in

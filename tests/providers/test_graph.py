@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,13 +35,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:response_mode='form_post' is rec
 
 
 @pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> tls.TestCertificates:
-    return tls.make_certificates(Path(tmp_path_factory.mktemp("microsoft-tls")))
-
-
-@pytest.fixture(scope="module")
-def standin(certificates: tls.TestCertificates) -> Iterator[MicrosoftStandIn]:
-    with MicrosoftStandIn(certificates) as server:
+def standin(certs: tls.TestCertificates) -> Iterator[MicrosoftStandIn]:
+    with MicrosoftStandIn(certs) as server:
         yield server
 
 

@@ -34,11 +34,6 @@ _numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> tls.TestCertificates:
-    return tls.make_certificates(tmp_path_factory.mktemp("certs"))
-
-
-@pytest.fixture(scope="module")
 def starttls_smtp(certs: tls.TestCertificates) -> Iterator[SmtpServer]:
     with SmtpServer(certs) as server:
         yield server

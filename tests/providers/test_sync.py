@@ -105,11 +105,6 @@ class Box:
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> tls.TestCertificates:
-    return tls.make_certificates(tmp_path_factory.mktemp("sync-tls"))
-
-
-@pytest.fixture(scope="module")
 def google(certs: tls.TestCertificates) -> Iterator[GoogleStandIn]:
     with GoogleStandIn(certs, client_id=GOOGLE.client_id, client_secret=GOOGLE.client_secret) as stand_in:
         yield stand_in

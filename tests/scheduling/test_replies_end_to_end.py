@@ -33,9 +33,8 @@ from providers.connect import ClientSecrets
 from providers.gmail import GmailConnector
 from providers.graph import MicrosoftConnector
 from providers.smtp_imap import SmtpImapSettings
-from scheduling.dispatcher import Dispatcher, next_wakeup
-from scheduling.sync import MailboxSync
 from tests import factories
+from tests.clock_jobs import dispatch_for, sync_mailboxes
 from tests.conftest import make_settings
 from tests.standins import tls
 from tests.standins.google import GoogleStandIn
@@ -52,11 +51,6 @@ _numbers = itertools.count(1)
 
 
 # -- the services, one per module ----------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> tls.TestCertificates:
-    return tls.make_certificates(tmp_path_factory.mktemp("e2e-tls"))
-
 
 @pytest.fixture(scope="module")
 def google(certs: tls.TestCertificates) -> Iterator[GoogleStandIn]:
@@ -166,30 +160,7 @@ def _started(runtime: Runtime, clock: FakeClock, account: Account) -> None:
                                    enhanced=account.enhanced, clock=clock)
         campaign = factories.campaign_with_candidates(session, rita, mailbox, clock)
         start_campaign(session, campaign=campaign, clock=clock, rng=runtime.rng)
-    _sync(runtime, clock)
-
-
-def _dispatch(runtime: Runtime, clock: FakeClock, hours: float) -> None:
-    """Let `hours` pass, jumping from one moment something can be sent to the next."""
-    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock, concurrency=1)
-    end = clock.now() + timedelta(hours=hours)
-    try:
-        while True:
-            dispatcher.run_until_idle()
-            with transaction(runtime.sessions) as session:
-                wake = next_wakeup(session, clock.now())
-            if wake is None or wake > end:
-                break
-            clock.set(wake)
-    finally:
-        dispatcher.close()
-    clock.set(end)
-
-
-def _sync(runtime: Runtime, clock: FakeClock) -> None:
-    clock.advance(timedelta(minutes=2))  # past the sync interval
-    MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=clock, rng=runtime.rng,
-                interval=timedelta(seconds=60)).run()
+    sync_mailboxes(runtime, clock)
 
 
 def _status(runtime: Runtime) -> EnrollmentStatus:
@@ -209,7 +180,7 @@ def _to(message: Message) -> str:
 
 def _step_one_sent(runtime: Runtime, clock: FakeClock, account: Account) -> Message:
     _started(runtime, clock, account)
-    _dispatch(runtime, clock, hours=1)
+    dispatch_for(runtime, clock, timedelta(hours=1))
     [first] = account.sent()
     assert _to(first) == WORK and first["Subject"] == "Backend role at Acme"
     return first
@@ -546,11 +517,11 @@ def test_a_reply_in_the_inbox_stops_the_sequence_before_its_next_step(
     first = _step_one_sent(runtime, clock, account)
 
     account.deliver(_fill(HUMAN_REPLY, first, account, id_domain="mail.work.example"))
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
 
     assert _status(runtime) == EnrollmentStatus.REPLIED
     assert _inbound_kinds(runtime) == [InboundKind.REPLY]
-    _dispatch(runtime, clock, hours=24 * 4)  # well past step 2's day
+    dispatch_for(runtime, clock, timedelta(hours=24 * 4))  # well past step 2's day
     assert [_to(m) for m in account.sent()] == [WORK]  # step 2 never left the mailbox
 
 
@@ -562,10 +533,10 @@ def test_a_bounce_sends_step_one_again_to_the_personal_address_in_a_new_thread(
     first = _step_one_sent(runtime, clock, account)
 
     account.deliver(_fill(bounce, first, account))
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
 
     assert _inbound_kinds(runtime) == [InboundKind.BOUNCE]
-    _dispatch(runtime, clock, hours=1)
+    dispatch_for(runtime, clock, timedelta(hours=1))
     sent = account.sent()
     assert [_to(m) for m in sent] == [WORK, HOME]
     again = sent[1]
@@ -581,11 +552,11 @@ def test_an_auto_reply_marks_out_of_office_and_step_two_still_goes_when_due(
     first = _step_one_sent(runtime, clock, account)
 
     account.deliver(_fill(AUTO_REPLIES[kind], first, account, id_domain="mail.work.example"))
-    _sync(runtime, clock)
+    sync_mailboxes(runtime, clock)
 
     assert _status(runtime) == EnrollmentStatus.OUT_OF_OFFICE
     assert _inbound_kinds(runtime) == [InboundKind.AUTO_REPLY]
-    _dispatch(runtime, clock, hours=24 * 3)
+    dispatch_for(runtime, clock, timedelta(hours=24 * 3))
     sent = account.sent()
     assert [_to(m) for m in sent] == [WORK, WORK]
     assert sent[1]["In-Reply-To"] == first["Message-ID"]  # step 2, in step 1's thread
