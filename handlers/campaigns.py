@@ -45,9 +45,10 @@ from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
-from handlers.files import download
+from handlers.files import download, file_info
 from handlers.ids import Action, Callback
 from handlers.slack import Slack
+from handlers.view_state import value_of
 from handlers.views.campaigns import (
     CampaignChoices,
     PausedCampaign,
@@ -69,12 +70,7 @@ OPEN = [CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, C
 
 # ---- reading the modal ---------------------------------------------------------------------------
 def _value(values: dict[str, Any], block: str) -> Any:
-    entry = values.get(block, {}).get(F, {})
-    for key in ("selected_option", "selected_time", "selected_conversation", "value"):
-        if entry.get(key) is not None:
-            found = entry[key]
-            return found["value"] if isinstance(found, dict) else found
-    return [o["value"] for o in entry.get("selected_options") or []] or None
+    return value_of(values, block, F)
 
 
 def _campaign_settings(values: dict[str, Any]) -> dict[str, Any]:
@@ -213,8 +209,9 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             if files and pasted:
                 raise UserError("Upload a file or paste rows, not both.", field="paste")
             if files:
-                source, data = download(client, files[0]["id"])
-                parsed, field = candidate_rows.read_csv(data, source=source), "file"
+                shared = file_info(client, files[0]["id"])
+                source, field = shared.name, "file"
+                parsed = candidate_rows.read_csv(download(client, shared), source=source)
             elif pasted:
                 source, parsed, field = "pasted rows", candidate_rows.read_pasted(pasted), "paste"
             else:
@@ -235,10 +232,11 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             return  # files in channels are not for us; only the person's own DM with the bot
         slack = Slack(client)
         try:
-            source, data = download(client, event["file_id"])
-            if not source.lower().endswith((".csv", ".txt", ".tsv")):
-                return  # not a candidate list: say nothing about other files
-            stage(slack, context, candidate_rows.read_csv(data, source=source), source, None)
+            shared = file_info(client, event["file_id"])
+            if not shared.name.lower().endswith((".csv", ".txt", ".tsv")):
+                return  # not a candidate list: say nothing about other files, and do not fetch them
+            stage(slack, context, candidate_rows.read_csv(download(client, shared), source=shared.name),
+                  shared.name, None)
         except UserError as error:
             slack.send_dm(event["user_id"], f":warning: {error.message}")
 

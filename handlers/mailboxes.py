@@ -28,6 +28,7 @@ from handlers.home import deliver_and_refresh, mailbox_summaries
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
 from handlers.slack import Slack
+from handlers.view_state import text_of
 from handlers.views.mailboxes import ConnectChoices, connect_modal, disconnected_text, mailbox_list_blocks, other_modal
 
 NOTHING_TO_CONNECT = ("No mail provider is configured on this bot yet. An admin sets GOOGLE_CLIENT_ID/SECRET, "
@@ -196,9 +197,7 @@ def _other_settings(values: dict[str, Any]) -> Any:
     from providers.smtp_imap import SmtpImapSettings
 
     def text(block: BlockId) -> str:
-        element = values.get(block.value, {}).get(Action.FIELD.value, {})
-        chosen = element.get("selected_option")
-        return (chosen["value"] if chosen else element.get("value") or "").strip()
+        return text_of(values, block.value, Action.FIELD.value).strip()
 
     ports = {}
     for block in PORT_FIELDS:

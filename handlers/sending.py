@@ -24,6 +24,7 @@ from handlers.context import current_user
 from handlers.home import deliver_and_refresh
 from handlers.ids import Action, Callback
 from handlers.slack import Slack
+from handlers.view_state import text_of
 from handlers.views.sending import (
     choose_modal,
     draft_from_metadata,
@@ -38,10 +39,7 @@ SAMPLE_PREFIX = direct_send.sample_field("")
 
 
 def _value(values: dict[str, Any], block: str) -> str:
-    """The single input of a block: typed text, or the chosen option's value."""
-    element = values.get(block, {}).get(Action.SEND_FIELD.value, {})
-    chosen = element.get("selected_option")
-    return str(chosen["value"] if chosen else element.get("value") or "")
+    return text_of(values, block, Action.SEND_FIELD.value)
 
 
 def _unquoted(text: str) -> str:

@@ -400,3 +400,4 @@ def test_files_other_than_a_csv_in_the_dm_and_files_in_channels_are_left_alone(
     rita.upload("photo.png", b"\x89PNG\r\n\x1a\n")
     rita.upload("team.csv", b"name,email\nA B,ab@acme.example\n", channel="C0HIRING")
     assert len(workspace.messages()) == before + 2  # the two shares themselves; the bot said nothing
+    assert not any(call.method == "files.download" for call in workspace.calls)  # nor fetched either file
