@@ -115,6 +115,7 @@ from bot.models import (
 from bot.runtime import Runtime
 from bot.services.campaigns import check_timezone, create_campaign, enroll, start_campaign
 from bot.services.candidates import add_candidate
+from bot.services.delegations import may_use
 from bot.services.directory import Profile, ensure_user, find_user
 from bot.services.mailboxes import (
     PROVIDER_MIN_SPACING_SECONDS,
@@ -863,11 +864,12 @@ def _check_database(session: Session, runtime: Runtime, parsed: _Parsed, start: 
             target.connect_sandbox = True
     else:
         target.mailbox = mailbox
-        if parsed.owner is not None and (target.owner is None or mailbox.owner_id != target.owner.id):
+        if parsed.owner is not None and (target.owner is None or not may_use(
+                session, user_id=target.owner.id, mailbox=mailbox)):
             who = mailbox.owner.name or mailbox.owner.slack_user_id
             doc.report(at, f"{spec.address} is connected by {who}, not by this campaign's owner: expected a "
-                           "mailbox the owner connected (sending from another person's mailbox needs their "
-                           "approval in Slack)")
+                           "mailbox the owner connected, or one its owner approved for them "
+                           "(`/outreach delegate @owner` in Slack)")
         if spec.provider is not None and spec.provider != mailbox.provider:
             doc.report(("mailbox", "provider"), f"{spec.address} is a {mailbox.provider.value} mailbox: "
                                                 f"expected provider: {mailbox.provider.value}, or no provider")

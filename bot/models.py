@@ -226,10 +226,13 @@ class Mailbox(Base):
 
 
 class Delegation(Base):
-    """A recruiter's right to send from a hiring manager's mailbox, optionally for one campaign."""
+    """A recruiter's right to send from a hiring manager's mailbox, optionally for one campaign.
+    `mailbox_id` is empty while a request waits for a manager who has no mailbox connected yet;
+    it is fixed when the manager approves."""
 
     __tablename__ = "delegations"
-    __table_args__ = (Index(None, "grantee_id", "status"),)
+    __table_args__ = (Index(None, "grantee_id", "status"), Index(None, "grantor_id", "status"),
+                      Index(None, "mailbox_id", "status"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
@@ -241,7 +244,14 @@ class Delegation(Base):
     )
     requested_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    decided_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]  # approved or denied
+    ended_at: Mapped[datetime | None]  # revoked, or expired unanswered
+    notify_grantor: Mapped[bool] = mapped_column(Boolean, default=False)  # the manager hears of replies too
+
+    mailbox: Mapped[Mailbox | None] = relationship()
+    grantor: Mapped[User] = relationship(foreign_keys=[grantor_id])
+    grantee: Mapped[User] = relationship(foreign_keys=[grantee_id])
+    campaign: Mapped[Campaign | None] = relationship()
 
 
 class Candidate(Base):

@@ -30,6 +30,7 @@ from bot.models import (
     OutboundMessage,
     OutboundStatus,
 )
+from bot.services.delegations import grants
 from scheduling.limits import DAY, Allowance, Usage, allowance
 
 O, M, C = OutboundMessage, Mailbox, MailboxSendCount
@@ -37,16 +38,23 @@ SENDABLE_ENROLLMENT = [s for s in EnrollmentStatus if s.sends]
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 
 
-def may_send():  # type: ignore[no-untyped-def]
-    """The row's enrollment, campaign and mailbox still allow sending (correlated to O)."""
-    return exists().where(
+def sendable():  # type: ignore[no-untyped-def]
+    """The row's enrollment, campaign and mailbox still allow sending, and the campaign's owner may
+    still send from the mailbox: theirs, or delegated and not revoked. For a query that joins them."""
+    return (
         Enrollment.id == O.enrollment_id,
         Enrollment.status.in_(SENDABLE_ENROLLMENT),
         Campaign.id == Enrollment.campaign_id,
         Campaign.status.in_(SENDING_CAMPAIGN),
         M.id == O.mailbox_id,
         M.status == MailboxStatus.CONNECTED,
+        grants(M.owner_id, Campaign.owner_id, M.id, Campaign.id),
     )
+
+
+def may_send():  # type: ignore[no-untyped-def]
+    """sendable(), correlated to O."""
+    return exists().where(*sendable())
 
 
 def _due(now: Any):  # type: ignore[no-untyped-def]
@@ -118,6 +126,25 @@ def _usage(session: Session, mailbox_ids: Sequence[int], now: datetime) -> dict[
 def _oldest_end(oldest_hour: datetime | None) -> datetime | None:
     """Sends in the oldest counted hour are all a day old one hour after that hour began + 24 h."""
     return oldest_hour + timedelta(hours=1) if oldest_hour is not None else None
+
+
+def release(session: Session, ids: Sequence[int], now: datetime) -> None:
+    """Claimed rows that may no longer go out, untouched by the provider, stop counting against the
+    mailbox's cap. A candidate whose sequence ended meanwhile (a reply) has the row cancelled, as
+    reply handling cancels planned ones; otherwise (a pause, a revoke) it waits, pending, for a resume."""
+    ended = ~exists().where(Enrollment.id == O.enrollment_id, Enrollment.status.in_(SENDABLE_ENROLLMENT))
+    taken = []
+    for status, which in ((OutboundStatus.CANCELLED, ended), (OutboundStatus.PENDING, true())):
+        taken += session.execute(
+            update(O).where(O.id.in_(ids), O.status == OutboundStatus.SENDING, which)
+            .values(status=status, claimed_by=None, lease_expires_at=None, attempts=O.attempts - 1)
+            .returning(O.mailbox_id, O.attempted_at)).all()
+    by_hour: dict[tuple[int, datetime], int] = {}
+    for mailbox_id, attempted_at in taken:
+        key = (mailbox_id, hour_of(attempted_at or now))
+        by_hour[key] = by_hour.get(key, 0) - 1
+    for (mailbox_id, hour), count in by_hour.items():
+        add_sends(session, {mailbox_id: count}, hour)
 
 
 def _count_sends(session: Session, counts: dict[int, int], now: datetime) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot import templates
 from bot.models import Campaign, Candidate, Enrollment, Mailbox, OutboundMessage, SequenceStep, User
 from providers.base import OutgoingEmail
+from scheduling.claims import sendable
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Sendable:
 
 
 def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
+    """The claimed rows that may still go out, looked at again just before sending: a reply, a
+    pause or a revoked delegation recorded since the claim leaves its row out."""
     O, E = OutboundMessage, Enrollment
     rows = session.execute(
         select(O.id, O.mailbox_id, Campaign.sequence_id, O.step_position, O.to_address, O.message_id,
@@ -43,8 +46,8 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
                E.fields_override, Mailbox.address, User.name)
         .join(E, E.id == O.enrollment_id).join(Candidate, Candidate.id == E.candidate_id)
         .join(Campaign, Campaign.id == E.campaign_id).join(Mailbox, Mailbox.id == O.mailbox_id)
-        .join(User, User.id == Campaign.owner_id)
-        .where(O.id.in_(ids)).order_by(O.id)).all()
+        .join(User, User.id == Mailbox.owner_id)  # a manager's mailbox sends in the manager's name
+        .where(O.id.in_(ids), *sendable()).order_by(O.id)).all()
     return [Sendable(*row) for row in rows]
 
 

@@ -148,7 +148,8 @@ class Dispatcher:
     def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
         jobs: list[tuple[int, MailProvider, object]] = []
         with transaction(self.sessions) as session:
-            items = load_sendables(session, [i for ids in claim.rows.values() for i in ids])
+            claimed = [i for ids in claim.rows.values() for i in ids]
+            items = load_sendables(session, claimed)
             planner = Planner(session, rng=self.rng, now=self.clock.now())
             providers = self._providers(session, claim.rows)
             unsendable: list[Outcome] = []
@@ -163,6 +164,10 @@ class Dispatcher:
                     unsendable.append(Outcome(item.row_id, error=PermanentFailure(problem.message)))
                     continue
                 jobs.append((item.row_id, provider, email))
+        withdrawn = set(claimed) - {item.row_id for item in items}
+        if withdrawn:
+            with transaction(self.sessions, write=True) as session:
+                claims.release(session, sorted(withdrawn), self.clock.now())
         if unsendable:
             self._record(unsendable, report)
         pending: list[Outcome] = []

@@ -5,10 +5,24 @@ from datetime import timedelta
 
 from slack_sdk import WebClient
 
+from bot.db import transaction
 from bot.runtime import Runtime
+from bot.services.delegations import expire_unanswered
 from scheduling.dispatcher import Dispatcher
 from scheduling.sync import MailboxSync
-from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, SYNC_JOB_ID, Timer
+from scheduling.timer import (
+    CAMPAIGN_MESSAGES_JOB_ID,
+    DELEGATIONS_JOB_ID,
+    DISPATCH_JOB_ID,
+    NOTICES_JOB_ID,
+    SYNC_JOB_ID,
+    Timer,
+)
+
+
+def expire_delegation_requests(runtime: Runtime) -> int:
+    with transaction(runtime.sessions, write=True) as session:
+        return expire_unanswered(session, clock=runtime.clock)
 
 
 def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
@@ -24,6 +38,7 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
     sync = MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=runtime.clock,
                        rng=runtime.rng, interval=timedelta(seconds=settings.sync_interval_seconds))
     timer.every(SYNC_JOB_ID, sync.run)
+    timer.every(DELEGATIONS_JOB_ID, lambda: expire_delegation_requests(runtime))
     if slack_client is not None:
         from handlers.campaigns import refresh_campaign_messages
         from handlers.notices import deliver_channel_alerts, deliver_notices

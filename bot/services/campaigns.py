@@ -8,7 +8,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from bot.clock import Clock
 from bot.errors import NotFound, UserError
@@ -91,8 +91,9 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
 
     if campaign.status != CampaignStatus.DRAFT:
         raise UserError(f"'{campaign.name}' has already been started.")
-    if campaign.mailbox.status != MailboxStatus.CONNECTED:
-        raise UserError(f"The mailbox {campaign.mailbox.address} cannot send right now: reconnect it first.")
+    blocker = resume_blocker(campaign)
+    if blocker:
+        raise UserError(f"'{campaign.name}' cannot start: {blocker}.")
     enrollments = list(session.scalars(select(Enrollment).where(Enrollment.campaign_id == campaign.id)))
     if not enrollments:
         raise UserError(f"'{campaign.name}' has no candidates yet: add some before starting.")
@@ -118,12 +119,21 @@ PAUSE_REASONS = {
 
 
 def resume_blocker(campaign: Campaign) -> str | None:
-    """Why a paused campaign cannot send again yet, in words for its owner; None when it can."""
+    """Why a campaign cannot send (again) yet, in words for its owner; None when it can."""
+    from bot.services.delegations import may_use
+
     mailbox = campaign.mailbox
+    theirs = mailbox.owner_id != campaign.owner_id
+    who = f"{mailbox.owner.name}, its owner, must" if theirs else "you must"
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
-        return f"the mailbox {mailbox.address} needs reconnecting first (`/outreach mailboxes`)"
+        return f"the mailbox {mailbox.address} needs reconnecting first: {who} sign in again (`/outreach mailboxes`)"
     if mailbox.status != MailboxStatus.CONNECTED:
-        return f"the mailbox {mailbox.address} is disconnected: connect it again with `/outreach connect`"
+        return f"the mailbox {mailbox.address} is disconnected: {who} connect it again (`/outreach connect`)"
+    session = object_session(campaign)
+    if theirs and session is not None and not may_use(session, user_id=campaign.owner_id, mailbox=mailbox,
+                                                      campaign_id=campaign.id):
+        return (f"{mailbox.owner.name} no longer lets you send from {mailbox.address}: ask again with "
+                f"`/outreach delegate`, or start a new campaign from your own mailbox")
     return None
 
 

@@ -28,6 +28,7 @@ from bot.models import (
     User,
 )
 from bot.services.campaigns import resume_campaign
+from bot.services.delegations import end_for_mailbox, may_use
 from bot.services.mailboxes import connect_mailbox, normalise_address
 from bot.services.notifications import notify
 
@@ -40,11 +41,32 @@ def _lost_key(mailbox_id: int, connected_at: datetime | None) -> str:
     return f"needs_reconnect:{mailbox_id}:{connected_at.isoformat() if connected_at else 'never'}"
 
 
-def _pause_sending(session: Session, mailbox: Mailbox, reason: PauseReason, now: datetime) -> list[str]:
-    return list(session.scalars(
+def _pause_sending(session: Session, mailbox: Mailbox, reason: PauseReason, now: datetime) -> list[tuple[str, int]]:
+    """Every campaign sending from the mailbox pauses, its owner's and delegates' alike: (name, owner id)."""
+    return [(name, owner_id) for name, owner_id in session.execute(
         update(Campaign).where(Campaign.mailbox_id == mailbox.id, Campaign.status.in_(SENDING))
         .values(status=CampaignStatus.PAUSED, pause_reason=reason, paused_at=now)
-        .returning(Campaign.name)).all())
+        .returning(Campaign.name, Campaign.owner_id)).all()]
+
+
+def _by_delegate(mailbox: Mailbox, paused: list[tuple[str, int]]) -> dict[int, list[str]]:
+    """Paused campaigns of people other than the mailbox's owner (recruiters it is delegated to)."""
+    found: dict[int, list[str]] = {}
+    for name, owner_id in paused:
+        if owner_id != mailbox.owner_id:
+            found.setdefault(owner_id, []).append(name)
+    return found
+
+
+def _tell_delegates(session: Session, mailbox: Mailbox, paused: list[tuple[str, int]], *, kind: str, key: str,
+                    what: str, clock: Clock) -> None:
+    for owner_id, names in _by_delegate(mailbox, paused).items():
+        recruiter = session.get(User, owner_id)
+        assert recruiter is not None
+        notify(session, user=recruiter, kind=kind, clock=clock, dedupe_key=f"{key}:{owner_id}",
+               text=(f":warning: {mailbox.owner.name}'s mailbox {mailbox.address} {what}, so "
+                     + ", ".join(f"*{n}*" for n in sorted(names))
+                     + (" is" if len(names) == 1 else " are") + " paused."))
 
 
 def mark_needs_reconnect(session: Session, *, mailbox: Mailbox, reason: str, clock: Clock) -> bool:
@@ -53,11 +75,13 @@ def mark_needs_reconnect(session: Session, *, mailbox: Mailbox, reason: str, clo
         return False
     mailbox.status, mailbox.status_reason = MailboxStatus.NEEDS_RECONNECT, reason[:500]
     paused = _pause_sending(session, mailbox, PauseReason.NEEDS_RECONNECT, clock.now())
-    notify(session, user=mailbox.owner, kind="needs_reconnect", clock=clock,
-           dedupe_key=_lost_key(mailbox.id, mailbox.connected_at),
+    lost_key = _lost_key(mailbox.id, mailbox.connected_at)
+    notify(session, user=mailbox.owner, kind="needs_reconnect", clock=clock, dedupe_key=lost_key,
            action="reconnect", action_value=str(mailbox.id),
            text=(f":warning: The connection to {mailbox.address} was lost ({reason[:200]}), so nothing more "
                  f"can be sent from it. {len(paused)} campaign(s) are paused until you reconnect it."))
+    _tell_delegates(session, mailbox, paused, kind="needs_reconnect", key=lost_key, clock=clock,
+                    what=f"lost its connection and needs {mailbox.owner.name} to sign in again")
     return True
 
 
@@ -72,8 +96,18 @@ def complete_connect(session: Session, *, owner: User, provider: Provider, addre
                               permission_level=PermissionLevel.ENHANCED if enhanced else PermissionLevel.BASIC,
                               clock=clock)
     mailbox.not_before = None
-    paused = paused_by_connection(session, mailbox)
+    everyone = paused_by_connection(session, mailbox)
+    paused = [c for c in everyone if c.owner_id == owner.id]
     stamp = mailbox.connected_at.isoformat() if mailbox.connected_at else ""
+    for campaign in everyone:  # recruiters sending from it by delegation resume their own campaigns
+        if campaign.owner_id != owner.id and may_use(session, user_id=campaign.owner_id, mailbox=mailbox,
+                                                     campaign_id=campaign.id):
+            notify(session, user=campaign.owner, kind="resume_offer", clock=clock,
+                   dedupe_key=f"resume_offer:{mailbox.id}:{stamp}:{campaign.owner_id}",
+                   action="resume_all", action_value=str(mailbox.id),
+                   text=(f":white_check_mark: {owner.name} connected {mailbox.address} again. Resume your "
+                         f"campaigns paused by it: " + ", ".join(f"*{c.name}*" for c in everyone
+                                                                  if c.owner_id == campaign.owner_id)))
     level = "enhanced" if enhanced else "basic"
     notify(session, user=owner, kind="connected", clock=clock, dedupe_key=f"connected:{mailbox.id}:{stamp}",
            thread_of=lost_key,
@@ -88,18 +122,22 @@ def complete_connect(session: Session, *, owner: User, provider: Provider, addre
     return mailbox
 
 
-def paused_by_connection(session: Session, mailbox: Mailbox) -> list[Campaign]:
-    return list(session.scalars(select(Campaign).where(
+def paused_by_connection(session: Session, mailbox: Mailbox, owner_id: int | None = None) -> list[Campaign]:
+    query = select(Campaign).where(
         Campaign.mailbox_id == mailbox.id, Campaign.status == CampaignStatus.PAUSED,
-        Campaign.pause_reason.in_(CONNECTION_PAUSES)).order_by(Campaign.name)))
+        Campaign.pause_reason.in_(CONNECTION_PAUSES)).order_by(Campaign.name)
+    return list(session.scalars(query if owner_id is None else query.where(Campaign.owner_id == owner_id)))
 
 
 def resume_all(session: Session, *, user: User, mailbox_id: int, clock: Clock, rng: random.Random) -> int:
-    """The one-click resume offered after a reconnect. Returns how many campaigns resumed."""
-    mailbox = own_mailbox(session, user=user, mailbox_id=mailbox_id)
+    """The one-click resume offered after a reconnect: the user's own campaigns from that mailbox
+    (theirs, or delegated to them). Returns how many campaigns resumed."""
+    mailbox = session.get(Mailbox, mailbox_id)
+    if mailbox is None or not may_use(session, user_id=user.id, mailbox=mailbox):
+        raise NotFound("You cannot send from that mailbox.")
     if mailbox.status != MailboxStatus.CONNECTED:
         raise UserError(f"{mailbox.address} is not connected: reconnect it first.")
-    campaigns = paused_by_connection(session, mailbox)
+    campaigns = paused_by_connection(session, mailbox, owner_id=user.id)
     for campaign in campaigns:
         resume_campaign(session, campaign=campaign, clock=clock, rng=rng)
     return len(campaigns)
@@ -120,6 +158,15 @@ def disconnect(session: Session, *, user: User, mailbox_id: int, clock: Clock) -
     mailbox.credentials = None
     mailbox.status, mailbox.status_reason = MailboxStatus.DISCONNECTED, "disconnected by its owner"
     paused = _pause_sending(session, mailbox, PauseReason.MAILBOX_DISCONNECTED, clock.now())
+    ended = end_for_mailbox(session, mailbox=mailbox, clock=clock)
+    _tell_delegates(session, mailbox, paused, kind="mailbox_disconnected", clock=clock,
+                    key=f"disconnected:{mailbox.id}:{clock.now().isoformat()}",
+                    what="was disconnected by its owner")
+    for delegation in ended:
+        notify(session, user=delegation.grantee, kind="delegation_revoked", clock=clock,
+               dedupe_key=f"delegation_revoked:{delegation.id}",
+               text=(f":lock: {mailbox.owner.name} disconnected {mailbox.address} from Outreach, so your access to "
+                     "it ended. Once it is connected again, ask again with `/outreach delegate`."))
     session.flush()
     return mailbox, len(paused)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -101,12 +101,12 @@ def mailboxes_of(session: Session, user: User) -> list[Mailbox]:
 def sending_mailboxes(session: Session, user: User) -> list[Mailbox]:
     """The mailboxes this user may start a campaign or a preview from: their own connected ones and
     those whose owner approved a delegation to them (for any campaign), own first."""
-    delegated = (select(Delegation.mailbox_id).where(
+    delegated = exists().where(  # granted by whoever owns the mailbox now, not an earlier owner
+        Delegation.mailbox_id == Mailbox.id, Delegation.grantor_id == Mailbox.owner_id,
         Delegation.grantee_id == user.id, Delegation.status == DelegationStatus.APPROVED,
-        Delegation.campaign_id.is_(None)))
+        Delegation.campaign_id.is_(None))
     found = session.scalars(select(Mailbox).where(
-        Mailbox.status == MailboxStatus.CONNECTED,
-        (Mailbox.owner_id == user.id) | Mailbox.id.in_(delegated)).order_by(Mailbox.address))
+        Mailbox.status == MailboxStatus.CONNECTED, (Mailbox.owner_id == user.id) | delegated).order_by(Mailbox.address))
     return sorted(found, key=lambda m: m.owner_id != user.id)
 
 

@@ -33,6 +33,7 @@ from bot.models import (
     User,
 )
 from bot.services.campaigns import finish_if_done, plan_again
+from bot.services.delegations import reply_watchers
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
 
@@ -173,6 +174,10 @@ def _replied(session: Session, enrollment: Enrollment, event: InboundEvent, mail
                  f"{_when(event.received_at, campaign)}. Nothing more will be sent to them. {where}"))
     _alert(session, campaign, event, f":speech_balloon: {name} replied to {campaign.name} "
                                      f"(recruiter: {campaign.owner.name}).", clock)
+    for manager in reply_watchers(session, campaign):  # the mailbox is theirs, and they asked to hear
+        notify(session, user=manager, kind="reply_copy", clock=clock, dedupe_key=f"reply_copy:{event.id}:{manager.id}",
+               text=(f":speech_balloon: *{name}* replied in your mailbox {mailbox.address} to *{campaign.name}*, "
+                     f"which {campaign.owner.name} runs: \u201c{event.subject}\u201d. {campaign.owner.name} has been told."))
     return "replied"
 
 
