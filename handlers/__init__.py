@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import campaigns, commands, errors, home, mailboxes, replies, sending, sequences
+from handlers import campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
@@ -17,4 +17,5 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     campaigns.register(app, runtime, router)
     sending.register(app, runtime, router)
     replies.register(app, runtime)
+    delegations.register(app, runtime, router)
     return router

@@ -53,6 +53,12 @@ class Action(str, Enum):
     REPLY_HANDLED = "reply.handled"
     REPLY_WAS_AUTO = "reply.was_auto_reply"
     AUTO_WAS_REPLY = "reply.was_real_reply"
+    # delegation (value: the delegation id; "<id>:<mailbox id>" once the manager picks a mailbox)
+    DELEGATION_APPROVE = "delegation.approve"
+    DELEGATION_APPROVE_NOTIFY = "delegation.approve_notify"  # approve, and hear of replies too
+    DELEGATION_DENY = "delegation.deny"
+    DELEGATION_REVOKE = "delegation.revoke"
+    DELEGATION_REPLIES = "delegation.replies"  # value "<id>:on" or "<id>:off"
     CANDIDATE_MENU = "campaign.candidate_menu"  # overflow; option values "pause:<id>", "resume:<id>", "edit:<id>"
 
 

@@ -34,6 +34,7 @@ class Slack:
             email=profile.get("email"),
             tz=user.get("tz") or "UTC",
             is_admin=bool(user.get("is_admin") or user.get("is_owner")),
+            is_person=not (user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT"),
         )
 
     def dm_channel(self, user_id: str) -> str:

@@ -19,6 +19,7 @@ class Profile:
     email: str | None = None
     tz: str = "UTC"
     is_admin: bool = False
+    is_person: bool = True  # not a bot, an app or a deactivated account
 
 
 def ensure_organisation(session: Session, *, slack_team_id: str, name: str = "", clock: Clock) -> Organisation:

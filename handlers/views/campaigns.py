@@ -189,7 +189,8 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
     if view.next_sends:
         lines = "\n".join(f"{_at(s.due_at, zone)} · step {s.step} · {s.candidate}" for s in view.next_sends)
         more = f" (of {view.planned} planned)" if view.planned > len(view.next_sends) else ""
-        blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=f"*Next sends*{more}\n{lines}")),
+        title = "Planned sends, on hold while paused" if view.status == CampaignStatus.PAUSED else "Next sends"
+        blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=f"*{title}*{more}\n{lines}")),
                    ContextBlock(elements=[MarkdownTextObject(text=f"Times in {zone.key}.")])]
     return blocks
 

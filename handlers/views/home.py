@@ -59,7 +59,8 @@ def _mailbox_lines(mailboxes: Sequence[MailboxSummary]) -> list[Block]:
         ]
     return [
         SectionBlock(text=MarkdownTextObject(
-            text=f"*{m.address}* · {m.provider} · {STATUS_LABEL.get(m.status, m.status)} · {m.permission} permissions"))
+            text=f"*{m.address}* · {m.provider} · {STATUS_LABEL.get(m.status, m.status)} · {m.permission} permissions"
+                 + (f" · also sent from by {', '.join(m.senders[1:])}" if len(m.senders) > 1 else "")))
         for m in mailboxes
     ]
 

@@ -10,6 +10,9 @@ BUTTONS = {
     "resume_all": [("Resume all", Action.RESUME_ALL)],
     "reply": [("Mark handled", Action.REPLY_HANDLED), ("This was an auto-reply: continue", Action.REPLY_WAS_AUTO)],
     "auto_reply": [("This was a real reply", Action.AUTO_WAS_REPLY)],
+    "delegation_request": [("Approve", Action.DELEGATION_APPROVE),
+                           ("Approve, and tell me about replies", Action.DELEGATION_APPROVE_NOTIFY),
+                           ("Deny", Action.DELEGATION_DENY)],
 }
 
 

@@ -1,0 +1,129 @@
+"""Delegation in Slack: `/outreach delegate @manager [campaign]`, the manager's Approve / Deny,
+`/outreach delegations` with Revoke and the reply-alert switch."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.db import transaction
+from bot.errors import UserError
+from bot.runtime import Runtime
+from bot.services import delegations
+from bot.services.campaigns import find_campaign
+from bot.services.directory import ensure_user
+from handlers.commands import CommandCall, CommandRouter
+from handlers.context import current_user
+from handlers.home import deliver_and_refresh
+from handlers.ids import Action
+from handlers.slack import Slack
+from handlers.views.delegations import delegations_blocks, mailbox_choice_blocks
+
+# Slack sends a mention picked from the list as <@U123|name> (the manifest asks for escaping)
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>\s*(.*)$", re.S)
+USAGE = ("Mention the hiring manager: `/outreach delegate @name` to send all your campaigns from their mailbox, "
+         "or `/outreach delegate @name Campaign name` for one campaign that has not started yet.")
+
+
+def parse_delegate(args: str) -> tuple[str, str]:
+    """The manager's Slack id and the campaign name (may be empty)."""
+    found = MENTION.match(args.strip())
+    if found is None:
+        if args.strip().startswith("@"):
+            raise UserError("Pick the person from the list Slack shows as you type @, so their name turns into a "
+                            "mention. " + USAGE)
+        raise UserError(USAGE)
+    return found.group(1), found.group(2).strip()
+
+
+def _ids(value: str) -> tuple[int, int | None]:
+    delegation_id, _, mailbox_id = value.partition(":")
+    return int(delegation_id), int(mailbox_id) if mailbox_id else None
+
+
+def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
+    @router.add("delegate", "ask a hiring manager to let you send from their mailbox: `delegate @name [campaign]`")
+    def _delegate(call: CommandCall) -> None:
+        manager_slack_id, campaign_name = parse_delegate(call.args)
+        slack = Slack(call.client)
+        profile = slack.profile(manager_slack_id)
+        if not profile.is_person:
+            raise UserError("That is an app or a deactivated account: mention your hiring manager.")
+        with transaction(runtime.sessions, write=True) as session:
+            recruiter = current_user(session, runtime, call.context, slack)
+            manager = ensure_user(session, slack_team_id=call.context.team_id or "", profile=profile,
+                                  clock=runtime.clock)
+            campaign = find_campaign(session, user=recruiter, name=campaign_name) if campaign_name else None
+            delegation = delegations.request(session, recruiter=recruiter, manager=manager, campaign=campaign,
+                                             clock=runtime.clock)
+            what = f"*{campaign.name}*" if campaign else "all your campaigns"
+            text = (f":outbox_tray: Asked {manager.name} to let you send {what} from their mailbox. You will get "
+                    f"a DM with their answer; the request expires on {delegations.day(delegation.expires_at, recruiter)}.")
+            recruiter_id = recruiter.id
+        call.ack(text=text)
+        deliver_and_refresh(runtime, slack, recruiter_id)  # the manager's DM goes out now
+
+    @router.add("delegations", "mailboxes you let others send from, and those you may send from")
+    def _delegations(call: CommandCall) -> None:
+        with transaction(runtime.sessions) as session:
+            user = current_user(session, runtime, call.context, Slack(call.client))
+            listing = delegations.delegations_of(session, user)
+            blocks = delegations_blocks(listing.granted, listing.received, user)
+        call.ack(text="Delegations", blocks=blocks)
+
+    def on_answer(action: Action, approve: bool, notify: bool) -> None:
+        @app.action(action.value)
+        def _answer(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
+                    respond: Respond) -> None:
+            ack()
+            slack = Slack(client)
+            delegation_id, mailbox_id = _ids(body["actions"][0]["value"])
+            with transaction(runtime.sessions, write=True) as session:
+                user = current_user(session, runtime, context, slack)
+                said = delegations.answer(session, user=user, delegation_id=delegation_id, approve=approve,
+                                          clock=runtime.clock, mailbox_id=mailbox_id, notify_grantor=notify)
+                user_id = user.id
+            original = (body.get("message") or {}).get("text", "")
+            if said.choices:
+                respond(text=original, replace_original=True,  # the text stays the request, for the final answer
+                        blocks=[b.to_dict() for b in mailbox_choice_blocks(said.text, original, delegation_id,
+                                                                            notify, said.choices)])
+            elif said.final and body.get("message"):
+                respond(text=f"{original}\n\n{said.text}", replace_original=True)  # the buttons go: answered
+            else:
+                respond(text=f":warning: {said.text}" if not said.final else said.text,
+                        response_type="ephemeral", replace_original=False)
+            deliver_and_refresh(runtime, slack, user_id)  # the recruiter hears the answer now
+
+    on_answer(Action.DELEGATION_APPROVE, approve=True, notify=False)
+    on_answer(Action.DELEGATION_APPROVE_NOTIFY, approve=True, notify=True)
+    on_answer(Action.DELEGATION_DENY, approve=False, notify=False)
+
+    @app.action(Action.DELEGATION_REVOKE.value)
+    def _revoke(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
+        ack()
+        slack = Slack(client)
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, context, slack)
+            delegation, paused = delegations.revoke(session, user=user, delegation_id=int(body["actions"][0]["value"]),
+                                                    clock=runtime.clock)
+            text = (f":lock: Revoked: {delegation.grantee.name} can no longer send from your mailbox"
+                    + (f"; {len(paused)} of their campaigns paused." if paused else "."))
+            user_id = user.id
+        respond(text=text, response_type="ephemeral", replace_original=False)
+        deliver_and_refresh(runtime, slack, user_id)
+
+    @app.action(Action.DELEGATION_REPLIES.value)
+    def _replies(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
+        ack()
+        delegation_id, _, state = body["actions"][0]["value"].partition(":")
+        with transaction(runtime.sessions, write=True) as session:
+            user = current_user(session, runtime, context, Slack(client))
+            delegation = delegations.set_reply_alerts(session, user=user, delegation_id=int(delegation_id),
+                                                      on=state == "on")
+            name = delegation.grantee.name
+        respond(text=(f":bell: You will hear of replies to {name}'s campaigns from your mailbox." if state == "on"
+                      else f":no_bell: Replies to {name}'s campaigns go to {name} only."),
+                response_type="ephemeral", replace_original=False)
