@@ -90,3 +90,29 @@ def test_serve_migrates_and_answers_signed_slack_requests_over_http(tmp_path: Pa
             server.terminate()
             output = server.communicate(timeout=30)[0]
     assert ws.bot_token not in output and ws.signing_secret not in output
+
+
+def test_audit_prints_the_newest_entries_as_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    from datetime import datetime, timezone
+
+    from bot.db import make_engine, session_factory, transaction, upgrade
+    from bot.models import AuditEntry
+
+    url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(session_factory(engine), write=True) as session:
+        for n, action in enumerate(["delegation.requested", "direct_send", "delegation.refused_click"]):
+            session.add(AuditEntry(actor=f"U{n}", action=action, subject_type="delegation", subject_id=7,
+                                   detail={"n": n}, created_at=datetime(2026, 11, 23, 9, n, tzinfo=timezone.utc)))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["audit", "--action", "delegation."]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["action"] for line in lines] == ["delegation.requested", "delegation.refused_click"]  # oldest first
+    assert lines[1] == {"at": "2026-11-23T09:02:00+00:00", "actor": "U2", "action": "delegation.refused_click",
+                        "subject": "delegation:7", "detail": {"n": 2}}
+    assert main(["audit", "--limit", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
