@@ -123,6 +123,27 @@ def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    """The newest audit entries, one JSON line each, oldest first (for an IT admin or on-call)."""
+    import json
+
+    from sqlalchemy import select
+
+    from bot.db import make_engine, session_factory, transaction
+    from bot.models import AuditEntry
+
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(args.limit)
+    if args.action:
+        query = query.where(AuditEntry.action.startswith(args.action))
+    with transaction(session_factory(make_engine(settings.database_url))) as session:
+        entries = list(session.scalars(query))
+        for entry in reversed(entries):
+            print(json.dumps({"at": entry.created_at.isoformat(), "actor": entry.actor, "action": entry.action,
+                              "subject": f"{entry.subject_type}:{entry.subject_id}" if entry.subject_type else None,
+                              "detail": entry.detail}, sort_keys=True))
+    return 0
+
+
 def _keys_new(args: argparse.Namespace, settings: Settings) -> int:
     print(new_key())
     return 0
@@ -150,6 +171,10 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
 
     sub.add_parser("doctor", help="check settings, database, Slack and providers").set_defaults(run=_doctor)
+    audit = sub.add_parser("audit", help="print the newest audit entries (delegation answers, refused clicks, ...)")
+    audit.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
+    audit.add_argument("--action", default="", help="only actions starting with this, e.g. delegation.")
+    audit.set_defaults(run=_audit)
 
     from bot import campaign_import, classify_cli
     from scheduling import plan_cli

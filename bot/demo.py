@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -28,8 +29,11 @@ from bot.crypto import new_key
 from bot.campaign_import import import_campaign_text
 from bot.db import transaction, upgrade
 from bot.localslack import BoltTarget, LocalSlack, Person, render_activity
+from bot.localslack.model import Message as LocalMessage
+from bot.models import Campaign, CampaignStatus, PauseReason
 from bot.runtime import Runtime, build_runtime
 from bot.slack_app import build_app
+from handlers.ids import Action
 from providers.sandbox import PostOffice
 from scheduling.service import start_scheduler
 from scheduling.dispatcher import next_wakeup
@@ -38,6 +42,8 @@ from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_
 ZONE = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 23, 9, 40, tzinfo=ZONE)  # a Monday morning
 RITA = "U0RITA"
+OMAR = "U0OMAR"  # a hiring manager who lets Rita send from his mailbox
+MANAGER_BOX = "omar@acme.example"
 HIRING = "C0HIRING"  # the team channel that gets reply and bounce alerts
 
 CAMPAIGN_FILE = """\
@@ -115,6 +121,7 @@ class Demo:
     def setup(self, stack: ExitStack) -> None:
         ws = stack.enter_context(self.ws.start())
         ws.add_user(RITA, name="rita", real_name="Rita Recruiter", tz=str(ZONE), email="rita@acme.example")
+        ws.add_user(OMAR, name="omar", real_name="Omar Manager", tz="Europe/Paris", email=MANAGER_BOX)
         ws.add_channel(HIRING, name="hiring", members=[RITA])
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -132,6 +139,7 @@ class Demo:
         stack.callback(self.timer.shutdown)
         self.post_office = PostOffice(self.runtime.providers.sandbox)  # type: ignore[attr-defined]
         self.rita = Person(ws, RITA, BoltTarget(app))
+        self.omar = Person(ws, OMAR, BoltTarget(app))
 
     # -- narration ----------------------------------------------------------------------------
     def scene(self, title: str) -> None:
@@ -258,6 +266,7 @@ class Demo:
         self.lost_connection()
         self.campaign_in_slack()
         self.replies_and_bounces()
+        self.delegation()
 
     def lost_connection(self) -> None:
         self.scene("Rita starts two more campaigns; then her mailbox's sign-in is revoked")
@@ -390,6 +399,114 @@ class Demo:
         self.expect.check("step 2 went to Kai (out of office does not stop the sequence) and nothing to Ines",
                           [str(m["To"]) for m in later] == ["kai@work.example"])
 
+    def delegation(self) -> None:
+        post, box, campaign_name = self.post_office, MANAGER_BOX, "Design leads, Q1"
+        now = self.clock.now().astimezone(ZONE)
+        morning = now.replace(hour=10, minute=0, second=0, microsecond=0)
+        self.pass_time((morning if morning > now else morning + timedelta(days=1)) - now)
+        self.scene("Omar, a hiring manager, connects his mailbox")
+        self.omar.slash("/outreach", "connect")
+        self.omar.submit({"provider": "sandbox", "address": box})
+        self.show_slack()
+        self.expect.check("Omar gets a DM that omar@acme.example is connected",
+                          any(f"{box} is connected" in m.text for m in self.omar.dm_messages()))
+
+        self.scene("Rita asks Omar to let her send from his mailbox")
+        self.out.write(f"    (Slack sends the @omar Rita picked from the list as <@{OMAR}|omar>)\n")
+        self.rita.slash("/outreach", f"delegate <@{OMAR}|omar>")
+        self.show_slack()
+        request = next((m for m in self.omar.dm_messages() if "asks to send recruiting email" in m.text), None)
+        self.expect.check("Omar gets a DM: Rita asks to send from his mailbox, with Approve / "
+                          "'Approve, and tell me about replies' / Deny",
+                          lambda: "*Rita Recruiter* asks to send recruiting email from your mailbox" in request.text
+                          and _buttons(request) == ["Approve", "Approve, and tell me about replies", "Deny"])
+
+        self.scene("Omar approves, and asks to hear about replies too")
+        if request is not None:
+            self.omar.click(Action.DELEGATION_APPROVE_NOTIFY.value, in_message=request)
+        self.show_slack()
+        self.expect.check("Rita gets a DM that Omar approved: she can send from omar@acme.example",
+                          any(f"Omar Manager approved: you can send from {box}" in m.text
+                              for m in self.rita.dm_messages()))
+
+        self.scene("Rita writes a sequence in Omar's voice and creates a campaign from his mailbox")
+        self.rita.slash("/outreach", "sequence new")
+        self.rita.click(Action.SEQUENCE_ADD_STEP.value, values={
+            "name": "Design leads", "subject_1": "{{ first_name }}, lead design with me at {{ company }}",
+            "body_1": "Hi {{ first_name }},\n\nI run design at {{ company }} and would love to tell you about a "
+                      "lead role on my team. Coffee this week?\n\nOmar"})
+        self.rita.submit({"subject_2": "Following up", "delay_2": "3",
+                          "body_2": "Hi {{ first_name }}, any thoughts? Omar"})
+        self.rita.slash("/outreach", "campaign new")
+        self.show_slack()
+        delegated = f"{box} (Omar Manager's, delegated)"
+        self.expect.check("the campaign modal offers omar@acme.example as 'Omar Manager's, delegated', after her own",
+                          self._labels("mailbox") == ["rita@acme.example", delegated])
+        self.rita.submit({"name": campaign_name, "sequence": self._option("sequence", "Design leads"),
+                          "mailbox": self._option("mailbox", delegated)})
+        self.rita.click(Action.CAMPAIGN_ADD_CANDIDATES.value, in_message=self._campaign_message(campaign_name))
+        self.rita.submit({"paste": "name\twork email\tcompany\n"
+                                   "Lea Novak\tlea@work.example\tAcme\n"
+                                   "Mo Adeyemi\tmo@work.example\tAcme\n"})
+        self.rita.click(Action.UPLOAD_CONFIRM.value, in_message=self.rita.dm_messages()[-1])
+        self.rita.click(Action.CAMPAIGN_START.value, in_message=self._campaign_message(campaign_name))
+        self.show_slack()
+
+        self.pass_time(timedelta(minutes=45))
+        self.scene("The first emails leave Omar's mailbox, in Omar's name")
+        self._shown_full = False  # show the first one in full again: its From line is the point
+        sent = self.new_mail()
+        self.show_slack()
+        self.expect.check("both first emails left omar@acme.example, From 'Omar Manager <omar@acme.example>'",
+                          len(sent) == 2 and len(post.sent(box)) == 2
+                          and all(str(m["From"]) == f"Omar Manager <{box}>" for m in sent))
+
+        self.pass_time(timedelta(hours=2))
+        self.scene("Lea replies; her answer lands in Omar's mailbox")
+        first = {str(m["To"]): m for m in post.sent(box)}
+        post.reply(box, first["lea@work.example"], "Hi Omar, happy to. Friday morning?", self.clock.now())
+        self.pass_time(timedelta(minutes=5))
+        self.show_slack()
+        self.expect.check("Rita, who runs the campaign, gets the reply DM",
+                          any(f"*Lea Novak* replied to *{campaign_name}*" in m.text for m in self.rita.dm_messages()))
+        self.expect.check("Omar gets a short copy, because he asked to hear about replies",
+                          any(f"*Lea Novak* replied in your mailbox {box}" in m.text for m in self.omar.dm_messages()))
+
+        self.pass_time(timedelta(hours=1))
+        self.scene("Omar takes his mailbox back: /outreach delegations, Revoke")
+        self.omar.slash("/outreach", "delegations")
+        listing = self.omar.ephemerals()[-1]
+        self.omar.click(Action.DELEGATION_REVOKE.value, in_message=listing)
+        self.pass_time(timedelta(minutes=5))
+        self.show_slack()
+        self.expect.check("Rita's campaign from Omar's mailbox is paused: delegation revoked",
+                          lambda: self._campaign_state(campaign_name) == (CampaignStatus.PAUSED,
+                                                                         PauseReason.DELEGATION_REVOKED)
+                          and "Paused (the mailbox owner revoked the delegation)" in self._campaign_text())
+        self.expect.check("Rita is told in a DM that Omar revoked her access and the campaign is paused",
+                          any(f"Omar Manager revoked your access to {box}: *{campaign_name}* is paused" in m.text
+                              for m in self.rita.dm_messages()))
+
+        self.pass_time(timedelta(days=5))
+        self.scene("Days later: Mo's step 2 never left Omar's mailbox")
+        self.expect.check("nothing more left omar@acme.example after the revoke",
+                          not self.new_mail() and len(post.sent(box)) == 2)
+
+    def _campaign_message(self, name: str) -> LocalMessage:
+        """Rita's message for the campaign `name` (the bot keeps it up to date in her DM)."""
+        return next(m for m in reversed(self.rita.dm_messages())
+                    if m.blocks and m.blocks[0].get("type") == "header" and m.blocks[0]["text"]["text"] == name)
+
+    def _campaign_state(self, name: str) -> tuple[CampaignStatus, PauseReason | None] | None:
+        with transaction(self.runtime.sessions) as session:
+            campaign = session.scalar(select(Campaign).where(Campaign.name == name))
+            return (campaign.status, campaign.pause_reason) if campaign else None
+
+    def _labels(self, block: str) -> list[str]:
+        view = self.ws.open_views(RITA)[-1]
+        element = next(b["element"] for b in view["blocks"] if b.get("block_id") == block)
+        return [o["text"]["text"] for o in element["options"]]
+
     def _option(self, block: str, label: str) -> str:
         view = self.ws.open_views(RITA)[-1]
         element = next(b["element"] for b in view["blocks"] if b.get("block_id") == block)
@@ -400,6 +517,13 @@ class Demo:
 
         messages = [m for m in self.rita.dm_messages() if m.blocks and m.blocks[0].get("type") == "header"]
         return render_blocks(messages[-1].blocks) if messages else ""
+
+
+def _buttons(message: LocalMessage | None) -> list[str]:
+    """The labels of a message's buttons, in order."""
+    blocks = (message.blocks if message else None) or []
+    return [e["text"]["text"] for b in blocks if b.get("type") == "actions" for e in b["elements"]
+            if e.get("type") == "button"]
 
 
 def _sent_at(email: Message) -> datetime:
