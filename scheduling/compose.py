@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import templates
-from bot.models import Campaign, Candidate, Enrollment, Mailbox, OutboundMessage, SequenceStep, User
+from bot.models import Campaign, Candidate, Enrollment, Mailbox, MailboxStatus, OutboundMessage, SequenceStep, User
 from providers.base import OutgoingEmail
-from scheduling.claims import sendable
+from bot.services.delegations import grants
+from scheduling.claims import SENDING_CAMPAIGN
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,20 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
     """The claimed rows that may still go out, looked at again just before sending: a reply, a
     pause or a revoked delegation recorded since the claim leaves its row out."""
     O, E = OutboundMessage, Enrollment
+    # The checks are read as columns, not filters: a filter changes PostgreSQL's join plan, and the
+    # dispatch benchmark lost 15-20% to it; columns cost next to nothing on rows already joined.
     rows = session.execute(
         select(O.id, O.mailbox_id, Campaign.sequence_id, O.step_position, O.to_address, O.message_id,
                O.in_reply_to, O.references, E.thread_id, Candidate.name, Candidate.fields,
-               E.fields_override, Mailbox.address, User.name)
+               E.fields_override, Mailbox.address, User.name,
+               E.status, Campaign.status, Mailbox.status,
+               grants(Mailbox.owner_id, Campaign.owner_id, Mailbox.id, Campaign.id))
         .join(E, E.id == O.enrollment_id).join(Candidate, Candidate.id == E.candidate_id)
         .join(Campaign, Campaign.id == E.campaign_id).join(Mailbox, Mailbox.id == O.mailbox_id)
         .join(User, User.id == Mailbox.owner_id)  # a manager's mailbox sends in the manager's name
-        .where(O.id.in_(ids), *sendable()).order_by(O.id)).all()
-    return [Sendable(*row) for row in rows]
+        .where(O.id.in_(ids)).order_by(O.id)).all()
+    return [Sendable(*row[:-4]) for row in rows
+            if row[-4].sends and row[-3] in SENDING_CAMPAIGN and row[-2] == MailboxStatus.CONNECTED and row[-1]]
 
 
 def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> OutgoingEmail:
