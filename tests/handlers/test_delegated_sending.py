@@ -6,11 +6,9 @@ her (and him when he chose); the email carries his name. State is built through 
 dispatcher and sync are the real jobs on a FakeClock, and notices are delivered to a local Slack."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
-from pathlib import Path
 
 import pytest
 from slack_bolt import App
@@ -19,7 +17,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import FakeClock
-from bot.config import Settings
 from bot.db import transaction
 from bot.errors import UserError
 from bot.localslack import BoltTarget, LocalSlack, Person, render_blocks
@@ -48,7 +45,6 @@ from bot.services.candidates import add_candidate
 from bot.services.directory import Profile, ensure_user
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import StepDraft, create_sequence
-from bot.slack_app import build_app
 from handlers.ids import Action
 from handlers.notices import deliver_notices
 from providers.sandbox import PostOffice
@@ -56,31 +52,13 @@ from scheduling.claims import Claim, hour_of
 from scheduling.dispatcher import Dispatcher, DispatchReport
 from tests import factories
 from tests.clock_jobs import dispatch_for, sync_mailboxes
-from tests.handlers.conftest import OMAR, RITA, slack_settings
+from tests.handlers.conftest import OMAR, RITA
 
 MANAGER_BOX, OWN_BOX = "omar@acme.example", "rita@acme.example"
 O = OutboundMessage
 
 
-# -- a local Slack for the notices (tests.handlers.conftest's, re-declared for this module) ---------
-
-@pytest.fixture
-def workspace() -> Iterator[LocalSlack]:
-    with LocalSlack() as ws:
-        ws.add_user(RITA, name="rita", real_name="Rita Recruiter", tz="America/New_York", email=OWN_BOX)
-        ws.add_user(OMAR, name="omar", real_name="Omar Other", tz="Europe/Paris", email=MANAGER_BOX)
-        yield ws
-
-
-@pytest.fixture
-def settings(tmp_path: Path, workspace: LocalSlack) -> Settings:
-    return slack_settings(tmp_path, workspace)
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> App:
-    return build_app(runtime, process_before_response=True)
-
+# -- notices through the local Slack workspace (tests/handlers/conftest.py) --------------------------
 
 def _deliver(runtime: Runtime, workspace: LocalSlack) -> None:
     deliver_notices(runtime, WebClient(token=workspace.bot_token, base_url=workspace.api_url))
