@@ -163,7 +163,11 @@ def render_activity(activity: Activity, user_name: UserName | None = None, chann
     where = ""
     if activity.channel:
         name = channel_name(activity.channel) if channel_name else None
-        where = f"DM with bot ({who})" if activity.channel.startswith("D") else f"#{name or activity.channel}"
+        if activity.channel.startswith("D"):  # the bot's DM with a person ("D" + their user id): name them,
+            person = activity.channel[1:]     # not whoever acted (an edit by the bot has no actor)
+            where = f"DM with bot ({(user_name(person) if user_name else None) or person})"
+        else:
+            where = f"#{name or activity.channel}"
     data, kind = activity.data, activity.kind
     if kind == "command":
         return f"{who} runs `{activity.text}` in {where}"
