@@ -24,6 +24,8 @@ SCOPE_OF = {
 def test_the_slash_command_events_and_modes_match_the_code(app: App) -> None:
     features, settings = MANIFEST["features"], MANIFEST["settings"]
     assert [c["command"] for c in features["slash_commands"]] == [COMMAND]
+    # `/outreach delegate @manager` reads the mention Slack escapes to <@U123|name>: only with escaping on
+    assert features["slash_commands"][0]["should_escape"] is True
     assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened", "file_shared"]
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True
