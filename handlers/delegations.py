@@ -2,14 +2,19 @@
 `/outreach delegations` with Revoke and the reply-alert switch."""
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+from sqlalchemy import select
 
 from bot.db import transaction
 from bot.errors import UserError
+from bot.models import Notification
 from bot.runtime import Runtime
 from bot.services import delegations
 from bot.services.campaigns import find_campaign
@@ -21,6 +26,7 @@ from handlers.ids import Action
 from handlers.slack import Slack
 from handlers.views.delegations import delegations_blocks, mailbox_choice_blocks
 
+log = logging.getLogger(__name__)
 # Slack sends a mention picked from the list as <@U123|name> (the manifest asks for escaping)
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>\s*(.*)$", re.S)
 USAGE = ("Mention the hiring manager: `/outreach delegate @name` to send all your campaigns from their mailbox, "
@@ -41,6 +47,24 @@ def parse_delegate(args: str) -> tuple[str, str]:
 def _ids(value: str) -> tuple[int, int | None]:
     delegation_id, _, mailbox_id = value.partition(":")
     return int(delegation_id), int(mailbox_id) if mailbox_id else None
+
+
+def expire_requests(runtime: Runtime, client: WebClient) -> int:
+    """The serving process's sweep: requests unanswered for 7 days expire, the recruiter is told
+    (through the outbox), and the manager's request DM loses its buttons. Returns how many expired."""
+    with transaction(runtime.sessions, write=True) as session:
+        expired = delegations.expire_unanswered(session, clock=runtime.clock)
+        keys = [f"delegation_request:{d.id}" for d in expired]
+        dms = [(n.channel, n.ts, n.text) for n in session.scalars(
+            select(Notification).where(Notification.dedupe_key.in_(keys), Notification.ts.is_not(None)))]
+    slack = Slack(client)
+    for channel, ts, text in dms:
+        said = f"{text}\n\n:hourglass: This request expired unanswered; the recruiter can ask again."
+        try:
+            slack.update(channel or "", ts or "", said, [SectionBlock(text=MarkdownTextObject(text=said[:3000]))])
+        except SlackApiError as exc:  # the DM was deleted, say: the request has expired all the same
+            log.warning("could not update an expired request's DM: %s", exc.response.get("error"))
+    return len(expired)
 
 
 def register(app: App, runtime: Runtime, router: CommandRouter) -> None:

@@ -5,24 +5,16 @@ from datetime import timedelta
 
 from slack_sdk import WebClient
 
-from bot.db import transaction
 from bot.runtime import Runtime
-from bot.services.delegations import expire_unanswered
 from scheduling.dispatcher import Dispatcher
 from scheduling.sync import MailboxSync
 from scheduling.timer import (
     CAMPAIGN_MESSAGES_JOB_ID,
-    DELEGATIONS_JOB_ID,
     DISPATCH_JOB_ID,
     NOTICES_JOB_ID,
     SYNC_JOB_ID,
     Timer,
 )
-
-
-def expire_delegation_requests(runtime: Runtime) -> int:
-    with transaction(runtime.sessions, write=True) as session:
-        return expire_unanswered(session, clock=runtime.clock)
 
 
 def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
@@ -38,12 +30,14 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
     sync = MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=runtime.clock,
                        rng=runtime.rng, interval=timedelta(seconds=settings.sync_interval_seconds))
     timer.every(SYNC_JOB_ID, sync.run)
-    timer.every(DELEGATIONS_JOB_ID, lambda: expire_delegation_requests(runtime))
     if slack_client is not None:
         from handlers.campaigns import refresh_campaign_messages
+        from handlers.delegations import expire_requests
         from handlers.notices import deliver_channel_alerts, deliver_notices
 
-        timer.every(NOTICES_JOB_ID, lambda: (deliver_notices(runtime, slack_client),
+        # Requests expire here, where Slack is reachable, so the manager's DM loses its buttons too.
+        timer.every(NOTICES_JOB_ID, lambda: (expire_requests(runtime, slack_client),
+                                             deliver_notices(runtime, slack_client),
                                              deliver_channel_alerts(runtime, slack_client)))
         timer.every(CAMPAIGN_MESSAGES_JOB_ID, lambda: refresh_campaign_messages(runtime, slack_client))
     timer.on_shutdown(dispatcher.close)

@@ -16,7 +16,6 @@ DISPATCH_JOB_ID = "outreach.dispatch"
 NOTICES_JOB_ID = "outreach.notices"
 CAMPAIGN_MESSAGES_JOB_ID = "outreach.campaign_messages"
 SYNC_JOB_ID = "outreach.sync"
-DELEGATIONS_JOB_ID = "outreach.delegations"  # unanswered requests expire after 7 days
 
 
 class Timer:

@@ -220,13 +220,13 @@ def _expire(session: Session, delegation: Delegation, clock: Clock) -> None:
                  f"within 7 days, so it expired. Ask again with `/outreach delegate`."))
 
 
-def expire_unanswered(session: Session, *, clock: Clock) -> int:
+def expire_unanswered(session: Session, *, clock: Clock) -> list[Delegation]:
     """Requests left unanswered for 7 days expire, and the recruiter is told (run periodically)."""
     due = list(session.scalars(select(D).where(D.status == DelegationStatus.REQUESTED,
-                                               D.expires_at <= clock.now()).limit(200)))
+                                               D.expires_at <= clock.now()).limit(200).with_for_update(skip_locked=True)))
     for delegation in due:
         _expire(session, delegation, clock)
-    return len(due)
+    return due
 
 
 # ---- ending ----------------------------------------------------------------------------------------

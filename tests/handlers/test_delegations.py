@@ -19,8 +19,9 @@ from bot.localslack.model import Message
 from bot.models import AuditEntry, Campaign, CampaignStatus, Delegation, DelegationStatus, PauseReason, User
 from bot.runtime import Runtime
 from bot.services.campaigns import start_campaign
-from bot.services.delegations import REQUEST_LIFETIME, expire_unanswered
+from bot.services.delegations import REQUEST_LIFETIME
 from bot.services.mailboxes import sending_mailboxes
+from handlers.delegations import expire_requests
 from handlers.ids import Action
 from handlers.notices import deliver_notices
 from providers.sandbox import PostOffice
@@ -223,23 +224,21 @@ def test_approve_after_seven_days_says_the_request_expired(
 
 def test_the_sweep_expires_unanswered_requests_and_tells_the_recruiter_once(
         rita: Person, omar: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
-    """The periodic sweep leaves a request alone before 7 days, expires it after them and tells
-    the recruiter once even when run twice; a later Approve finds it expired; Rita may ask again."""
+    """The serving process's sweep leaves a request alone before 7 days, expires it after them,
+    takes the buttons off the manager's DM and tells the recruiter once even when run twice; Rita
+    may ask again."""
     _omar_connected(runtime, clock)
     request = _ask(rita, omar)
     clock.advance(REQUEST_LIFETIME - timedelta(minutes=1))
-    with transaction(runtime.sessions, write=True) as session:
-        assert expire_unanswered(session, clock=clock) == 0
+    assert expire_requests(runtime, _client(workspace)) == 0
     clock.advance(timedelta(minutes=2))
     for expected in (1, 0):
-        with transaction(runtime.sessions, write=True) as session:
-            assert expire_unanswered(session, clock=clock) == expected
+        assert expire_requests(runtime, _client(workspace)) == expected
         deliver_notices(runtime, _client(workspace))
     assert _delegation(runtime).status == DelegationStatus.EXPIRED
     assert len(_dms_saying(rita, "did not answer your request")) == 1
-    assert omar.click(Action.DELEGATION_APPROVE.value, in_message=request).ok
-    assert "already answered: expired" in omar.dm_messages()[-1].text
-    assert _delegation(runtime).status == DelegationStatus.EXPIRED
+    dm = next(m for m in omar.dm_messages() if m.ts == request.ts)
+    assert "expired unanswered" in dm.text and "Approve" not in render_blocks(dm.blocks)
     assert rita.slash("/outreach", f"delegate {OMAR_MENTION}").ok
     assert "Asked Omar Other" in workspace.ephemerals(RITA)[-1].text
 
