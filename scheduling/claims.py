@@ -38,10 +38,10 @@ SENDABLE_ENROLLMENT = [s for s in EnrollmentStatus if s.sends]
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 
 
-def sendable():  # type: ignore[no-untyped-def]
-    """The row's enrollment, campaign and mailbox still allow sending, and the campaign's owner may
-    still send from the mailbox: theirs, or delegated and not revoked. For a query that joins them."""
-    return (
+def may_send():  # type: ignore[no-untyped-def]
+    """The row's enrollment, campaign and mailbox still allow sending (correlated to O), and the
+    campaign's owner may still send from the mailbox: theirs, or delegated and not revoked."""
+    return exists().where(
         Enrollment.id == O.enrollment_id,
         Enrollment.status.in_(SENDABLE_ENROLLMENT),
         Campaign.id == Enrollment.campaign_id,
@@ -50,11 +50,6 @@ def sendable():  # type: ignore[no-untyped-def]
         M.status == MailboxStatus.CONNECTED,
         grants(M.owner_id, Campaign.owner_id, M.id, Campaign.id),
     )
-
-
-def may_send():  # type: ignore[no-untyped-def]
-    """sendable(), correlated to O."""
-    return exists().where(*sendable())
 
 
 def _due(now: Any):  # type: ignore[no-untyped-def]

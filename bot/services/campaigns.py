@@ -30,6 +30,7 @@ from bot.models import (
     User,
 )
 from bot.services.candidate_rows import address_problem
+from bot.services.delegations import may_use
 from bot.services.mailboxes import normalise_address
 from scheduling import planner, when
 
@@ -120,8 +121,6 @@ PAUSE_REASONS = {
 
 def resume_blocker(campaign: Campaign) -> str | None:
     """Why a campaign cannot send (again) yet, in words for its owner; None when it can."""
-    from bot.services.delegations import may_use
-
     mailbox = campaign.mailbox
     theirs = mailbox.owner_id != campaign.owner_id
     who = f"{mailbox.owner.name}, its owner, must" if theirs else "you must"

@@ -37,12 +37,18 @@ OPEN_CAMPAIGN = [CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.
 SENDING = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 
 
+def _covering(mailbox_owner_id, user_id, mailbox_id, campaign_id):  # type: ignore[no-untyped-def]
+    """SQL: the approved delegations that let `user_id` send from the mailbox for this campaign (for
+    every campaign, or this one; campaign_id None: for every campaign), granted by whoever owns the
+    mailbox now, not an earlier owner. Works on columns (the claim) and values alike."""
+    return (D.mailbox_id == mailbox_id, D.grantor_id == mailbox_owner_id, D.grantee_id == user_id,
+            D.status == DelegationStatus.APPROVED, or_(D.campaign_id.is_(None), D.campaign_id == campaign_id))
+
+
 def grants(mailbox_owner_id, user_id, mailbox_id, campaign_id):  # type: ignore[no-untyped-def]
-    """SQL: `user_id` may send from the mailbox for this campaign: they own it, or its owner approved
-    a delegation (for every campaign, or this one). Works on columns (the claim) and values alike."""
-    return or_(mailbox_owner_id == user_id, exists().where(
-        D.mailbox_id == mailbox_id, D.grantor_id == mailbox_owner_id, D.grantee_id == user_id,
-        D.status == DelegationStatus.APPROVED, or_(D.campaign_id.is_(None), D.campaign_id == campaign_id)))
+    """SQL: `user_id` may send from the mailbox for this campaign: they own it, or a delegation covers it."""
+    return or_(mailbox_owner_id == user_id, exists().where(*_covering(mailbox_owner_id, user_id, mailbox_id,
+                                                                      campaign_id)))
 
 
 def may_use(session: Session, *, user_id: int, mailbox: Mailbox, campaign_id: int | None = None) -> bool:
@@ -311,6 +317,5 @@ def reply_watchers(session: Session, campaign: Campaign) -> list[User]:
     if campaign.mailbox.owner_id == campaign.owner_id:
         return []
     return list(session.scalars(select(User).join(D, D.grantor_id == User.id).where(
-        D.mailbox_id == campaign.mailbox_id, D.grantee_id == campaign.owner_id, D.grantor_id == campaign.mailbox.owner_id,
-        D.status == DelegationStatus.APPROVED, D.notify_grantor.is_(True),
-        or_(D.campaign_id.is_(None), D.campaign_id == campaign.id)).distinct()))
+        *_covering(campaign.mailbox.owner_id, campaign.owner_id, campaign.mailbox_id, campaign.id),
+        D.notify_grantor.is_(True)).distinct()))

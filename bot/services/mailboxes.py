@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -18,6 +18,7 @@ from bot.models import (
     Provider,
     User,
 )
+from bot.services.delegations import grants
 
 # The providers' own limits (../shared/PROVIDERS.md): going over one gets a recruiter's mailbox
 # suspended. Gmail: 2,000 messages a rolling day on Workspace, about 500 on consumer accounts;
@@ -101,12 +102,9 @@ def mailboxes_of(session: Session, user: User) -> list[Mailbox]:
 def sending_mailboxes(session: Session, user: User) -> list[Mailbox]:
     """The mailboxes this user may start a campaign or a preview from: their own connected ones and
     those whose owner approved a delegation to them (for any campaign), own first."""
-    delegated = exists().where(  # granted by whoever owns the mailbox now, not an earlier owner
-        Delegation.mailbox_id == Mailbox.id, Delegation.grantor_id == Mailbox.owner_id,
-        Delegation.grantee_id == user.id, Delegation.status == DelegationStatus.APPROVED,
-        Delegation.campaign_id.is_(None))
     found = session.scalars(select(Mailbox).where(
-        Mailbox.status == MailboxStatus.CONNECTED, (Mailbox.owner_id == user.id) | delegated).order_by(Mailbox.address))
+        Mailbox.status == MailboxStatus.CONNECTED, grants(Mailbox.owner_id, user.id, Mailbox.id, None))
+        .order_by(Mailbox.address))
     return sorted(found, key=lambda m: m.owner_id != user.id)
 
 
