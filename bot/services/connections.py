@@ -99,15 +99,17 @@ def complete_connect(session: Session, *, owner: User, provider: Provider, addre
     everyone = paused_by_connection(session, mailbox)
     paused = [c for c in everyone if c.owner_id == owner.id]
     stamp = mailbox.connected_at.isoformat() if mailbox.connected_at else ""
-    for campaign in everyone:  # recruiters sending from it by delegation resume their own campaigns
+    delegated: dict[int, list[Campaign]] = {}  # recruiters sending from it by delegation resume their own
+    for campaign in everyone:
         if campaign.owner_id != owner.id and may_use(session, user_id=campaign.owner_id, mailbox=mailbox,
                                                      campaign_id=campaign.id):
-            notify(session, user=campaign.owner, kind="resume_offer", clock=clock,
-                   dedupe_key=f"resume_offer:{mailbox.id}:{stamp}:{campaign.owner_id}",
-                   action="resume_all", action_value=str(mailbox.id),
-                   text=(f":white_check_mark: {owner.name} connected {mailbox.address} again. Resume your "
-                         f"campaigns paused by it: " + ", ".join(f"*{c.name}*" for c in everyone
-                                                                  if c.owner_id == campaign.owner_id)))
+            delegated.setdefault(campaign.owner_id, []).append(campaign)
+    for recruiter_id, theirs in delegated.items():
+        notify(session, user=theirs[0].owner, kind="resume_offer", clock=clock,
+               dedupe_key=f"resume_offer:{mailbox.id}:{stamp}:{recruiter_id}",
+               action="resume_all", action_value=str(mailbox.id),
+               text=(f":white_check_mark: {owner.name} connected {mailbox.address} again. Resume your "
+                     f"campaigns paused by it: " + ", ".join(f"*{c.name}*" for c in theirs)))
     level = "enhanced" if enhanced else "basic"
     notify(session, user=owner, kind="connected", clock=clock, dedupe_key=f"connected:{mailbox.id}:{stamp}",
            thread_of=lost_key,

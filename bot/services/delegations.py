@@ -211,9 +211,13 @@ def _approve(session: Session, delegation: Delegation, mailbox: Mailbox, manager
                   f"Revoke it at any time with `/outreach delegations`.{copy}", final=True)
 
 
+def last_change(delegation: Delegation) -> datetime:
+    """When it reached its present state: answered, else ended (expired unanswered), else asked."""
+    return delegation.decided_at or delegation.ended_at or delegation.requested_at
+
+
 def _settled(delegation: Delegation, viewer: User) -> str:
-    moment = delegation.decided_at or delegation.ended_at or delegation.requested_at
-    return (f"This request was already answered: {delegation.status.value} on {day(moment, viewer)}. "
+    return (f"This request was already answered: {delegation.status.value} on {day(last_change(delegation), viewer)}. "
             "Nothing was changed.")
 
 

@@ -1,9 +1,6 @@
 """Delegation views: the manager's choice of mailbox, and `/outreach delegations`."""
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -17,6 +14,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.models import Delegation, DelegationStatus, User
+from bot.services.delegations import day, last_change
 from handlers.ids import Action
 
 STATUS = {
@@ -42,10 +40,6 @@ def mailbox_choice_blocks(question: str, original: str, delegation_id: int, noti
             SectionBlock(text=MarkdownTextObject(text=f"*{question}*")), *rows, deny]
 
 
-def _when(moment: datetime | None, viewer: User) -> str:
-    return f"{moment.astimezone(ZoneInfo(viewer.tz)):%d %b %Y}" if moment else ""
-
-
 def _what(delegation: Delegation) -> str:
     mailbox = delegation.mailbox.address if delegation.mailbox else "their mailbox (none connected yet)"
     only = f", for *{delegation.campaign.name}* only" if delegation.campaign else ""
@@ -54,7 +48,7 @@ def _what(delegation: Delegation) -> str:
 
 def _granted_row(delegation: Delegation, viewer: User) -> list[Block]:
     line = (f"*{delegation.grantee.name}* · {_what(delegation)} · {STATUS[delegation.status]} "
-            f"{_when(delegation.decided_at or delegation.ended_at or delegation.requested_at, viewer)}")
+            f"{day(last_change(delegation), viewer)}")
     if delegation.status == DelegationStatus.APPROVED:
         line += " · " + ("you hear of replies" if delegation.notify_grantor else "replies go to them only")
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=line))]
@@ -81,7 +75,7 @@ def _granted_row(delegation: Delegation, viewer: User) -> list[Block]:
 def _received_row(delegation: Delegation, viewer: User) -> Block:
     return SectionBlock(text=MarkdownTextObject(text=(
         f"*{delegation.grantor.name}* · {_what(delegation)} · {STATUS[delegation.status]} "
-        f"{_when(delegation.decided_at or delegation.ended_at or delegation.requested_at, viewer)}")))
+        f"{day(last_change(delegation), viewer)}")))
 
 
 def delegations_blocks(granted: list[Delegation], received: list[Delegation], viewer: User) -> list[Block]:
