@@ -220,6 +220,8 @@ class Mailbox(Base):
     # No send is claimed before this: set by spacing, a provider's Retry-After, or the daily cap.
     not_before: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
+    # Graph refused `$select=internetMessageHeaders` (Mail.ReadBasic may): sync reads without headers.
+    headers_refused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
     owner: Mapped[User] = relationship()
@@ -382,6 +384,7 @@ class Enrollment(Base):
     status_reason: Mapped[str | None] = mapped_column(String(500))  # why paused, for the recruiter
     thread_id: Mapped[str | None] = mapped_column(String(200))  # provider thread of step 1
     thread_references: Mapped[str | None] = mapped_column(Text)  # Message-IDs sent so far, in order
+    thread_subject: Mapped[str | None] = mapped_column(String(998))  # step 1's subject as it was sent
     first_send_local: Mapped[time | None] = mapped_column(Time)  # anchor for later steps
     last_sent_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -440,11 +443,34 @@ class OutboundMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     provider_thread_id: Mapped[str | None] = mapped_column(String(255))
+    # The Message-ID the provider stored, where it is not ours (Exchange may rewrite it): replies
+    # and follow-ups refer to this one.
+    sent_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     error: Mapped[str | None] = mapped_column(String(1000))
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     enrollment: Mapped[Enrollment] = relationship()
+
+
+class DirectMessage(Base):
+    """A one-off email sent with `/outreach send`, kept (metadata only) so a reply to it reaches its
+    sender in Slack, as a campaign's replies do."""
+
+    __tablename__ = "direct_messages"
+    __table_args__ = (Index(None, "mailbox_id", "to_address"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="SET NULL"))
+    to_address: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    sent_message_id: Mapped[str | None] = mapped_column(String(255))
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    provider_thread_id: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(998))
+    sent_at: Mapped[datetime]
 
 
 class InboundEvent(Base):
@@ -460,6 +486,9 @@ class InboundEvent(Base):
     )
     outbound_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )
+    direct_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("direct_messages.id", ondelete="CASCADE")
     )
     kind: Mapped[InboundKind] = mapped_column(_enum(InboundKind, "inbound_kind"))
     provider_message_id: Mapped[str] = mapped_column(String(255))
