@@ -123,15 +123,16 @@ def _oldest_end(oldest_hour: datetime | None) -> datetime | None:
     return oldest_hour + timedelta(hours=1) if oldest_hour is not None else None
 
 
-def release(session: Session, ids: Sequence[int], now: datetime) -> None:
+def release(session: Session, ids: Sequence[int], now: datetime, *, worker_id: str) -> None:
     """Claimed rows that may no longer go out, untouched by the provider, stop counting against the
     mailbox's cap. A candidate whose sequence ended meanwhile (a reply) has the row cancelled, as
-    reply handling cancels planned ones; otherwise (a pause, a revoke) it waits, pending, for a resume."""
+    reply handling cancels planned ones, never pending again; otherwise (a pause, a revoke) it
+    waits, pending, for a resume. Only rows still claimed by `worker_id` move."""
     ended = ~exists().where(Enrollment.id == O.enrollment_id, Enrollment.status.in_(SENDABLE_ENROLLMENT))
     taken = []
     for status, which in ((OutboundStatus.CANCELLED, ended), (OutboundStatus.PENDING, true())):
         taken += session.execute(
-            update(O).where(O.id.in_(ids), O.status == OutboundStatus.SENDING, which)
+            update(O).where(O.id.in_(ids), O.status == OutboundStatus.SENDING, O.claimed_by == worker_id, which)
             .values(status=status, claimed_by=None, lease_expires_at=None, attempts=O.attempts - 1)
             .returning(O.mailbox_id, O.attempted_at)).all()
     by_hour: dict[tuple[int, datetime], int] = {}

@@ -30,6 +30,7 @@ class Sendable:
     in_reply_to: str | None
     references: str | None
     thread_id: str | None
+    thread_subject: str | None  # step 1's subject as it was sent
     candidate_name: str
     fields: dict[str, Any]
     fields_override: dict[str, Any]
@@ -45,7 +46,7 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
     # dispatch benchmark lost 15-20% to it; columns cost next to nothing on rows already joined.
     rows = session.execute(
         select(O.id, O.mailbox_id, Campaign.sequence_id, O.step_position, O.to_address, O.message_id,
-               O.in_reply_to, O.references, E.thread_id, Candidate.name, Candidate.fields,
+               O.in_reply_to, O.references, E.thread_id, E.thread_subject, Candidate.name, Candidate.fields,
                E.fields_override, Mailbox.address, User.name,
                E.status, Campaign.status, Mailbox.status,
                grants(Mailbox.owner_id, Campaign.owner_id, Mailbox.id, Campaign.id))
@@ -62,8 +63,8 @@ def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> Ou
     values = templates.candidate_values(item.candidate_name, item.fields, item.fields_override)
     step = steps[item.step_position]
     subject = templates.render(step.subject, values, field="subject")
-    if item.in_reply_to:  # a follow-up in the same thread carries step 1's subject
-        subject = "Re: " + templates.render(steps[1].subject, values, field="subject")
+    if item.in_reply_to:  # a follow-up in the same thread answers the subject step 1 was sent with
+        subject = "Re: " + (item.thread_subject or templates.render(steps[1].subject, values, field="subject"))
     return OutgoingEmail(
         from_address=item.from_address, from_name=item.from_name or None, to_address=item.to_address,
         subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,

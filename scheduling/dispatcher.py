@@ -6,7 +6,9 @@ One run:
    Found: sent. Not found: pending again. Lookup failed: look again later. Never a blind resend.
 2. claim (scheduling.claims): due rows that may go out now, within each mailbox's limits, move to
    `sending` in one transaction that re-checks the enrollment (no send after a recorded reply).
-3. send: concurrently across mailboxes (at most `max_in_flight` per mailbox, set by the claim).
+3. send: concurrently across mailboxes (at most `max_in_flight` per mailbox, set by the claim),
+   each send preceded by its own last look (scheduling.last_look): a row that may no longer go out
+   is withdrawn, never sent.
 4. record (scheduling.outcomes): results in batches, planning each next step.
 """
 from __future__ import annotations
@@ -36,11 +38,20 @@ from bot.models import (
     OutboundStatus,
 )
 from bot.services.notifications import notify
-from providers.base import MailProvider, PermanentFailure, ProviderError, ReconnectNeeded, TemporaryFailure
+from providers.base import (
+    MailProvider,
+    OutgoingEmail,
+    PermanentFailure,
+    ProviderError,
+    ReconnectNeeded,
+    SentMessage,
+    TemporaryFailure,
+)
 from providers.registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 from scheduling import claims
 from scheduling.compose import compose, load_sendables
+from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
 from scheduling.planner import Planner
 
@@ -82,6 +93,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self.record_every = record_every
         self.lease = lease
+        self.last_look = LastLook(session_factory.kw["bind"], self.worker_id)
         self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
@@ -146,7 +158,7 @@ class Dispatcher:
 
     # -- send -------------------------------------------------------------------------------
     def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
-        jobs: list[tuple[int, MailProvider, object]] = []
+        jobs: list[tuple[int, MailProvider, OutgoingEmail]] = []
         with transaction(self.sessions) as session:
             claimed = [i for ids in claim.rows.values() for i in ids]
             items = load_sendables(session, claimed)
@@ -167,7 +179,7 @@ class Dispatcher:
         withdrawn = set(claimed) - {item.row_id for item in items}
         if withdrawn:
             with transaction(self.sessions, write=True) as session:
-                claims.release(session, sorted(withdrawn), self.clock.now())
+                claims.release(session, sorted(withdrawn), self.clock.now(), worker_id=self.worker_id)
         if unsendable:
             self._record(unsendable, report)
         pending: list[Outcome] = []
@@ -180,15 +192,17 @@ class Dispatcher:
             self._record(pending, report)
         self._save_credentials(providers)
 
-    def _run_sends(self, jobs: list[tuple[int, MailProvider, object]]) -> Iterator[Outcome]:
+    def _run_sends(self, jobs: list[tuple[int, MailProvider, OutgoingEmail]]) -> Iterator[Outcome]:
+        look = self.last_look
         if self.concurrency == 1:  # a provider with no latency: threads would only fight for the GIL
             for row_id, provider, email in jobs:
-                yield _attempt(row_id, provider.send, email)
+                yield _attempt(row_id, provider.send, email, look)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
         futures: dict[Future[Outcome], int] = {
-            self._pool.submit(_attempt, row_id, provider.send, email): row_id for row_id, provider, email in jobs}
+            self._pool.submit(_attempt, row_id, provider.send, email, look): row_id
+            for row_id, provider, email in jobs}
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
@@ -238,7 +252,8 @@ class Dispatcher:
             outcomes.append(Outcome(row_id, sent=found) if found else Outcome(row_id, not_found=True))
         if unknown:  # the check itself failed: wait and check again, never send
             with transaction(self.sessions, write=True) as session:
-                for row in session.scalars(select(O).where(O.id.in_(unknown))):
+                for row in session.scalars(select(O).where(O.id.in_(unknown), O.claimed_by == self.worker_id)
+                                           .with_for_update(of=O)):
                     row.claimed_by, row.lease_expires_at = None, now + backoff(row.attempts)
         if outcomes:
             scratch = report or DispatchReport()
@@ -248,9 +263,17 @@ class Dispatcher:
         return len(taken)
 
 
-def _attempt(row_id: int, send: Callable[[object], object], email: object) -> Outcome:
+def _attempt(row_id: int, send: Callable[[OutgoingEmail], SentMessage], email: OutgoingEmail,
+             look: Callable[[int], bool]) -> Outcome:
     try:
-        return Outcome(row_id, sent=send(email))  # type: ignore[arg-type]
+        if not look(row_id):
+            return Outcome(row_id, withdrawn=True)
+    except Exception:  # the database cannot be asked: not sending is the safe answer (the lease runs out)
+        log.exception("last look before sending outbound %s failed", row_id)
+        return Outcome(row_id, withdrawn=True)
+    try:
+        # Step 1's subject is kept with the enrollment: later steps answer it, whatever the template says by then.
+        return Outcome(row_id, sent=send(email), subject=None if email.in_reply_to else email.subject)
     except ProviderError as exc:
         return Outcome(row_id, error=exc)
     except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out

@@ -4,6 +4,7 @@ many rows at a time.
 | outcome | the row | the mailbox / campaign | who is told |
 |---|---|---|---|
 | sent | sent; the next step is planned | last send time; Scheduled → Active | – |
+| withdrawn at the last look | cancelled if the candidate's sequence ended, else pending | – | – |
 | rate limited (429) | pending again: it was not accepted | no claims before Retry-After | – |
 | temporary (5xx, timeout) | stays `sending`, checked after a backoff: it may have been accepted | – | – |
 | not found when checked | pending again (or failed after MAX_ATTEMPTS) | – | owner, when it gives up |
@@ -32,10 +33,12 @@ from bot.models import (
 )
 from bot.services.campaigns import finish_if_done
 from bot.services.connections import mark_needs_reconnect
+from bot.services import transitions
 from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
 from scheduling.planner import Planner
-from scheduling.record_sent import record_sent
+from scheduling.claims import release
+from scheduling.record_sent import Sent, record_sent
 
 MAX_ATTEMPTS = 6
 
@@ -51,15 +54,25 @@ class Outcome:
     sent: SentMessage | None = None
     error: ProviderError | None = None
     not_found: bool = False  # a reconciliation lookup found no trace: it was never sent
+    withdrawn: bool = False  # the last look before the provider call said no: never sent
+    subject: str | None = None  # the subject a new thread was started with
 
 
-def load_rows(session: Session, ids: Sequence[int]) -> list[OutboundMessage]:
+def load_rows(session: Session, ids: Sequence[int], *, lock: bool = False) -> list[OutboundMessage]:
     """The rows with their enrollment and campaign, for recording outcomes (candidates and their
-    addresses are loaded by the recorder only for enrollments that plan a next step)."""
-    enrollment = selectinload(OutboundMessage.enrollment)
-    return list(session.scalars(
-        select(OutboundMessage).where(OutboundMessage.id.in_(ids)).order_by(OutboundMessage.id).options(
-            enrollment.selectinload(Enrollment.campaign).selectinload(Campaign.mailbox))))
+    addresses are loaded by the recorder only for enrollments that plan a next step). With `lock`,
+    their enrollments and then the rows are locked (PostgreSQL; the order reply handling takes them
+    in) before anything is read, so neither a reply nor another worker whose lease took a row over
+    can change what we decide on before we commit."""
+    O = OutboundMessage
+    enrollment = selectinload(O.enrollment)
+    query = select(O).where(O.id.in_(ids)).order_by(O.id).options(
+        enrollment.selectinload(Enrollment.campaign).selectinload(Campaign.mailbox))
+    if not lock:
+        return list(session.scalars(query))
+    session.execute(select(Enrollment.id).join(O, O.enrollment_id == Enrollment.id).where(O.id.in_(ids))
+                    .order_by(Enrollment.id).with_for_update(of=Enrollment))
+    return list(session.scalars(query.with_for_update(of=O).execution_options(populate_existing=True)))
 
 
 class Recorder:
@@ -72,13 +85,16 @@ class Recorder:
         self._ended: set[int] = set()  # campaigns where an enrollment ended: maybe finished now
 
     def record(self, outcomes: list[Outcome]) -> None:
-        sent = [(o.row_id, o.sent) for o in outcomes if o.sent is not None]
+        sent = [Sent(o.row_id, o.sent, o.subject) for o in outcomes if o.sent is not None]
         if sent:  # the common case, on a fast path
             self._ended |= record_sent(self.session, sent, worker_id=self.worker_id, now=self.now,
                                        planner=self.planner)
-        others = [o for o in outcomes if o.sent is None]
+        withdrawn = [o.row_id for o in outcomes if o.withdrawn]
+        if withdrawn:
+            release(self.session, withdrawn, self.now, worker_id=self.worker_id)
+        others = [o for o in outcomes if o.sent is None and not o.withdrawn]
         if others:
-            rows = {row.id: row for row in load_rows(self.session, [o.row_id for o in others])}
+            rows = {row.id: row for row in load_rows(self.session, [o.row_id for o in others], lock=True)}
             self._load_candidates(rows.values())
             with self.session.no_autoflush:  # one flush at the end: the ORM batches the UPDATEs
                 self._apply(others, rows)
@@ -114,7 +130,9 @@ class Recorder:
                                   .options(selectinload(Candidate.addresses))))
 
     def _back_to_pending(self, row: OutboundMessage, reason: str) -> None:
-        row.status, row.error = OutboundStatus.PENDING, reason[:1000]
+        """Never sent: it waits for its turn again, unless the candidate's sequence ended meanwhile."""
+        row.status = OutboundStatus.PENDING if row.enrollment.status.sends else OutboundStatus.CANCELLED
+        row.error = reason[:1000]
         row.claimed_by = row.lease_expires_at = None
 
     def _retry_or_give_up(self, row: OutboundMessage, reason: str) -> None:
@@ -128,14 +146,15 @@ class Recorder:
         row.claimed_by = row.lease_expires_at = None
         enrollment = row.enrollment
         candidate, campaign = enrollment.candidate, enrollment.campaign
-        if enrollment.status.sends:  # paused, so the recruiter can fix it and resume the candidate
-            enrollment.status = EnrollmentStatus.PAUSED
-            enrollment.status_reason = f"step {row.step_position} could not be sent: {reason}"[:500]
+        # Paused, so the recruiter can fix it and resume the candidate; a reply recorded meanwhile stays.
+        paused = transitions.move(self.session, enrollment, leaving=transitions.SENDS, to=EnrollmentStatus.PAUSED,
+                                  status_reason=f"step {row.step_position} could not be sent: {reason}"[:500])
+        then = (f"{candidate.name} is paused in this campaign until you resume them." if paused else
+                f"{candidate.name} is {enrollment.status.value.replace('_', ' ')}: nothing more is sent to them.")
         notify(self.session, user=campaign.owner, kind="send_failed", clock=self.clock,
                dedupe_key=f"send_failed:{row.id}",
                text=(f":x: Step {row.step_position} of *{campaign.name}* could not be sent to "
-                     f"{candidate.name} ({row.to_address}): {reason}. {candidate.name} is paused in "
-                     "this campaign until you resume them."))
+                     f"{candidate.name} ({row.to_address}): {reason}. {then}"))
 
     def _hold_mailbox(self, mailbox: Mailbox, until: datetime) -> None:
         if mailbox.not_before is None or mailbox.not_before < until:

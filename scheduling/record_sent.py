@@ -1,15 +1,21 @@
-"""Recording sends that went out: the common outcome, so it runs on SQLAlchemy Core with bulk
-statements built from plain tuples (the ORM's per-object bookkeeping was most of a send's cost).
-Planning each next step still goes through the Planner, for the enrollments that have one."""
+"""Recording sends that went out: the common outcome, so it runs on SQLAlchemy Core with one bulk
+statement per table, each `UPDATE … FROM (VALUES …) RETURNING` (the ORM's per-object bookkeeping,
+and executemany's statement per row, were most of a send's cost). Planning each next step still goes
+through the Planner, for the enrollments that have one.
+
+Both updates are guarded transitions (bot.services.transitions): a row is marked sent only while it
+is still `sending` and claimed by this worker, and an enrollment advances only while it is in a
+state that sends, with its new status computed in SQL from the row as it is then, never from an
+earlier read. A reply that commits while this runs either wins (the enrollment stays Replied and no
+next step is planned) or waits for this transaction and then cancels the step planned here."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Integer, String, Time, case, column, func, literal, select, update, values
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import (
@@ -22,23 +28,22 @@ from bot.models import (
     OutboundMessage,
     OutboundStatus,
     SequenceStep,
+    UTCDateTime,
 )
+from bot.services.transitions import SENDS
 from providers.base import SentMessage
-from scheduling.claims import SENDABLE_ENROLLMENT
 from scheduling.planner import Planner
 
 O, E = OutboundMessage.__table__, Enrollment.__table__
-SENDS = {s.value for s in SENDABLE_ENROLLMENT}
 
-_MARK_SENT = (update(O).where(O.c.id == bindparam("b_id"), O.c.status == OutboundStatus.SENDING.value,
-                             O.c.claimed_by == bindparam("b_worker"))
-              .values(status=OutboundStatus.SENT.value, sent_at=bindparam("b_now"), error=None, claimed_by=None,
-                      lease_expires_at=None, provider_message_id=bindparam("b_pid"),
-                      provider_thread_id=bindparam("b_tid")))
-_ADVANCE = (update(E).where(E.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), steps_sent=bindparam("b_steps"), thread_id=bindparam("b_thread"),
-                    thread_references=bindparam("b_refs"), first_send_local=bindparam("b_first"),
-                    last_sent_at=bindparam("b_last"), ended_at=bindparam("b_ended")))
+
+@dataclass(frozen=True)
+class Sent:
+    """A send the provider accepted (or a reconciliation found in the mailbox)."""
+
+    row_id: int
+    message: SentMessage
+    subject: str | None = None  # what a new thread was started with: later steps answer "Re: " it
 
 
 @dataclass(frozen=True)
@@ -48,63 +53,95 @@ class _Row:
     step_position: int
     message_id: str
     mailbox_id: int
-    enrollment_status: str
-    steps_sent: int
-    thread_id: str | None
-    thread_references: str | None
-    first_send_local: Any
     campaign_id: int
-    campaign_status: str
     sequence_id: int
     timezone: str
 
 
-def record_sent(session: Session, sent: Sequence[tuple[int, SentMessage]], *, worker_id: str, now: datetime,
+def record_sent(session: Session, sent: Sequence[Sent], *, worker_id: str, now: datetime,
                 planner: Planner) -> set[int]:
     """Mark rows sent, advance their enrollments, plan next steps. Returns the campaigns in which an
     enrollment ended (they may now be finished). Rows no longer ours are left alone."""
-    results = dict(sent)
-    rows = [_Row(*r) for r in session.execute(
-        select(O.c.id, O.c.enrollment_id, O.c.step_position, O.c.message_id, O.c.mailbox_id, E.c.status,
-               E.c.steps_sent, E.c.thread_id, E.c.thread_references, E.c.first_send_local, E.c.campaign_id,
-               Campaign.status, Campaign.sequence_id, Campaign.timezone)
+    results = {s.row_id: s for s in sent}
+    rows = {r[0]: _Row(*r) for r in session.execute(
+        select(O.c.id, O.c.enrollment_id, O.c.step_position, O.c.message_id, O.c.mailbox_id, E.c.campaign_id,
+               Campaign.sequence_id, Campaign.timezone)
         .join(E, E.c.id == O.c.enrollment_id).join(Campaign, Campaign.id == E.c.campaign_id)
-        .where(O.c.id.in_(results), O.c.status == OutboundStatus.SENDING.value, O.c.claimed_by == worker_id))]
+        .where(O.c.id.in_(results), O.c.status == OutboundStatus.SENDING.value, O.c.claimed_by == worker_id))}
     if not rows:
         return set()
     connection = session.connection()
-    connection.execute(_MARK_SENT, [{"b_id": r.id, "b_now": now, "b_pid": results[r.id].provider_message_id,
-                                     "b_tid": results[r.id].thread_id, "b_worker": worker_id} for r in rows])
+    marked = _mark_sent(connection, [(r, results[r.id].message) for r in rows.values()], worker_id, now)
+    if not marked:
+        return set()
+    mine = [rows[i] for i in marked]
     step_counts = dict(session.execute(
-        select(SequenceStep.sequence_id, func.count()).where(SequenceStep.sequence_id.in_({r.sequence_id for r in rows}))
+        select(SequenceStep.sequence_id, func.count()).where(SequenceStep.sequence_id.in_({r.sequence_id for r in mine}))
         .group_by(SequenceStep.sequence_id)).all())
-    advances, follow_ups, ended = [], [], set()
-    for row in rows:
-        if row.enrollment_status not in SENDS:
-            continue  # replied or paused while this send was under way: record it, plan nothing
-        last = row.step_position >= step_counts[row.sequence_id]
-        first_local = row.first_send_local or now.astimezone(ZoneInfo(row.timezone)).time().replace(microsecond=0)
-        advances.append({
-            "b_id": row.enrollment_id, "b_steps": max(row.steps_sent, row.step_position),
-            "b_status": EnrollmentStatus.FINISHED.value if last else EnrollmentStatus.IN_PROGRESS.value
-            if row.enrollment_status == EnrollmentStatus.NOT_STARTED.value else row.enrollment_status,
-            "b_thread": row.thread_id or results[row.id].thread_id,
-            "b_refs": " ".join([*(row.thread_references or "").split(), row.message_id]),
-            "b_first": first_local, "b_last": now, "b_ended": now if last else None,
-        })
-        if last:
+    advanced = _advance(connection, mine, results, step_counts, now)
+    ended, follow_ups = set(), []
+    for row in mine:
+        status = advanced.get(row.enrollment_id)
+        if status is None:
+            continue  # replied, bounced or paused while this send was under way: recorded, nothing planned
+        if status == EnrollmentStatus.FINISHED.value:
             ended.add(row.campaign_id)
         else:
             follow_ups.append((row.enrollment_id, row.step_position + 1))
-    if advances:
-        connection.execute(_ADVANCE, advances)
-    session.execute(update(Mailbox).where(Mailbox.id.in_({r.mailbox_id for r in rows})).values(last_send_at=now))
-    session.execute(update(Campaign).where(Campaign.id.in_({r.campaign_id for r in rows}),
+    session.execute(update(Mailbox).where(Mailbox.id.in_({r.mailbox_id for r in mine})).values(last_send_at=now))
+    session.execute(update(Campaign).where(Campaign.id.in_({r.campaign_id for r in mine}),
                                            Campaign.status == CampaignStatus.SCHEDULED)
                     .values(status=CampaignStatus.ACTIVE))
     if follow_ups:
         _plan_follow_ups(session, follow_ups, planner)
     return ended
+
+
+def _sent_id(row: _Row, message: SentMessage) -> str:
+    """The Message-ID the recipient sees: the provider's, where it kept one (Exchange may rewrite ours)."""
+    return message.message_id or row.message_id
+
+
+def _mark_sent(connection, sent: list[tuple[_Row, SentMessage]], worker_id: str, now: datetime) -> set[int]:  # type: ignore[no-untyped-def]
+    data = values(column("b_id", Integer), column("b_pid", String), column("b_tid", String), column("b_mid", String),
+                  name="marks").data(
+        [(row.id, message.provider_message_id, message.thread_id,
+          _sent_id(row, message) if _sent_id(row, message) != row.message_id else None) for row, message in sent]
+    ).cte("marks")
+    return set(connection.execute(
+        update(O).where(O.c.id == data.c.b_id, O.c.status == OutboundStatus.SENDING.value, O.c.claimed_by == worker_id)
+        .values(status=OutboundStatus.SENT.value, sent_at=now, error=None, claimed_by=None, lease_expires_at=None,
+                provider_message_id=data.c.b_pid, provider_thread_id=data.c.b_tid, sent_message_id=data.c.b_mid)
+        .returning(O.c.id)).scalars())
+
+
+def _advance(connection, rows: list[_Row], results: dict[int, Sent], step_counts: dict[int, int],  # type: ignore[no-untyped-def]
+             now: datetime) -> dict[int, str]:
+    """One guarded UPDATE for every enrollment whose step went out; returns enrollment id → new status
+    for those that advanced. Everything is computed from the row as it is when the UPDATE runs."""
+    data = values(column("b_id", Integer), column("b_step", Integer), column("b_last", Integer),
+                  column("b_thread", String), column("b_mid", String), column("b_subject", String),
+                  column("b_first", Time), name="advances").data([
+        (row.enrollment_id, row.step_position, int(row.step_position >= step_counts[row.sequence_id]),
+         results[row.id].message.thread_id, _sent_id(row, results[row.id].message), results[row.id].subject,
+         now.astimezone(ZoneInfo(row.timezone)).time().replace(microsecond=0))
+        for row in rows]).cte("advances")
+    status = case((data.c.b_last == 1, EnrollmentStatus.FINISHED.value),
+                  (E.c.status == EnrollmentStatus.NOT_STARTED.value, EnrollmentStatus.IN_PROGRESS.value),
+                  else_=E.c.status)
+    references = case((func.coalesce(E.c.thread_references, "") == "", data.c.b_mid),
+                      else_=E.c.thread_references + literal(" ") + data.c.b_mid)
+    return dict(connection.execute(
+        update(E).where(E.c.id == data.c.b_id, E.c.status.in_([s.value for s in SENDS]))
+        .values(status=status,
+                steps_sent=case((E.c.steps_sent > data.c.b_step, E.c.steps_sent), else_=data.c.b_step),
+                thread_id=func.coalesce(E.c.thread_id, data.c.b_thread),
+                thread_references=references,
+                thread_subject=func.coalesce(E.c.thread_subject, data.c.b_subject),
+                first_send_local=func.coalesce(E.c.first_send_local, data.c.b_first),
+                last_sent_at=now,
+                ended_at=case((data.c.b_last == 1, literal(now, UTCDateTime)), else_=None))
+        .returning(E.c.id, E.c.status)).all())
 
 
 def _plan_follow_ups(session: Session, follow_ups: list[tuple[int, int]], planner: Planner) -> None:

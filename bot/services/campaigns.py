@@ -29,6 +29,7 @@ from bot.models import (
     Sequence,
     User,
 )
+from bot.services import transitions
 from bot.services.candidate_rows import address_problem
 from bot.services.delegations import may_use
 from bot.services.mailboxes import normalise_address
@@ -184,8 +185,11 @@ def _plan_unplanned(session: Session, replanner: planner.Planner, *, campaign_id
     O = OutboundMessage
     planned = select(O.id).where(O.enrollment_id == Enrollment.id,
                                  O.status.in_([OutboundStatus.PENDING, OutboundStatus.SENDING]))
+    # Locked (PostgreSQL) as reply handling locks them, so a reply committing meanwhile waits for
+    # this plan and then cancels it, rather than leave it pending for a candidate who replied.
     query = select(Enrollment).where(Enrollment.campaign_id == campaign_id, Enrollment.ended_at.is_(None),
-                                     Enrollment.status.in_([s for s in EnrollmentStatus if s.sends]), ~planned.exists())
+                                     Enrollment.status.in_(transitions.SENDS), ~planned.exists()
+                                     ).with_for_update(of=Enrollment)
     if enrollment_id is not None:
         query = query.where(Enrollment.id == enrollment_id)
     for enrollment in session.scalars(query):
@@ -245,16 +249,19 @@ def pause_candidate(session: Session, *, enrollment: Enrollment, clock: Clock) -
     if not enrollment.status.sends:
         raise UserError(f"{enrollment.candidate.name} is {enrollment.status.value.replace('_', ' ')}: "
                         "nothing is being sent to them.")
-    enrollment.status, enrollment.status_reason = EnrollmentStatus.PAUSED, "paused by you"
-    session.flush()
+    if not transitions.move(session, enrollment, leaving=transitions.SENDS, to=EnrollmentStatus.PAUSED,
+                            status_reason="paused by you"):
+        raise UserError(f"{enrollment.candidate.name} is {enrollment.status.value.replace('_', ' ')}: "
+                        "nothing is being sent to them.")
 
 
 def resume_candidate(session: Session, *, enrollment: Enrollment, clock: Clock, rng: random.Random) -> None:
     """Back to where they were; a step that fell due meanwhile is re-planned from now."""
     if enrollment.status != EnrollmentStatus.PAUSED:
         raise UserError(f"{enrollment.candidate.name} is not paused.")
-    enrollment.status = EnrollmentStatus.IN_PROGRESS if enrollment.steps_sent else EnrollmentStatus.NOT_STARTED
-    enrollment.status_reason = None
+    if not transitions.move(session, enrollment, leaving=[EnrollmentStatus.PAUSED], status_reason=None,
+                            to=EnrollmentStatus.IN_PROGRESS if enrollment.steps_sent else EnrollmentStatus.NOT_STARTED):
+        raise UserError(f"{enrollment.candidate.name} is not paused.")
     campaign = enrollment.campaign
     if campaign.status == CampaignStatus.DRAFT:
         session.flush()

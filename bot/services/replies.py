@@ -34,6 +34,7 @@ from bot.models import (
 )
 from bot.services.campaigns import finish_if_done, plan_again
 from bot.services.delegations import reply_watchers
+from bot.services import transitions
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
 
@@ -143,11 +144,15 @@ def _cancel_planned(session: Session, enrollment: Enrollment) -> None:
                     .values(status=OutboundStatus.CANCELLED))
 
 
-def _stop(session: Session, enrollment: Enrollment, status: EnrollmentStatus, now: datetime) -> None:
-    """Nothing more goes to this candidate."""
-    enrollment.status, enrollment.ended_at = status, now
+def _stop(session: Session, enrollment: Enrollment, status: EnrollmentStatus, now: datetime) -> bool:
+    """Nothing more goes to this candidate. The guarded transition runs before the cancel, so a send
+    being recorded at this moment either commits first (its next step is then cancelled here) or
+    finds the candidate ended and plans nothing. False when they had ended already."""
+    if not transitions.end(session, enrollment, status, ended_at=now):
+        return False
     _cancel_planned(session, enrollment)
     finish_if_done(session, [enrollment.campaign_id])
+    return True
 
 
 def _when(moment: datetime, campaign: Campaign) -> str:
@@ -164,7 +169,8 @@ def _alert(session: Session, campaign: Campaign, event: InboundEvent, text: str,
 
 
 def _replied(session: Session, enrollment: Enrollment, event: InboundEvent, mailbox: Mailbox, clock: Clock) -> str:
-    _stop(session, enrollment, EnrollmentStatus.REPLIED, clock.now())
+    if not _stop(session, enrollment, EnrollmentStatus.REPLIED, clock.now()):
+        return "seen"  # ended by another message recorded meanwhile
     campaign, name = enrollment.campaign, enrollment.candidate.name
     link = thread_link(mailbox, event.provider_thread_id)
     where = f"<{link}|Open the thread>" if link else f"The thread is in {mailbox.address}."
@@ -182,8 +188,7 @@ def _replied(session: Session, enrollment: Enrollment, event: InboundEvent, mail
 
 
 def _out_of_office(session: Session, enrollment: Enrollment, event: InboundEvent, clock: Clock) -> str:
-    if enrollment.status.sends:
-        enrollment.status = EnrollmentStatus.OUT_OF_OFFICE
+    transitions.move(session, enrollment, leaving=transitions.SENDS, to=EnrollmentStatus.OUT_OF_OFFICE)
     campaign = enrollment.campaign
     notify(session, user=campaign.owner, kind="auto_reply", clock=clock, dedupe_key=f"auto_reply:{event.id}",
            action="auto_reply", action_value=str(event.id),
@@ -205,17 +210,20 @@ def _bounced(session: Session, enrollment: Enrollment, event: InboundEvent, row:
                                   strict=campaign.strict_preference, user_id=campaign.owner_id,
                                   exclude=enrollment.tried_addresses)
     if next_address is None:
-        _stop(session, enrollment, EnrollmentStatus.BOUNCED, clock.now())
+        if not _stop(session, enrollment, EnrollmentStatus.BOUNCED, clock.now()):
+            return "seen"
         _alert(session, campaign, event, f":no_entry: {name}'s address {bounced} bounced in {campaign.name}, "
                                          "and no other address is allowed: Bounced (ended).", clock)
         return "bounced"
     # The new address starts a new conversation from the step that bounced: a fresh thread, and the
     # first-send rules (20 minutes' grace at least), as if that step had never been sent.
+    steps_sent = row.step_position - 1
+    if not transitions.move(session, enrollment, leaving=transitions.OPEN,
+                            to=EnrollmentStatus.IN_PROGRESS if steps_sent else EnrollmentStatus.NOT_STARTED,
+                            steps_sent=steps_sent, thread_id=None, thread_references=None, thread_subject=None,
+                            first_send_local=None, last_sent_at=None, ended_at=None):
+        return "seen"  # a reply was recorded meanwhile: it stands
     _cancel_planned(session, enrollment)
-    enrollment.steps_sent = row.step_position - 1
-    enrollment.thread_id = enrollment.thread_references = None
-    enrollment.first_send_local = enrollment.last_sent_at = None
-    enrollment.status = EnrollmentStatus.IN_PROGRESS if enrollment.steps_sent else EnrollmentStatus.NOT_STARTED
     if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):  # a paused one plans on resume
         plan_again(session, campaign=campaign, now=clock.now(), rng=rng, enrollment=enrollment)
     _alert(session, campaign, event, f":leftwards_arrow_with_hook: {name}'s address {bounced} bounced in "
@@ -246,8 +254,10 @@ def was_auto_reply(session: Session, *, event: InboundEvent, clock: Clock, rng: 
     assert enrollment is not None
     if event.kind != InboundKind.REPLY or enrollment.status != EnrollmentStatus.REPLIED:
         raise UserError(f"{enrollment.candidate.name} is not marked as replied any more.")
+    if not transitions.move(session, enrollment, leaving=[EnrollmentStatus.REPLIED],
+                            to=EnrollmentStatus.OUT_OF_OFFICE, ended_at=None):
+        raise UserError(f"{enrollment.candidate.name} is not marked as replied any more.")
     event.kind, event.handled_at = InboundKind.AUTO_REPLY, clock.now()
-    enrollment.status, enrollment.ended_at = EnrollmentStatus.OUT_OF_OFFICE, None
     campaign = enrollment.campaign
     if campaign.status == CampaignStatus.FINISHED:
         campaign.status = CampaignStatus.ACTIVE
@@ -261,6 +271,7 @@ def was_real_reply(session: Session, *, event: InboundEvent, clock: Clock) -> st
     assert enrollment is not None
     if not enrollment.status.sends:
         raise UserError(f"{enrollment.candidate.name} is {enrollment.status.value.replace('_', ' ')} already.")
+    if not _stop(session, enrollment, EnrollmentStatus.REPLIED, clock.now()):
+        raise UserError(f"{enrollment.candidate.name} is {enrollment.status.value.replace('_', ' ')} already.")
     event.kind, event.handled_at = InboundKind.REPLY, clock.now()
-    _stop(session, enrollment, EnrollmentStatus.REPLIED, clock.now())
     return enrollment.candidate.name
