@@ -38,6 +38,7 @@ EXPECTS = {
     "OUTREACH_SANDBOX_LATENCY_MS": "a whole number of milliseconds, 0 or more",
     "OUTREACH_DISPATCH_LEASE_SECONDS": "a number of seconds greater than 0 (default 300)",
     "OUTREACH_DISPATCH_CONCURRENCY": "a whole number from 1 to 256 (default 32)",
+    "OUTREACH_REPLY_WATCH_DAYS": "a whole number of days, 0 or more (default 30)",
     "GOOGLE_CLIENT_ID": "the OAuth client ID of a Google Cloud 'Web application' client",
     "GOOGLE_CLIENT_SECRET": "the client secret of that Google OAuth client",
     "MICROSOFT_CLIENT_ID": "the Application (client) ID of the Entra ID app registration",
@@ -78,6 +79,9 @@ class Settings(BaseSettings):
     )
     # How often each mailbox is read for replies and bounces (one cheap request when idle).
     sync_interval_seconds: float = Field(60.0, gt=0, validation_alias="OUTREACH_SYNC_INTERVAL_SECONDS")
+    # How long a mailbox is still read after its last send (SPEC: a reply to the last follow-up is
+    # the most common reply of all); a reply later than this is not seen.
+    reply_watch_days: int = Field(30, ge=0, validation_alias="OUTREACH_REPLY_WATCH_DAYS")
 
     @field_validator("database_url")
     @classmethod

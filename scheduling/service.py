@@ -28,7 +28,8 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
     timer = Timer(interval_seconds=interval_seconds or runtime.settings.dispatch_interval_seconds)
     timer.every(DISPATCH_JOB_ID, dispatcher.run_until_idle)
     sync = MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=runtime.clock,
-                       rng=runtime.rng, interval=timedelta(seconds=settings.sync_interval_seconds))
+                       rng=runtime.rng, interval=timedelta(seconds=settings.sync_interval_seconds),
+                       reply_watch=timedelta(days=settings.reply_watch_days))
     timer.every(SYNC_JOB_ID, sync.run)
     if slack_client is not None:
         from handlers.campaigns import refresh_campaign_messages

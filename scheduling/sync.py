@@ -1,10 +1,11 @@
 """Mailbox sync: read what arrived since each mailbox's cursor, classify it, and apply replies,
 bounces and auto-replies to the campaigns that sent from it.
 
-Polling is correct on its own (push may come later): every mailbox with a candidate still in a
-started campaign is read at most once per interval. The provider is called outside any
-transaction; the effects and the new cursor are written together, so a crash re-reads the same
-messages and inbound events (unique per mailbox and provider message id) make that harmless.
+Polling is correct on its own (push may come later): a mailbox is read at most once per interval
+while it has something to watch (see `MailboxSync.due`), and not at all otherwise. The provider is
+called outside any transaction; the effects and the new cursor are written together, so a crash
+re-reads the same messages and inbound events (unique per mailbox and provider message id) make
+that harmless.
 """
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from datetime import timedelta
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.db import transaction
-from bot.models import Campaign, CampaignStatus, Enrollment, Mailbox, MailboxStatus
+from bot.models import Campaign, CampaignStatus, DirectMessage, Enrollment, Mailbox, MailboxStatus
 from bot.services.connections import mark_needs_reconnect
 from bot.services.mailboxes import normalise_address
 from bot.services.replies import Inbound, record_inbound
@@ -67,21 +68,32 @@ def to_inbound(message: InboundMessage, *, own_address: str) -> Inbound:
 
 class MailboxSync:
     def __init__(self, *, session_factory: sessionmaker[Session], providers: ProviderRegistry, clock: Clock,
-                 rng: random.Random, interval: timedelta) -> None:
+                 rng: random.Random, interval: timedelta, reply_watch: timedelta) -> None:
         self.sessions = session_factory
         self.providers = providers
         self.clock = clock
         self.rng = rng
         self.interval = interval
+        self.reply_watch = reply_watch
 
     def due(self, session: Session) -> list[int]:
-        """Connected mailboxes with a candidate still in a started campaign, not read within the
-        interval and not held back by a provider's Retry-After."""
+        """Connected mailboxes, not read within the interval and not held back by a provider's
+        Retry-After, with something to watch:
+        - never read yet: one read sets the cursor, so a reply to the first send is not before it;
+        - a candidate still in a started campaign, or whose sequence ended within the reply watch
+          (a Finished candidate's ended_at is the last step's send: replies to it come late);
+        - a one-off email sent within the reply watch. `last_send_at` alone cannot say so (a
+          preview to the recruiter's own address sets it too), but it rules out idle mailboxes
+          before the direct_messages lookup."""
         now = self.clock.now()
-        waiting = exists().where(Campaign.mailbox_id == Mailbox.id, Campaign.status != CampaignStatus.DRAFT,
-                                 Enrollment.campaign_id == Campaign.id, Enrollment.ended_at.is_(None))
+        since = now - self.reply_watch
+        watched = exists().where(Campaign.mailbox_id == Mailbox.id, Campaign.status != CampaignStatus.DRAFT,
+                                 Enrollment.campaign_id == Campaign.id,  # ix_enrollments_open
+                                 or_(Enrollment.ended_at.is_(None), Enrollment.ended_at >= since))
+        one_off = and_(Mailbox.last_send_at >= since, exists().where(
+            DirectMessage.mailbox_id == Mailbox.id, DirectMessage.sent_at >= since))
         return list(session.scalars(select(Mailbox.id).where(
-            Mailbox.status == MailboxStatus.CONNECTED, waiting,
+            Mailbox.status == MailboxStatus.CONNECTED, or_(Mailbox.sync_cursor.is_(None), watched, one_off),
             or_(Mailbox.last_synced_at.is_(None), Mailbox.last_synced_at <= now - self.interval),
             or_(Mailbox.sync_not_before.is_(None), Mailbox.sync_not_before <= now)).order_by(Mailbox.last_synced_at)))
 
@@ -125,7 +137,8 @@ class MailboxSync:
             mailbox = session.get(Mailbox, mailbox_id)
             assert mailbox is not None
             for message in inbound:
-                outcome = record_inbound(session, mailbox=mailbox, inbound=message, clock=self.clock, rng=self.rng)
+                outcome = record_inbound(session, mailbox=mailbox, inbound=message, clock=self.clock, rng=self.rng,
+                                         reply_watch=self.reply_watch)
                 report.effects[outcome.effect] = report.effects.get(outcome.effect, 0) + 1
             mailbox.sync_cursor = changes.cursor or mailbox.sync_cursor
             mailbox.last_synced_at, mailbox.sync_not_before = self.clock.now(), None

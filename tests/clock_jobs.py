@@ -32,7 +32,8 @@ def dispatch_for(runtime: Runtime, clock: FakeClock, delta: timedelta) -> None:
 def sync_mailboxes(runtime: Runtime, clock: FakeClock) -> MailboxSync:
     """One run of the mailbox sync, past the interval since the last one."""
     sync = MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
-                       rng=runtime.rng, interval=SYNC_INTERVAL)
+                       rng=runtime.rng, interval=SYNC_INTERVAL,
+                       reply_watch=timedelta(days=runtime.settings.reply_watch_days))
     clock.advance(2 * SYNC_INTERVAL)
     sync.run()
     return sync

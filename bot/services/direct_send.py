@@ -3,15 +3,18 @@
 
 Both count toward the mailbox's rolling daily cap (the same hourly counters the dispatcher's claim
 uses), push the mailbox's `not_before` so campaign sends keep their spacing afterwards, and are
-recorded in the audit log (message ids and recipient, never a body). The provider is called outside
-any database transaction: a slow provider never holds SQLite's write lock.
+recorded in the audit log (message ids and recipient, never a body). A one-off email is also kept as
+a DirectMessage (metadata only) so its reply reaches the sender; a preview, to the recruiter's own
+address, is not. The provider is called outside any database transaction: a slow provider never
+holds SQLite's write lock.
 
 One send, in three steps:
 1. reserve (one write transaction): check the mailbox may send (allowed, connected, not held by a
    provider's Retry-After, room under the cap), build every email, count them against the cap.
 2. send each email; stop at the first error.
 3. record (one write transaction): last send time, the count of what surely did not go out given
-   back, a lost sign-in marked (its campaigns pause, the owner is told), refreshed tokens stored.
+   back, a lost sign-in marked (its campaigns pause, the owner is told), refreshed tokens stored,
+   a one-off email kept.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from bot.models import (
     AuditEntry,
     Candidate,
     CandidateAddress,
+    DirectMessage,
     Mailbox,
     MailboxSendCount,
     MailboxStatus,
@@ -466,9 +470,21 @@ def _send_all(reserved: _Reserved) -> tuple[list[SentMessage], ProviderError | N
     return sent, None
 
 
+def _keep(session: Session, user: User, reserved: _Reserved, sent: list[SentMessage], now: datetime) -> None:
+    """What went out, kept so a reply can be matched to it (bot.services.replies)."""
+    for email, done in zip(reserved.emails, sent):
+        candidate = _known_candidate(session, user, email.to_address)
+        session.add(DirectMessage(
+            mailbox_id=reserved.mailbox_id, sender_id=user.id, candidate_id=candidate.id if candidate else None,
+            to_address=email.to_address, message_id=email.message_id,
+            sent_message_id=done.message_id if done.message_id != email.message_id else None,
+            provider_message_id=done.provider_message_id, provider_thread_id=done.thread_id,
+            subject=email.subject[:998], sent_at=now))
+
+
 def _record(sessions: sessionmaker[Session], *, reserved: _Reserved, sent: list[SentMessage],
             error: ProviderError | None, user_id: int, action: str, detail: dict[str, object],
-            providers: ProviderRegistry, clock: Clock) -> None:
+            providers: ProviderRegistry, clock: Clock, keep: bool) -> None:
     now = clock.now()
     with transaction(sessions, write=True) as session:
         mailbox = session.get(Mailbox, reserved.mailbox_id, with_for_update=True)
@@ -491,6 +507,8 @@ def _record(sessions: sessionmaker[Session], *, reserved: _Reserved, sent: list[
         blob = reserved.provider.refresh_credentials() if reserved.provider is not None else None
         if blob is not None and providers.cipher is not None and mailbox.credentials is not None:
             mailbox.credentials = providers.cipher.encrypt(blob)
+        if sent and keep:
+            _keep(session, user, reserved, sent, now)
         if sent:
             session.add(AuditEntry(
                 organisation_id=user.organisation_id, actor=user.slack_user_id, action=action,
@@ -517,12 +535,12 @@ def _explain(error: ProviderError, reserved: _Reserved, sent: int) -> UserError:
 
 
 def _send_now(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, providers: ProviderRegistry,
-              clock: Clock, action: str, detail: dict[str, object], build: Build) -> DirectSent:
+              clock: Clock, action: str, detail: dict[str, object], build: Build, keep: bool = False) -> DirectSent:
     reserved, label = _reserve(sessions, user_id=user_id, mailbox_id=mailbox_id, providers=providers,
                                clock=clock, build=build)
     sent, error = _send_all(reserved)
     _record(sessions, reserved=reserved, sent=sent, error=error, user_id=user_id, action=action, detail=detail,
-            providers=providers, clock=clock)
+            providers=providers, clock=clock, keep=keep)
     if error is not None:
         raise _explain(error, reserved, len(sent))
     return DirectSent(reserved.emails[0].to_address, reserved.address, label,
@@ -559,4 +577,4 @@ def send_one(sessions: sessionmaker[Session], *, user_id: int, draft: Draft, mai
 
     return _send_now(sessions, user_id=user_id, mailbox_id=mailbox_id, providers=providers, clock=clock,
                      action="email_sent", detail={"sequence_id": draft.sequence_id, "step": draft.position},
-                     build=build)
+                     build=build, keep=True)

@@ -3,13 +3,14 @@
 SPEC "Replies, bounces, out-of-office": a reply ends the sequence for that candidate and tells the
 campaign's owner (DM) and alert channel; a bounce moves to the next address the rules allow, from
 the step that bounced, or ends the candidate as Bounced; an auto-reply marks them Out of office and
-the sequence goes on. Only metadata is kept (SPEC "Data kept"): who, subject, when, provider ids.
+the sequence goes on. A reply to a one-off email (`/outreach send`) tells its sender (DM). Only
+metadata is kept (SPEC "Data kept"): who, subject, when, provider ids.
 """
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import select, update
@@ -20,8 +21,10 @@ from bot.errors import NotFound, UserError
 from bot.models import (
     Campaign,
     CampaignStatus,
+    Candidate,
     CandidateAddress,
     ChannelAlert,
+    DirectMessage,
     Enrollment,
     EnrollmentStatus,
     InboundEvent,
@@ -96,6 +99,25 @@ def _match(session: Session, mailbox: Mailbox, inbound: Inbound) -> OutboundMess
     return None
 
 
+def _match_direct(session: Session, mailbox: Mailbox, inbound: Inbound, *, since: datetime) -> DirectMessage | None:
+    """The one-off email a reply answers: by Message-ID (ours or the one the provider stored), then by
+    thread, then by its recipient in From, only for one-offs sent since `since`, as From alone is loose."""
+    D = DirectMessage
+    mine = select(D).where(D.mailbox_id == mailbox.id).order_by(D.sent_at.desc()).limit(1)
+    ids = [f"<{_bare(m)}>" for m in inbound.references if _bare(m)]
+    if ids:
+        found = session.scalar(mine.where(D.message_id.in_(ids) | D.sent_message_id.in_(ids)))
+        if found is not None:
+            return found
+    if inbound.thread_id:
+        found = session.scalar(mine.where(D.provider_thread_id == inbound.thread_id))
+        if found is not None:
+            return found
+    if inbound.from_address:
+        return session.scalar(mine.where(D.to_address == inbound.from_address, D.sent_at >= since))
+    return None
+
+
 def thread_link(mailbox: Mailbox, thread_id: str | None) -> str | None:
     """Where the recruiter opens the conversation in their mail client, when the provider has one."""
     if not thread_id:
@@ -108,26 +130,25 @@ def thread_link(mailbox: Mailbox, thread_id: str | None) -> str | None:
 
 
 def record_inbound(session: Session, *, mailbox: Mailbox, inbound: Inbound, clock: Clock,
-                   rng: random.Random) -> Outcome:
+                   rng: random.Random, reply_watch: timedelta) -> Outcome:
     """Apply one inbound message, in the caller's transaction (with the mailbox's new sync cursor).
-    A message seen before (a resync repeats some) changes nothing."""
+    A message seen before (a resync repeats some) changes nothing. A campaign's send is matched
+    first; only a reply (not a bounce or an auto-reply) is looked for among one-off emails."""
     if session.scalar(select(InboundEvent.id).where(InboundEvent.mailbox_id == mailbox.id,
                                                     InboundEvent.provider_message_id == inbound.provider_message_id)):
         return Outcome(None, inbound.kind, "seen")
     if inbound.kind == InboundKind.OTHER:
         return Outcome(None, inbound.kind, "ignored")
     row = _match(session, mailbox, inbound)
+    if row is None and inbound.kind == InboundKind.REPLY:
+        direct = _match_direct(session, mailbox, inbound, since=clock.now() - reply_watch)
+        if direct is not None:
+            event = _event(session, mailbox, inbound, clock, direct_message_id=direct.id)
+            return Outcome(event.id, inbound.kind, _replied_direct(session, direct, event, mailbox, clock))
     if row is None:
         return Outcome(None, inbound.kind, "ignored")  # not an answer to anything we sent: not kept
     enrollment = row.enrollment
-    event = InboundEvent(
-        mailbox_id=mailbox.id, enrollment_id=enrollment.id, outbound_message_id=row.id, kind=inbound.kind,
-        provider_message_id=inbound.provider_message_id, provider_thread_id=inbound.thread_id,
-        from_address=(inbound.from_address or "")[:320] or None, subject=inbound.subject[:998],
-        failed_recipients=list(inbound.recipients), permanent=inbound.permanent,
-        received_at=inbound.received_at, created_at=clock.now())
-    session.add(event)
-    session.flush()
+    event = _event(session, mailbox, inbound, clock, enrollment_id=enrollment.id, outbound_message_id=row.id)
     if enrollment.status in (EnrollmentStatus.REPLIED, EnrollmentStatus.BOUNCED):
         return Outcome(event.id, inbound.kind, "seen")  # already ended: kept for the record only
     if inbound.kind == InboundKind.REPLY:
@@ -135,6 +156,19 @@ def record_inbound(session: Session, *, mailbox: Mailbox, inbound: Inbound, cloc
     if inbound.kind == InboundKind.AUTO_REPLY:
         return Outcome(event.id, inbound.kind, _out_of_office(session, enrollment, event, clock))
     return Outcome(event.id, inbound.kind, _bounced(session, enrollment, event, row, clock, rng))
+
+
+def _event(session: Session, mailbox: Mailbox, inbound: Inbound, clock: Clock, **answers: int) -> InboundEvent:
+    """The message's metadata, kept with what it answers (an enrollment's send, or a one-off email)."""
+    event = InboundEvent(
+        mailbox_id=mailbox.id, kind=inbound.kind, **answers,
+        provider_message_id=inbound.provider_message_id, provider_thread_id=inbound.thread_id,
+        from_address=(inbound.from_address or "")[:320] or None, subject=inbound.subject[:998],
+        failed_recipients=list(inbound.recipients), permanent=inbound.permanent,
+        received_at=inbound.received_at, created_at=clock.now())
+    session.add(event)
+    session.flush()
+    return event
 
 
 def _cancel_planned(session: Session, enrollment: Enrollment) -> None:
@@ -155,10 +189,10 @@ def _stop(session: Session, enrollment: Enrollment, status: EnrollmentStatus, no
     return True
 
 
-def _when(moment: datetime, campaign: Campaign) -> str:
+def _when(moment: datetime, tz: str) -> str:
     from zoneinfo import ZoneInfo
 
-    return f"{moment.astimezone(ZoneInfo(campaign.timezone)):%a %d %b %H:%M} ({campaign.timezone})"
+    return f"{moment.astimezone(ZoneInfo(tz)):%a %d %b %H:%M} ({tz})"
 
 
 def _alert(session: Session, campaign: Campaign, event: InboundEvent, text: str, clock: Clock) -> None:
@@ -177,13 +211,29 @@ def _replied(session: Session, enrollment: Enrollment, event: InboundEvent, mail
     notify(session, user=campaign.owner, kind="reply", clock=clock, dedupe_key=f"reply:{event.id}",
            action="reply", action_value=str(event.id),
            text=(f":speech_balloon: *{name}* replied to *{campaign.name}*: \u201c{event.subject}\u201d, "
-                 f"{_when(event.received_at, campaign)}. Nothing more will be sent to them. {where}"))
+                 f"{_when(event.received_at, campaign.timezone)}. Nothing more will be sent to them. {where}"))
     _alert(session, campaign, event, f":speech_balloon: {name} replied to {campaign.name} "
                                      f"(recruiter: {campaign.owner.name}).", clock)
     for manager in reply_watchers(session, campaign):  # the mailbox is theirs, and they asked to hear
         notify(session, user=manager, kind="reply_copy", clock=clock, dedupe_key=f"reply_copy:{event.id}:{manager.id}",
                text=(f":speech_balloon: *{name}* replied in your mailbox {mailbox.address} to *{campaign.name}*, "
                      f"which {campaign.owner.name} runs: \u201c{event.subject}\u201d. {campaign.owner.name} has been told."))
+    return "replied"
+
+
+def _replied_direct(session: Session, direct: DirectMessage, event: InboundEvent, mailbox: Mailbox,
+                    clock: Clock) -> str:
+    """Its sender hears of it as a campaign's owner does; no campaign, so no channel and no sequence
+    to stop (and no buttons: there is nothing to mark or continue)."""
+    sender = session.get(User, direct.sender_id)
+    assert sender is not None
+    candidate = session.get(Candidate, direct.candidate_id) if direct.candidate_id else None
+    who = f"{candidate.name} ({direct.to_address})" if candidate is not None else direct.to_address
+    link = thread_link(mailbox, event.provider_thread_id)
+    where = f"<{link}|Open the thread>" if link else f"The thread is in {mailbox.address}."
+    notify(session, user=sender, kind="reply", clock=clock, dedupe_key=f"reply:{event.id}",
+           text=(f":speech_balloon: *{who}* replied to your email \u201c{direct.subject}\u201d: "
+                 f"\u201c{event.subject}\u201d, {_when(event.received_at, sender.tz)}. {where}"))
     return "replied"
 
 
@@ -224,6 +274,8 @@ def _bounced(session: Session, enrollment: Enrollment, event: InboundEvent, row:
                             first_send_local=None, last_sent_at=None, ended_at=None):
         return "seen"  # a reply was recorded meanwhile: it stands
     _cancel_planned(session, enrollment)
+    if campaign.status == CampaignStatus.FINISHED:  # the last step bounced after it finished (the reply watch)
+        campaign.status = CampaignStatus.ACTIVE
     if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):  # a paused one plans on resume
         plan_again(session, campaign=campaign, now=clock.now(), rng=rng, enrollment=enrollment)
     _alert(session, campaign, event, f":leftwards_arrow_with_hook: {name}'s address {bounced} bounced in "

@@ -76,3 +76,12 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_default_database_is_sqlite_under_var() -> None:
     assert load_settings(_env_file=None).database_url == "sqlite:///var/outreach.sqlite3"
+
+
+def test_the_reply_watch_is_30_days_unless_set_and_a_negative_one_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(_env_file=None).reply_watch_days == 30
+    monkeypatch.setenv("OUTREACH_REPLY_WATCH_DAYS", "45")
+    assert load_settings(_env_file=None).reply_watch_days == 45
+    monkeypatch.setenv("OUTREACH_REPLY_WATCH_DAYS", "-1")
+    with pytest.raises(ConfigError, match="^OUTREACH_REPLY_WATCH_DAYS is not valid: expected a whole number of days"):
+        load_settings(_env_file=None)

@@ -3,21 +3,25 @@ recruiter, `/outreach send` emails one candidate after they check and edit it. D
 local workspace; what went out is read back from the sandbox mailbox."""
 from __future__ import annotations
 
+from datetime import timedelta
 from email.message import Message
 
 from slack_bolt import App
+from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.localslack import BoltTarget, LocalSlack, Person, render_view
-from bot.models import AddressKind, Mailbox, MailboxSendCount, MailboxStatus, User
+from bot.models import AddressKind, DirectMessage, InboundEvent, Mailbox, MailboxSendCount, MailboxStatus, User
 from bot.runtime import Runtime
 from bot.services.candidates import add_candidate
 from bot.services.sequences import StepDraft, create_sequence
 from handlers.commands import COMMAND
+from handlers.notices import deliver_notices
 from providers.sandbox import PostOffice
 from tests import factories
+from tests.clock_jobs import sync_mailboxes
 from tests.conftest import T0
 from tests.handlers.conftest import RITA
 
@@ -258,3 +262,33 @@ def test_a_mailbox_refusal_after_the_modal_closes_comes_as_a_dm(
                               "sandbox: 400 invalid recipient. The email was not sent.")
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(User.email).where(User.slack_user_id == RITA)) == "rita@acme.example"
+
+
+def test_a_reply_to_a_one_off_email_reaches_its_sender_and_a_reply_to_a_preview_is_not_tracked(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _, sequence_id = _setup(runtime, clock)
+    sync_mailboxes(runtime, clock)  # a new mailbox is read once, so its cursor starts before anything is sent
+    rita.slash(COMMAND, "preview Backend engineers")
+    assert rita.submit().ok
+    _open_send(rita)
+    assert rita.submit({"template": f"{sequence_id}:1", "to": "ana@work.example"}).ok
+    assert rita.submit({"subject": "SRE role at Acme"}).ok
+    preview, one_off = _sent(runtime)[0], _sent(runtime)[-1]
+    with transaction(runtime.sessions) as session:
+        (kept,) = session.scalars(select(DirectMessage)).all()  # the one-off only: nobody answers a preview
+        assert (kept.to_address, kept.subject, kept.message_id) == ("ana@work.example", "SRE role at Acme",
+                                                                    str(one_off["Message-ID"]))
+        assert kept.provider_message_id and kept.sent_message_id is None  # the sandbox keeps our Message-ID
+
+    clock.advance(timedelta(days=3))
+    post = PostOffice(runtime.providers.sandbox)  # type: ignore[attr-defined]
+    post.reply(MAILBOX, preview, "Looks good to me.", clock.now())  # rita, answering her own preview
+    post.reply(MAILBOX, one_off, "Happy to talk on Thursday.", clock.now())
+    sync_mailboxes(runtime, clock)
+    assert deliver_notices(runtime, WebClient(token=workspace.bot_token, base_url=workspace.api_url)) == 1
+    assert _last_dm(rita).startswith(
+        ":speech_balloon: *Ana Lopez (ana@work.example)* replied to your email “SRE role at Acme”: "
+        "“Re: SRE role at Acme”, ")
+    with transaction(runtime.sessions) as session:
+        (event,) = session.scalars(select(InboundEvent)).all()
+        assert (event.direct_message_id, event.enrollment_id, event.from_address) == (kept.id, None, "ana@work.example")

@@ -23,6 +23,7 @@ from bot.models import (
     OutboundStatus,
 )
 from bot.runtime import Runtime
+from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import start_campaign
 from handlers.ids import Action
 from handlers.notices import deliver_channel_alerts, deliver_notices
@@ -85,6 +86,47 @@ def test_a_reply_stops_the_sequence_before_its_next_step_and_tells_owner_and_cha
     with transaction(runtime.sessions) as session:
         event = session.scalar(select(InboundEvent))
         assert event is not None and event.kind == InboundKind.REPLY and event.subject == "Re: Backend role at Acme"
+        assert session.scalar(select(Campaign.status)) == CampaignStatus.FINISHED
+
+
+def test_a_reply_to_the_last_step_ten_days_after_it_went_is_seen_and_counted(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _started(runtime, clock)
+    sync_mailboxes(runtime, clock)
+    dispatch_for(runtime, clock, timedelta(days=4))  # both steps: Ana is Finished, and so is the campaign
+    post = _post_office(runtime)
+    assert _sent_to(runtime) == ["ana0@work.example"] * 2 and _status(runtime) == EnrollmentStatus.FINISHED
+    clock.advance(timedelta(days=10))  # the mailbox has nobody left in a sequence: only the reply watch reads it
+    post.reply(MAILBOX, post.sent(MAILBOX)[-1], "Sorry for the slow answer: yes, let's talk.", clock.now())
+    sync_mailboxes(runtime, clock)
+    assert _status(runtime) == EnrollmentStatus.REPLIED
+    deliver_notices(runtime, _client(workspace))
+    assert "*Ana Candidate0* replied to *Backend Q4*" in rita.dm_messages()[-1].text
+    assert deliver_channel_alerts(runtime, _client(workspace)) == 1
+    assert "Ana Candidate0 replied to Backend Q4" in workspace.messages(channel="C0HIRING")[-1].text
+    with transaction(runtime.sessions) as session:
+        campaign = session.scalar(select(Campaign))
+        assert campaign is not None and campaign.status == CampaignStatus.FINISHED
+        assert campaign_status(session, campaign).counts == {EnrollmentStatus.REPLIED: 1}
+        assert session.scalar(select(Enrollment.ended_at)) == clock.now()  # ended by the reply, when it was read
+
+
+def test_a_bounce_of_the_last_step_after_the_campaign_finished_sends_it_to_the_next_address(
+        workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _started(runtime, clock)
+    sync_mailboxes(runtime, clock)
+    dispatch_for(runtime, clock, timedelta(days=4))
+    post = _post_office(runtime)
+    clock.advance(timedelta(days=1))
+    post.bounce(MAILBOX, post.sent(MAILBOX)[-1], clock.now())
+    sync_mailboxes(runtime, clock)
+    assert _status(runtime) == EnrollmentStatus.IN_PROGRESS  # back in the sequence, from the step that bounced
+    dispatch_for(runtime, clock, timedelta(hours=1))
+    assert _sent_to(runtime) == ["ana0@work.example", "ana0@work.example", "ana0@home.example"]
+    assert _status(runtime) == EnrollmentStatus.FINISHED
+    assert deliver_channel_alerts(runtime, _client(workspace)) == 1
+    assert "step 2 goes to ana0@home.example instead" in workspace.messages(channel="C0HIRING")[-1].text
+    with transaction(runtime.sessions) as session:
         assert session.scalar(select(Campaign.status)) == CampaignStatus.FINISHED
 
 
