@@ -34,7 +34,7 @@ _MARK_SENT = (update(O).where(O.c.id == bindparam("b_id"), O.c.status == Outboun
                              O.c.claimed_by == bindparam("b_worker"))
               .values(status=OutboundStatus.SENT.value, sent_at=bindparam("b_now"), error=None, claimed_by=None,
                       lease_expires_at=None, provider_message_id=bindparam("b_pid"),
-                      provider_thread_id=bindparam("b_tid")))
+                      provider_thread_id=bindparam("b_tid"), sent_message_id=bindparam("b_smid")))
 _ADVANCE = (update(E).where(E.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status"), steps_sent=bindparam("b_steps"), thread_id=bindparam("b_thread"),
                     thread_references=bindparam("b_refs"), first_send_local=bindparam("b_first"),
@@ -74,7 +74,10 @@ def record_sent(session: Session, sent: Sequence[tuple[int, SentMessage]], *, wo
         return set()
     connection = session.connection()
     connection.execute(_MARK_SENT, [{"b_id": r.id, "b_now": now, "b_pid": results[r.id].provider_message_id,
-                                     "b_tid": results[r.id].thread_id, "b_worker": worker_id} for r in rows])
+                                     "b_tid": results[r.id].thread_id, "b_worker": worker_id,
+                                     # the provider's own Message-ID, where it is not ours (Exchange may assign one)
+                                     "b_smid": results[r.id].message_id if results[r.id].message_id != r.message_id
+                                     else None} for r in rows])
     step_counts = dict(session.execute(
         select(SequenceStep.sequence_id, func.count()).where(SequenceStep.sequence_id.in_({r.sequence_id for r in rows}))
         .group_by(SequenceStep.sequence_id)).all())
