@@ -101,6 +101,17 @@ class SentMessage:
 
 
 @dataclass(frozen=True)
+class SentLookup:
+    """What a send looked like, for a provider that may have stored it under another Message-ID
+    (Exchange may assign its own): only a message matching all of it can be taken for ours."""
+
+    to_address: str
+    subject: str
+    not_before: datetime  # when the send began (or was claimed)
+    not_after: datetime | None = None  # by when it must have gone, if known
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """An incoming message as the provider gives it: headers always, the body only when the
     mailbox has enhanced permissions (and then only for classification: never stored)."""
@@ -122,14 +133,19 @@ class Changes:
 class MailProvider(abc.ABC):
     """A connected mailbox. Instances are per mailbox and short-lived."""
 
+    # The provider refused to give internet headers of inbound mail (Graph under Mail.ReadBasic may):
+    # it now reads without them. The sync stores it on the mailbox so the next provider starts so.
+    headers_refused: bool = False
+
     @abc.abstractmethod
     def send(self, email: OutgoingEmail) -> SentMessage:
         """Send once. Must not retry internally: a retried send can be a double send."""
 
     @abc.abstractmethod
-    def find_sent(self, message_id: str) -> SentMessage | None:
+    def find_sent(self, message_id: str, lookup: SentLookup | None = None) -> SentMessage | None:
         """Look for a message we may have sent (reconciling a send interrupted by a crash).
-        Raises ProviderError when it cannot tell: the caller must then not send."""
+        `lookup` lets a provider that may change the Message-ID find the message by what it looked
+        like. Raises ProviderError when it cannot tell: the caller must then not send."""
 
     @abc.abstractmethod
     def fetch_changes(self, cursor: str | None) -> Changes:

@@ -43,6 +43,7 @@ from providers.base import (
     ProviderError,
     RateLimited,
     ReconnectNeeded,
+    SentLookup,
     SentMessage,
     TemporaryFailure,
 )
@@ -315,7 +316,7 @@ class GmailProvider(MailProvider):
         answer = self._execute(self._users().messages().send(userId="me", body=body), "send")
         return SentMessage(email.message_id, answer["id"], answer.get("threadId"))
 
-    def find_sent(self, message_id: str) -> SentMessage | None:
+    def find_sent(self, message_id: str, lookup: SentLookup | None = None) -> SentMessage | None:
         if self.enhanced:
             return self._find_sent_by_search(message_id)
         return self._find_sent_by_headers(message_id)

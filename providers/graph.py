@@ -7,6 +7,12 @@ account; every Graph call asks MSAL for a token, which refreshes it when needed.
 Sending uploads our own MIME (base64, text/plain) to /me/sendMail, so the message carries the
 Message-ID we generated before the send and a crashed send can be found again in Sent Items.
 A send is never retried here, except after a 401: Graph refused the token, so nothing was sent.
+Whether Exchange keeps that Message-ID is not documented, so after the 202 the Sent copy is looked
+up (providers.graph_sent) and what Exchange stored is returned: its internetMessageId and the
+conversationId replies and bounces arrive in.
+
+Only a lost grant means "reconnect" (invalid_grant-class token errors, a refreshed token refused
+with 401). A 403 is Graph refusing one request: reconnecting would not change it.
 """
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ import base64
 import json
 import logging
 import re
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import Message
@@ -36,9 +44,11 @@ from providers.base import (
     ProviderError,
     RateLimited,
     ReconnectNeeded,
+    SentLookup,
     SentMessage,
     TemporaryFailure,
 )
+from providers import graph_sent
 from providers.connect import AdminApprovalNeeded, ClientSecrets, ConnectFailed, Connected, Endpoints
 
 # Short names mean Graph scopes to Microsoft's token endpoint. MSAL adds offline_access, openid
@@ -60,14 +70,20 @@ _ERROR_NAME = re.compile(r"[A-Za-z0-9_.]{1,64}")
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")  # RFC 5322 field name: printable ASCII but the colon
 # internetMessageHeaders is a plain property, not one of those Mail.ReadBasic excludes (body,
 # bodyPreview, uniqueBody, attachments, extensions, extended properties), yet whether Graph fills it
-# for a ReadBasic token is unverified: the other fields are selected so the headers the classifier
-# needs most (From, To, Subject, Message-ID, Date) can be rebuilt from them (see _headers_of).
-_DELTA_SELECT = ("id,conversationId,internetMessageId,subject,from,toRecipients,receivedDateTime,"
-                 "internetMessageHeaders")
+# for a ReadBasic token is unverified (it may leave it out, or refuse the select with 403): the
+# other fields are selected so the headers the classifier needs most (From, To, Subject,
+# Message-ID, Date) can be rebuilt from them (see _headers_of).
+_BASIC_SELECT = "id,conversationId,internetMessageId,subject,from,toRecipients,receivedDateTime"
+_DELTA_SELECT = _BASIC_SELECT + ",internetMessageHeaders"
 DELTA_PAGE_SIZE = 50  # asked with Prefer: odata.maxpagesize (Graph's own default is 10)
 CLOCK_MARGIN = timedelta(minutes=5)  # a first round's filter starts this much before our "now"
 RESYNC_DAYS = 14  # a full resync looks this far back...
 RESYNC_MAX_PAGES = 4  # ...and reads at most this many pages (200 messages), newest first
+# Seconds before each look for a message's Sent copy after sendMail's 202: at once, then twice more
+# as the copy may lag. At most 2 requests a look (by Message-ID, then by recipient/subject/time).
+SENT_COPY_WAITS = (0.0, 1.0, 3.0)
+
+log = logging.getLogger(__name__)
 
 
 def scopes_for(enhanced: bool) -> list[str]:
@@ -225,11 +241,9 @@ def graph_error(response: requests.Response, action: str) -> ProviderError:
     said = f"{status} {code}".strip()
     if status == 429 or (status == 503 and "Retry-After" in response.headers):
         return RateLimited(f"Microsoft Graph throttled {action} ({said})", retry_after=_retry_after(response))
-    if status == 401:
+    if status == 401:  # _call got here only with a freshly refreshed token: the grant is gone
         return ReconnectNeeded(f"Microsoft Graph refused the sign-in for {action} ({said}): reconnect the mailbox")
-    if status == 403 and code == "ErrorAccessDenied":
-        return ReconnectNeeded(f"Microsoft Graph denied {action} ({said}): reconnect the mailbox")
-    if 400 <= status < 500:
+    if 400 <= status < 500:  # 403 too: a refusal of this request that signing in again would not change
         return PermanentFailure(f"Microsoft Graph refused {action} ({said}): {message}".rstrip(": "))
     return TemporaryFailure(f"Microsoft Graph failed {action} ({said}); try again later")
 
@@ -320,7 +334,11 @@ class MicrosoftConnector:
 
 class GraphProvider(MailProvider):
     def __init__(self, credentials: bytes, *, secrets: ClientSecrets, endpoints: Endpoints, enhanced: bool,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, headers_refused: bool = False,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        """`headers_refused`: Graph refused this mailbox's header select before (the mailbox row
+        remembers it), so the sync reads without it. `sleep` and `clock` are for tests."""
         try:
             saved = json.loads(credentials)
             cache_state, self._home_account_id = saved["cache"], saved["home_account_id"]
@@ -336,6 +354,9 @@ class GraphProvider(MailProvider):
         self._graph = endpoints.graph_api.rstrip("/")
         self._http = make_http_client(endpoints, timeout)
         self._app: msal.ConfidentialClientApplication | None = None  # built on first use (it makes a request)
+        self.headers_refused = headers_refused
+        self._sleep = sleep
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
 
     # tokens
 
@@ -373,7 +394,7 @@ class GraphProvider(MailProvider):
             raise _unreachable(f"Graph ({action})", exc) from None
 
     def _call(self, method: str, url: str, action: str, *, gone_means_expired: bool = False,
-              **kwargs: Any) -> requests.Response:
+              forbidden_means_headers: bool = False, **kwargs: Any) -> requests.Response:
         """One Graph request. A 401 means Graph refused the token before doing anything (for
         sendMail too: nothing was sent), so it is repeated once with a freshly refreshed token;
         a fresh token refused again means the grant is gone."""
@@ -384,6 +405,8 @@ class GraphProvider(MailProvider):
             response = self._request(method, url, token, action, **kwargs)
         if response.status_code == 410 and gone_means_expired:
             raise _DeltaExpired()
+        if response.status_code == 403 and forbidden_means_headers:
+            raise _HeadersRefused()
         if response.status_code >= 400:
             raise graph_error(response, action)
         return response
@@ -404,20 +427,59 @@ class GraphProvider(MailProvider):
         return _address_from_profile(self._json("GET", f"{self._graph}/me", "profile"))
 
     def send(self, email: OutgoingEmail) -> SentMessage:
+        """Send once, then read back what Exchange stored. Once sendMail answered 202 the mail is
+        sent whatever follows: a Sent copy not found (lagging, ambiguous, or the lookup failing)
+        gives our own Message-ID and no Graph ids, never an error that could lead to a resend."""
+        lookup = SentLookup(email.to_address, email.subject, not_before=self._clock())
         self._call("POST", f"{self._graph}/me/sendMail", "sendMail",
                    data=base64.b64encode(email.to_bytes()), headers={"Content-Type": "text/plain"})
-        # Accepted (202). The Sent Items copy may lag, so no lookup here: the Message-ID is ours.
-        return SentMessage(email.message_id, provider_message_id=email.message_id, thread_id=None)
+        try:
+            found = self._sent_copy(email.message_id, lookup)
+        except ProviderError as exc:  # includes RateLimited: no waiting on a send that is done
+            log.warning("sent, but its Sent Items copy could not be read (%s): keeping our Message-ID", exc)
+            found = None
+        except Exception as exc:  # noqa: BLE001 - anything raised here would read as an unclear send
+            log.warning("sent, but reading its Sent Items copy failed (unexpected %s): keeping our Message-ID",
+                        type(exc).__name__)
+            found = None
+        return found or SentMessage(email.message_id, provider_message_id="", thread_id=None)
 
-    def find_sent(self, message_id: str) -> SentMessage | None:
-        odata_literal = message_id.replace("'", "''")  # OData doubles quotes inside a string literal
-        query = _query({"$filter": f"internetMessageId eq '{odata_literal}'",
-                        "$select": "id,conversationId,internetMessageId"})
-        found = self._json("GET", f"{self._graph}/me/mailFolders('sentitems')/messages?{query}", "the Sent Items search")
-        for item in found.get("value") or []:
-            if item.get("internetMessageId") == message_id:
-                return SentMessage(message_id, str(item["id"]), item.get("conversationId"))
+    def _sent_copy(self, message_id: str, lookup: SentLookup) -> SentMessage | None:
+        for wait in SENT_COPY_WAITS:
+            if wait:
+                self._sleep(wait)
+            try:
+                found = self.find_sent(message_id, lookup)
+            except graph_sent.Ambiguous as exc:
+                log.warning("sent, but %s: keeping our Message-ID", exc)
+                return None
+            if found is not None:
+                return found
+        log.info("sent, but no Sent Items copy after %s lookups: keeping our Message-ID", len(SENT_COPY_WAITS))
         return None
+
+    def find_sent(self, message_id: str, lookup: SentLookup | None = None) -> SentMessage | None:
+        """By our Message-ID; failing that, with `lookup`, by recipient, subject and time (Exchange
+        may have given it its own Message-ID). Raises graph_sent.Ambiguous when that fits more than
+        one message: the caller cannot tell, so it must look again later and never send."""
+        page = self._json("GET", self._graph + graph_sent.by_id_path(message_id), "the Sent Items search")
+        item = graph_sent.exact(page.get("value") or [], message_id)
+        if item is None and lookup is not None:
+            item = graph_sent.looks_like(self._sent_window(lookup), message_id, lookup)
+        return graph_sent.sent_message(item, message_id) if item is not None else None
+
+    def _sent_window(self, lookup: SentLookup) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        url: str | None = self._graph + graph_sent.window_path(lookup)
+        for _ in range(graph_sent.WINDOW_MAX_PAGES):
+            assert url is not None
+            page = self._json("GET", url, "the Sent Items search")
+            items += page.get("value") or []
+            url = page.get("@odata.nextLink")
+            if not url:
+                return items
+            url = self._own_link(url)
+        raise graph_sent.Ambiguous("Sent Items holds more mail in the send's time window than can be compared")
 
     def fetch_changes(self, cursor: str | None) -> Changes:
         """New Inbox mail since `cursor` (a delta link).
@@ -433,7 +495,25 @@ class GraphProvider(MailProvider):
         downloaded too. A delta link Graph forgot (410 SyncStateNotFound) or one that is not on the
         Graph host means a full resync: the last RESYNC_DAYS, newest first, at most RESYNC_MAX_PAGES
         pages (`full_resync=True`). Messages may come again after a resync: the caller dedupes by
-        provider_message_id."""
+        provider_message_id.
+
+        Graph may refuse the select of internetMessageHeaders (403) under Mail.ReadBasic: the
+        request is then made without it and, when that works, `headers_refused` is set for the
+        caller to remember; a saved cursor asked for headers too, so it is replaced by a resync."""
+        if self.headers_refused:
+            return self._changes(cursor)
+        try:
+            return self._changes(cursor)
+        except _HeadersRefused:
+            pass
+        self.headers_refused = True  # a second 403 below is then an ordinary refusal
+        try:
+            return self._changes(None) if cursor is None else self._full_resync()
+        except ProviderError:
+            self.headers_refused = False  # not the header select after all: try it again next time
+            raise
+
+    def _changes(self, cursor: str | None) -> Changes:
         if cursor is None:
             now = self._now()
             items, link = self._delta(self._round_url(since=now - CLOCK_MARGIN), max_pages=None)
@@ -455,12 +535,11 @@ class GraphProvider(MailProvider):
 
     # delta sync
 
-    @staticmethod
-    def _now() -> datetime:
-        return datetime.now(timezone.utc).replace(microsecond=0)  # Graph's times are to the second
+    def _now(self) -> datetime:
+        return self._clock().replace(microsecond=0)  # Graph's times are to the second
 
     def _round_url(self, *, since: datetime, newest_first: bool = False) -> str:
-        params = {"changeType": "created", "$select": _DELTA_SELECT,
+        params = {"changeType": "created", "$select": _BASIC_SELECT if self.headers_refused else _DELTA_SELECT,
                   "$filter": f"receivedDateTime ge {since.strftime('%Y-%m-%dT%H:%M:%SZ')}"}
         if newest_first:
             params["$orderby"] = "receivedDateTime desc"  # the one order message delta supports
@@ -502,6 +581,7 @@ class GraphProvider(MailProvider):
 
     def _delta_page(self, url: str) -> dict[str, Any]:
         return self._json("GET", url, "the inbox sync", gone_means_expired=True,
+                          forbidden_means_headers=not self.headers_refused,
                           headers={"Prefer": f"odata.maxpagesize={DELTA_PAGE_SIZE}"})
 
     def _on_graph(self, link: str) -> bool:
@@ -530,6 +610,10 @@ class GraphProvider(MailProvider):
 
 class _DeltaExpired(Exception):
     """410 Gone on a saved delta link (SyncStateNotFound)."""
+
+
+class _HeadersRefused(Exception):
+    """403 on a delta request that selected internetMessageHeaders (Mail.ReadBasic may refuse it)."""
 
 
 def _query(params: dict[str, str]) -> str:

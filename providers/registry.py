@@ -66,7 +66,8 @@ class DefaultProviders:
         if mailbox.provider == Provider.GRAPH:
             from providers.graph import GraphProvider
             return GraphProvider(credentials, secrets=self._client(self.microsoft, "Microsoft"),
-                                 endpoints=self.endpoints, enhanced=enhanced)
+                                 endpoints=self.endpoints, enhanced=enhanced,
+                                 headers_refused=mailbox.headers_refused)  # straight to the select Graph takes
         from providers.smtp_imap import SmtpImapProvider
         return SmtpImapProvider(credentials, ca_file=self.endpoints.ca_file, enhanced=enhanced)
 

@@ -39,6 +39,7 @@ from providers.base import (
     ProviderError,
     RateLimited,
     ReconnectNeeded,
+    SentLookup,
     SentMessage,
     TemporaryFailure,
 )
@@ -238,7 +239,7 @@ class SandboxProvider(MailProvider):
         uid = self.store.send(self._address, email.to_bytes(), {THREAD_HEADER: thread})
         return SentMessage(email.message_id, f"sbx-{uid}", thread)
 
-    def find_sent(self, message_id: str) -> SentMessage | None:
+    def find_sent(self, message_id: str, lookup: SentLookup | None = None) -> SentMessage | None:
         self.store.check_lookup(self._address)
         for _, path in reversed(self.store.list(self._address, SENT)):
             headers = _load(path, headers_only=True)

@@ -50,6 +50,7 @@ from providers.base import (
     ProviderError,
     RateLimited,
     ReconnectNeeded,
+    SentLookup,
     SentMessage,
     TemporaryFailure,
 )
@@ -518,7 +519,7 @@ class SmtpImapProvider(MailProvider):
                         type(exc).__name__)
 
     # -- reading ---------------------------------------------------------------------------------
-    def find_sent(self, message_id: str) -> SentMessage | None:
+    def find_sent(self, message_id: str, lookup: SentLookup | None = None) -> SentMessage | None:
         with self._imap("find_sent") as imap:
             _select(imap, _find_sent_folder(imap))
             typ, data = imap.uid("SEARCH", "HEADER", "Message-ID", _quoted(message_id))

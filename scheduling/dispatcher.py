@@ -44,6 +44,7 @@ from providers.base import (
     PermanentFailure,
     ProviderError,
     ReconnectNeeded,
+    SentLookup,
     SentMessage,
     TemporaryFailure,
 )
@@ -235,13 +236,14 @@ class Dispatcher:
             if not taken:
                 return 0
             providers = self._providers(session, {mailbox_id for _, mailbox_id, _ in taken})
+            lookups = self._sent_lookups(session, [row_id for row_id, _, _ in taken])
         outcomes, unknown = [], []
         for row_id, mailbox_id, message_id in taken:
             provider = providers[mailbox_id]
             try:
                 if isinstance(provider, ProviderError):
                     raise provider
-                found = provider.find_sent(message_id)
+                found = provider.find_sent(message_id, lookups.get(row_id))
             except ReconnectNeeded as exc:
                 outcomes.append(Outcome(row_id, error=exc))  # not sent by us; the mailbox needs its owner
                 continue
@@ -261,6 +263,23 @@ class Dispatcher:
         if report is not None:
             report.reconciled += len(taken)
         return len(taken)
+
+    def _sent_lookups(self, session: Session, ids: list[int]) -> dict[int, SentLookup]:
+        """What each unclear send looked like, for a provider that may have stored it under its own
+        Message-ID (Exchange may): recipient, subject, and the time from its attempt to its lease's
+        end. A row whose email cannot be built again is looked for by Message-ID only."""
+        attempted = {row_id: at for row_id, at in session.execute(select(O.id, O.attempted_at).where(O.id.in_(ids)))}
+        planner = Planner(session, rng=self.rng, now=self.clock.now())
+        found = {}
+        for item in load_sendables(session, ids):
+            started = attempted.get(item.row_id)
+            try:
+                email = compose(item, planner.steps(item.sequence_id), self.clock.now())
+            except templates.TemplateProblem:
+                continue
+            if started is not None:
+                found[item.row_id] = SentLookup(email.to_address, email.subject, started, started + self.lease)
+        return found
 
 
 def _attempt(row_id: int, send: Callable[[OutgoingEmail], SentMessage], email: OutgoingEmail,

@@ -130,12 +130,17 @@ class MailboxSync:
                 assert held is not None
                 held.sync_not_before = self.clock.now() + wait
             return
-        self._apply(mailbox_id, changes, inbound, report)
+        self._apply(mailbox_id, changes, inbound, report, headers_refused=provider.headers_refused)
 
-    def _apply(self, mailbox_id: int, changes: Changes, inbound: list[Inbound], report: SyncReport) -> None:
+    def _apply(self, mailbox_id: int, changes: Changes, inbound: list[Inbound], report: SyncReport, *,
+               headers_refused: bool = False) -> None:
         with transaction(self.sessions, write=True) as session:
             mailbox = session.get(Mailbox, mailbox_id)
             assert mailbox is not None
+            if headers_refused and not mailbox.headers_refused:  # once per mailbox: later polls ask without
+                log.warning("mailbox %s: Graph refused internet headers (Mail.ReadBasic); reading without them",
+                            mailbox_id)
+                mailbox.headers_refused = True
             for message in inbound:
                 outcome = record_inbound(session, mailbox=mailbox, inbound=message, clock=self.clock, rng=self.rng,
                                          reply_watch=self.reply_watch)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -78,7 +78,9 @@ def _match(session: Session, mailbox: Mailbox, inbound: Inbound) -> OutboundMess
     sent = select(O).where(O.mailbox_id == mailbox.id, O.status == OutboundStatus.SENT)
     ids = [f"<{_bare(m)}>" for m in inbound.references if _bare(m)]
     if ids:
-        found = session.scalar(sent.where(O.message_id.in_(ids)).order_by(O.sent_at.desc()).limit(1))
+        # the provider may have stored the send under its own Message-ID (Exchange): replies quote that one
+        found = session.scalar(sent.where(or_(O.message_id.in_(ids), O.sent_message_id.in_(ids)))
+                               .order_by(O.sent_at.desc()).limit(1))
         if found is not None:
             if inbound.kind != InboundKind.BOUNCE or not inbound.recipients or found.to_address in inbound.recipients:
                 return found

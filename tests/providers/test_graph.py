@@ -8,6 +8,7 @@ import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,10 +22,13 @@ from providers.base import (
     ProviderError,
     RateLimited,
     ReconnectNeeded,
+    SentLookup,
+    SentMessage,
     TemporaryFailure,
     new_message_id,
 )
 from providers.connect import AdminApprovalNeeded, ClientSecrets, ConnectFailed, Connected, Endpoints
+from providers import graph, graph_sent
 from providers.graph import GraphProvider, MicrosoftConnector
 from tests.standins.microsoft import MicrosoftStandIn
 from tests.standins import tls
@@ -83,9 +87,14 @@ def _connect(standin: MicrosoftStandIn, client: ClientSecrets, address: str, *, 
 
 
 def _provider(standin: MicrosoftStandIn, client: ClientSecrets, credentials: bytes, *, enhanced: bool = False,
-              endpoints: Endpoints | None = None, timeout: float = 5.0) -> GraphProvider:
+              endpoints: Endpoints | None = None, timeout: float = 5.0, **options: Any) -> GraphProvider:
+    options.setdefault("sleep", _never_sleep)
     return GraphProvider(credentials, secrets=client, endpoints=endpoints or standin.endpoints(),
-                         enhanced=enhanced, timeout=timeout)
+                         enhanced=enhanced, timeout=timeout, **options)
+
+
+def _never_sleep(seconds: float) -> None:
+    raise AssertionError(f"the provider slept {seconds}s in a test that gives it no reason to wait")
 
 
 def _email(sender: str, **changes: Any) -> OutgoingEmail:
@@ -209,11 +218,12 @@ def test_send_uploads_our_mime_once_and_find_sent_finds_it(
 
     sent = provider.send(email)
 
-    assert (sent.message_id, sent.provider_message_id, sent.thread_id) == (email.message_id, email.message_id, None)
-    assert standin.requests["sendMail"] == sends + 1
-    assert standin.requests["messages"] == lookups  # no Sent Items lookup on the hot path
     [copy] = standin.sent(address)
     assert copy.internet_message_id == email.message_id and copy.raw == email.to_bytes()
+    assert (sent.message_id, sent.provider_message_id, sent.thread_id) == (email.message_id, copy.id,
+                                                                          copy.conversation_id)
+    assert standin.requests["sendMail"] == sends + 1
+    assert standin.requests["messages"] == lookups + 1  # the copy was there at once: found by Message-ID
     found = provider.find_sent(email.message_id)
     assert found is not None
     assert (found.message_id, found.provider_message_id, found.thread_id) == (email.message_id, copy.id,
@@ -254,7 +264,7 @@ def test_throttling_is_rate_limited_with_the_servers_delay(
     (400, "ErrorInvalidRecipients", PermanentFailure),
     (400, "ErrorMessageSubmissionBlocked", PermanentFailure),
     (413, "ErrorMessageSizeExceeded", PermanentFailure),
-    (403, "ErrorAccessDenied", ReconnectNeeded),
+    (403, "ErrorAccessDenied", PermanentFailure),  # a refusal reconnecting would not change
     (503, "ServiceUnavailable", TemporaryFailure),
 ])
 def test_send_errors_map_to_one_typed_error(
@@ -402,11 +412,11 @@ def test_basic_headers_come_from_internet_message_headers_when_graph_gives_them(
     provider = _provider(standin, client, connected.credentials)
     start = provider.fetch_changes(None).cursor
     standin.deliver(address, _incoming(address, "Re: hi", in_reply_to="<ours@contoso.example>"))
-    standin.read_basic_returns_headers = True
+    standin.read_basic_headers = "given"
     try:
         [message] = provider.fetch_changes(start).messages
     finally:
-        standin.read_basic_returns_headers = False
+        standin.read_basic_headers = "omitted"
     assert message.headers["In-Reply-To"] == "<ours@contoso.example>" and message.full is None
 
 
@@ -492,3 +502,195 @@ def test_no_secret_reaches_errors_or_logs(standin: MicrosoftStandIn, client: Cli
                       *("".join(traceback.format_exception(e)) for e in errors), repr(connected), repr(client)])
     for secret in secrets:
         assert secret not in seen
+
+
+# --- Mail.ReadBasic and internetMessageHeaders ---------------------------------------------------
+
+@pytest.fixture
+def refusing(standin: MicrosoftStandIn) -> Iterator[MicrosoftStandIn]:
+    """Graph answering 403 to a ReadBasic token's select of internetMessageHeaders."""
+    standin.read_basic_headers = "refused"
+    yield standin
+    standin.read_basic_headers = "omitted"
+
+
+def test_a_refused_header_select_falls_back_to_the_fields_and_is_remembered(
+        refusing: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
+    standin = refusing
+    address, connected = mailbox
+    provider = _provider(standin, client, connected.credentials)
+    refusals, pages = standin.refused_header_selects, standin.requests["delta"]
+
+    start = provider.fetch_changes(None)
+
+    assert provider.headers_refused is True and start.cursor and not start.full_resync
+    assert (standin.refused_header_selects, standin.requests["delta"]) == (refusals + 1, pages + 2)
+    outgoing = _email(address)
+    provider.send(outgoing)
+    reply = standin.deliver(address, _incoming(address, "Re: Backend role", in_reply_to=outgoing.message_id))
+    [message] = provider.fetch_changes(start.cursor).messages
+    assert standin.refused_header_selects == refusals + 1  # not asked again
+    # classified from the fields Graph gives: From, Subject, Message-ID, the conversation
+    assert message.headers["From"] == "Ana Lima <ana@work.example>"
+    assert message.headers["Subject"] == "Re: Backend role"
+    assert message.headers["Message-ID"] == reply.internet_message_id
+    assert message.headers["In-Reply-To"] is None and message.thread_id == standin.sent(address)[0].conversation_id
+
+    # the mailbox row remembers it: the next provider goes straight to the select Graph takes
+    again = _provider(standin, client, connected.credentials, headers_refused=True)
+    pages = standin.requests["delta"]
+    assert again.fetch_changes(None).cursor and standin.requests["delta"] == pages + 1
+    assert standin.refused_header_selects == refusals + 1
+
+    standin.revoke(address)  # a lost grant still means reconnect
+    standin.expire_access_tokens(address)
+    with pytest.raises(ReconnectNeeded, match="AADSTS50173"):
+        again.fetch_changes(start.cursor)
+
+
+def test_a_cursor_saved_with_headers_resyncs_without_them_once_graph_refuses(
+        standin: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
+    address, connected = mailbox
+    provider = _provider(standin, client, connected.credentials)
+    cursor = provider.fetch_changes(None).cursor  # headers were selected (and left out) then
+    earlier = standin.deliver(address, _incoming(address, "Earlier"))
+    standin.read_basic_headers = "refused"
+    try:
+        changes = provider.fetch_changes(cursor)
+    finally:
+        standin.read_basic_headers = "omitted"
+    assert provider.headers_refused is True and changes.full_resync is True
+    assert [m.provider_message_id for m in changes.messages] == [earlier.id]
+
+
+def test_a_403_without_the_header_select_is_a_refusal_not_a_reconnect(
+        standin: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
+    _, connected = mailbox
+    provider = _provider(standin, client, connected.credentials)
+    standin.fail_next("delta", 403, code="ErrorAccessDenied", message="Access is denied.")
+    standin.fail_next("delta", 403, code="ErrorAccessDenied", message="Access is denied.")
+    with pytest.raises(PermanentFailure, match="403 ErrorAccessDenied") as refused:
+        provider.fetch_changes(None)
+    assert not isinstance(refused.value, ReconnectNeeded)
+    assert provider.headers_refused is False  # both selects were refused: not the headers' fault
+    assert provider.fetch_changes(None).cursor  # and the next poll asks with headers again
+    standin.fail_next("messages", 403, code="ErrorAccessDenied")
+    with pytest.raises(PermanentFailure):
+        provider.find_sent(new_message_id(_new_address()))
+
+
+# --- what Exchange stored for a send ------------------------------------------------------------
+
+@pytest.fixture
+def rewriting(standin: MicrosoftStandIn) -> Iterator[MicrosoftStandIn]:
+    """Exchange assigning its own internetMessageId to every message sent from now on."""
+    standin.rewrite_message_ids = True
+    yield standin
+    standin.rewrite_message_ids = False
+
+
+def test_a_send_returns_the_message_id_and_conversation_exchange_stored(
+        rewriting: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
+    standin = rewriting
+    address, connected = mailbox
+    provider = _provider(standin, client, connected.credentials)
+    email = _email(address)
+    lookups = standin.requests["messages"]
+
+    sent = provider.send(email)
+
+    [copy] = standin.sent(address)
+    assert copy.internet_message_id != email.message_id and copy.headers["Message-ID"] == copy.internet_message_id
+    assert (sent.message_id, sent.provider_message_id, sent.thread_id) == (copy.internet_message_id, copy.id,
+                                                                          copy.conversation_id)
+    assert standin.requests["messages"] == lookups + 2  # by our Message-ID (none), then by what it looked like
+
+
+def test_a_late_sent_copy_is_looked_for_again_after_a_pause(
+        standin: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
+    address, connected = mailbox
+    waits: list[float] = []
+    provider = _provider(standin, client, connected.credentials, sleep=waits.append)
+    standin.sent_copy_lag = 2  # missed by the first look's two requests
+    try:
+        sent = provider.send(_email(address))
+    finally:
+        standin.sent_copy_lag = 0
+    [copy] = standin.sent(address)
+    assert waits == [graph.SENT_COPY_WAITS[1]]
+    assert (sent.message_id, sent.provider_message_id, sent.thread_id) == (copy.internet_message_id, copy.id,
+                                                                          copy.conversation_id)
+
+
+def test_a_sent_copy_never_found_still_records_the_send_with_our_message_id(
+        standin: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
+    address, connected = mailbox
+    waits: list[float] = []
+    provider = _provider(standin, client, connected.credentials, sleep=waits.append)
+    email = _email(address)
+    sends, lookups = standin.requests["sendMail"], standin.requests["messages"]
+    standin.sent_copy_lag = 1000
+    try:
+        sent = provider.send(email)
+    finally:
+        standin.sent_copy_lag = 0
+    assert sent == SentMessage(email.message_id, "", None)
+    assert waits == [w for w in graph.SENT_COPY_WAITS if w]  # bounded: never sleeps past the schedule
+    assert standin.requests["sendMail"] == sends + 1
+    assert standin.requests["messages"] == lookups + 2 * len(graph.SENT_COPY_WAITS)
+
+    standin.fail_next("messages", 429, {"Retry-After": "30"})  # a lookup failing after the 202: still sent
+    other = _email(address)
+    assert provider.send(other) == SentMessage(other.message_id, "", None)
+    assert len(standin.sent(address)) == 2
+
+
+def test_find_sent_falls_back_to_recipient_subject_and_time_and_never_guesses(
+        rewriting: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
+    standin = rewriting
+    address, connected = mailbox
+    provider = _provider(standin, client, connected.credentials)
+    started = datetime.now(timezone.utc)
+    first = _email(address)
+    provider.send(first)
+    [copy] = standin.sent(address)
+    like = SentLookup(first.to_address, first.subject, not_before=started, not_after=started + timedelta(minutes=5))
+
+    assert provider.find_sent(first.message_id) is None  # Exchange's id is not ours
+    found = provider.find_sent(first.message_id, like)
+    assert found == SentMessage(copy.internet_message_id, copy.id, copy.conversation_id)
+    for near_miss in (replace(like, to_address="bo@work.example"), replace(like, subject="Backend role at Acme!"),
+                      replace(like, not_before=started - timedelta(hours=1), not_after=started - timedelta(minutes=30))):
+        assert provider.find_sent(first.message_id, near_miss) is None
+
+    provider.send(_email(address))  # the same recipient and subject again: which copy is the first's?
+    with pytest.raises(ProviderError, match="2 messages in Sent Items match"):
+        provider.find_sent(first.message_id, like)
+
+
+def test_find_sent_never_takes_another_send_that_kept_our_kind_of_message_id(
+        standin: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected]) -> None:
+    address, connected = mailbox
+    provider = _provider(standin, client, connected.credentials)
+    started = datetime.now(timezone.utc)
+    sent = _email(address)
+    provider.send(sent)  # Exchange kept its Message-ID
+    never_sent = _email(address)
+    like = SentLookup(never_sent.to_address, never_sent.subject, not_before=started)
+    assert provider.find_sent(never_sent.message_id, like) is None
+    assert provider.find_sent(sent.message_id, like) is not None
+
+
+def test_find_sent_cannot_tell_when_the_window_holds_more_than_it_compares(
+        standin: MicrosoftStandIn, client: ClientSecrets, mailbox: tuple[str, Connected],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    address, connected = mailbox
+    provider = _provider(standin, client, connected.credentials)
+    started = datetime.now(timezone.utc)
+    for n in range(3):
+        provider.send(_email(address, to_address=f"c{n}@work.example"))
+    monkeypatch.setattr(graph_sent, "WINDOW_PAGE_SIZE", 1)  # three pages of one, more than WINDOW_MAX_PAGES
+    lookups = standin.requests["messages"]
+    with pytest.raises(ProviderError, match="more mail"):
+        provider.find_sent(new_message_id(address), SentLookup("ana@work.example", "Backend role at Acme", started))
+    assert standin.requests["messages"] == lookups + 1 + graph_sent.WINDOW_MAX_PAGES

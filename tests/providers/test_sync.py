@@ -178,7 +178,7 @@ def _graph_box(request: pytest.FixtureRequest, tmp_path: Path, enhanced: bool) -
                cost=lambda: microsoft.graph_calls, make_stale=make_stale, revoke=revoke,
                throttle=throttle, retry_after=30.0, fail=lambda: microsoft.fail_next("delta", 503),
                idle_cost=1, resync_limit=graph.RESYNC_MAX_PAGES * graph.DELTA_PAGE_SIZE,
-               basic_in_reply_to=enhanced or microsoft.read_basic_returns_headers)
+               basic_in_reply_to=enhanced or microsoft.read_basic_headers == "given")
 
 
 def _imap_box(request: pytest.FixtureRequest, tmp_path: Path, enhanced: bool) -> Box:

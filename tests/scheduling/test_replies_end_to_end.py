@@ -10,6 +10,7 @@ tokens with real time, which only moves by seconds here.
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,10 +26,20 @@ from sqlalchemy import Engine, select
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.models import Enrollment, EnrollmentStatus, InboundEvent, InboundKind, Provider
+from bot.models import (
+    Enrollment,
+    EnrollmentStatus,
+    InboundEvent,
+    InboundKind,
+    Mailbox,
+    MailboxStatus,
+    OutboundMessage,
+    Provider,
+)
 from bot.runtime import Runtime, build_runtime
 from bot.services.campaigns import start_campaign
 from bot.services.connections import complete_connect
+from bot.services.replies import Inbound, record_inbound
 from providers.connect import ClientSecrets
 from providers.gmail import GmailConnector
 from providers.graph import MicrosoftConnector
@@ -497,10 +508,9 @@ BOUNCE_CASES = [
     pytest.param("gmail", True, GMAIL_BOUNCE, id="gmail-enhanced"),
     pytest.param("graph", True, EXCHANGE_NDR, id="graph-enhanced"),
     # Mail.ReadBasic: the stand-in gives no internetMessageHeaders (whether Graph does is unverified),
-    # so the NDR carries no In-Reply-To and no failing recipient, and only its conversationId could
-    # tie it to step 1; but GraphProvider.send returns no conversationId, so the sent row has none.
-    pytest.param("graph", False, EXCHANGE_NDR, id="graph-basic", marks=pytest.mark.xfail(strict=True, reason=(
-        "an in-thread NDR under Mail.ReadBasic matches nothing: sends via Graph keep no conversationId"))),
+    # so the NDR carries no In-Reply-To and no failing recipient: its conversationId ties it to step 1,
+    # which GraphProvider.send read back from the Sent copy.
+    pytest.param("graph", False, EXCHANGE_NDR, id="graph-basic"),
     # A Postfix DSN is outside the thread and names the recipient only in its body: enhanced (SPEC).
     pytest.param("imap", True, POSTFIX_DSN, id="imap-postfix-enhanced"),
     # Exim (most shared hosting) names the recipient in X-Failed-Recipients: headers are enough.
@@ -560,3 +570,76 @@ def test_an_auto_reply_marks_out_of_office_and_step_two_still_goes_when_due(
     sent = account.sent()
     assert [_to(m) for m in sent] == [WORK, WORK]
     assert sent[1]["In-Reply-To"] == first["Message-ID"]  # step 2, in step 1's thread
+
+
+# -- Graph: what the real service may do that no document settles -------------------------------
+
+def test_a_graph_mailbox_refusing_the_header_select_is_remembered_never_reconnected(
+        connect: Callable[..., Account], runtime: Runtime, clock: FakeClock, microsoft: MicrosoftStandIn,
+        caplog: pytest.LogCaptureFixture) -> None:
+    microsoft.read_basic_headers = "refused"
+    try:
+        account = connect("graph")
+        refusals = microsoft.refused_header_selects
+        with caplog.at_level(logging.WARNING, logger="scheduling.sync"):
+            first = _step_one_sent(runtime, clock, account)  # the campaign's start read the mailbox once
+            account.deliver(_fill(HUMAN_REPLY, first, account, id_domain="mail.work.example"))
+            runtime.providers._cache.clear()  # type: ignore[attr-defined]  # as after a restart
+            sync_mailboxes(runtime, clock)
+    finally:
+        microsoft.read_basic_headers = "omitted"
+
+    with transaction(runtime.sessions) as session:
+        [mailbox] = session.scalars(select(Mailbox)).all()
+        assert (mailbox.status, mailbox.headers_refused) == (MailboxStatus.CONNECTED, True)
+    assert microsoft.refused_header_selects == refusals + 1  # the rebuilt provider did not ask again
+    assert [r.getMessage() for r in caplog.records if "refused internet headers" in r.getMessage()] == [
+        f"mailbox {mailbox.id}: Graph refused internet headers (Mail.ReadBasic); reading without them"]
+    assert _status(runtime) == EnrollmentStatus.REPLIED  # matched from the fields Graph gives
+
+
+def test_a_message_id_exchange_assigned_is_stored_and_answers_quoting_it_match(
+        connect: Callable[..., Account], runtime: Runtime, clock: FakeClock, microsoft: MicrosoftStandIn) -> None:
+    microsoft.rewrite_message_ids = True
+    try:
+        account = connect("graph")
+        first = _step_one_sent(runtime, clock, account)
+    finally:
+        microsoft.rewrite_message_ids = False
+    with transaction(runtime.sessions) as session:
+        [row] = session.scalars(select(OutboundMessage).where(OutboundMessage.sent_at.is_not(None))).all()
+        assert row.sent_message_id == str(first["Message-ID"]) != row.message_id
+        assert row.provider_thread_id == microsoft.sent(account.address)[0].conversation_id
+
+    # an answer quoting Exchange's Message-ID, seen without its conversation (another thread)
+    # and from an address that is not the candidate's: only the stored Message-ID ties it to step 1
+    with transaction(runtime.sessions, write=True) as session:
+        [mailbox] = session.scalars(select(Mailbox)).all()
+        outcome = record_inbound(session, mailbox=mailbox, clock=clock, rng=runtime.rng,
+                                 reply_watch=timedelta(days=30), inbound=Inbound(
+            provider_message_id="AAMk-forwarded", thread_id=None, from_address="assistant@work.example",
+            subject="Re: Backend role at Acme", received_at=clock.now(),
+            references=(str(first["Message-ID"]).strip("<>"),), kind=InboundKind.REPLY))
+    assert outcome.effect == "replied" and _status(runtime) == EnrollmentStatus.REPLIED
+
+
+def test_a_send_exchange_took_under_its_own_message_id_is_reconciled_never_sent_twice(
+        connect: Callable[..., Account], runtime: Runtime, clock: FakeClock, microsoft: MicrosoftStandIn) -> None:
+    microsoft.rewrite_message_ids = True
+    microsoft.now = clock.now  # Sent Items stamped on the bot's clock: the lookup's time window compares alike
+    try:
+        account = connect("graph")
+        _started(runtime, clock, account)
+        microsoft.fail_next("sendMail", 503, accept=True)  # sent, but the answer says it failed: unclear
+        dispatch_for(runtime, clock, timedelta(hours=1))
+        dispatch_for(runtime, clock, timedelta(minutes=1))  # the lease is over: the dispatcher looks it up
+    finally:
+        microsoft.rewrite_message_ids = False
+        microsoft.now = lambda: datetime.now(timezone.utc)
+
+    [copy] = microsoft.sent(account.address)  # found by recipient, subject and time: not sent again
+    with transaction(runtime.sessions) as session:
+        [row] = session.scalars(select(OutboundMessage).where(OutboundMessage.step_position == 1)).all()
+        assert row.attempts == 1 and row.sent_at is not None
+        assert (row.sent_message_id, row.provider_message_id, row.provider_thread_id) == (
+            copy.internet_message_id, copy.id, copy.conversation_id)

@@ -8,6 +8,12 @@ failures the provider must handle: admin approval required, a cancelled sign-in,
 expired refresh tokens, access tokens expired server-side, throttling and server errors, invalid
 recipients and a forgotten delta sync state. `requests` counts every request by kind.
 
+Where Microsoft's documentation is silent the stand-in can play either answer, so the bot is tested
+against both (specs/README.md: "the bot must be safe whichever way the real service behaves"):
+`read_basic_headers` (internetMessageHeaders under Mail.ReadBasic), `rewrite_message_ids` (Exchange
+assigning its own Message-ID to a sendMail MIME upload) and `sent_copy_lag` (the Sent Items copy
+appearing late).
+
 Inbox delta behaves like Graph's message delta where the provider depends on it: `changeType`,
 `$select`, `$filter=receivedDateTime ge|gt <time>` (the only filter message delta takes; anything
 else is a 400) and `$orderby=receivedDateTime desc` are fixed by a round's first request and carried
@@ -25,6 +31,7 @@ import secrets
 import threading
 import time
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
@@ -32,7 +39,7 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, unquote_plus, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, unquote_plus, urlencode, urlsplit
 
 import requests
 
@@ -79,6 +86,7 @@ class StoredMessage:
     headers: Message
     received: str
     received_at: datetime
+    hidden_lookups: int = 0  # Sent Items requests that do not see it yet (a late Sent copy)
 
 
 @dataclass
@@ -128,6 +136,7 @@ class Fault:
     code: str
     message: str
     stall: float = 0.0
+    accept: bool = False  # sendMail: the message goes out all the same (the answer is what fails)
 
 
 class MicrosoftStandIn:
@@ -137,8 +146,22 @@ class MicrosoftStandIn:
         self.client_id = client_id
         self.client_secret = client_secret or "cs-" + secrets.token_urlsafe(24)
         self.page_size = page_size
-        # Whether delta returns internetMessageHeaders to a Mail.ReadBasic token (unverified upstream).
-        self.read_basic_returns_headers = False
+        # What Graph does with `$select=...internetMessageHeaders` for a token holding Mail.ReadBasic
+        # but not Mail.Read. graph_docs_facts.json lists the property under "readbasic_unverified"
+        # (it is not among "readbasic_excluded") and PROVIDERS.md marks it "(unverified): test it", so
+        # all three are played: "omitted" (200, the property left out), "given" (200, headers filled),
+        # "refused" (403 ErrorAccessDenied with Graph's error body, facts "error_body").
+        self.read_basic_headers = "omitted"
+        # Whether Exchange keeps the Message-ID of a MIME sendMail upload is not documented (the
+        # facts' user-sendmail answers 202 with an empty body, naming nothing): True assigns the Sent
+        # copy an Exchange-made internetMessageId, written into its headers too, as replies will quote.
+        self.rewrite_message_ids = False
+        # The Sent Items copy of a message sent from now on is missed by this many Sent Items
+        # requests before it shows (PROVIDERS.md: "the Sent copy may lag"). Counted, not timed, so
+        # tests never wait.
+        self.sent_copy_lag = 0
+        self.refused_header_selects = 0  # how many times "refused" answered 403
+        self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # stamps new mail
         self.requests: Counter[str] = Counter()
         self.users: dict[str, User] = {}
         self._lock = threading.RLock()
@@ -232,12 +255,16 @@ class MicrosoftStandIn:
                     grant.expired = True
 
     def fail_next(self, kind: str, status: int, headers: dict[str, str] | None = None, *,
-                  code: str | None = None, message: str | None = None, stall: float = 0.0) -> None:
+                  code: str | None = None, message: str | None = None, stall: float = 0.0,
+                  accept: bool = False) -> None:
         """The next `kind` request (sendMail, messages, delta, value, me) answers `status` with a
-        Graph error body; `stall` seconds first, to make a client time out."""
+        Graph error body; `stall` seconds first, to make a client time out. `accept` (sendMail):
+        the message is sent and filed in Sent Items before the error answers, as when a gateway
+        fails after Exchange took the message."""
         assert kind in KINDS, kind
+        assert not accept or kind == "sendMail", kind
         self._faults[kind].append(Fault(status, dict(headers or {}), code or GRAPH_ERROR_CODES.get(status, "Error"),
-                                        message or f"Stand-in fault {status}", stall))
+                                        message or f"Stand-in fault {status}", stall, accept))
 
     def expire_delta(self) -> None:
         """Forget every delta sync state: saved delta links now answer 410 SyncStateNotFound."""
@@ -266,10 +293,19 @@ class MicrosoftStandIn:
 
     # the mailbox model
 
+    def _accept_mail(self, user: User, body: bytes) -> None:
+        """A sendMail upload (base64 MIME) filed in Sent Items, as Exchange would store it."""
+        raw = base64.b64decode(body)
+        if self.rewrite_message_ids:
+            raw = _with_message_id(raw, f"<{secrets.token_hex(10).upper()}@AM0PR02MB5555.eurprd02.prod.outlook.com>")
+        stored = self._store(user, raw)
+        stored.hidden_lookups = self.sent_copy_lag
+        user.sent.append(stored)
+
     def _store(self, user: User, raw: bytes, received: datetime | None = None) -> StoredMessage:
         headers = message_from_bytes(raw, policy=policy.compat32)
         internet_id = str(headers["Message-ID"] or f"<{secrets.token_hex(8)}@standin.invalid>").strip()
-        when = (received or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+        when = (received or self.now()).astimezone(timezone.utc).replace(microsecond=0)
         stored = StoredMessage("AAMk" + secrets.token_urlsafe(12), self._conversation_for(user, headers),
                                internet_id, raw, headers, when.strftime("%Y-%m-%dT%H:%M:%SZ"), when)
         user.conversations.setdefault(internet_id, stored.conversation_id)
@@ -499,6 +535,10 @@ class _Handler(BaseHTTPRequestHandler):
         if grant is None or grant.expired:
             self._graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
             return
+        faults = standin._faults[kind]
+        if faults and faults[0].accept and grant.scopes & need:
+            with standin._lock:
+                standin._accept_mail(standin.users[grant.address], body)
         if self._fault(kind):
             return
         if need and not (grant.scopes & need):
@@ -547,16 +587,37 @@ class _Handler(BaseHTTPRequestHandler):
         if not recipients:
             self._graph_error(400, "ErrorInvalidRecipients", "At least one recipient is not valid.")
             return
-        user.sent.append(self.standin._store(user, raw))
+        self.standin._accept_mail(user, body)
         self._send(202, content_type="text/plain")
 
     def _sent_items(self, user: User, grant: Grant, path: str, query: dict[str, str], body: bytes) -> None:
-        wanted = _filter_internet_message_id(query.get("$filter", ""))
-        if wanted is None:
+        """mailfolder-list-messages on Sent Items with the two filters the provider uses: one
+        internetMessageId, or a sentDateTime window; `$top` pages with an `@odata.nextLink` that
+        carries `$skip`, as Graph's list pages do (facts: query options of mailfolder-list-messages)."""
+        expression = query.get("$filter", "")
+        wanted, window = _filter_internet_message_id(expression), _filter_sent_window(expression)
+        if wanted is None and window is None:
             self._graph_error(400, "BadRequest", "Unsupported $filter for this stand-in.")
             return
-        found = [m for m in user.sent if m.internet_message_id == wanted]
-        self._json(200, {"value": [_project(m, query.get("$select"), with_headers=False) for m in found]})
+        visible = [m for m in user.sent if m.hidden_lookups == 0]
+        for message in user.sent:
+            message.hidden_lookups = max(0, message.hidden_lookups - 1)
+        if wanted is not None:
+            found = [m for m in visible if m.internet_message_id == wanted]
+        else:
+            found = [m for m in visible if all(_compare(m.received_at, op, when) for op, when in window or ())]
+        try:
+            top, skip = int(query.get("$top") or 10), int(query.get("$skip") or 0)
+        except ValueError:
+            self._graph_error(400, "ErrorInvalidUrlQuery", "$top and $skip take integers.")
+            return
+        reply: dict[str, Any] = {"value": [_project(m, query.get("$select"), with_headers=False)
+                                           for m in found[skip:skip + top]]}
+        if skip + top < len(found):
+            rest = {**query, "$skip": str(skip + top)}
+            reply["@odata.nextLink"] = (f"{self.standin.graph_api}{quote(path)}?"
+                                        + "&".join(f"{k}={quote(v, safe=',')}" for k, v in rest.items()))
+        self._json(200, reply)
 
     def _delta(self, user: User, grant: Grant, path: str, query: dict[str, str], body: bytes) -> None:
         standin = self.standin
@@ -577,9 +638,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self._graph_error(400, "ErrorInvalidUrlQuery", str(exc))
                 return
             pending, end = self._matching(user, sync_round, start=0), len(user.inbox)
+        full_read = bool(grant.scopes & {"Mail.Read", "Mail.ReadWrite"})
+        asks_headers = "internetMessageHeaders" in {f.strip() for f in (sync_round.select or "").split(",")}
+        if asks_headers and not full_read and standin.read_basic_headers == "refused":
+            # The round's $select names the property; its skip and delta tokens carry the select, so
+            # every page and later round of it is refused alike.
+            standin.refused_header_selects += 1
+            self._graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+            return
         size = min(standin.page_size, _max_page_size(self.headers.get("Prefer", "")) or standin.page_size)
         page, rest = pending[:size], pending[size:]
-        with_headers = bool(grant.scopes & {"Mail.Read", "Mail.ReadWrite"}) or standin.read_basic_returns_headers
+        with_headers = full_read or standin.read_basic_headers == "given"
         reply: dict[str, Any] = {"value": [_project(user.inbox[i], sync_round.select, with_headers) for i in page]}
         link_name, param = ("@odata.nextLink", "$skiptoken") if rest else ("@odata.deltaLink", "$deltatoken")
         next_token = secrets.token_urlsafe(12)
@@ -649,6 +718,36 @@ def _filter_internet_message_id(expression: str) -> str | None:
     return literal.replace("''", "'")
 
 
+_WINDOW_TERM = re.compile(r"sentDateTime (ge|gt|le|lt) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
+
+
+def _filter_sent_window(expression: str) -> tuple[tuple[str, datetime], ...] | None:
+    """`sentDateTime ge <time>`, optionally `and sentDateTime le <time>`: the fallback lookup's filter."""
+    terms = expression.split(" and ")
+    matches = [_WINDOW_TERM.fullmatch(term.strip()) for term in terms]
+    if not expression or len(terms) > 2 or not all(matches):
+        return None
+    return tuple((m[1], datetime.strptime(m[2], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc))
+                 for m in matches if m)
+
+
+def _compare(value: datetime, operator: str, when: datetime) -> bool:
+    return {"ge": value >= when, "gt": value > when, "le": value <= when, "lt": value < when}[operator]
+
+
+_MESSAGE_ID_FIELD = re.compile(rb"(?im)^Message-ID:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
+
+
+def _with_message_id(raw: bytes, message_id: str) -> bytes:
+    """The upload with Exchange's own Message-ID in place of the client's (only the header block)."""
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    new = f"Message-ID: {message_id}".encode()
+    head, replaced = _MESSAGE_ID_FIELD.subn(new, head, count=1)
+    if not replaced:
+        head += b"\r\n" + new
+    return head + separator + body
+
+
 def _project(message: StoredMessage, select: str | None, with_headers: bool) -> dict[str, Any]:
     """The message as Graph shows it, limited to $select (id always). Never the body here."""
     name, address = parseaddr(str(message.headers["From"] or ""))
@@ -659,6 +758,7 @@ def _project(message: StoredMessage, select: str | None, with_headers: bool) -> 
         "subject": str(message.headers["Subject"] or ""),
         "from": {"emailAddress": {"name": name, "address": address}},
         "receivedDateTime": message.received,
+        "sentDateTime": message.received,  # the stand-in stamps one time per message
         "toRecipients": [{"emailAddress": {"name": name, "address": address}}
                          for name, address in getaddresses([str(message.headers["To"] or "")]) if address],
     }
