@@ -194,21 +194,21 @@ class Dispatcher:
         self._save_credentials(providers)
 
     def _run_sends(self, jobs: list[tuple[int, MailProvider, OutgoingEmail]]) -> Iterator[Outcome]:
-        look = self.last_look
-        if self.concurrency == 1:  # a provider with no latency: threads would only fight for the GIL
-            for row_id, provider, email in jobs:
-                yield _attempt(row_id, provider.send, email, look)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
-        futures: dict[Future[Outcome], int] = {
-            self._pool.submit(_attempt, row_id, provider.send, email, look): row_id
-            for row_id, provider, email in jobs}
-        remaining = set(futures)
-        while remaining:
-            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+        with self.last_look.batch() as look:
+            if self.concurrency == 1:  # a provider with no latency: threads would only fight for the GIL
+                for row_id, provider, email in jobs:
+                    yield _attempt(row_id, provider.send, email, look)
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
+            futures: dict[Future[Outcome], int] = {
+                self._pool.submit(_attempt, row_id, provider.send, email, look): row_id
+                for row_id, provider, email in jobs}
+            remaining = set(futures)
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
 
     def _record(self, outcomes: list[Outcome], report: DispatchReport) -> None:
         with transaction(self.sessions, write=True) as session:

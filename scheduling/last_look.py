@@ -2,30 +2,96 @@
 
 The claim checks that a row may go out, and the batch is looked at again before it is composed, but
 a batch's sends leave over seconds: a reply, a pause or a revoke recorded meanwhile must stop every
-send that has not yet reached the provider. One indexed read by primary key per send, outside any
-transaction (autocommit on PostgreSQL; on SQLite the read's snapshot ends as it returns). What it
-cannot close is the moment between this read and the provider's answer: no lock is held across a
-network call.
+send that has not yet reached the provider. One read by primary key per send, outside any
+transaction: autocommit on PostgreSQL; on SQLite (whose connections here run without an implicit
+transaction) each read is its own snapshot. What it cannot close is the moment between this read and
+the provider's answer: no lock is held across a network call.
+
+It runs once per send on the hot path, so it skips SQLAlchemy's per-statement work: the query (the
+claim's own `may_send`, so the rule is written once) is compiled to SQL text once, and run on DBAPI
+connections borrowed from the engine's pool for one batch.
 """
 from __future__ import annotations
 
-from sqlalchemy import Engine, bindparam, select
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, literal_column, select
 
 from bot.models import OutboundMessage, OutboundStatus
 from scheduling.claims import may_send
 
 O = OutboundMessage
-_LOOK = select(O.id).where(O.id == bindparam("b_id"), O.status == OutboundStatus.SENDING,
-                           O.claimed_by == bindparam("b_worker"), may_send())
+
+
+def _sql(engine: Engine) -> str:
+    """The look as SQL text with two positional placeholders (row id, worker), constants inlined."""
+    row, worker = literal_column("__ROW_ID__"), literal_column("__WORKER__")
+    query = select(literal_column("1")).select_from(O).where(
+        O.id == row, O.status == OutboundStatus.SENDING, O.claimed_by == worker, may_send())
+    text = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    return text.replace("__ROW_ID__", mark).replace("__WORKER__", mark)
 
 
 class LastLook:
     def __init__(self, engine: Engine, worker_id: str) -> None:
         self.engine = engine
         self.worker_id = worker_id
-        self._options = {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+        self.sql = _sql(engine)
+        self._autocommit = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def batch(self) -> Iterator[_Looks]:
+        looks = _Looks(self)
+        try:
+            yield looks
+        finally:
+            looks.close()
+
+
+class _Looks:
+    """Callable per row id; thread-safe; holds at most one connection per concurrent look."""
+
+    def __init__(self, owner: LastLook) -> None:
+        self.owner = owner
+        self._free: list[Any] = []
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
 
     def __call__(self, row_id: int) -> bool:
         """Whether the claimed row may still go out now."""
-        with self.engine.connect().execution_options(**self._options) as connection:
-            return connection.execute(_LOOK, {"b_id": row_id, "b_worker": self.worker_id}).first() is not None
+        connection = self._take()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.owner.sql, (row_id, self.owner.worker_id))
+            found = cursor.fetchone() is not None
+            cursor.close()
+        except BaseException:
+            with self._lock:
+                self._all.remove(connection)
+            connection.invalidate()
+            raise
+        with self._lock:
+            self._free.append(connection)
+        return found
+
+    def _take(self) -> Any:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        connection = self.owner.engine.raw_connection()
+        if self.owner._autocommit:
+            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    def close(self) -> None:
+        for connection in self._all:
+            if self.owner._autocommit:
+                connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+            connection.close()  # back to the pool
+        self._all = self._free = []

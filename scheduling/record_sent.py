@@ -1,6 +1,7 @@
 """Recording sends that went out: the common outcome, so it runs on SQLAlchemy Core with one bulk
-statement per table, each `UPDATE … FROM (VALUES …) RETURNING` (the ORM's per-object bookkeeping,
-and executemany's statement per row, were most of a send's cost). Planning each next step still goes
+statement per table, each `UPDATE … FROM rows RETURNING` with the batch's rows as one parameter
+(scheduling.bulk_rows; the ORM's per-object bookkeeping, and executemany's statement per row, were
+most of a send's cost). Planning each next step still goes
 through the Planner, for the enrollments that have one.
 
 Both updates are guarded transitions (bot.services.transitions): a row is marked sent only while it
@@ -10,12 +11,14 @@ earlier read. A reply that commits while this runs either wins (the enrollment s
 next step is planned) or waits for this transaction and then cancels the step planned here."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, String, Time, case, column, func, literal, select, update, values
+from sqlalchemy import Connection, Integer, String, Time, bindparam, case, func, literal, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import (
@@ -32,6 +35,7 @@ from bot.models import (
 )
 from bot.services.transitions import SENDS
 from providers.base import SentMessage
+from scheduling.bulk_rows import Columns, rows_params, rows_table
 from scheduling.planner import Planner
 
 O, E = OutboundMessage.__table__, Enrollment.__table__
@@ -102,46 +106,61 @@ def _sent_id(row: _Row, message: SentMessage) -> str:
     return message.message_id or row.message_id
 
 
-def _mark_sent(connection, sent: list[tuple[_Row, SentMessage]], worker_id: str, now: datetime) -> set[int]:  # type: ignore[no-untyped-def]
-    data = values(column("b_id", Integer), column("b_pid", String), column("b_tid", String), column("b_mid", String),
-                  name="marks").data(
-        [(row.id, message.provider_message_id, message.thread_id,
-          _sent_id(row, message) if _sent_id(row, message) != row.message_id else None) for row, message in sent]
-    ).cte("marks")
-    return set(connection.execute(
-        update(O).where(O.c.id == data.c.b_id, O.c.status == OutboundStatus.SENDING.value, O.c.claimed_by == worker_id)
-        .values(status=OutboundStatus.SENT.value, sent_at=now, error=None, claimed_by=None, lease_expires_at=None,
-                provider_message_id=data.c.b_pid, provider_thread_id=data.c.b_tid, sent_message_id=data.c.b_mid)
-        .returning(O.c.id)).scalars())
+_MARKS: Columns = [("b_id", Integer()), ("b_pid", String()), ("b_tid", String()), ("b_mid", String())]
+_ADVANCES: Columns = [("b_id", Integer()), ("b_step", Integer()), ("b_last", Integer()), ("b_thread", String()),
+                      ("b_mid", String()), ("b_subject", String()), ("b_first", Time())]
 
 
-def _advance(connection, rows: list[_Row], results: dict[int, Sent], step_counts: dict[int, int],  # type: ignore[no-untyped-def]
+@functools.cache
+def _statements(backend: str) -> tuple[Any, Any]:
+    """Both bulk UPDATEs, built once per backend so SQLAlchemy compiles each once."""
+    marks = rows_table(backend, "marks", _MARKS)
+    # `status || ''`: the same test, but SQLite would otherwise drive the join from the status index
+    # (every row in `sending`, each against every mark) instead of one primary-key seek per mark.
+    mark = (update(O).where(O.c.id == marks.c.b_id, O.c.status.op("||")(literal("", String())) == OutboundStatus.SENDING.value,
+                            O.c.claimed_by == bindparam("b_worker"))
+            .values(status=OutboundStatus.SENT.value, sent_at=bindparam("b_now", type_=UTCDateTime()), error=None,
+                    claimed_by=None, lease_expires_at=None, provider_message_id=marks.c.b_pid,
+                    provider_thread_id=marks.c.b_tid, sent_message_id=marks.c.b_mid)
+            .returning(O.c.id))
+    rows = rows_table(backend, "advances", _ADVANCES)
+    now = bindparam("b_now", type_=UTCDateTime())
+    status = case((rows.c.b_last == 1, EnrollmentStatus.FINISHED.value),
+                  (E.c.status == EnrollmentStatus.NOT_STARTED.value, EnrollmentStatus.IN_PROGRESS.value),
+                  else_=E.c.status)
+    references = case((func.coalesce(E.c.thread_references, "") == "", rows.c.b_mid),
+                      else_=E.c.thread_references + literal(" ") + rows.c.b_mid)
+    advance = (update(E).where(E.c.id == rows.c.b_id, E.c.status.in_([s.value for s in SENDS]))
+               .values(status=status,
+                       steps_sent=case((E.c.steps_sent > rows.c.b_step, E.c.steps_sent), else_=rows.c.b_step),
+                       thread_id=func.coalesce(E.c.thread_id, rows.c.b_thread),
+                       thread_references=references,
+                       thread_subject=func.coalesce(E.c.thread_subject, rows.c.b_subject),
+                       first_send_local=func.coalesce(E.c.first_send_local, rows.c.b_first),
+                       last_sent_at=now, ended_at=case((rows.c.b_last == 1, now), else_=None))
+               .returning(E.c.id, E.c.status))
+    return mark, advance
+
+
+def _mark_sent(connection: Connection, sent: list[tuple[_Row, SentMessage]], worker_id: str,
+               now: datetime) -> set[int]:
+    dialect = connection.dialect
+    rows = [(row.id, message.provider_message_id, message.thread_id,
+             _sent_id(row, message) if _sent_id(row, message) != row.message_id else None) for row, message in sent]
+    return set(connection.execute(_statements(dialect.name)[0], {
+        "b_worker": worker_id, "b_now": now, **rows_params(dialect, "marks", _MARKS, rows)}).scalars())
+
+
+def _advance(connection: Connection, rows: list[_Row], results: dict[int, Sent], step_counts: dict[int, int],
              now: datetime) -> dict[int, str]:
     """One guarded UPDATE for every enrollment whose step went out; returns enrollment id → new status
     for those that advanced. Everything is computed from the row as it is when the UPDATE runs."""
-    data = values(column("b_id", Integer), column("b_step", Integer), column("b_last", Integer),
-                  column("b_thread", String), column("b_mid", String), column("b_subject", String),
-                  column("b_first", Time), name="advances").data([
-        (row.enrollment_id, row.step_position, int(row.step_position >= step_counts[row.sequence_id]),
-         results[row.id].message.thread_id, _sent_id(row, results[row.id].message), results[row.id].subject,
-         now.astimezone(ZoneInfo(row.timezone)).time().replace(microsecond=0))
-        for row in rows]).cte("advances")
-    status = case((data.c.b_last == 1, EnrollmentStatus.FINISHED.value),
-                  (E.c.status == EnrollmentStatus.NOT_STARTED.value, EnrollmentStatus.IN_PROGRESS.value),
-                  else_=E.c.status)
-    references = case((func.coalesce(E.c.thread_references, "") == "", data.c.b_mid),
-                      else_=E.c.thread_references + literal(" ") + data.c.b_mid)
-    return dict(connection.execute(
-        update(E).where(E.c.id == data.c.b_id, E.c.status.in_([s.value for s in SENDS]))
-        .values(status=status,
-                steps_sent=case((E.c.steps_sent > data.c.b_step, E.c.steps_sent), else_=data.c.b_step),
-                thread_id=func.coalesce(E.c.thread_id, data.c.b_thread),
-                thread_references=references,
-                thread_subject=func.coalesce(E.c.thread_subject, data.c.b_subject),
-                first_send_local=func.coalesce(E.c.first_send_local, data.c.b_first),
-                last_sent_at=now,
-                ended_at=case((data.c.b_last == 1, literal(now, UTCDateTime)), else_=None))
-        .returning(E.c.id, E.c.status)).all())
+    dialect = connection.dialect
+    data = [(row.enrollment_id, row.step_position, int(row.step_position >= step_counts[row.sequence_id]),
+             results[row.id].message.thread_id, _sent_id(row, results[row.id].message), results[row.id].subject,
+             now.astimezone(ZoneInfo(row.timezone)).time().replace(microsecond=0)) for row in rows]
+    return dict(connection.execute(_statements(dialect.name)[1], {
+        "b_now": now, **rows_params(dialect, "advances", _ADVANCES, data)}).all())
 
 
 def _plan_follow_ups(session: Session, follow_ups: list[tuple[int, int]], planner: Planner) -> None:
