@@ -37,6 +37,7 @@ from bot.models import (
 )
 from bot.services.notifications import notify
 from providers.base import MailProvider, PermanentFailure, ProviderError, ReconnectNeeded, TemporaryFailure
+from providers.base import HEADER_ERRORS, check_headers
 from providers.registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 from scheduling import claims
@@ -159,9 +160,12 @@ class Dispatcher:
                     unsendable.append(Outcome(item.row_id, error=provider))
                     continue
                 try:
-                    email = compose(item, planner.steps(item.sequence_id), self.clock.now())
+                    email = check_headers(compose(item, planner.steps(item.sequence_id), self.clock.now()))
                 except templates.TemplateProblem as problem:  # the template changed, or a field is gone
                     unsendable.append(Outcome(item.row_id, error=PermanentFailure(problem.message)))
+                    continue
+                except PermanentFailure as failure:  # a header that cannot be written: never reaches the provider
+                    unsendable.append(Outcome(item.row_id, error=failure))
                     continue
                 jobs.append((item.row_id, provider, email))
         withdrawn = set(claimed) - {item.row_id for item in items}
@@ -253,6 +257,8 @@ def _attempt(row_id: int, send: Callable[[object], object], email: object) -> Ou
         return Outcome(row_id, sent=send(email))  # type: ignore[arg-type]
     except ProviderError as exc:
         return Outcome(row_id, error=exc)
+    except HEADER_ERRORS as exc:  # raised while building the message, before it could leave: final
+        return Outcome(row_id, error=PermanentFailure(f"its headers cannot be written: {exc}"[:300]))
     except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
         log.exception("unexpected error sending outbound %s", row_id)
         return Outcome(row_id, error=TemporaryFailure(f"unexpected error: {type(exc).__name__}"))
