@@ -113,6 +113,7 @@ from bot.models import (
     User,
 )
 from bot.runtime import Runtime
+from bot.services.addresses import control_problem, valid_address
 from bot.services.campaigns import check_timezone, create_campaign, enroll, start_campaign
 from bot.services.candidates import add_candidate
 from bot.services.delegations import may_use
@@ -120,7 +121,6 @@ from bot.services.directory import Profile, ensure_user, find_user
 from bot.services.mailboxes import (
     PROVIDER_MIN_SPACING_SECONDS,
     connect_mailbox,
-    normalise_address,
     provider_daily_limit,
     set_limits,
 )
@@ -363,9 +363,17 @@ def _zone(value: str | None) -> str | None:
 
 def _address(value: str) -> str:
     try:
-        return normalise_address(value)
+        return valid_address(value, several="expected one address per list item (`- work: …` then `- other: …`)")
     except UserError as exc:
         raise ValueError(exc.message) from None
+
+
+def _one_line(value: str) -> str:
+    """Text that may go into an email's headers (a name, a subject): no line break or control character."""
+    problem = control_problem(value)
+    if problem:
+        raise ValueError(f"contains {problem}: expected one line of plain text")
+    return value
 
 
 def _show(value: Any) -> str:
@@ -434,6 +442,8 @@ def _iso_date(value: Any) -> Any:
 def _field_value(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
+    if isinstance(value, str) and (problem := control_problem(value, multiline=True)):
+        raise ValueError(f"contains {problem}: expected text without control characters")
     if isinstance(value, (str, int, float, bool)):
         return value
     raise ValueError(f"{_show(value)} cannot be a template field: expected text or a number")
@@ -456,6 +466,7 @@ class OwnerSpec(_Spec):
     tz: str | None = Field(None, description="an IANA time zone such as America/New_York")
 
     _check_email = field_validator("email")(lambda v: None if v is None else _address(v))
+    _check_name = field_validator("name")(_one_line)  # the From name of the owner's sends
     _check_tz = field_validator("tz")(_zone)
 
 
@@ -485,9 +496,9 @@ class StepSpec(_Spec):
     def _one_line(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the subject is empty: expected a one-line subject template")
-        if "\n" in value.strip():
+        if any(c in value.strip() for c in "\r\n\u2028\u2029"):
             raise ValueError("the subject has several lines: expected one line (use `subject: text`, not a block)")
-        return value.strip()
+        return _one_line(value.strip())
 
     @field_validator("body")
     @classmethod
@@ -564,7 +575,7 @@ class CandidateSpec(_Spec):
     def _named(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the name is empty: expected the candidate's full name")
-        return value.strip()
+        return _one_line(value.strip())
 
 
 class _FileSpec(_Spec):

@@ -15,6 +15,7 @@ from bot.models import Mailbox, Organisation, PermissionLevel, Provider, User
 from bot.oauth_web import build_connectors, start_url
 from bot.runtime import Runtime
 from bot.services import oauth_states
+from bot.services.addresses import valid_address
 from bot.services.connections import (
     complete_connect,
     disconnect,
@@ -207,6 +208,7 @@ def _other_settings(values: dict[str, Any]) -> Any:
     address = text(BlockId.ADDRESS).lower()
     if "@" not in address:
         raise UserError("Enter the mailbox's email address, such as you@company.com.", field=BlockId.ADDRESS.value)
+    address = valid_address(address, field=BlockId.ADDRESS.value)  # checked before any login is tried
     for block in (BlockId.USERNAME, BlockId.PASSWORD, BlockId.SMTP_HOST, BlockId.IMAP_HOST):
         if not text(block):
             raise UserError("This field is needed.", field=block.value)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import abc
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email import charset, policy
+from email import charset, errors, policy
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
@@ -17,6 +17,14 @@ _UTF8_QP.header_encoding = charset.QP
 _UTF8_QP.body_encoding = charset.QP
 WIRE = policy.compat32.clone(linesep="\r\n")  # what SMTP and the providers' raw uploads expect
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces: nothing to fold
+# Every control character but tab (folding whitespace): a CR or LF would end the header early and start
+# another (an injected Bcc:), the rest are refused by mail servers or garble the header.
+_HEADER_BREAKERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# What the email package raises for a header it cannot write (HeaderWriteError exists from 3.11.10/3.12.5).
+HEADER_ERRORS: tuple[type[Exception], ...] = (errors.HeaderParseError, getattr(errors, "HeaderWriteError",
+                                                                                 errors.HeaderParseError))
+_SOURCE = {"Subject": "the step's subject, or the candidate's name and fields it uses",
+           "To": "the candidate's address", "From": "the mailbox owner's name or the mailbox's address"}
 _MIME_HEAD = b'Content-Type: text/plain; charset="utf-8"\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n'
 
 
@@ -91,6 +99,33 @@ class OutgoingEmail:
         body = _UTF8_QP.body_encode(self.body).replace("\r\n", "\n").replace("\n", "\r\n")
         head = "".join(f"{name}: {value}\r\n" for name, value in headers)
         return _MIME_HEAD + head.encode("ascii") + b"\r\n" + body.encode("ascii")
+
+
+def check_headers(email: OutgoingEmail) -> OutgoingEmail:
+    """The email, if its headers can be written as they are; else PermanentFailure with the reason.
+    Called before a provider sees the email: one that cannot be built never will be, so it must fail
+    at once (its owner told), not wait out the retries of a send whose fate is unclear."""
+    headers = email.headers()
+    plain = True  # every header goes out as it is, as to_bytes() writes the common case
+    for name, value in headers:
+        if len(name) + 2 + len(value) <= 78 and _PLAIN_VALUE.fullmatch(value):
+            continue  # printable ASCII and single spaces: nothing to refuse
+        plain = False
+        found = _HEADER_BREAKERS.search(value)
+        if found:
+            raise PermanentFailure(f"the {name} header would contain a line break or control character "
+                                   f"(U+{ord(found.group()):04X}), which an email header cannot hold: remove it from "
+                                   f"{_SOURCE.get(name, 'it')}")
+    for name, address in (("From", email.from_address), ("To", email.to_address)):
+        if not address.isascii() or " " in address or address.count("@") != 1:
+            raise PermanentFailure(f"the {name} address {address!r} is not one plain address (ASCII, no spaces): "
+                                   f"fix {_SOURCE[name]}")
+    if not plain:
+        try:  # headers to encode or fold: the generator's way, as to_bytes() takes it (no body: not needed)
+            replace(email, body="").to_mime().as_bytes(policy=WIRE)
+        except (errors.MessageError, ValueError) as exc:
+            raise PermanentFailure(f"the email's headers cannot be written: {exc}"[:300]) from None
+    return email
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from bot.models import (
 )
 from bot.services.notifications import notify
 from providers.base import (
+    HEADER_ERRORS,
     MailProvider,
     OutgoingEmail,
     PermanentFailure,
@@ -47,6 +48,7 @@ from providers.base import (
     SentLookup,
     SentMessage,
     TemporaryFailure,
+    check_headers,
 )
 from providers.registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
@@ -172,9 +174,12 @@ class Dispatcher:
                     unsendable.append(Outcome(item.row_id, error=provider))
                     continue
                 try:
-                    email = compose(item, planner.steps(item.sequence_id), self.clock.now())
+                    email = check_headers(compose(item, planner.steps(item.sequence_id), self.clock.now()))
                 except templates.TemplateProblem as problem:  # the template changed, or a field is gone
                     unsendable.append(Outcome(item.row_id, error=PermanentFailure(problem.message)))
+                    continue
+                except PermanentFailure as failure:  # a header that cannot be written: never reaches the provider
+                    unsendable.append(Outcome(item.row_id, error=failure))
                     continue
                 jobs.append((item.row_id, provider, email))
         withdrawn = set(claimed) - {item.row_id for item in items}
@@ -295,6 +300,8 @@ def _attempt(row_id: int, send: Callable[[OutgoingEmail], SentMessage], email: O
         return Outcome(row_id, sent=send(email), subject=None if email.in_reply_to else email.subject)
     except ProviderError as exc:
         return Outcome(row_id, error=exc)
+    except HEADER_ERRORS as exc:  # raised while building the message, before it could leave: final
+        return Outcome(row_id, error=PermanentFailure(f"its headers cannot be written: {exc}"[:300]))
     except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
         log.exception("unexpected error sending outbound %s", row_id)
         return Outcome(row_id, error=TemporaryFailure(f"unexpected error: {type(exc).__name__}"))

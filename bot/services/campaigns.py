@@ -30,9 +30,8 @@ from bot.models import (
     User,
 )
 from bot.services import transitions
-from bot.services.candidate_rows import address_problem
+from bot.services.addresses import control_problem, valid_address
 from bot.services.delegations import may_use
-from bot.services.mailboxes import normalise_address
 from scheduling import planner, when
 
 
@@ -278,11 +277,12 @@ def edit_candidate_in_campaign(
     An address added by hand is seen only by this recruiter; "use this address first" marks the
     candidate's address for every campaign, as the seed's candidate-level switch does."""
     candidate = enrollment.candidate
-    if new_address:
-        address = normalise_address(new_address)
-        problem = address_problem(address)
+    for key, value in fields.items():  # checked before anything changes: a refusal writes nothing
+        problem = control_problem(str(value), multiline=True)
         if problem:
-            raise UserError(problem, field="new_address")
+            raise UserError(f"The value of {key} contains {problem}: remove it.", field="fields")
+    if new_address:
+        address = valid_address(new_address, field="new_address")
         if all(a.address != address for a in candidate.addresses):
             candidate.addresses.append(CandidateAddress(
                 address=address, kind=new_kind, position=len(candidate.addresses) + 1, added_by_id=user.id))

@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.models import AddressKind
-from bot.services.mailboxes import normalise_address
+from bot.services.addresses import check_address, control_problem
 
 MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
 MAX_CELL = 1_000
 MAX_NAME = 200  # Candidate.name
-MAX_ADDRESS = 320  # CandidateAddress.address
 PASTED = "pasted rows"
 
 NOT_CSV = "this is not a CSV file (it looks like a spreadsheet or binary file): export it as CSV"
@@ -38,6 +37,7 @@ NO_ROWS = "the file has no candidate rows"
 NO_NAME_COLUMN = "no name column: add a column called name (or first name and last name)"
 NO_EMAIL_COLUMN = ("no email column: add a column called work email, personal email or email "
                    "(one per address; work email 2, email 3 … for more)")
+SEVERAL = "put each address in its own column (work email 2, email 3 …)"
 
 
 # --- What reading gives ---------------------------------------------------------------------------
@@ -226,23 +226,6 @@ def _sniff_delimiter(header_line: str) -> str:
 
 # --- Rows -----------------------------------------------------------------------------------------
 
-# An address: no spaces or list punctuation, one @, a dotted domain ending in a name of 2+ letters.
-_ADDRESS = re.compile(r"[^\s@,;:<>()\[\]\"]+@(?:[^\s@,;:<>()\[\]\".]+\.)+[^\s@,;:<>()\[\]\".\d]{2,}")
-_SEPARATORS = re.compile(r"[\s,;]+")
-
-
-def address_problem(cell: str) -> str | None:
-    """What is wrong with a typed email address, in words; None when it is one."""
-    if len(cell) <= MAX_ADDRESS and _ADDRESS.fullmatch(cell):
-        return None
-    parts = [p for p in _SEPARATORS.split(cell) if p]
-    if len(parts) > 1 and all(_ADDRESS.fullmatch(p) for p in parts):
-        return (f'"{cell}" holds more than one address: put each address in its own column '
-                '(work email 2, email 3 …)')
-    shown = cell if len(cell) <= 80 else cell[:77] + "…"
-    return f'"{shown}" is not an email address: expected name@example.com'
-
-
 @dataclass
 class _Record:
     line: int
@@ -313,9 +296,21 @@ def _read_row(record: _Record, columns: _Columns, problems: list[RowProblem]) ->
     def cell(index: int | None) -> str:
         return cells[index].strip() if index is not None and index < len(cells) else ""
 
+    def unreadable(index: int | None, *, multiline: bool = False) -> bool:
+        """A control character in a name or a field: reported, since either may go into a subject,
+        where a line break would start a header of its own and a NUL would break the email."""
+        problem = control_problem(cell(index), multiline=multiline) if index is not None else None
+        if problem:
+            title = columns.titles[index] if index is not None and index < width else ""
+            found.append(f'the cell in column "{title}" contains {problem}: remove it'
+                         + ("" if multiline else ", a name is one line of plain text"))
+        return bool(problem)
+
+    name_columns = (columns.name,) if columns.name is not None else (columns.first, columns.last)
+    broken_name = any([unreadable(i) for i in name_columns])  # a list: each column is reported
     name = cell(columns.name) or " ".join(p for p in (cell(columns.first), cell(columns.last)) if p)
     name = " ".join(name.split())
-    if not name:
+    if not name and not broken_name:
         found.append("no name: fill in the " + ("name column" if columns.name is not None
                                                  else "first name and last name columns"))
     elif len(name) > MAX_NAME:
@@ -326,16 +321,17 @@ def _read_row(record: _Record, columns: _Columns, problems: list[RowProblem]) ->
         value = cell(index)
         if not value:
             continue
-        problem = address_problem(value)
-        if problem:
-            found.append(problem)
+        address, problem = check_address(value, several=SEVERAL)
+        if address is None:
+            found.append(problem or "")
             bad_address = True
             continue
-        address = normalise_address(value)
         if all(address != a for a, _ in addresses):
             addresses.append((address, kind))
     if not addresses and not bad_address:
         found.append("no email address: fill in at least one email column")
+    for index, _ in columns.fields:  # line breaks may stay: a field can be a paragraph of a body
+        unreadable(index, multiline=True)
     if found:
         problems.extend(RowProblem(line, message) for message in found)
         return None

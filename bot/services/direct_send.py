@@ -50,9 +50,11 @@ from bot.models import (
     User,
 )
 from bot.services.connections import mark_needs_reconnect
-from bot.services.mailboxes import normalise_address, sending_mailboxes, sends_last_day
+from bot.services.addresses import address_problem, check_line, control_problem, valid_address
+from bot.services.mailboxes import sending_mailboxes, sends_last_day
 from bot.services.sequences import find_sequence, sequences_of
 from providers.base import (
+    HEADER_ERRORS,
     MailProvider,
     OutgoingEmail,
     PermanentFailure,
@@ -61,6 +63,7 @@ from providers.base import (
     ReconnectNeeded,
     SentMessage,
     TemporaryFailure,
+    check_headers,
     new_message_id,
 )
 from providers.registry import ProviderRegistry
@@ -190,10 +193,15 @@ def sender_choices(session: Session, *, user: User, now: datetime) -> list[Sende
 
 
 def _own_address(user: User) -> str:
+    """The preview's recipient: the email of the user's Slack profile, checked as any address typed in."""
     if not user.email:
         raise UserError("Your Slack profile has no email address, so there is nowhere to send the preview. "
                         "Add your email to your Slack profile (or ask your Slack admin), then try again.")
-    return user.email.strip().lower()
+    problem = address_problem(user.email.strip())
+    if problem:
+        raise UserError(f"The email address in your Slack profile cannot receive the preview: {problem}. Fix it in "
+                        "your Slack profile (or ask your Slack admin), then try again.")
+    return valid_address(user.email)
 
 
 def preview_form(session: Session, *, user: User, sequence: str, now: datetime) -> PreviewForm:
@@ -212,6 +220,8 @@ def preview_form(session: Session, *, user: User, sequence: str, now: datetime) 
 def check_preview(session: Session, *, user: User, sequence_id: int, mailbox_id: int, samples: Mapping[str, str],
                   now: datetime) -> None:
     """Everything about a preview that can be known before sending, each problem on its form field."""
+    for variable, value in samples.items():
+        check_line(value, what=f"the sample value of {variable}", field=sample_field(variable))
     sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
     to_address = _own_address(user)
     mailbox = check_sender(session, user=user, mailbox_id=mailbox_id, sends=len(sequence.steps), now=now)
@@ -304,6 +314,10 @@ def parse_fields(text: str) -> dict[str, str]:
         if match is None:
             raise UserError(f"Line {number} is not a field: write one per line, like company=Acme.",
                             field=Field.FIELDS.value)
+        problem = control_problem(match.group(2))
+        if problem:
+            raise UserError(f"Line {number}: the value of {match.group(1)} contains {problem}: remove it.",
+                            field=Field.FIELDS.value)
         found[match.group(1)] = match.group(2)
     return found
 
@@ -320,6 +334,10 @@ def check_edited(subject: str, body: str) -> None:
                             "replace it with the words the candidate should read.", field=field.value)
     if "\n" in subject or "\r" in subject:
         raise UserError("A subject is one line.", field=Field.SUBJECT.value)
+    check_line(subject, what="the subject", field=Field.SUBJECT.value)
+    problem = control_problem(body, multiline=True)
+    if problem:
+        raise UserError(f"The email contains {problem}: remove it.", field=Field.BODY.value)
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -368,10 +386,8 @@ def draft_one(session: Session, *, user: User, sequence_id: int, position: int, 
               fields: Mapping[str, str]) -> Draft:
     """The step rendered for this candidate: a saved candidate with this address lends their name and
     fields; the name and fields typed in the form win. Every problem names the form field to fix."""
-    try:
-        address = normalise_address(to_address)
-    except UserError as error:
-        raise UserError(error.message, field=Field.TO.value) from None
+    address = valid_address(to_address, field=Field.TO.value)
+    check_line(name, what="the name", field=Field.NAME.value)
     sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
     step = next((s for s in sequence.steps if s.position == position), None)
     if step is None:
@@ -390,6 +406,10 @@ def draft_one(session: Session, *, user: User, sequence_id: int, position: int, 
         subject, body = _render(step, "subject", values), _render(step, "body", values)
     except templates.TemplateProblem as problem:
         raise UserError(problem.message, field=Field.TEMPLATE.value) from None
+    broken = control_problem(subject.strip())  # a saved field's line break, which a subject cannot hold
+    if broken:
+        raise UserError(f"Step {position}'s subject, written for this candidate, contains {broken} from one of "
+                        "their fields: type that field here on one line (field=value).", field=Field.FIELDS.value)
     if len(subject) > MODAL_TEXT_LIMIT or len(body) > MODAL_TEXT_LIMIT:
         raise UserError(f"Step {position} is longer than the {MODAL_TEXT_LIMIT:,} characters a Slack form can "
                         "show for editing, so it cannot be sent from here.", field=Field.TEMPLATE.value)
@@ -425,6 +445,11 @@ def _reserve(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, 
         assert user is not None
         mailbox = check_sender(session, user=user, mailbox_id=mailbox_id, sends=1, now=now, lock=True)
         emails, label = build(session, user, mailbox)
+        for email in emails:  # a header the email package cannot write: refused before anything is counted
+            try:
+                check_headers(email)
+            except PermanentFailure as failure:
+                raise UserError(f"This email cannot be sent: {failure}. Nothing was sent.") from None
         if len(emails) > 1:  # the whole batch must fit under the cap, not only its first email
             check_sender(session, user=user, mailbox_id=mailbox_id, sends=len(emails), now=now)
         try:
@@ -464,6 +489,8 @@ def _send_all(reserved: _Reserved) -> tuple[list[SentMessage], ProviderError | N
             sent.append(reserved.provider.send(email))
         except ProviderError as exc:
             return sent, exc
+        except HEADER_ERRORS as exc:  # the email could not be built, so it never left
+            return sent, PermanentFailure(f"its headers cannot be written: {exc}"[:300])
         except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
             log.exception("unexpected error sending a direct email from mailbox %s", reserved.mailbox_id)
             return sent, TemporaryFailure(f"unexpected error: {type(exc).__name__}")
@@ -567,7 +594,7 @@ def send_one(sessions: sessionmaker[Session], *, user_id: int, draft: Draft, mai
              providers: ProviderRegistry, clock: Clock) -> DirectSent:
     """One email, now, exactly as the recruiter last saw and edited it (the draft's subject and body)."""
     check_edited(draft.subject, draft.body)
-    to_address = normalise_address(draft.to_address)
+    to_address = valid_address(draft.to_address, field=Field.TO.value)
 
     def build(session: Session, user: User, mailbox: Mailbox) -> tuple[list[OutgoingEmail], str]:
         email = OutgoingEmail(from_address=mailbox.address, from_name=mailbox.owner.name or None,

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.models import Organisation, User
+from bot.services.addresses import control_problem
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ def ensure_user(session: Session, *, slack_team_id: str, profile: Profile, clock
     if user is None:
         user = User(organisation_id=org.id, slack_user_id=profile.slack_user_id, created_at=clock.now())
         session.add(user)
-    user.name, user.email, user.tz, user.is_admin = profile.name, profile.email, profile.tz, profile.is_admin
+    # The name is the From name of every email sent from the user's mailbox: Slack's own, so not refused,
+    # but a line break or control character in it is dropped (it would break the From header). The email
+    # is kept as Slack has it and checked where it is used (the preview address).
+    name = "".join(c for c in " ".join(profile.name.split()) if not control_problem(c))
+    user.name, user.email, user.tz, user.is_admin = name, profile.email, profile.tz, profile.is_admin
     session.flush()
     return user

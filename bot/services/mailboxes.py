@@ -18,6 +18,7 @@ from bot.models import (
     Provider,
     User,
 )
+from bot.services.addresses import valid_address
 from bot.services.delegations import grants
 
 # The providers' own limits (../shared/PROVIDERS.md): going over one gets a recruiter's mailbox
@@ -60,7 +61,7 @@ def connect_mailbox(
     clock: Clock,
 ) -> Mailbox:
     """Link an address to its owner. One address belongs to one bot account only (seed 004)."""
-    address = normalise_address(address)
+    address = valid_address(normalise_address(address), field="address")  # it becomes the From of every send
     mailbox = session.scalar(select(Mailbox).where(Mailbox.address == address))
     if mailbox is not None and mailbox.owner_id != owner.id and mailbox.status != MailboxStatus.DISCONNECTED:
         raise UserError(

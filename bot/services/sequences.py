@@ -12,6 +12,7 @@ from bot import templates
 from bot.clock import Clock
 from bot.errors import NotFound, UserError
 from bot.models import Campaign, CampaignStatus, Sequence, SequenceStep, User
+from bot.services.addresses import control_problem
 
 # Planned sends of these campaigns were timed with the current delays, so steps and delays are frozen.
 RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED)
@@ -66,6 +67,9 @@ def check_sequence(name: str, steps: list[StepDraft]) -> None:
     for number, step in enumerate(steps, start=1):
         if not step.subject.strip():
             raise UserError(f"Step {number} has no subject.", field=f"subject_{number}")
+        if problem := control_problem(step.subject):  # it would end the Subject header and start another
+            raise UserError(f"Step {number}: the subject contains {problem}: remove it, a subject is one line.",
+                            field=f"subject_{number}")
         if len(step.subject) > SUBJECT_LIMIT:
             raise UserError(f"Step {number}: a subject has at most {SUBJECT_LIMIT} characters.",
                             field=f"subject_{number}")

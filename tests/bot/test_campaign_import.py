@@ -2,6 +2,7 @@
 its line and writes nothing. Through the real database fixtures (SQLite, and PostgreSQL when set)."""
 from __future__ import annotations
 
+import json
 import random
 import textwrap
 from datetime import date, time, timedelta
@@ -425,3 +426,62 @@ def test_campaign_needs_a_sub_command(capsys: pytest.CaptureFixture[str]) -> Non
         main(["campaign"])
     assert exited.value.code == 2
     assert "required: CAMPAIGN_COMMAND" in capsys.readouterr().err
+
+
+# --- Addresses and one-line texts: refused on their line, nothing written ---------------------
+
+# Each is what a provider would read as two recipients, or a header of its own (issue 13).
+BAD_ADDRESSES = [
+    ("ana@x.example,boss@corp.example", '"ana@x.example,boss@corp.example" holds more than one address: expected '
+                                        "one address per list item"),
+    ("ana@@x..example", '"ana@@x..example" is not an email address (the part after the @-sign contains invalid '
+                        "characters: '@'): expected name@example.com"),
+    ('"a@b"@x.example', '""a@b"@x.example" has quotes before the @: expected a plain address'),
+    ("ana@x.example\r\nBcc: evil@x.example", '"ana@x.example\\r\\nBcc: evil@x.example" contains a line break '
+                                             "(U+000D): expected one address on one line"),
+]
+
+
+@pytest.mark.parametrize(("address", "message"), BAD_ADDRESSES)
+def test_an_address_that_is_not_one_plain_address_is_refused_on_its_line(
+        runtime: Runtime, engine: Engine, tmp_path: Path, address: str, message: str) -> None:
+    quoted = json.dumps(address)  # a YAML double-quoted scalar reads JSON's escapes
+    bad = variant(tmp_path, ("      - other: bo@old.example\n", f"      - other: {quoted}\n"),
+                  ("  email: rita@acme.example\n", f"  email: {quoted}\n"))
+    found = problems(runtime, bad)
+    assert [p.split(": ", 2)[:2] for p in found] == [[f"{bad}:{line_of(bad, 'email: ')}", "owner.email"],
+                                                     [f"{bad}:{line_of(bad, '- other: ')}",
+                                                      "candidates[2].addresses[2].address"]]
+    assert all(p.split(": ", 2)[2].startswith(message) for p in found), found
+    assert_empty(engine)
+
+
+def test_the_mailbox_address_is_checked_as_any_other(runtime: Runtime, engine: Engine, tmp_path: Path) -> None:
+    bad = variant(tmp_path, ("  address: Rita@Acme.example\n", "  address: rita@acme.example,boss@corp.example\n"))
+    assert [p.split(": ", 2)[1] for p in problems(runtime, bad)] == ["mailbox.address"]
+    assert_empty(engine)
+
+
+@pytest.mark.parametrize(("change", "path", "what"), [
+    (("  - name: Bo Chen\n", '  - name: "Bo\\rChen"\n'), "candidates[2].name", "a line break (U+000D)"),
+    (("  - name: Bo Chen\n", '  - name: "Bo\\u2028Chen"\n'), "candidates[2].name", "a line separator (U+2028)"),
+    (("    fields: {company: Initech}\n", '    fields: {company: "Init\\0ech"}\n'), "candidates[2].fields.company",
+     "a NUL character (U+0000)"),
+    (('    - subject: "Re: Backend role at {{ company }}"\n', '    - subject: "Re: Backend\\rrole"\n'),
+     "sequence.steps[2].subject", "the subject has several lines"),
+    (('    - subject: "Re: Backend role at {{ company }}"\n', '    - subject: "Re: Backend\\x1brole"\n'),
+     "sequence.steps[2].subject", "a control character (U+001B)"),
+    (("  name: Rita Recruiter\n", '  name: "Rita\\nRecruiter"\n'), "owner.name", "a line break (U+000A)"),
+])
+def test_a_control_character_in_a_name_subject_or_field_is_refused_on_its_line(
+        runtime: Runtime, engine: Engine, tmp_path: Path, change: tuple[str, str], path: str, what: str) -> None:
+    bad = variant(tmp_path, change)
+    [found] = problems(runtime, bad)
+    assert found.startswith(f"{bad}:{line_of(bad, change[1].strip())}: {path}: "), found
+    assert what in found and ": expected" in found
+    assert_empty(engine)
+
+
+def test_a_field_may_hold_line_breaks_for_a_body(runtime: Runtime, tmp_path: Path) -> None:
+    good = variant(tmp_path, ("    fields: {company: Initech}\n", '    fields: {company: Initech, note: "a\\nb"}\n'))
+    assert import_campaign(runtime, good).candidates == 3

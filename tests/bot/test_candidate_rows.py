@@ -136,6 +136,45 @@ def test_several_addresses_in_one_cell_are_refused_with_how_to_list_them() -> No
                                     "each address in its own column (work email 2, email 3 …)")]
 
 
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("ana@x.example,boss@corp.example", '"ana@x.example,boss@corp.example" holds more than one address: put each '
+                                        "address in its own column (work email 2, email 3 …)"),
+    ("ana@@x..example", '"ana@@x..example" is not an email address (the part after the @-sign contains invalid '
+                        "characters: '@'): expected name@example.com"),
+    ('"a@b"@x.example', '""a@b"@x.example" has quotes before the @: expected a plain address such as '
+                        "name@example.com"),
+    ("ana@x.example\r\nBcc: evil@x.example", '"ana@x.example\\r\\nBcc: evil@x.example" contains a line break '
+                                             "(U+000D): expected one address on one line, such as name@example.com"),
+])
+def test_an_address_a_provider_would_misread_is_refused_on_its_line(cell: str, message: str) -> None:
+    """Two recipients in one cell, a doubled @, a quoted local part holding an @, a header smuggled
+    after a line break: each would misdirect the email (issue 13)."""
+    parsed = read_csv(("name,email\nBo,bo@acme.example\nAna," + _csv_cell(cell) + "\n").encode(), source="x.csv")
+    assert problems(parsed) == [(3, message)]
+    assert [r.name for r in parsed.rows] == ["Bo"]
+
+
+def test_a_control_character_in_a_name_or_field_is_refused_but_a_field_may_span_lines() -> None:
+    rows = [("Ana", _csv_cell("Li\rma"), "ana@acme.example", "Acme", ""),
+            ("Bo", "Chen", "bo@acme.example", _csv_cell("Ini\x01tech"), ""),
+            ("Cy", _csv_cell("Pa\u2028rk"), "cy@acme.example", "Globex", ""),
+            ("Di", "Ng", "di@acme.example", "Hooli", _csv_cell("two\nlines"))]
+    text = "first name,last name,email,company,notes\n" + "".join(",".join(row) + "\n" for row in rows)
+    parsed = read_pasted(text)
+    assert problems(parsed) == [  # Ana's quoted CR ends a line: Bo's row starts on line 4
+        (2, 'the cell in column "last name" contains a line break (U+000D): remove it, a name is one line of '
+            "plain text"),
+        (4, 'the cell in column "company" contains a control character (U+0001): remove it'),
+        (5, 'the cell in column "last name" contains a line separator (U+2028): remove it, a name is one line '
+            "of plain text"),
+    ]
+    assert [(r.name, r.fields) for r in parsed.rows] == [("Di Ng", {"company": "Hooli", "notes": "two\nlines"})]
+
+
 @pytest.mark.parametrize(("name", "encoding", "people"), [
     ("utf8_bom.csv", "utf-8-sig", ["José Müller"]),
     ("utf16.csv", "utf-16", ["José Müller", "Zoë Ørsted"]),
@@ -489,3 +528,12 @@ def test_confirming_more_rows_takes_no_more_queries(runtime: Runtime, engine: En
         return len(seen)
 
     assert statements_for(10, known=3) == statements_for(300, known=100)
+
+
+def test_confirming_an_upload_with_misread_addresses_writes_only_the_good_rows(runtime: Runtime) -> None:
+    cells = ["ana@x.example,boss@corp.example", "ana@@x..example", '"a@b"@x.example',
+             "ana@x.example\r\nBcc: evil@x.example"]
+    text = "name,email\nBo,bo@acme.example\n" + "".join(f"Ana{n},{_csv_cell(c)}\n" for n, c in enumerate(cells))
+    upload_id, _ = _stage(runtime, text)
+    assert _confirm(runtime, upload_id).added == 1
+    assert _people(runtime) == [("Bo", [("bo@acme.example", "other", None)], {})]

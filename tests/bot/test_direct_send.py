@@ -27,6 +27,7 @@ from bot.runtime import Runtime
 from bot.services import direct_send
 from bot.services.campaigns import start_campaign
 from bot.services.candidates import add_candidate
+from bot.services.directory import Profile, ensure_user
 from bot.services.sequences import StepDraft, create_sequence
 from providers.sandbox import PostOffice
 from scheduling.dispatcher import Dispatcher
@@ -338,3 +339,108 @@ def test_a_mailbox_the_user_may_not_send_from_is_refused(runtime: Runtime, clock
                                  samples={}, providers=runtime.providers, clock=clock)
     assert refused.value.field == "mailbox"
     assert PostOffice(runtime.providers.sandbox).all_sent() == []  # type: ignore[attr-defined]
+
+
+# -- what enters: addresses and one-line texts (issue 13) ------------------------------------------
+
+BAD_ADDRESSES = ["ana@x.example,boss@corp.example", "ana@@x..example", '"a@b"@x.example',
+                 "ana@x.example\r\nBcc: evil@x.example"]
+WHY = ["holds more than one address: enter one address only", "is not an email address (the part after the @-sign "
+       "contains invalid characters: '@')", "has quotes before the @", "contains a line break (U+000D)"]
+
+
+@pytest.mark.parametrize(("address", "why"), list(zip(BAD_ADDRESSES, WHY)))
+def test_an_address_that_is_not_one_plain_address_is_refused_on_the_to_field(
+        runtime: Runtime, clock: FakeClock, address: str, why: str) -> None:
+    user_id, mailbox_id, sequence_id = _setup(runtime, clock)
+    with transaction(runtime.sessions) as session:
+        user = session.get(User, user_id)
+        with pytest.raises(UserError) as refused:
+            direct_send.draft_one(session, user=user, sequence_id=sequence_id, position=1,  # type: ignore[arg-type]
+                                  to_address=address, name="Ana", fields={"company": "Acme", "role": "SRE"})
+        assert refused.value.field == "to" and why in refused.value.message
+    # A draft is sent as it was shown; one that did not come from draft_one is checked again.
+    draft = direct_send.Draft(sequence_id, "Backend engineers", 1, address, "Ana", "Hello", "Hi Ana")
+    with pytest.raises(UserError) as again:
+        direct_send.send_one(runtime.sessions, user_id=user_id, draft=draft, mailbox_id=mailbox_id,
+                             providers=runtime.providers, clock=clock)
+    assert again.value.field == "to"
+    assert _sent(runtime) == [] and _counted(runtime, mailbox_id) == 0
+
+
+@pytest.mark.parametrize("address", BAD_ADDRESSES)
+def test_a_slack_profile_email_that_is_not_one_plain_address_is_never_the_preview_address(
+        runtime: Runtime, clock: FakeClock, address: str) -> None:
+    ids = _setup(runtime, clock)
+    with transaction(runtime.sessions, write=True) as session:
+        user = session.get(User, ids[0])
+        assert user is not None
+        user.email = address  # as Slack's users.info gave it
+        with pytest.raises(UserError, match="The email address in your Slack profile cannot receive the preview"):
+            direct_send.preview_form(session, user=user, sequence="Backend engineers", now=T0)
+        with pytest.raises(UserError, match="Fix it in your Slack profile"):
+            direct_send.check_preview(session, user=user, sequence_id=ids[2], mailbox_id=ids[1], samples={}, now=T0)
+    with pytest.raises(UserError, match="cannot receive the preview"):
+        _preview(runtime, ids)
+    assert _sent(runtime) == [] and _counted(runtime, ids[1]) == 0
+
+
+def test_control_characters_in_a_name_field_sample_or_subject_are_refused_on_their_input(
+        runtime: Runtime, clock: FakeClock) -> None:
+    user_id, mailbox_id, sequence_id = _setup(runtime, clock)
+    with transaction(runtime.sessions) as session:
+        user = session.get(User, user_id)
+        with pytest.raises(UserError, match=r"contains a line break \(U\+000D\)") as name:
+            direct_send.draft_one(session, user=user, sequence_id=sequence_id, position=1,  # type: ignore[arg-type]
+                                  to_address="noor@new.example", name="Noor\rBcc: x", fields={})
+        assert name.value.field == "name"
+        with pytest.raises(UserError, match=r"contains a line separator \(U\+2028\)") as sample:
+            direct_send.check_preview(session, user=user, sequence_id=sequence_id,  # type: ignore[arg-type]
+                                      mailbox_id=mailbox_id, samples={"company": "Ac\u2028me"}, now=T0)
+        assert sample.value.field == "sample.company"
+    with pytest.raises(UserError, match=r"Line 2: the value of role contains a NUL character") as fields:
+        direct_send.parse_fields("company=Acme\nrole=S\x00RE")
+    assert fields.value.field == "fields"
+    for subject, body, field in [("Hi\x1bthere", "Hi", "subject"), ("Hello", "Hi\x00", "body")]:
+        with pytest.raises(UserError) as edited:
+            direct_send.check_edited(subject, body)
+        assert edited.value.field == field
+    direct_send.check_edited("Hello", "Hi Ana,\r\nthree\nlines\n")  # a body has lines, of course
+
+
+def test_a_saved_field_with_a_line_break_cannot_make_a_subject_of_two_lines(runtime: Runtime, clock: FakeClock) -> None:
+    user_id, _, sequence_id = _setup(runtime, clock)
+    with transaction(runtime.sessions, write=True) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        add_candidate(session, added_by=user, name="Ana Lopez", clock=clock, addresses=[("ana@work.example",
+                      AddressKind.WORK)], fields={"company": "Acme\nBcc: evil@x.example", "role": "SRE"})
+        with pytest.raises(UserError, match="type that field here on one line") as refused:
+            direct_send.draft_one(session, user=user, sequence_id=sequence_id, position=1,
+                                  to_address="ana@work.example", name="", fields={})
+        assert refused.value.field == "fields"
+        draft = direct_send.draft_one(session, user=user, sequence_id=sequence_id, position=1,
+                                      to_address="ana@work.example", name="", fields={"company": "Acme"})
+        assert draft.subject == "Backend role at Acme"
+
+
+def test_a_header_that_cannot_be_written_is_refused_before_anything_is_counted(
+        runtime: Runtime, clock: FakeClock) -> None:
+    user_id, mailbox_id, sequence_id = _setup(runtime, clock)
+    with transaction(runtime.sessions, write=True) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        user.name = "Rita\nBcc: evil@x.example"  # the From name, stored before names were checked
+    draft = direct_send.Draft(sequence_id, "Backend engineers", 1, "ana@work.example", "Ana", "Hello", "Hi Ana")
+    with pytest.raises(UserError, match="This email cannot be sent: the From header would contain a line break"):
+        direct_send.send_one(runtime.sessions, user_id=user_id, draft=draft, mailbox_id=mailbox_id,
+                             providers=runtime.providers, clock=clock)
+    assert _sent(runtime) == [] and _counted(runtime, mailbox_id) == 0
+
+
+def test_a_slack_profile_name_loses_its_line_breaks_before_it_becomes_a_from_name(
+        runtime: Runtime, clock: FakeClock) -> None:
+    with transaction(runtime.sessions, write=True) as session:
+        user = ensure_user(session, slack_team_id="T0LOCAL", clock=clock,
+                           profile=Profile("U0ODD", name="Rita\r\nBcc: evil@x.example\x00"))
+        assert user.name == "Rita Bcc: evil@x.example"  # one line: it cannot start a header of its own

@@ -105,6 +105,11 @@ def test_a_template_error_names_the_step_the_part_and_the_line(
     ("X", [TWO_STEPS[0], StepDraft("Hi", "body", -1)], "delay_2", "Step 2: the delay cannot be negative."),
     ("X", [TWO_STEPS[0], StepDraft("Hi", "body", 366)], "delay_2", "Step 2: the delay is at most 365 days."),
     ("X" * 201, TWO_STEPS, "name", "A sequence name has at most 200 characters."),
+    # A line break would end the Subject header and start another (issue 13); CR alone was let through.
+    ("X", [TWO_STEPS[0], StepDraft("Hi\rBcc: evil@x.example", "body", 1)], "subject_2",
+     "Step 2: the subject contains a line break (U+000D): remove it, a subject is one line."),
+    ("X", [StepDraft("Hi\x00 {{ company }}", "body"), TWO_STEPS[1]], "subject_1",
+     "Step 1: the subject contains a NUL character (U+0000): remove it, a subject is one line."),
 ])
 def test_an_edit_is_checked_like_a_new_sequence_and_changes_nothing_when_refused(
         runtime: Runtime, clock: FakeClock, name: str, steps: list[StepDraft], field: str, message: str) -> None:

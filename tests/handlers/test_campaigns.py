@@ -401,3 +401,27 @@ def test_files_other_than_a_csv_in_the_dm_and_files_in_channels_are_left_alone(
     rita.upload("team.csv", b"name,email\nA B,ab@acme.example\n", channel="C0HIRING")
     assert len(workspace.messages()) == before + 2  # the two shares themselves; the bot said nothing
     assert not any(call.method == "files.download" for call in workspace.calls)  # nor fetched either file
+
+
+def test_a_hand_added_address_or_field_that_could_misdirect_a_send_is_refused_and_nothing_changes(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    """Addresses Slack's email input lets through (it checks little more than one @ and a dot) are
+    checked by the bot, on their field; a field's control character too. Nothing is written."""
+    _sequence_and_mailbox(runtime, clock)
+    _create(rita)
+    _add_pasted(rita)
+    rita.click(Action.UPLOAD_CONFIRM.value)
+    ana = _enrollment_id(runtime, "Ana Lima")
+    _menu(rita, workspace, f"edit:{ana}")
+    refused = rita.submit({"new_address": "ana@x..example", "fields": "company: Acme Labs"})
+    assert refused.errors == {"new_address": '"ana@x..example" is not an email address (an email address cannot '
+                                             "have two periods in a row): expected name@example.com"}
+    refused = rita.submit({"new_address": "ana@x.example,boss.corp.example"})
+    assert set(refused.errors or {}) == {"new_address"}
+    refused = rita.submit({"new_address": "ana.lima@new.example", "fields": "company: Acme\x00Labs"})
+    assert refused.errors == {"fields": "The value of company contains a NUL character (U+0000): remove it."}
+    with transaction(runtime.sessions) as session:
+        enrollment = session.get(Enrollment, ana)
+        assert enrollment is not None
+        assert (enrollment.address_override, enrollment.fields_override) == (None, {})
+        assert [a.address for a in enrollment.candidate.addresses] == ["ana@acme.example", "ana@home.example"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from email.message import Message
 
+import pytest
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import select
@@ -292,3 +293,36 @@ def test_a_reply_to_a_one_off_email_reaches_its_sender_and_a_reply_to_a_preview_
     with transaction(runtime.sessions) as session:
         (event,) = session.scalars(select(InboundEvent)).all()
         assert (event.direct_message_id, event.enrollment_id, event.from_address) == (kept.id, None, "ana@work.example")
+
+
+# -- addresses that would misdirect an email (issue 13) ----------------------------------------------
+
+@pytest.mark.parametrize("email", ["ana@x.example,boss@corp.example", "ana@@x..example", '"a@b"@x.example',
+                                   "ana@x.example\r\nBcc: evil@x.example"])
+def test_a_slack_profile_email_that_is_not_one_plain_address_is_never_the_preview_address(
+        workspace: LocalSlack, app: App, runtime: Runtime, clock: FakeClock, email: str) -> None:
+    workspace.add_user("U0ODD", name="odd", real_name="Odd Email", tz="UTC", email=email)
+    _setup(runtime, clock, slack_id="U0ODD")
+    person = Person(workspace, "U0ODD", BoltTarget(app))
+    person.slash(COMMAND, "preview Backend engineers")
+    said = workspace.ephemerals("U0ODD")[-1].text
+    assert "The email address in your Slack profile cannot receive the preview" in said
+    assert "Fix it in your Slack profile" in said
+    assert workspace.open_views("U0ODD") == [] and _sent(runtime) == []
+
+
+@pytest.mark.parametrize(("typed", "why"), [
+    ("ana@x..example", "an email address cannot have two periods in a row"),
+    ("ana@x.example,boss.corp.example", "the part after the @-sign contains invalid characters: ','"),
+])
+def test_an_address_slacks_input_lets_through_is_refused_on_the_to_field(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock, typed: str, why: str) -> None:
+    _, sequence_id = _setup(runtime, clock)
+    _open_send(rita)
+    refused = rita.submit({"template": f"{sequence_id}:1", "to": typed, "name": "Ana"})
+    assert refused.errors == {"to": f'"{typed}" is not an email address ({why}): expected name@example.com'}
+    refused = rita.submit({"template": f"{sequence_id}:1", "to": "noor@new.example", "name": "Noor\x00 Haddad",
+                           "fields": "company=Initech\nrole=SRE"})
+    assert refused.errors == {"name": "The name contains a NUL character (U+0000): remove it, it must be one line "
+                                      "of plain text."}
+    assert len(workspace.open_views(RITA)) == 1 and _sent(runtime) == []

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from email.errors import HeaderParseError
 
 import pytest
 from sqlalchemy import select, update
@@ -25,7 +26,8 @@ from bot.services.campaigns import start_campaign
 from providers.sandbox import PostOffice, SandboxStore
 from scheduling import claims
 from scheduling.compose import compose, load_sendables
-from scheduling.dispatcher import Dispatcher
+from providers.base import PermanentFailure
+from scheduling.dispatcher import Dispatcher, _attempt
 from scheduling.planner import Planner
 from tests import factories
 
@@ -294,3 +296,47 @@ def test_a_template_that_no_longer_renders_fails_that_step_with_the_field_named(
     with transaction(runtime.sessions) as session:
         assert "company" in session.scalar(select(OutboundMessage)).error
     assert _sent(runtime) == []
+
+
+# -- a header the email package cannot write (issue 13) ---------------------------------------------
+
+@pytest.mark.parametrize(("bad", "header"), [("field", "Subject"), ("owner name", "From")])
+def test_a_header_that_cannot_be_written_fails_that_send_for_good_and_tells_the_owner(
+        runtime: Runtime, clock: FakeClock, bad: str, header: str) -> None:
+    """Values stored before entry checks existed (or written around them) reach compose: the send fails
+    at once with its reason, never waits out an hour of 'unclear, look it up' as it did."""
+    _started(runtime, clock, candidates=2)
+    with transaction(runtime.sessions, write=True) as session:
+        first = session.scalars(select(Enrollment).order_by(Enrollment.id)).first()
+        if bad == "field":
+            session.execute(update(Enrollment).where(Enrollment.id == first.id)
+                            .values(fields_override={"company": "Acme\r\nBcc: evil@x.example"}))
+        else:
+            first.campaign.mailbox.owner.name = "Rita\nBcc: evil@x.example"
+    clock.advance(timedelta(minutes=41))
+    dispatcher = _dispatcher(runtime)
+    report = dispatcher.run_until_idle()
+    failed = 1 if bad == "field" else 2  # a bad From name breaks every send from that mailbox
+    assert (report.failed, report.retrying, report.sent) == (failed, 0, 2 - failed)
+    with transaction(runtime.sessions) as session:
+        row = session.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).first()
+        assert row.status == OutboundStatus.FAILED
+        # The check before the provider call words it so; a provider that tried would say "cannot be written".
+        assert row.error.startswith(f"the {header} header would contain a line break or control character")
+        assert row.enrollment.status == EnrollmentStatus.PAUSED
+        notices = session.scalars(select(Notification).where(Notification.kind == "send_failed")).all()
+        assert len(notices) == failed
+        assert f"the {header} header would contain a line break" in notices[0].text
+    sent = PostOffice(_store(runtime)).all_sent()
+    assert len(sent) == 2 - failed and all("evil" not in m.as_string() for m in sent)
+    clock.advance(timedelta(hours=2))  # no lookup, no retry: the row is settled
+    assert dispatcher.run_until_idle().claimed == 0
+    assert _statuses(runtime)[0] == OutboundStatus.FAILED
+
+
+def test_a_header_error_raised_inside_a_provider_is_a_permanent_failure() -> None:
+    def send(email: object) -> object:  # a provider that builds the message itself, as SMTP and Gmail do
+        raise HeaderParseError("header value appears to contain an embedded header")
+
+    outcome = _attempt(7, send, object())
+    assert isinstance(outcome.error, PermanentFailure) and "cannot be written" in str(outcome.error)
