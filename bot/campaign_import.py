@@ -97,7 +97,7 @@ from pydantic.fields import FieldInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import templates
+from bot import templates, yaml_limits
 from bot.config import Settings
 from bot.db import transaction
 from bot.errors import UserError
@@ -252,15 +252,22 @@ def _show_path(path: Loc) -> str:
 
 def _read_yaml(text: str, file: str) -> _Document:
     doc = _Document(file)
-    loader = yaml.SafeLoader(text)
+    loader = yaml_limits.LimitedLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             doc.report((), "the file is empty: expected owner, mailbox, sequence, campaign and candidates "
                            "(see `outreach campaign import --help`)", line=1)
             return doc
+        yaml_limits.check_expansion(root)  # before _node_data builds what the aliases stand for
         doc.lines[()] = root.start_mark.line + 1
         doc.data = _node_data(loader, root, (), doc, set())
+    except yaml_limits.YamlTooLarge as exc:
+        raise ImportProblems([Problem(file, None, "", str(exc))], file) from None
+    except RecursionError:
+        raise ImportProblems([Problem(file, None, "", "lists or mappings are nested too deeply: expected the "
+                                                      "shape of a campaign file (see `outreach campaign import "
+                                                      "--help`)")], file) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or "unreadable YAML"
@@ -969,6 +976,9 @@ def import_campaign(runtime: Runtime, source: str | PathLike[str], *, start: boo
     `dry_run` does everything, then rolls it back."""
     name = str(source)
     try:
+        too_big = yaml_limits.size_problem(Path(source).stat().st_size)  # before reading it into memory
+        if too_big:
+            raise ImportProblems([Problem(name, None, "", too_big)], name)
         text = Path(source).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ImportProblems([Problem(name, None, "", f"not UTF-8 text ({exc.reason}): expected a UTF-8 "
@@ -982,6 +992,9 @@ def import_campaign(runtime: Runtime, source: str | PathLike[str], *, start: boo
 def import_campaign_text(runtime: Runtime, text: str, *, file: str = "<text>", start: bool = False,
                          dry_run: bool = False) -> ImportResult:
     """As import_campaign, from YAML text; `file` names it in problems."""
+    too_big = yaml_limits.size_problem(len(text))
+    if too_big:
+        raise ImportProblems([Problem(file, None, "", too_big)], file)
     parsed = _parse(text, file)
     if not parsed.structure_ok:
         raise ImportProblems(parsed.doc.problems, file)
@@ -1041,11 +1054,15 @@ def _run_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         upgrade(runtime.engine)
         if args.file == "-":
-            result = import_campaign_text(runtime, sys.stdin.read(), file="<stdin>", start=args.start,
+            text = sys.stdin.read(yaml_limits.MAX_BYTES + 1)  # enough to know it is too large
+            result = import_campaign_text(runtime, text, file="<stdin>", start=args.start,
                                           dry_run=args.dry_run)
         else:
             result = import_campaign(runtime, args.file, start=args.start, dry_run=args.dry_run)
     except ImportProblems as exc:
+        if len(exc.problems) == 1 and exc.problems[0].line is None:  # about the file as a whole: one line
+            print(f"outreach: {exc.problems[0]}; nothing was imported", file=sys.stderr)
+            return EXIT_PROBLEMS
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         count = len(exc.problems)

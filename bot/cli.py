@@ -15,6 +15,24 @@ from bot.crypto import CredentialsUnreadable, new_key
 log = logging.getLogger("outreach")
 
 EXIT_CONFIG = 2
+EXIT_DATABASE = 3
+
+
+def database_unreachable(url: str, error: Exception) -> str:
+    """One line naming DATABASE_URL (its password hidden) and the driver's first line of what failed."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+        shown, password = parsed.render_as_string(hide_password=True), parsed.password
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read shows nothing of itself
+        shown, password = "unreadable", None
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    what = lines[0] if lines else type(cause).__name__
+    if password:
+        what = what.replace(str(password), "***")
+    return f"outreach: cannot reach the database at DATABASE_URL ({shown}): {what}"
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -200,12 +218,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for noisy in ("alembic", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    settings = None
     try:
         settings = None if getattr(args, "no_settings", False) else load_settings()
         return run(args, settings)  # type: ignore[arg-type]
     except ConfigError as exc:
         print(f"outreach: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except (OperationalError, InterfaceError) as exc:  # at start-up (migrations): the database is not there
+        if settings is None:
+            raise
+        print(database_unreachable(settings.database_url, exc), file=sys.stderr)
+        return EXIT_DATABASE
 
 
 if __name__ == "__main__":

@@ -1,21 +1,76 @@
 """Email templates: Jinja2's sandbox with strict undefined, so a template can neither reach Python
-internals nor silently send "Hi ," when a field is missing."""
+internals nor silently send "Hi ," when a field is missing; and with limits (bot/template_limits.py),
+so it can neither hang a worker nor exhaust its memory."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from bot import template_limits as limits
 from bot.errors import UserError
+from bot.template_limits import TemplateLimit
 
-environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+SAMPLE_NAME = "Alex Sample"
 
 
 class TemplateProblem(UserError):
     pass
+
+
+class _LimitedTemplate(Template):
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        context = self.new_context(dict(*args, **kwargs))
+        try:
+            return limits.budgeted(lambda: self.root_render_func(context))
+        except TemplateLimit:
+            raise
+        except Exception:  # noqa: BLE001 - Jinja's own handler: it rewrites the traceback to the template's lines
+            self.environment.handle_exception()
+            raise
+
+
+class _LimitedEnvironment(ImmutableSandboxedEnvironment):
+    """Immutable: a template cannot grow a list in a loop (`l.extend(l)`); the operators, calls and
+    filters that can make a large value from a small one are checked before they run."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    template_class = _LimitedTemplate
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(finalize=self._written, **options)
+        self.globals["range"] = limits.limited_range
+        del self.globals["lipsum"]  # placeholder text, never an email's, and lipsum(100000) runs for seconds
+        self.filters = {name: limits.limited_filter(name, func) for name, func in self.filters.items()}
+        self.filters["limited_block"] = lambda value: limits.sized(value, "a {% set %} block")
+        self.limited_loop = limits.limited_loop
+        self.limited_concat = limits.limited_concat
+
+    @staticmethod
+    def _written(value: Any) -> Any:
+        """Every `{{ … }}`, before it becomes text."""
+        return limits.sized(value, "a `{{ … }}` value")
+
+    def _generate(self, source: nodes.Template, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
+        return super()._generate(limits.Guard().visit(source), *args, **kwargs)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        limits.tick()
+        limits.check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+        limits.tick()
+        if __obj is limits.limited_loop or __obj is limits.limited_concat:  # ours, checking themselves
+            return __context.call(__obj, *args, **kwargs)
+        limits.check_call(__obj, args, kwargs)
+        return limits.sized(super().call(__context, __obj, *args, **kwargs), "the result of a call")
+
+
+environment = _LimitedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 def check(source: str, *, field: str) -> None:
@@ -32,14 +87,37 @@ def compiled(source: str) -> Template:
 
 
 def render(source: str, values: Mapping[str, Any], *, field: str = "template") -> str:
+    """The template's text for these values. Every way it can fail is a TemplateProblem naming what to
+    fix: the template is the person's own code, so whatever it raises is theirs to change, and one
+    bad template must not stop the other emails of a batch."""
     try:
         return compiled(source).render(values)
+    except TemplateLimit as exc:
+        raise TemplateProblem(exc.message, field=field) from None
     except UndefinedError as exc:
         raise TemplateProblem(f"missing field: {exc.message}", field=field) from None
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"line {exc.lineno}: {exc.message}", field=field) from None
     except SecurityError:
         raise TemplateProblem("that template uses something templates may not use", field=field) from None
+    except RecursionError:
+        raise TemplateProblem("it calls itself too deeply (a macro that calls itself?)", field=field) from None
+    except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        raise TemplateProblem(f"it fails when rendered: {exc}", field=field) from None
+
+
+def check_limits(source: str, *, field: str) -> None:
+    """Render once with a sample value for every field it reads, refusing what breaks a limit
+    (bot/template_limits.py). Other failures are left to the real values: a sample is only a stand-in."""
+    try:
+        variables = meta.find_undeclared_variables(environment.parse(source)) - set(environment.globals)
+        compiled(source).render(candidate_values(SAMPLE_NAME, {v: f"[{v}]" for v in variables}))
+    except TemplateLimit as exc:
+        raise TemplateProblem(exc.message, field=field) from None
+    except RecursionError:
+        raise TemplateProblem("it calls itself too deeply (a macro that calls itself?)", field=field) from None
+    except Exception:  # noqa: BLE001, S110 - not a limit: a missing field or a sample a filter cannot read
+        pass
 
 
 def candidate_values(name: str, fields: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

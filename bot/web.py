@@ -8,12 +8,14 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.request_guard import guarded
+
 StartResponse = Callable[..., Any]
 Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def wsgi_app(app: App, oauth: Wsgi | None = None) -> Wsgi:
-    slack = SlackRequestHandler(app)
+    slack = guarded(SlackRequestHandler(app))  # what Bolt cannot parse is a 400, never a 500
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

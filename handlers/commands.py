@@ -13,6 +13,15 @@ from handlers.errors import message_for
 from handlers.views.help import help_blocks, help_text
 
 COMMAND = "/outreach"
+# The longest real argument is a mention and a campaign name (200 characters); an argument is echoed
+# into answers, and a block over Slack's 3,000 characters fails the whole answer.
+ARGS_LIMIT = 500
+ECHO_LIMIT = 40
+
+
+def shown(text: str) -> str:
+    """What of a typed word an answer repeats: a few dozen characters at most."""
+    return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + "…"
 
 
 
@@ -76,9 +85,14 @@ def register(app: App, router: CommandRouter) -> None:
     @app.command(COMMAND)
     def dispatch(ack: Ack, respond: Respond, client: WebClient, context: BoltContext,
                  body: dict[str, Any]) -> None:
-        sub, rest, word = router.resolve(body.get("text", ""))
+        text = body.get("text", "")
+        if len(text) > ARGS_LIMIT:
+            ack(text=f":warning: That is {len(text):,} characters after `{COMMAND}`; a command takes a few words "
+                     f"(at most {ARGS_LIMIT}). `{COMMAND} help` lists them.")
+            return
+        sub, rest, word = router.resolve(text)
         if sub is None:  # an unknown sub-command answers with the help, naming what was typed
-            ack(text=help_text(router.listing), blocks=help_blocks(router.listing, unknown=word or None))
+            ack(text=help_text(router.listing), blocks=help_blocks(router.listing, unknown=shown(word) or None))
             return
         try:
             sub.handler(CommandCall(args=rest, ack=ack, respond=respond, client=client, context=context, body=body))

@@ -116,3 +116,24 @@ def test_audit_prints_the_newest_entries_as_json_lines(tmp_path: Path, monkeypat
                         "subject": "delegation:7", "detail": {"n": 2}}
     assert main(["audit", "--limit", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_an_unreachable_database_is_one_line_naming_database_url_without_its_password(
+        tmp_path: Path, command: str) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: connecting is refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"postgresql://rita:s3cret-Pa55@127.0.0.1:{port}/outreach",
+           "SLACK_BOT_TOKEN": "xoxb-local", "SLACK_SIGNING_SECRET": "local-secret", "SLACK_API_URL": "http://127.0.0.1:9/"}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", command],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "s3cret-Pa55" not in output and "Traceback" not in output, output
+    [line] = output.strip().splitlines()
+    assert line.startswith("outreach: cannot reach the database at DATABASE_URL "
+                           f"(postgresql://rita:***@127.0.0.1:{port}/outreach): "), line
+    assert "Connection refused" in line  # the driver's own words for what failed

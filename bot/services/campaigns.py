@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, object_session
 
+from bot import templates
 from bot.clock import Clock
 from bot.errors import NotFound, UserError
 from bot.models import (
@@ -98,6 +99,7 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     enrollments = list(session.scalars(select(Enrollment).where(Enrollment.campaign_id == campaign.id)))
     if not enrollments:
         raise UserError(f"'{campaign.name}' has no candidates yet: add some before starting.")
+    _check_limits(campaign)
     missing = missing_fields(session, campaign=campaign)
     if missing:
         raise UserError(f"'{campaign.name}' cannot start: {describe(missing)}. Add the missing fields to those "
@@ -109,6 +111,18 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
         planned += planner.plan_step(session, enrollment=enrollment, position=1, rng=rng, now=clock.now()) is not None
     session.flush()
     return planned
+
+
+def _check_limits(campaign: Campaign) -> None:
+    """Each step rendered once with sample values: a template that would hang or flood a send (a
+    sequence saved before the limits existed) is refused here, naming the step."""
+    for step in sorted(campaign.sequence.steps, key=lambda s: s.position):
+        for part in ("subject", "body"):
+            try:
+                templates.check_limits(getattr(step, part), field=part)
+            except templates.TemplateProblem as problem:
+                raise UserError(f"'{campaign.name}' cannot start: Step {step.position} {part}, {problem.message}. "
+                                "Fix the sequence with `/outreach sequence edit`.") from None
 
 
 PAUSE_REASONS = {

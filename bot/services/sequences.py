@@ -80,6 +80,7 @@ def check_sequence(name: str, steps: list[StepDraft]) -> None:
         for part, source in (("subject", step.subject), ("body", step.body)):
             try:
                 templates.check(source, field=f"{part}_{number}")
+                templates.check_limits(source, field=f"{part}_{number}")  # a loop that would hang a send
             except templates.TemplateProblem as problem:  # "line 3: ..." gains which step and which part
                 raise templates.TemplateProblem(f"Step {number} {part}, {problem.message}",
                                                 field=problem.field) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from time import monotonic as time_monotonic
 import textwrap
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -485,3 +486,42 @@ def test_a_control_character_in_a_name_subject_or_field_is_refused_on_its_line(
 def test_a_field_may_hold_line_breaks_for_a_body(runtime: Runtime, tmp_path: Path) -> None:
     good = variant(tmp_path, ("    fields: {company: Initech}\n", '    fields: {company: Initech, note: "a\\nb"}\n'))
     assert import_campaign(runtime, good).candidates == 3
+
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join([f'*{chr(97 + n)}'] * 10)}]\n" for n in range(8))
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    (BILLION_LAUGHS, "more than 300,000 values once its aliases (*name) are expanded"),
+    ("candidates: [" + "1, " * 400_000 + "]\n", "the file holds more than 300,000 values"),
+    ("candidates: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+])
+def test_an_alias_bomb_or_a_huge_document_ends_at_once_with_one_line(
+        cli_database: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, source: str, expected: str) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(source)
+    started = time_monotonic()
+    assert main(["campaign", "import", str(path)]) == 2
+    assert time_monotonic() - started < 15  # PyYAML's pure-Python parser reads the 1.2 MB list in a few seconds
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and expected in err and "Traceback" not in err, err
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
+        cli_database: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    path = tmp_path / "huge.yaml"
+    with path.open("w") as out:
+        out.write("candidates:\n")
+        out.truncate(50_000_000)  # 50 MB (sparse: nothing to write)
+    started = time_monotonic()
+    assert main(["campaign", "import", str(path)]) == 2
+    assert time_monotonic() - started < 5
+    assert capsys.readouterr().err == (f"outreach: {path}: the file is 50.0 MB, over the 2 MB a campaign file may "
+                                       "be: import fewer candidates per file; nothing was imported\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO("# padding\n" * 300_000))
+    assert main(["campaign", "import", "-"]) == 2
+    assert capsys.readouterr().err.startswith("outreach: <stdin>: the file is 2.0 MB, over the 2 MB")

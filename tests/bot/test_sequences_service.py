@@ -84,6 +84,9 @@ def test_find_sequence_by_name_in_any_case_or_by_number_within_ones_own(runtime:
 @pytest.mark.parametrize("part, steps, where", [
     ("body", [TWO_STEPS[0], StepDraft("Ok", "Hi,\n\nthanks {{ first_name }", 1)], "Step 2 body, line 3: "),
     ("subject", [StepDraft("Role at {% if %}", "Hi")], "Step 1 subject, line 1: "),
+    ("body", [TWO_STEPS[0], StepDraft("Ok", "{% for i in range(99999) %}{% for j in range(99999) %}{{ i }}"
+                                            "{% endfor %}{% endfor %}", 1)], "Step 2 body, range() asks for 99,999"),
+    ("subject", [StepDraft("{{ 'x' * 10000000000 }}", "Hi")], "Step 1 subject, a repetition (`*`) would be longer"),
 ])
 def test_a_template_error_names_the_step_the_part_and_the_line(
         runtime: Runtime, clock: FakeClock, part: str, steps: list[StepDraft], where: str) -> None:

@@ -1,0 +1,73 @@
+"""Limits on a YAML file, checked before any Python object is built from it, so an alias bomb
+("billion laughs") or a huge document ends at once with one clear line instead of a MemoryError
+after a minute.
+
+| limit | value | why |
+|---|---|---|
+| size | 2 MB | 10,000 candidates (the CSV import's row limit) take about 1.2 MB; PyYAML's pure-Python parser reads about 1 MB in 7 s on a shared core |
+| nodes while parsing | 300,000 | 10,000 candidates are about 160,000 (every key and value is one); each costs about 500 bytes of parser memory |
+| values once aliases are expanded | 300,000 | an alias (`*name`) repeats a whole subtree: nine levels of ten aliases are a billion values |
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+MAX_BYTES = 2_000_000
+MAX_NODES = 300_000
+MAX_VALUES = 300_000
+
+
+class YamlTooLarge(Exception):
+    """What was too large, in words for the person who wrote the file."""
+
+
+def size_problem(size: int) -> str | None:
+    if size <= MAX_BYTES:
+        return None
+    return (f"the file is {size / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB a campaign file may be: "
+            "import fewer candidates per file")
+
+
+class LimitedLoader(yaml.SafeLoader):
+    """SafeLoader that stops composing past MAX_NODES nodes (aliases counted as they are met)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlTooLarge(f"the file holds more than {MAX_NODES:,} values: import fewer candidates per file")
+        return super().compose_node(parent, index)
+
+
+def check_expansion(root: yaml.Node) -> None:
+    """Count the values the composed tree stands for once every alias is expanded, without expanding
+    it: each node's count is kept, so a node shared by many aliases is counted once per use but walked
+    once. A node inside itself counts once here (the reader reports the loop)."""
+    counts: dict[int, int] = {}
+
+    def count(node: yaml.Node) -> int:
+        known = counts.get(id(node))
+        if known is not None:
+            return known
+        counts[id(node)] = 1  # while it is walked: a loop back to it counts one
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            children: list[yaml.Node] = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = []
+        for child in children:
+            total += count(child)
+            if total > MAX_VALUES:
+                raise YamlTooLarge(f"the file stands for more than {MAX_VALUES:,} values once its aliases (*name) "
+                                   "are expanded: write the values out, or use fewer aliases")
+        counts[id(node)] = total
+        return total
+
+    count(root)
