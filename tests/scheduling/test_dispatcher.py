@@ -338,5 +338,5 @@ def test_a_header_error_raised_inside_a_provider_is_a_permanent_failure() -> Non
     def send(email: object) -> object:  # a provider that builds the message itself, as SMTP and Gmail do
         raise HeaderParseError("header value appears to contain an embedded header")
 
-    outcome = _attempt(7, send, object())
+    outcome = _attempt(7, send, object(), lambda row_id: True)  # type: ignore[arg-type]
     assert isinstance(outcome.error, PermanentFailure) and "cannot be written" in str(outcome.error)
