@@ -273,12 +273,7 @@ def test_one_candidate_is_paused_and_resumed_from_the_campaign_message(
 
 def test_per_campaign_address_and_fields_change_nothing_elsewhere(
         rita: Person, omar: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
-    _sequence_and_mailbox(runtime, clock)
-    _create(rita)
-    _add_pasted(rita)
-    rita.click(Action.UPLOAD_CONFIRM.value)
-    ana = _enrollment_id(runtime, "Ana Lima")
-    _menu(rita, workspace, f"edit:{ana}")
+    ana = _editing_ana(rita, workspace, runtime, clock)
     assert rita.submit({"new_address": "ana.lima@new.example", "fields": "company: Acme Labs"}).ok
     with transaction(runtime.sessions) as session:
         enrollment = session.get(Enrollment, ana)
@@ -333,6 +328,17 @@ def _enrollment_id(runtime: Runtime, name: str) -> int:
         return found
 
 
+def _editing_ana(rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> int:
+    """A draft with the pasted candidates, and Rita's edit form open for Ana's place in it."""
+    _sequence_and_mailbox(runtime, clock)
+    _create(rita)
+    _add_pasted(rita)
+    rita.click(Action.UPLOAD_CONFIRM.value)
+    ana = _enrollment_id(runtime, "Ana Lima")
+    _menu(rita, workspace, f"edit:{ana}")
+    return ana
+
+
 def _menu(rita: Person, workspace: LocalSlack, option: str) -> None:
     message = [m for m in workspace.messages() if any(b.get("type") == "header" for b in m.blocks)][-1]
     block = next(b for b in message.blocks if b.get("accessory", {}).get("type") == "overflow"
@@ -346,12 +352,7 @@ __all__ = ["OMAR", "EnrollmentStatus", "OutboundStatus", "PauseReason"]
 
 def test_a_hand_added_address_is_seen_only_by_who_added_it_and_use_first_wins(
         rita: Person, omar: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
-    _sequence_and_mailbox(runtime, clock)
-    _create(rita)
-    _add_pasted(rita)
-    rita.click(Action.UPLOAD_CONFIRM.value)
-    ana = _enrollment_id(runtime, "Ana Lima")
-    _menu(rita, workspace, f"edit:{ana}")
+    ana = _editing_ana(rita, workspace, runtime, clock)
     assert rita.submit({"send_to": "ana@home.example", "use_first": ["yes"]}).ok
     _menu(rita, workspace, f"edit:{ana}")
     assert rita.submit({"new_address": "ana.private@mail.example"}).ok
@@ -407,12 +408,7 @@ def test_a_hand_added_address_or_field_that_could_misdirect_a_send_is_refused_an
         rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
     """Addresses Slack's email input lets through (it checks little more than one @ and a dot) are
     checked by the bot, on their field; a field's control character too. Nothing is written."""
-    _sequence_and_mailbox(runtime, clock)
-    _create(rita)
-    _add_pasted(rita)
-    rita.click(Action.UPLOAD_CONFIRM.value)
-    ana = _enrollment_id(runtime, "Ana Lima")
-    _menu(rita, workspace, f"edit:{ana}")
+    ana = _editing_ana(rita, workspace, runtime, clock)
     refused = rita.submit({"new_address": "ana@x..example", "fields": "company: Acme Labs"})
     assert refused.errors == {"new_address": '"ana@x..example" is not an email address (an email address cannot '
                                              "have two periods in a row): expected name@example.com"}
