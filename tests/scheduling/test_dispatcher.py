@@ -20,6 +20,7 @@ from bot.models import (
     OutboundMessage,
     OutboundStatus,
     PauseReason,
+    SequenceStep,
 )
 from bot.runtime import Runtime
 from bot.services.campaigns import start_campaign
@@ -94,6 +95,22 @@ def test_follow_up_goes_in_the_same_thread_two_days_later(runtime: Runtime, cloc
         enrollment = session.scalar(select(Enrollment))
         assert enrollment.status == EnrollmentStatus.FINISHED
         assert enrollment.campaign.status == CampaignStatus.FINISHED
+
+
+def test_a_follow_up_answers_the_subject_step_one_was_sent_with_after_step_one_is_reworded(
+        runtime: Runtime, clock: FakeClock) -> None:
+    """Rewording step 1 mid-campaign must not break running threads: Gmail threads by subject too."""
+    _started(runtime, clock)
+    clock.advance(timedelta(minutes=41))
+    _dispatcher(runtime).run_once()
+    with transaction(runtime.sessions, write=True) as session:
+        step_one = session.scalar(select(SequenceStep).where(SequenceStep.position == 1))
+        step_one.subject = "{{ first_name }}, a backend role at {{ company }}"
+        assert session.scalar(select(Enrollment)).thread_subject == "Backend role at Acme"
+    clock.advance(timedelta(days=2, minutes=41))
+    assert _dispatcher(runtime).run_once().sent == 1
+    first, second = PostOffice(_store(runtime)).sent(ADDRESS)
+    assert second["Subject"] == "Re: Backend role at Acme" == "Re: " + first["Subject"]
 
 
 def test_a_reply_recorded_before_the_claim_stops_the_send(runtime: Runtime, clock: FakeClock) -> None:
