@@ -53,29 +53,35 @@ class LastLook:
 
 
 class _Looks:
-    """Callable per row id; thread-safe; holds at most one connection per concurrent look."""
+    """Callable per row id, from any number of sending threads. A look takes about a tenth of a
+    millisecond, so a few connections serve them all; more would take from the engine's pool the
+    connections the batch's recording needs while the looks are still open."""
+
+    CONNECTIONS = 2
 
     def __init__(self, owner: LastLook) -> None:
         self.owner = owner
         self._free: list[Any] = []
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.CONNECTIONS)
 
     def __call__(self, row_id: int) -> bool:
         """Whether the claimed row may still go out now."""
-        connection = self._take()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(self.owner.sql, (row_id, self.owner.worker_id))
-            found = cursor.fetchone() is not None
-            cursor.close()
-        except BaseException:
+        with self._slots:
+            connection = self._take()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self.owner.sql, (row_id, self.owner.worker_id))
+                found = cursor.fetchone() is not None
+                cursor.close()
+            except BaseException:
+                with self._lock:
+                    self._all.remove(connection)
+                connection.invalidate()
+                raise
             with self._lock:
-                self._all.remove(connection)
-            connection.invalidate()
-            raise
-        with self._lock:
-            self._free.append(connection)
+                self._free.append(connection)
         return found
 
     def _take(self) -> Any:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -31,7 +32,7 @@ from bot.models import (
     OutboundMessage,
     OutboundStatus,
 )
-from bot.runtime import Runtime
+from bot.runtime import Runtime, build_runtime
 from bot.services import transitions
 from bot.services.campaigns import pause_candidate, resume_candidate, start_campaign
 from bot.services.replies import Inbound, record_inbound
@@ -42,6 +43,7 @@ from scheduling import claims
 from scheduling.dispatcher import Dispatcher
 from scheduling.outcomes import Outcome, Recorder
 from tests import factories
+from tests.conftest import make_settings
 
 O = OutboundMessage
 WORKER = "w-race"
@@ -238,3 +240,26 @@ def test_a_claimed_send_whose_candidate_replies_is_cancelled_at_the_last_look_no
         assert session.scalar(select(O.status).where(O.enrollment_id == second.id)) == OutboundStatus.CANCELLED
     recipients = sorted(str(m["To"]) for m in PostOffice(runtime.providers.sandbox).all_sent())  # type: ignore[attr-defined]
     assert recipients == ["ana0@work.example", "ana2@work.example"]
+
+
+def test_many_sends_in_flight_look_through_a_few_connections_and_all_go_out(
+        engine: Engine, clock: FakeClock, tmp_path: Path) -> None:
+    """Forty sends in flight at once, each looked at before its provider call: the looks share a few
+    connections, so the engine's pool (15) still has room for the batch's recording."""
+    runtime = build_runtime(make_settings(tmp_path, OUTREACH_SANDBOX_LATENCY_MS=50), clock=clock,
+                            rng=random.Random(7), engine=engine)
+    with transaction(runtime.sessions, write=True) as session:
+        rita = factories.recruiter(session, clock)
+        for m in range(10):
+            mailbox = factories.sandbox_mailbox(session, rita, clock, address=f"box{m}@acme.example")
+            mailbox.min_spacing_seconds = 0
+            campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=4)
+            start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(m))
+    clock.advance(timedelta(minutes=41))
+    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
+                            rng=random.Random(2), worker_id="w1", concurrency=64, record_every=10)
+    try:
+        report = dispatcher.run_once()
+    finally:
+        dispatcher.close()
+    assert (report.claimed, report.sent) == (40, 40)
