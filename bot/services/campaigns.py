@@ -89,7 +89,7 @@ def enroll(session: Session, *, campaign: Campaign, candidates: Iterable[Candida
 def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: random.Random) -> int:
     """Start: nothing leaves for 20 minutes (seed 002). Returns how many first steps were planned.
     Refused, with what to fix, while any candidate lacks a field a step needs."""
-    from bot.services.template_check import describe, missing_fields
+    from bot.services.template_check import describe, missing_fields, subject_line_breaks
 
     if campaign.status != CampaignStatus.DRAFT:
         raise UserError(f"'{campaign.name}' has already been started.")
@@ -104,6 +104,11 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     if missing:
         raise UserError(f"'{campaign.name}' cannot start: {describe(missing)}. Add the missing fields to those "
                         "candidates (for this campaign, from the candidate's menu) or change the sequence.")
+    broken = subject_line_breaks(session, campaign=campaign)
+    if broken:
+        raise UserError(f"'{campaign.name}' cannot start: a subject is one line, and these fields it reads hold a "
+                        f"line break: {describe(broken, verb='reads')}. Put them on one line (for this campaign, "
+                        "from the candidate's menu) or leave them out of the subjects.")
     campaign.status = CampaignStatus.SCHEDULED
     campaign.started_at = clock.now()
     planned = 0

@@ -11,6 +11,7 @@ candidate lacking one is actually rendered, so `{% if x is defined %}` guards ar
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -113,7 +114,38 @@ def missing_fields(session: Session, *, campaign: Campaign) -> list[MissingField
     return found
 
 
-def describe(missing: list[MissingField], limit: int = 10) -> str:
+# What would end a header line early: a field that holds one cannot go into a subject (the rest of
+# the control characters are refused where fields enter; line breaks are allowed there, for notes).
+_LINE_BREAK = re.compile("[\r\n\x0b\x0c\x85\u2028\u2029]")
+
+
+def subject_line_breaks(session: Session, *, campaign: Campaign) -> list[MissingField]:
+    """Every (candidate, field) with a line break that a subject still to be sent reads, with the
+    first step whose subject reads it: the send would fail, so Start names them first."""
+    steps = sorted(campaign.sequence.steps, key=lambda s: s.position)
+    subjects = [(position, sources[:-1]) for position, sources in _plan(steps, campaign.same_thread)]  # less the body
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.steps_sent, Enrollment.fields_override, Candidate.name, Candidate.fields)
+        .join(Candidate, Candidate.id == Enrollment.candidate_id)
+        .where(Enrollment.campaign_id == campaign.id, Enrollment.status.not_in(ENDED))
+        .order_by(Enrollment.id))
+    found: list[MissingField] = []
+    for enrollment_id, steps_sent, overrides, name, fields in rows:
+        values = {**(fields or {}), **(overrides or {})}
+        broken = {key for key, value in values.items() if isinstance(value, str) and _LINE_BREAK.search(value)}
+        if not broken:
+            continue  # the fast path: nearly every candidate
+        reported: set[str] = set()
+        for position, sources in subjects:
+            if position <= steps_sent:
+                continue
+            for field in sorted(set().union(*(_needs(source) for source in sources)) & broken - reported):
+                reported.add(field)
+                found.append(MissingField(name, enrollment_id, position, field))
+    return found
+
+
+def describe(missing: list[MissingField], limit: int = 10, verb: str = "needs") -> str:
     """One message naming candidates and what they lack, e.g. "Ana Lima: step 2 needs `company`;
     Bo Chen: step 1 needs `role` and `team` … and 12 more" (more candidates)."""
     by_enrollment: dict[int, tuple[str, dict[int, list[str]]]] = {}
@@ -122,7 +154,7 @@ def describe(missing: list[MissingField], limit: int = 10) -> str:
         by_step.setdefault(item.step, []).append(item.field)
     parts = []
     for name, by_step in list(by_enrollment.values())[:limit]:
-        needs = ", ".join(f"step {step} needs {_and(fields)}" for step, fields in sorted(by_step.items()))
+        needs = ", ".join(f"step {step} {verb} {_and(fields)}" for step, fields in sorted(by_step.items()))
         parts.append(f"{name}: {needs}")
     text = "; ".join(parts)
     if len(by_enrollment) > limit:

@@ -2,16 +2,20 @@
 found the way the emails are rendered (strict undefined, overrides applied, guards respected)."""
 from __future__ import annotations
 
+import random
 from typing import Any
 
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import templates
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.models import AddressKind, Campaign, Enrollment, EnrollmentStatus
+from bot.errors import UserError
+from bot.models import AddressKind, Campaign, CampaignStatus, Enrollment, EnrollmentStatus, OutboundMessage
 from bot.runtime import Runtime
-from bot.services.campaigns import enroll
+from bot.services.campaigns import enroll, start_campaign
 from bot.services.candidates import add_candidate
 from bot.services.sequences import StepDraft
 from bot.services.template_check import MissingField, describe, missing_fields
@@ -125,3 +129,25 @@ def test_the_message_names_candidates_and_what_they_lack_and_counts_the_rest() -
                                           "`team`, step 3 needs `city` … and 12 more")
     assert describe(missing[:1]) == "Ana Lima: step 2 needs `company`"
     assert describe([]) == ""
+
+
+def test_start_names_a_field_with_a_line_break_that_a_subject_reads_and_stays_a_draft(runtime: Runtime) -> None:
+    """A subject is one header line: a field that would break it (an injected `Bcc:`) is refused at
+    Start, naming the candidate and the field; line breaks in a field only a body reads are fine."""
+    with transaction(runtime.sessions, write=True) as session:
+        campaign, _ = _campaign(session, runtime.clock, STEPS, [
+            ("Ana Lima", {"role": "Backend", "company": "Acme", "city": "Lisbon", "notes": "line one\nline two"}),
+            ("Bo Chen", {"role": "Backend", "company": "Initech\r\nBcc: evil@x.example", "city": "Porto"}),
+        ])
+        campaign_id = campaign.id
+    with pytest.raises(UserError) as refused:
+        with transaction(runtime.sessions, write=True) as session:
+            start_campaign(session, campaign=session.get(Campaign, campaign_id), clock=runtime.clock,
+                           rng=random.Random(1))
+    assert refused.value.message == (
+        "'Backend Q4' cannot start: a subject is one line, and these fields it reads hold a line break: "
+        "Bo Chen: step 1 reads `company`. Put them on one line (for this campaign, from the candidate's menu) "
+        "or leave them out of the subjects.")
+    with transaction(runtime.sessions) as session:
+        assert session.get(Campaign, campaign_id).status == CampaignStatus.DRAFT
+        assert session.scalars(select(OutboundMessage)).all() == []
