@@ -231,7 +231,7 @@ class Dispatcher:
         now = self.clock.now()
         with transaction(self.sessions, write=True) as session:
             stale = select(O.id).join(Mailbox, Mailbox.id == O.mailbox_id).where(
-                O.status == OutboundStatus.SENDING, O.lease_expires_at < now,
+                O.status == OutboundStatus.SENDING, O.lease_expires_at <= now,  # next_wakeup wakes at the lease end
                 Mailbox.status == MailboxStatus.CONNECTED,
             ).order_by(O.lease_expires_at).limit(limit).with_for_update(of=O, skip_locked=True)
             taken = session.execute(
