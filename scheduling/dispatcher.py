@@ -241,6 +241,7 @@ class Dispatcher:
             if not taken:
                 return 0
             providers = self._providers(session, {mailbox_id for _, mailbox_id, _ in taken})
+        with transaction(self.sessions) as session:  # rendering holds no write lock
             lookups = self._sent_lookups(session, [row_id for row_id, _, _ in taken])
         outcomes, unknown = [], []
         for row_id, mailbox_id, message_id in taken:
