@@ -82,17 +82,23 @@ def _plan(steps: list[SequenceStep], same_thread: bool) -> list[tuple[int, list[
     return plan
 
 
+def _still_sending(session: Session, campaign: Campaign) -> Any:
+    """(enrollment id, steps sent, overrides, name, fields) of each candidate whose sequence has not
+    ended, in enrollment order: whom both checks look at."""
+    return session.execute(
+        select(Enrollment.id, Enrollment.steps_sent, Enrollment.fields_override, Candidate.name, Candidate.fields)
+        .join(Candidate, Candidate.id == Enrollment.candidate_id)
+        .where(Enrollment.campaign_id == campaign.id, Enrollment.status.not_in(ENDED))
+        .order_by(Enrollment.id))
+
+
 def missing_fields(session: Session, *, campaign: Campaign) -> list[MissingField]:
     """Every (candidate, field) a step still to be sent needs and the candidate lacks, with the first
     step that needs it; candidates whose sequence has ended are skipped. In enrollment order."""
     steps = sorted(campaign.sequence.steps, key=lambda s: s.position)
     plan = _plan(steps, campaign.same_thread)
     needs = {source: _needs(source) for _, sources in plan for source in sources}
-    rows = session.execute(
-        select(Enrollment.id, Enrollment.steps_sent, Enrollment.fields_override, Candidate.name, Candidate.fields)
-        .join(Candidate, Candidate.id == Enrollment.candidate_id)
-        .where(Enrollment.campaign_id == campaign.id, Enrollment.status.not_in(ENDED))
-        .order_by(Enrollment.id))
+    rows = _still_sending(session, campaign)
     found: list[MissingField] = []
     for enrollment_id, steps_sent, overrides, name, fields in rows:
         present = _DERIVED | set(fields or {}) | set(overrides or {})
@@ -124,11 +130,7 @@ def subject_line_breaks(session: Session, *, campaign: Campaign) -> list[Missing
     first step whose subject reads it: the send would fail, so Start names them first."""
     steps = sorted(campaign.sequence.steps, key=lambda s: s.position)
     subjects = [(position, sources[:-1]) for position, sources in _plan(steps, campaign.same_thread)]  # less the body
-    rows = session.execute(
-        select(Enrollment.id, Enrollment.steps_sent, Enrollment.fields_override, Candidate.name, Candidate.fields)
-        .join(Candidate, Candidate.id == Enrollment.candidate_id)
-        .where(Enrollment.campaign_id == campaign.id, Enrollment.status.not_in(ENDED))
-        .order_by(Enrollment.id))
+    rows = _still_sending(session, campaign)
     found: list[MissingField] = []
     for enrollment_id, steps_sent, overrides, name, fields in rows:
         values = {**(fields or {}), **(overrides or {})}
