@@ -24,7 +24,6 @@ from bot.models import (
     Campaign,
     CampaignStatus,
     Enrollment,
-    EnrollmentStatus,
     Mailbox,
     MailboxSendCount,
     MailboxStatus,
@@ -32,10 +31,10 @@ from bot.models import (
     OutboundStatus,
 )
 from bot.services.delegations import grants
+from bot.services.transitions import SENDS
 from scheduling.limits import DAY, Allowance, Usage, allowance
 
 O, M, C = OutboundMessage, Mailbox, MailboxSendCount
-SENDABLE_ENROLLMENT = [s for s in EnrollmentStatus if s.sends]
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 
 
@@ -44,7 +43,7 @@ def may_send():  # type: ignore[no-untyped-def]
     campaign's owner may still send from the mailbox: theirs, or delegated and not revoked."""
     return exists().where(
         Enrollment.id == O.enrollment_id,
-        Enrollment.status.in_(SENDABLE_ENROLLMENT),
+        Enrollment.status.in_(SENDS),
         Campaign.id == Enrollment.campaign_id,
         Campaign.status.in_(SENDING_CAMPAIGN),
         M.id == O.mailbox_id,
@@ -139,7 +138,7 @@ def release(session: Session, ids: Sequence[int], now: datetime, *, worker_id: s
     mailbox's cap. A candidate whose sequence ended meanwhile (a reply) has the row cancelled, as
     reply handling cancels planned ones, never pending again; otherwise (a pause, a revoke) it
     waits, pending, for a resume. Only rows still claimed by `worker_id` move."""
-    ended = ~exists().where(Enrollment.id == O.enrollment_id, Enrollment.status.in_(SENDABLE_ENROLLMENT))
+    ended = ~exists().where(Enrollment.id == O.enrollment_id, Enrollment.status.in_(SENDS))
     taken = []
     for status, which in ((OutboundStatus.CANCELLED, ended), (OutboundStatus.PENDING, true())):
         taken += session.execute(

@@ -264,9 +264,6 @@ def owned_enrollment(session: Session, *, user: User, enrollment_id: int) -> Enr
 
 def pause_candidate(session: Session, *, enrollment: Enrollment, clock: Clock) -> None:
     """For when reply tracking missed a reply (seed 002): nothing more goes to this candidate."""
-    if not enrollment.status.sends:
-        raise UserError(f"{enrollment.candidate.name} is {enrollment.status.value.replace('_', ' ')}: "
-                        "nothing is being sent to them.")
     if not transitions.move(session, enrollment, leaving=transitions.SENDS, to=EnrollmentStatus.PAUSED,
                             status_reason="paused by you"):
         raise UserError(f"{enrollment.candidate.name} is {enrollment.status.value.replace('_', ' ')}: "
@@ -275,8 +272,6 @@ def pause_candidate(session: Session, *, enrollment: Enrollment, clock: Clock) -
 
 def resume_candidate(session: Session, *, enrollment: Enrollment, clock: Clock, rng: random.Random) -> None:
     """Back to where they were; a step that fell due meanwhile is re-planned from now."""
-    if enrollment.status != EnrollmentStatus.PAUSED:
-        raise UserError(f"{enrollment.candidate.name} is not paused.")
     if not transitions.move(session, enrollment, leaving=[EnrollmentStatus.PAUSED], status_reason=None,
                             to=EnrollmentStatus.IN_PROGRESS if enrollment.steps_sent else EnrollmentStatus.NOT_STARTED):
         raise UserError(f"{enrollment.candidate.name} is not paused.")
