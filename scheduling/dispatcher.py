@@ -182,10 +182,8 @@ class Dispatcher:
                     unsendable.append(Outcome(item.row_id, error=failure))
                     continue
                 jobs.append((item.row_id, provider, email))
-        withdrawn = set(claimed) - {item.row_id for item in items}
-        if withdrawn:
-            with transaction(self.sessions, write=True) as session:
-                claims.release(session, sorted(withdrawn), self.clock.now(), worker_id=self.worker_id)
+        # Left out by the look before composing: withdrawn, as at the last look before each send.
+        unsendable += [Outcome(row_id, withdrawn=True) for row_id in sorted(set(claimed) - {i.row_id for i in items})]
         if unsendable:
             self._record(unsendable, report)
         pending: list[Outcome] = []
@@ -223,7 +221,7 @@ class Dispatcher:
                 report.sent += 1
             elif isinstance(outcome.error, PermanentFailure):
                 report.failed += 1
-            else:
+            elif not outcome.withdrawn:  # a withdrawn row was never attempted: it is neither
                 report.retrying += 1
 
     # -- reconcile ----------------------------------------------------------------------------
