@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import abc
+import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import charset, errors, policy
@@ -12,6 +14,7 @@ from email.message import Message
 from email.mime.text import MIMEText
 from email.utils import formataddr, format_datetime
 
+log = logging.getLogger(__name__)
 _UTF8_QP = charset.Charset("utf-8")
 _UTF8_QP.header_encoding = charset.QP
 _UTF8_QP.body_encoding = charset.QP
@@ -126,6 +129,21 @@ def check_headers(email: OutgoingEmail) -> OutgoingEmail:
         except (errors.MessageError, ValueError) as exc:
             raise PermanentFailure(f"the email's headers cannot be written: {exc}"[:300]) from None
     return email
+
+
+def send_once(send: Callable[[OutgoingEmail], SentMessage], email: OutgoingEmail, *, what: str) -> SentMessage:
+    """One provider call, whatever goes wrong in it told as a ProviderError: a header the email package
+    cannot write never left (permanent); anything else unexpected may have left (temporary, so it is
+    looked up before any retry). `what` names the send in the log."""
+    try:
+        return send(email)
+    except ProviderError:
+        raise
+    except HEADER_ERRORS as exc:
+        raise PermanentFailure(f"its headers cannot be written: {exc}"[:300]) from None
+    except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
+        log.exception("unexpected error sending %s", what)
+        raise TemporaryFailure(f"unexpected error: {type(exc).__name__}") from None
 
 
 @dataclass(frozen=True)

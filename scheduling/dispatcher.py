@@ -39,7 +39,6 @@ from bot.models import (
 )
 from bot.services.notifications import notify
 from providers.base import (
-    HEADER_ERRORS,
     MailProvider,
     OutgoingEmail,
     PermanentFailure,
@@ -47,8 +46,8 @@ from providers.base import (
     ReconnectNeeded,
     SentLookup,
     SentMessage,
-    TemporaryFailure,
     check_headers,
+    send_once,
 )
 from providers.registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
@@ -296,14 +295,10 @@ def _attempt(row_id: int, send: Callable[[OutgoingEmail], SentMessage], email: O
         return Outcome(row_id, withdrawn=True)
     try:
         # Step 1's subject is kept with the enrollment: later steps answer it, whatever the template says by then.
-        return Outcome(row_id, sent=send(email), subject=None if email.in_reply_to else email.subject)
+        sent = send_once(send, email, what=f"outbound {row_id}")
+        return Outcome(row_id, sent=sent, subject=None if email.in_reply_to else email.subject)
     except ProviderError as exc:
         return Outcome(row_id, error=exc)
-    except HEADER_ERRORS as exc:  # raised while building the message, before it could leave: final
-        return Outcome(row_id, error=PermanentFailure(f"its headers cannot be written: {exc}"[:300]))
-    except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
-        log.exception("unexpected error sending outbound %s", row_id)
-        return Outcome(row_id, error=TemporaryFailure(f"unexpected error: {type(exc).__name__}"))
 
 
 def next_wakeup(session: Session, now: datetime) -> datetime | None:

@@ -54,7 +54,6 @@ from bot.services.addresses import address_problem, check_line, control_problem,
 from bot.services.mailboxes import sending_mailboxes, sends_last_day
 from bot.services.sequences import find_sequence, sequences_of
 from providers.base import (
-    HEADER_ERRORS,
     MailProvider,
     OutgoingEmail,
     PermanentFailure,
@@ -65,6 +64,7 @@ from providers.base import (
     TemporaryFailure,
     check_headers,
     new_message_id,
+    send_once,
 )
 from providers.registry import ProviderRegistry
 from scheduling.claims import add_sends, hour_of
@@ -486,14 +486,10 @@ def _send_all(reserved: _Reserved) -> tuple[list[SentMessage], ProviderError | N
         if sent and email.in_reply_to:
             email = replace(email, thread_id=sent[0].thread_id)
         try:
-            sent.append(reserved.provider.send(email))
+            sent.append(send_once(reserved.provider.send, email,
+                                  what=f"a direct email from mailbox {reserved.mailbox_id}"))
         except ProviderError as exc:
             return sent, exc
-        except HEADER_ERRORS as exc:  # the email could not be built, so it never left
-            return sent, PermanentFailure(f"its headers cannot be written: {exc}"[:300])
-        except Exception as exc:  # a bug or an unexpected library error: unclear whether it went out
-            log.exception("unexpected error sending a direct email from mailbox %s", reserved.mailbox_id)
-            return sent, TemporaryFailure(f"unexpected error: {type(exc).__name__}")
     return sent, None
 
 
