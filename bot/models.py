@@ -121,6 +121,11 @@ class CampaignStatus(str, enum.Enum):
     FINISHED = "finished"
 
 
+class ShareLevel(str, enum.Enum):
+    VIEW = "view"  # sees the campaign as its owner does, minus addresses the owner added by hand
+    EDIT = "edit"  # also starts, pauses, resumes and changes candidates
+
+
 class PauseReason(str, enum.Enum):
     BY_USER = "by_user"
     MAILBOX_DISCONNECTED = "mailbox_disconnected"
@@ -350,6 +355,9 @@ class Campaign(Base):
     same_thread: Mapped[bool] = mapped_column(Boolean, default=True)
     started_at: Mapped[datetime | None]
     paused_at: Mapped[datetime | None]
+    # Who paused it when that was not its owner (a teammate it is shared with, or the hiring manager
+    # whose mailbox it sends from), so the owner is told who.
+    paused_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     # The campaign's status message in Slack, kept up to date with chat.update; the hash of what it
     # shows lets the refresher skip a campaign whose numbers have not changed.
@@ -359,7 +367,26 @@ class Campaign(Base):
 
     sequence: Mapped[Sequence] = relationship()
     mailbox: Mapped[Mailbox] = relationship()
-    owner: Mapped[User] = relationship()
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    paused_by: Mapped[User | None] = relationship(foreign_keys=[paused_by_id])
+
+
+class CampaignShare(Base):
+    """A teammate the owner shared a campaign with (`/outreach share`): one row per person, revoked
+    by deleting it. Read by bot.services.access alone."""
+
+    __tablename__ = "campaign_shares"
+    __table_args__ = (UniqueConstraint("campaign_id", "user_id"), Index(None, "user_id"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    level: Mapped[ShareLevel] = mapped_column(_enum(ShareLevel, "share_level"))
+    shared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+    campaign: Mapped[Campaign] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class Enrollment(Base):
