@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences
+from handlers import campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences, sharing
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
@@ -18,4 +18,5 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     sending.register(app, runtime, router)
     replies.register(app, runtime)
     delegations.register(app, runtime, router)
+    sharing.register(app, runtime, router)
     return router

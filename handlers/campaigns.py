@@ -21,16 +21,14 @@ from bot.db import transaction
 from bot.errors import UserError
 from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
-from bot.services import candidate_rows, candidate_uploads
+from bot.services import access, candidate_rows, candidate_uploads
+from bot.services.access import Need
 from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import (
     PAUSE_REASONS,
     campaigns_of,
     create_campaign,
     edit_candidate_in_campaign,
-    find_campaign,
-    owned_campaign,
-    owned_enrollment,
     pause_campaign,
     pause_candidate,
     paused_campaigns,
@@ -182,7 +180,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(client)
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, context, slack)
-            campaign = owned_campaign(session, user=user, campaign_id=int(body["actions"][0]["value"]))
+            campaign = access.campaign(session, user=user, campaign_id=int(body["actions"][0]["value"]),
+                                       need=Need.CHANGE).campaign
             view = candidates_modal(campaign.id, campaign.name)
         slack.open_modal(body["trigger_id"], view)
 
@@ -190,7 +189,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         """Keep what was read until the person confirms, and show them every problem by line."""
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, slack)
-            campaign = owned_campaign(session, user=user, campaign_id=campaign_id) if campaign_id else None
+            campaign = access.campaign(session, user=user, campaign_id=campaign_id,
+                                       need=Need.CHANGE).campaign if campaign_id else None
             upload = candidate_uploads.stage_upload(session, campaign=campaign, user=user, parsed=parsed,
                                                  source=source, clock=runtime.clock)
             targets = [(campaign.id, campaign.name)] if campaign else _open_campaigns(session, user)
@@ -247,7 +247,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         upload_id, campaign_id = (int(part) for part in body["actions"][0]["value"].split(":"))
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, slack)
-            campaign = owned_campaign(session, user=user, campaign_id=campaign_id)
+            campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
             result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
                                                    clock=runtime.clock, rng=runtime.rng)
             name = campaign.name
@@ -263,7 +263,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         respond(replace_original=True, text="Discarded: no candidate was added.")
 
     # ---- start, pause, resume ----------------------------------------------------------------
-    def campaign_action(action: Action, act: Any) -> None:
+    def campaign_action(action: Action, need: Need, act: Any) -> None:
         @app.action(action.value)
         def _handle(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
                     respond: Respond) -> None:
@@ -272,26 +272,43 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             try:
                 with transaction(runtime.sessions, write=True) as session:
                     user = current_user(session, runtime, context, slack)
-                    campaign = owned_campaign(session, user=user, campaign_id=int(body["actions"][0]["value"]))
-                    act(session, campaign)
+                    campaign = access.campaign(session, user=user, campaign_id=int(body["actions"][0]["value"]),
+                                               need=need).campaign
+                    act(session, campaign, user)
                     campaign_id = campaign.id
             except UserError as error:
                 tell(respond, f":warning: {error.message}")
                 return
             refresh_message(slack, campaign_id)
 
-    campaign_action(Action.CAMPAIGN_START, lambda session, campaign: start_campaign(
+    campaign_action(Action.CAMPAIGN_START, Need.CHANGE, lambda session, campaign, user: start_campaign(
         session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
-    campaign_action(Action.CAMPAIGN_PAUSE, lambda session, campaign: pause_campaign(
-        session, campaign=campaign, clock=runtime.clock))
-    campaign_action(Action.CAMPAIGN_RESUME, lambda session, campaign: resume_campaign(
+    campaign_action(Action.CAMPAIGN_PAUSE, Need.PAUSE, lambda session, campaign, user: pause_campaign(
+        session, campaign=campaign, clock=runtime.clock, by=user))
+    campaign_action(Action.CAMPAIGN_RESUME, Need.CHANGE, lambda session, campaign, user: resume_campaign(
         session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
 
     @app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_PAGE.value)}\."))
-    def _page(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def _page(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
+        """The owner pages their campaign message; anyone else who may see it pages the copy `status` showed them."""
         ack()
+        slack = Slack(client)
         campaign_id, page = (int(part) for part in body["actions"][0]["value"].split(":"))
-        refresh_message(Slack(client), campaign_id, page)
+        try:
+            with transaction(runtime.sessions) as session:
+                user = current_user(session, runtime, context, slack)
+                seen = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.SEE)
+                own_message = seen.is_owner and (body.get("container") or {}).get("message_ts") == seen.campaign.status_ts
+                blocks = None if own_message else campaign_blocks(campaign_status(session, seen.campaign, page=page,
+                                                                                  viewer=seen))
+                name = seen.campaign.name
+        except UserError as error:
+            tell(respond, f":warning: {error.message}")
+            return
+        if blocks is None:
+            refresh_message(slack, campaign_id, page)
+        else:
+            respond(replace_original=True, text=f"Campaign {name}", blocks=[b.to_dict() for b in blocks])
 
     @router.add("resume", "resume paused campaigns: pick them in a list that says why each is paused")
     def _resume(call: CommandCall) -> None:
@@ -314,7 +331,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)
                 for campaign_id in chosen:  # all or nothing: one that cannot resume stops the rest
-                    campaign = owned_campaign(session, user=user, campaign_id=campaign_id)
+                    campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
                     resume_campaign(session, campaign=campaign, clock=runtime.clock, rng=runtime.rng)
                     resumed.append(campaign.id)
         except UserError as error:
@@ -335,7 +352,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         try:
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)
-                enrollment = owned_enrollment(session, user=user, enrollment_id=int(ident))
+                enrollment, _ = access.enrollment(session, user=user, enrollment_id=int(ident), need=Need.CHANGE)
                 campaign_id = enrollment.campaign_id
                 if what == "pause":
                     pause_candidate(session, enrollment=enrollment, clock=runtime.clock)
@@ -345,8 +362,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                     candidate = enrollment.candidate
                     view = candidate_modal(
                         enrollment_id=enrollment.id, name=candidate.name,
-                        addresses=[(a.address, a.kind.value) for a in candidate.addresses
-                                   if a.added_by_id in (None, user.id)],
+                        addresses=[(a.address, a.kind.value)
+                                   for a in access.visible_addresses(candidate.addresses, user.id)],
                         send_to=enrollment.address_override,
                         fields={**candidate.fields, **enrollment.fields_override})
         except UserError as error:
@@ -363,7 +380,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         try:
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)
-                enrollment = owned_enrollment(session, user=user, enrollment_id=int(view["private_metadata"]))
+                enrollment, _ = access.enrollment(session, user=user, enrollment_id=int(view["private_metadata"]),
+                                                  need=Need.CHANGE)
                 edit_candidate_in_campaign(
                     session, user=user, enrollment=enrollment, send_to=_value(values, "send_to"),
                     new_address=_value(values, "new_address"), new_kind=AddressKind(_value(values, "new_kind")),
@@ -383,12 +401,12 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, call.context, slack)
             if not call.args.strip():
-                views = [campaign_status(session, c) for c in campaigns_of(session, user)]
+                views = [campaign_status(session, c) for c in access.visible_campaigns(session, user)]
                 call.ack(text="Your campaigns", blocks=campaign_list_blocks(views))
                 return
-            campaign = find_campaign(session, user=user, name=call.args)
-            blocks, campaign_id = campaign_blocks(campaign_status(session, campaign)), campaign.id
-            mine = campaign.owner_id == user.id
+            seen = access.find(session, user=user, name=call.args)
+            campaign, mine = seen.campaign, seen.is_owner
+            blocks, campaign_id = campaign_blocks(campaign_status(session, campaign, viewer=seen)), campaign.id
         call.ack(text=f"Campaign {campaign.name}", blocks=blocks)
         if mine:
             refresh_message(slack, campaign_id)
@@ -397,14 +415,14 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     def _when(call: CommandCall) -> None:
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, call.context, Slack(call.client))
-            campaign = find_campaign(session, user=user, name=call.args)
+            campaign = access.find(session, user=user, name=call.args).campaign
             zone = ZoneInfo(campaign.timezone)
             now = runtime.clock.now()
             if campaign.status == CampaignStatus.DRAFT:
                 blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=[], total=0,
                                      preview=preview_plan(session, campaign, now=now, rng=random.Random(campaign.id)))
             else:
-                sends, total = upcoming_sends(session, campaign)
+                sends, total = upcoming_sends(session, campaign, viewer_id=user.id)
                 held = campaign.mailbox.not_before
                 blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=sends,
                                      total=total, held_until=held if held and held > now else None)

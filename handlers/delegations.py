@@ -16,8 +16,7 @@ from bot.db import transaction
 from bot.errors import UserError
 from bot.models import Notification
 from bot.runtime import Runtime
-from bot.services import delegations
-from bot.services.campaigns import find_campaign
+from bot.services import access, delegations
 from bot.services.directory import ensure_user
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
@@ -79,7 +78,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             recruiter = current_user(session, runtime, call.context, slack)
             manager = ensure_user(session, slack_team_id=call.context.team_id or "", profile=profile,
                                   clock=runtime.clock)
-            campaign = find_campaign(session, user=recruiter, name=campaign_name) if campaign_name else None
+            campaign = access.find(session, user=recruiter, name=campaign_name,
+                                   need=access.Need.CHANGE).campaign if campaign_name else None
             delegation = delegations.request(session, recruiter=recruiter, manager=manager, campaign=campaign,
                                              clock=runtime.clock)
             what = f"*{campaign.name}*" if campaign else "all your campaigns"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.models import Enrollment, Organisation, OutboundMessage, OutboundStatus, PermissionLevel, User
 from bot.runtime import Runtime
-from bot.services.campaigns import campaigns_of
+from bot.services import access
 from bot.services.mailboxes import approved_senders, mailboxes_of, sends_last_day
 from handlers.context import current_user
 from handlers.slack import Slack
@@ -31,8 +31,13 @@ def mailbox_summaries(session: Session, user: User, now: datetime) -> list[Mailb
             for m in mailboxes]
 
 
+WHOSE = {access.Role.EDITOR: "shared with you to edit", access.Role.VIEWER: "shared with you to view",
+         access.Role.MAILBOX_OWNER: "sends from your mailbox"}
+
+
 def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
-    campaigns = campaigns_of(session, user)
+    """The user's campaigns, then those shared with them or sent from their mailbox (access.py)."""
+    campaigns = access.visible_campaigns(session, user)
     ids = [c.id for c in campaigns]
     enrolled = dict(session.execute(select(Enrollment.campaign_id, func.count())
                                     .where(Enrollment.campaign_id.in_(ids)).group_by(Enrollment.campaign_id)).all())
@@ -40,7 +45,12 @@ def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
         select(Enrollment.campaign_id, func.count()).select_from(OutboundMessage).join(Enrollment)
         .where(Enrollment.campaign_id.in_(ids), OutboundMessage.status == OutboundStatus.SENT)
         .group_by(Enrollment.campaign_id)).all())
-    return [CampaignSummary(c.name, c.status.value, enrolled.get(c.id, 0), sent.get(c.id, 0)) for c in campaigns]
+    summaries = []
+    for c in campaigns:
+        role = access.role_in(session, user=user, campaign=c)
+        whose = f"{c.owner.name}'s, {WHOSE[role]}" if role in WHOSE else ""
+        summaries.append(CampaignSummary(c.name, c.status.value, enrolled.get(c.id, 0), sent.get(c.id, 0), whose))
+    return summaries
 
 
 def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User) -> None:

@@ -59,6 +59,7 @@ class Action(str, Enum):
     DELEGATION_DENY = "delegation.deny"
     DELEGATION_REVOKE = "delegation.revoke"
     DELEGATION_REPLIES = "delegation.replies"  # value "<id>:on" or "<id>:off"
+    SHARE_REVOKE = "campaign.share_revoke"  # value: "<campaign id>:<user id>"
     CANDIDATE_MENU = "campaign.candidate_menu"  # overflow; option values "pause:<id>", "resume:<id>", "edit:<id>"
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, object_session
 
 from bot import templates
 from bot.clock import Clock
-from bot.errors import NotFound, UserError
+from bot.errors import UserError
 from bot.models import (
     AddressKind,
     Campaign,
@@ -30,7 +30,7 @@ from bot.models import (
     Sequence,
     User,
 )
-from bot.services import transitions
+from bot.services import access, transitions
 from bot.services.addresses import control_problem, valid_address
 from bot.services.delegations import may_use
 from scheduling import planner, when
@@ -155,22 +155,24 @@ def resume_blocker(campaign: Campaign) -> str | None:
     return None
 
 
-def owned_campaign(session: Session, *, user: User, campaign_id: int) -> Campaign:
-    """A campaign its owner acts on (buttons carry ids: never trust that the clicker owns it)."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound("That campaign no longer exists.")
-    if campaign.owner_id != user.id:
-        raise UserError(f"Only {campaign.owner.name or 'its owner'} can change '{campaign.name}'.")
-    return campaign
-
-
-def pause_campaign(session: Session, *, campaign: Campaign, clock: Clock) -> None:
-    """Nothing more is claimed from now on (the claim re-checks the campaign's status)."""
+def pause_campaign(session: Session, *, campaign: Campaign, clock: Clock, by: User | None = None) -> None:
+    """Nothing more is claimed from now on (the claim re-checks the campaign's status). `by` is who
+    paused it (a teammate, or the hiring manager whose mailbox it sends from); the owner when None."""
     if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
         raise UserError(f"'{campaign.name}' is {campaign.status.value}: only a running campaign can be paused.")
     campaign.status, campaign.pause_reason, campaign.paused_at = CampaignStatus.PAUSED, PauseReason.BY_USER, clock.now()
+    campaign.paused_by_id = by.id if by is not None and by.id != campaign.owner_id else None
     session.flush()
+
+
+def pause_reason(campaign: Campaign, *, viewer_id: int) -> str | None:
+    """Why a paused campaign is paused, in words for whoever reads its status."""
+    if campaign.pause_reason is None:
+        return None
+    if campaign.pause_reason == PauseReason.BY_USER:
+        by = campaign.paused_by or campaign.owner
+        return "paused by you" if by.id == viewer_id else f"paused by {by.name}"
+    return PAUSE_REASONS.get(campaign.pause_reason, "paused")
 
 
 def paused_campaigns(session: Session, user: User) -> list[Campaign]:
@@ -190,7 +192,7 @@ def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: 
     sent_any = session.scalar(select(OutboundMessage.id).join(Enrollment).where(
         Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.SENT).limit(1))
     campaign.status = CampaignStatus.ACTIVE if sent_any else CampaignStatus.SCHEDULED
-    campaign.pause_reason = campaign.paused_at = None
+    campaign.pause_reason = campaign.paused_at = campaign.paused_by_id = None
     replanned = plan_again(session, campaign=campaign, now=now, rng=rng)
     session.flush()
     return replanned
@@ -254,14 +256,6 @@ def plan_again(session: Session, *, campaign: Campaign, now: datetime, rng: rand
     return len(rows)
 
 
-def owned_enrollment(session: Session, *, user: User, enrollment_id: int) -> Enrollment:
-    enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound("That candidate is no longer in the campaign.")
-    owned_campaign(session, user=user, campaign_id=enrollment.campaign_id)
-    return enrollment
-
-
 def pause_candidate(session: Session, *, enrollment: Enrollment, clock: Clock) -> None:
     """For when reply tracking missed a reply (seed 002): nothing more goes to this candidate."""
     if not transitions.move(session, enrollment, leaving=transitions.SENDS, to=EnrollmentStatus.PAUSED,
@@ -301,7 +295,7 @@ def edit_candidate_in_campaign(
             candidate.addresses.append(CandidateAddress(
                 address=address, kind=new_kind, position=len(candidate.addresses) + 1, added_by_id=user.id))
         send_to = address
-    visible = {a.address: a for a in candidate.addresses if a.added_by_id in (None, user.id)}
+    visible = {a.address: a for a in access.visible_addresses(candidate.addresses, user.id)}
     if send_to and send_to not in visible:
         raise UserError("Pick one of the candidate's addresses.", field="send_to")
     if use_first and send_to:
@@ -328,42 +322,32 @@ def finish_if_done(session: Session, campaign_ids: Collection[int]) -> None:
 
 
 def campaigns_of(session: Session, user: User) -> list[Campaign]:
+    """The campaigns the user owns (bot.services.access.visible_campaigns adds those shared with them)."""
     return list(session.scalars(
         select(Campaign).where(Campaign.owner_id == user.id).order_by(Campaign.created_at.desc())
     ))
-
-
-def find_campaign(session: Session, *, user: User, name: str) -> Campaign:
-    """A campaign of the user's organisation by name (case-insensitive) or number."""
-    name = name.strip()
-    if not name:
-        raise UserError("Name the campaign, e.g. `/outreach when Backend Q4`.")
-    query = select(Campaign).where(Campaign.organisation_id == user.organisation_id)
-    found = session.scalar(query.where(Campaign.id == int(name))) if name.isdigit() else None
-    if found is None:
-        found = session.scalar(query.where(func.lower(Campaign.name) == name.lower()).order_by(Campaign.id.desc()))
-    if found is None:
-        raise NotFound(f"No campaign called '{name}'. Your campaigns are on the Home tab.")
-    return found
 
 
 @dataclass(frozen=True)
 class PlannedSend:
     candidate: str
     step: int
-    to_address: str
+    to_address: str | None  # None: an address someone else added by hand (access.shows)
     due_at: datetime
 
 
-def upcoming_sends(session: Session, campaign: Campaign, limit: int = 10) -> tuple[list[PlannedSend], int]:
-    """The next planned sends, soonest first, and how many are planned in all."""
+def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
+                   limit: int = 10) -> tuple[list[PlannedSend], int]:
+    """The next planned sends, soonest first, and how many are planned in all, as `viewer_id` may see them."""
     O = OutboundMessage
-    base = (select(Candidate.name, O.step_position, O.to_address, O.due_at).select_from(O)
+    base = (select(Candidate.id, Candidate.name, O.step_position, O.to_address, O.due_at).select_from(O)
             .join(Enrollment, Enrollment.id == O.enrollment_id).join(Candidate, Candidate.id == Enrollment.candidate_id)
             .where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING))
     rows = session.execute(base.order_by(O.due_at).limit(limit)).all()
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    return [PlannedSend(*row) for row in rows], total
+    hidden = access.hidden_addresses(session, candidate_ids=[r[0] for r in rows], viewer_id=viewer_id)
+    return [PlannedSend(name, step, None if (candidate_id, to) in hidden else to, due)
+            for candidate_id, name, step, to, due in rows], total
 
 
 def preview_plan(session: Session, campaign: Campaign, *, now: datetime, rng: random.Random) -> list[when.PlannedStep]:

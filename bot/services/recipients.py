@@ -4,11 +4,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 
 from bot.models import AddressKind, CandidateAddress
-
-
-def visible_to(addresses: Iterable[CandidateAddress], user_id: int) -> list[CandidateAddress]:
-    """Addresses added by hand are seen, and used, only by the recruiter who added them."""
-    return [a for a in addresses if a.added_by_id is None or a.added_by_id == user_id]
+from bot.services.access import visible_addresses
 
 
 def choose_address(
@@ -21,7 +17,7 @@ def choose_address(
 ) -> str | None:
     """Use-first wins; else the preferred type in relevancy order; else (unless strict) the
     others in relevancy order. `exclude` holds addresses that already bounced."""
-    usable = [a for a in sorted(visible_to(addresses, user_id), key=lambda a: a.position)
+    usable = [a for a in sorted(visible_addresses(addresses, user_id), key=lambda a: a.position)
               if a.address not in exclude]
     for address in usable:
         if address.use_first:

@@ -37,7 +37,7 @@ from bot.models import (
 )
 from bot.services.campaigns import finish_if_done, plan_again
 from bot.services.delegations import reply_watchers
-from bot.services import transitions
+from bot.services import access, transitions
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
 
@@ -288,13 +288,12 @@ def _bounced(session: Session, enrollment: Enrollment, event: InboundEvent, row:
 
 # ---- corrections from the owner's DM buttons ------------------------------------------------------
 def owned_event(session: Session, *, user: User, event_id: int) -> InboundEvent:
+    """A reply or auto-reply its campaign's owner (or a teammate who may change it) corrects."""
+    gone = "That message is no longer tracked, or its campaign is not yours."
     event = session.get(InboundEvent, event_id)
     if event is None or event.enrollment_id is None:
-        raise NotFound("That message is no longer tracked.")
-    enrollment = session.get(Enrollment, event.enrollment_id)
-    assert enrollment is not None
-    if enrollment.campaign.owner_id != user.id:
-        raise UserError("Only the campaign's owner can change this.")
+        raise NotFound(gone)
+    access.enrollment(session, user=user, enrollment_id=event.enrollment_id, need=access.Need.CHANGE, gone=gone)
     return event
 
 

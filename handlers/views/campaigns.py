@@ -34,6 +34,7 @@ from slack_sdk.models.views import View
 
 from bot.models import CampaignStatus, EnrollmentStatus
 from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine
+from bot.services.access import AdminLine, Role
 from bot.services.campaigns import PlannedSend
 from handlers.ids import Action, Callback
 from scheduling.when import PlannedStep
@@ -54,7 +55,8 @@ def when_blocks(*, name: str, status: str, zone: ZoneInfo, sends: Sequence[Plann
     elif not sends:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{name}* ({status}) has no sends planned.")))
     else:
-        lines = "\n".join(f"{_at(s.due_at, zone)} · step {s.step} · {s.candidate} ({s.to_address})" for s in sends)
+        lines = "\n".join(f"{_at(s.due_at, zone)} · step {s.step} · {s.candidate}"
+                          + (f" ({s.to_address})" if s.to_address else "") for s in sends)
         more = f"\n…and {total - len(sends)} more." if total > len(sends) else ""
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text=f"*{name}* ({status}): the next {len(sends)} of {total} planned sends\n{lines}{more}")))
@@ -130,7 +132,7 @@ def _button(text: str, action: Action, value: str, style: str | None = None) -> 
     return ButtonElement(text=text, action_id=action.value, value=value, style=style)
 
 
-def _candidate_block(line: CandidateLine, zone: ZoneInfo) -> SectionBlock:
+def _candidate_block(line: CandidateLine, zone: ZoneInfo, may_change: bool) -> SectionBlock:
     text = f"*{line.name}* · {line.label}"
     if line.address:
         text += f" · {line.address}"
@@ -138,15 +140,38 @@ def _candidate_block(line: CandidateLine, zone: ZoneInfo) -> SectionBlock:
         text += f" · next {_at(line.next_due, zone)}"
     if line.reason and line.status == EnrollmentStatus.PAUSED:
         text += f"\n_{line.reason}_"
-    menu = []
-    if line.status.sends:
+    menu = []  # none for a view-only share or the mailbox's owner
+    if may_change and line.status.sends:
         menu.append(Option(value=f"pause:{line.enrollment_id}", label="Pause this candidate"))
-    if line.status == EnrollmentStatus.PAUSED:
+    if may_change and line.status == EnrollmentStatus.PAUSED:
         menu.append(Option(value=f"resume:{line.enrollment_id}", label="Resume this candidate"))
-    if line.status.sends or line.status == EnrollmentStatus.PAUSED:
+    if may_change and (line.status.sends or line.status == EnrollmentStatus.PAUSED):
         menu.append(Option(value=f"edit:{line.enrollment_id}", label="Address and fields for this campaign"))
     return SectionBlock(text=MarkdownTextObject(text=text), accessory=OverflowMenuElement(
         action_id=Action.CANDIDATE_MENU.value, options=menu) if menu else None)
+
+
+ROLE_NOTE = {Role.EDITOR: "shared with you to edit", Role.VIEWER: "shared with you to view",
+             Role.MAILBOX_OWNER: "it sends from your mailbox, so you can pause it"}
+SHARES_SHOWN = 8  # each share is a block with its Remove button; a message holds 50 blocks
+
+
+def _share_blocks(view: CampaignStatusView) -> list[Block]:
+    """Whom the owner shared the campaign with, each with Remove (only the owner's view has shares)."""
+    if not view.shares:
+        return []
+    blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(
+        text=f"Shared with {len(view.shares)} teammate(s). `/outreach share {view.name[:60]} @name view|edit` "
+             "adds one.")])]
+    for share in view.shares[:SHARES_SHOWN]:
+        blocks.append(SectionBlock(
+            text=MarkdownTextObject(text=f"<@{share.slack_user_id}> · can {share.level.value}"),
+            accessory=ButtonElement(text="Remove", action_id=Action.SHARE_REVOKE.value,
+                                    value=f"{view.id}:{share.user_id}")))
+    if len(view.shares) > SHARES_SHOWN:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"…and {len(view.shares) - SHARES_SHOWN} more: `/outreach unshare {view.name[:60]} @name` removes one.")]))
+    return blocks
 
 
 def campaign_blocks(view: CampaignStatusView) -> list[Block]:
@@ -160,22 +185,28 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=view.name[:150]), SectionBlock(text=MarkdownTextObject(text=summary)),
                            ContextBlock(elements=[MarkdownTextObject(
                                text=f"{view.total} candidates" + (f": {counts}" if counts else ""))])]
+    if view.role != Role.OWNER:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Run by {view.owner} · {ROLE_NOTE[view.role]}")]))
     value = str(view.id)
-    buttons = [_button("Add candidates", Action.CAMPAIGN_ADD_CANDIDATES, value)]
-    if view.status == CampaignStatus.DRAFT:
-        buttons.insert(0, ButtonElement(
+    buttons: list[ButtonElement] = []  # only what the viewer may do (access.py); a view-only share has none
+    if view.status == CampaignStatus.DRAFT and view.may_change:
+        buttons.append(ButtonElement(
             text="Start sequence for all", action_id=Action.CAMPAIGN_START.value, value=value, style="primary",
             confirm=ConfirmObject(title="Start this campaign?", confirm="Start", deny="Not yet", text=(
                 f"The first emails go to {view.total} candidate(s) from {view.mailbox} no earlier than 20 minutes "
                 "from now, so you can still pause."))))
-    elif view.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
-        buttons.insert(0, _button("Pause", Action.CAMPAIGN_PAUSE, value))
-    elif view.status == CampaignStatus.PAUSED:
-        buttons.insert(0, _button("Resume", Action.CAMPAIGN_RESUME, value, "primary"))
-    blocks.append(ActionsBlock(elements=buttons))
+    elif view.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE) and view.may_pause:
+        buttons.append(_button("Pause", Action.CAMPAIGN_PAUSE, value))
+    elif view.status == CampaignStatus.PAUSED and view.may_change:
+        buttons.append(_button("Resume", Action.CAMPAIGN_RESUME, value, "primary"))
+    if view.may_change:
+        buttons.append(_button("Add candidates", Action.CAMPAIGN_ADD_CANDIDATES, value))
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    blocks += _share_blocks(view)
     if view.candidates:
         blocks.append(DividerBlock())
-        blocks += [_candidate_block(line, zone) for line in view.candidates]
+        blocks += [_candidate_block(line, zone, view.may_change) for line in view.candidates]
     if view.pages > 1:
         pager = []  # action ids differ within a block: CAMPAIGN_PAGE + ".previous" / ".next"
         if view.page > 0:
@@ -305,3 +336,24 @@ def resume_modal(paused: Sequence[PausedCampaign]) -> View:
         action_id=Action.CAMPAIGN_FIELD.value, options=options)))
     return View(type="modal", callback_id=Callback.RESUME.value, title="Resume campaigns", submit="Resume",
                 close="Cancel", blocks=blocks)
+
+
+# ---- workspace admins ----------------------------------------------------------------------------
+def admin_campaign_blocks(lines: Sequence[AdminLine], total: int) -> list[Block]:
+    """Names, owners and counts only: an admin never sees a candidate or an address here."""
+    if not lines:
+        return [SectionBlock(text=MarkdownTextObject(text="Nobody in this workspace has a campaign yet."))]
+    rows = [f"*{line.name}* · {line.owner} · {CAMPAIGN_STATUS[line.status]} · {line.candidates} candidates · "
+            f"{line.sent} sent · {line.replied} replied" for line in lines]
+    blocks: list[Block] = [HeaderBlock(text="Campaigns in this workspace")]
+    chunk: list[str] = []
+    for row in rows:  # a section's text holds 3,000 characters
+        if sum(len(r) + 1 for r in chunk) + len(row) > 2900:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+            chunk = []
+        chunk.append(row[:2900])
+    blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+    more = f" (the newest {len(lines)} of {total})" if total > len(lines) else ""
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"{total} campaign(s){more}. Candidates and their "
+                                                                 "addresses stay with each campaign's owner.")]))
+    return blocks

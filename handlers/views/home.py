@@ -68,11 +68,12 @@ def _mailbox_lines(mailboxes: Sequence[MailboxSummary]) -> list[Block]:
 def _campaign_lines(campaigns: Sequence[CampaignSummary], has_mailbox: bool) -> list[Block]:
     if not campaigns:
         hint = ("Create one with `/outreach campaign new`." if has_mailbox
-                else "Once a mailbox is connected, your campaigns show here.")
+                else "Once a mailbox is connected, your campaigns show here, with those teammates share with you.")
         return [SectionBlock(text=MarkdownTextObject(text=f"*No campaigns yet.* {hint}"))]
     return [
         SectionBlock(text=MarkdownTextObject(
-            text=f"*{c.name}* · {c.status} · {c.candidates} candidates · {c.sent} emails sent"))
+            text=f"*{c.name}* · {c.status} · {c.candidates} candidates · {c.sent} emails sent"
+                 + (f" · _{c.whose}_" if c.whose else "")))
         for c in campaigns
     ]
 

@@ -23,3 +23,4 @@ class CampaignSummary:
     status: str
     candidates: int
     sent: int
+    whose: str = ""  # for someone else's campaign: "Rita's, shared with you to view", ...

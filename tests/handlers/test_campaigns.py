@@ -289,9 +289,11 @@ def test_someone_else_cannot_change_a_campaign(
         rita: Person, omar: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
     _sequence_and_mailbox(runtime, clock)
     _create(rita)
-    omar.slash(COMMAND, "status Backend Q4")
-    omar.click(Action.CAMPAIGN_START.value, in_message=omar.ephemerals()[-1])
-    assert "Only Rita Recruiter can change 'Backend Q4'" in omar.ephemerals()[-1].text
+    omar.slash(COMMAND, "status Backend Q4")  # not shared with him: answered as for a name that does not exist
+    unknown = omar.ephemerals()[-1].text
+    omar.slash(COMMAND, "status Frontend Q9")
+    assert unknown == omar.ephemerals()[-1].text.replace("Frontend Q9", "Backend Q4")
+    assert "No campaign called 'Backend Q4'" in unknown
     assert _campaign(runtime).status == CampaignStatus.DRAFT
 
 

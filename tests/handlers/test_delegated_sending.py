@@ -274,7 +274,7 @@ def test_a_step_withdrawn_because_the_candidate_replied_is_cancelled_not_left_pl
     assert _rows(runtime, campaign)[1] == (2, OutboundStatus.CANCELLED, 0)
     with transaction(runtime.sessions) as session:
         row = session.get(Campaign, campaign)
-        assert row is not None and upcoming_sends(session, row) == ([], 0)
+        assert row is not None and upcoming_sends(session, row, viewer_id=row.owner_id) == ([], 0)
 
 
 # -- 3. the claim's own check -----------------------------------------------------------------------

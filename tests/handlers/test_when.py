@@ -49,4 +49,4 @@ def test_when_previews_a_campaign_not_started_yet(rita: Person, workspace: Local
 def test_when_names_a_campaign_that_does_not_exist(rita: Person, workspace: LocalSlack, runtime: Runtime,
                                                    clock: FakeClock) -> None:
     rita.slash("/outreach", "when Nope")
-    assert workspace.ephemerals(RITA)[-1].text == ":warning: No campaign called 'Nope'. Your campaigns are on the Home tab."
+    assert workspace.ephemerals(RITA)[-1].text == ":warning: No campaign called 'Nope'. Yours, and those shared with you, are on the Home tab."
