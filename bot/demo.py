@@ -43,6 +43,7 @@ ZONE = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 23, 9, 40, tzinfo=ZONE)  # a Monday morning
 RITA = "U0RITA"
 OMAR = "U0OMAR"  # a hiring manager who lets Rita send from his mailbox
+TESS = "U0TESS"  # a recruiter on Rita's team, who sees Rita's campaign only once Rita shares it
 MANAGER_BOX = "omar@acme.example"
 HIRING = "C0HIRING"  # the team channel that gets reply and bounce alerts
 
@@ -122,6 +123,7 @@ class Demo:
         ws = stack.enter_context(self.ws.start())
         ws.add_user(RITA, name="rita", real_name="Rita Recruiter", tz=str(ZONE), email="rita@acme.example")
         ws.add_user(OMAR, name="omar", real_name="Omar Manager", tz="Europe/Paris", email=MANAGER_BOX)
+        ws.add_user(TESS, name="tess", real_name="Tess Teammate", tz=str(ZONE), email="tess@acme.example")
         ws.add_channel(HIRING, name="hiring", members=[RITA])
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -140,6 +142,7 @@ class Demo:
         self.post_office = PostOffice(self.runtime.providers.sandbox)  # type: ignore[attr-defined]
         self.rita = Person(ws, RITA, BoltTarget(app))
         self.omar = Person(ws, OMAR, BoltTarget(app))
+        self.tess = Person(ws, TESS, BoltTarget(app))
 
     # -- narration ----------------------------------------------------------------------------
     def scene(self, title: str) -> None:
@@ -266,6 +269,7 @@ class Demo:
         self.lost_connection()
         self.campaign_in_slack()
         self.replies_and_bounces()
+        self.teammate()
         self.delegation()
 
     def lost_connection(self) -> None:
@@ -375,8 +379,11 @@ class Demo:
         self.show_slack()
         self.expect.check("the bounce moved Ines to her personal address, from step 1, 20+ minutes later",
                           [str(m["To"]) for m in moved] == ["ines@home.example"])
-        self.expect.check("#hiring was told that Ines's address bounced and where step 1 goes now",
-                          any("ines@work.example bounced" in m.text for m in self.ws.messages(channel=HIRING)))
+        alerts = [m.text for m in self.ws.messages(channel=HIRING) if "bounced" in m.text]
+        self.expect.check("#hiring was told that an email to Ines bounced and step 1 goes to another address, "
+                          "naming no address (the channel sees names and events only)",
+                          any("An email to Ines Duarte bounced" in t for t in alerts)
+                          and not any("@" in t for t in alerts))
         self.expect.check("Kai shows Out of office and stays in the sequence",
                           "Kai Sato* · Out of office" in self._campaign_text())
 
@@ -398,6 +405,35 @@ class Demo:
         self.show_slack()
         self.expect.check("step 2 went to Kai (out of office does not stop the sequence) and nothing to Ines",
                           [str(m["To"]) for m in later] == ["kai@work.example"])
+
+    def teammate(self) -> None:
+        self.scene("Tess, a recruiter on Rita's team, looks for Rita's campaign")
+        self.tess.slash("/outreach", "status Platform Q1")
+        not_shared = _last_ephemeral_text(self.ws, TESS)
+        self.tess.slash("/outreach", "status No Such Campaign")
+        missing = _last_ephemeral_text(self.ws, TESS)
+        self.tess.open_home()
+        self.show_slack()
+        self.expect.check("Tess learns nothing of it: the same answer as for a campaign that does not exist",
+                          "No campaign called 'Platform Q1'" in not_shared
+                          and not_shared.replace("Platform Q1", "No Such Campaign") == missing)
+        self.expect.check("Tess's Home tab does not list it", "Platform Q1" not in _home_text(self.ws, TESS))
+
+        self.scene("Rita shares the campaign with Tess, to view")
+        self.rita.slash("/outreach", f"share Platform Q1 <@{TESS}|tess> view")
+        self.tess.slash("/outreach", "status Platform Q1")
+        shown = self.ws.ephemerals(TESS)[-1]
+        self.tess.open_home()
+        self.show_slack()
+        self.expect.check("Tess gets a DM that Rita shared Platform Q1 with her, to view",
+                          any("Rita Recruiter shared the campaign *Platform Q1* with you" in m.text
+                              for m in self.tess.dm_messages()))
+        self.expect.check("Tess now sees its candidates, with no button to change it",
+                          "Ines Duarte" in _last_ephemeral_text(self.ws, TESS) and not _buttons(shown)
+                          and "shared with you to view" in _last_ephemeral_text(self.ws, TESS))
+        self.expect.check("Tess's Home tab lists it as Rita's, shared with her",
+                          "Platform Q1" in _home_text(self.ws, TESS)
+                          and "Rita Recruiter's, shared with you to view" in _home_text(self.ws, TESS))
 
     def delegation(self) -> None:
         post, box, campaign_name = self.post_office, MANAGER_BOX, "Design leads, Q1"
@@ -548,10 +584,10 @@ def _last_ephemeral_text(ws: LocalSlack, user: str) -> str:
     return render_blocks(shown[-1].blocks) if shown and shown[-1].blocks else (shown[-1].text if shown else "")
 
 
-def _home_text(ws: LocalSlack) -> str:
+def _home_text(ws: LocalSlack, user: str = RITA) -> str:
     from bot.localslack import render_view
 
-    home = ws.home(RITA)
+    home = ws.home(user)
     return render_view(home) if home else ""
 
 

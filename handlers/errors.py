@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from slack_bolt import App, BoltContext, Respond
+from slack_bolt import App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -27,8 +27,10 @@ def message_for(error: Exception) -> str:
 def register(app: App) -> None:
     @app.error
     def on_error(error: Exception, body: dict[str, Any], respond: Respond, client: WebClient,
-                 context: BoltContext) -> None:
+                 context: BoltContext, response: BoltResponse) -> None:
         text = message_for(error)
+        if isinstance(error, UserError):  # a refusal, told to the person: the request itself was fine (Bolt
+            response.status = 200  # would answer 500, and Slack retries an event that gets one)
         try:
             if body.get("response_url") or body.get("response_urls"):
                 respond(text=text, response_type="ephemeral", replace_original=False)

@@ -33,7 +33,7 @@ from bot.models import (
 )
 from bot.services.campaigns import finish_if_done
 from bot.services.connections import mark_needs_reconnect
-from bot.services import transitions
+from bot.services import access, transitions
 from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
 from scheduling.planner import Planner
@@ -151,10 +151,11 @@ class Recorder:
                                   status_reason=f"step {row.step_position} could not be sent: {reason}"[:500])
         then = (f"{candidate.name} is paused in this campaign until you resume them." if paused else
                 f"{candidate.name} is {enrollment.status.value.replace('_', ' ')}: nothing more is sent to them.")
+        address = access.shown_address(candidate.addresses, row.to_address, campaign.owner_id)
         notify(self.session, user=campaign.owner, kind="send_failed", clock=self.clock,
                dedupe_key=f"send_failed:{row.id}",
                text=(f":x: Step {row.step_position} of *{campaign.name}* could not be sent to "
-                     f"{candidate.name} ({row.to_address}): {reason}. {then}"))
+                     f"{candidate.name}{f' ({address})' if address else ''}: {reason}. {then}"))
 
     def _hold_mailbox(self, mailbox: Mailbox, until: datetime) -> None:
         if mailbox.not_before is None or mailbox.not_before < until:

@@ -72,8 +72,10 @@ class _Surface:
 
 class Person:
     def __init__(self, ws: LocalSlack, user_id: str, target: Target, *, signing_secret: str | None = None,
-                 timestamp: int | None = None) -> None:
-        """`signing_secret` / `timestamp` override what requests are signed with (forgery, replay tests)."""
+                 timestamp: int | None = None, team_id: str | None = None) -> None:
+        """`signing_secret` / `timestamp` override what requests are signed with (forgery, replay tests);
+        `team_id` makes the person a member of another workspace (as in a channel shared with another
+        organisation, where Slack sends the person's own team)."""
         try:
             ws.user(user_id)
         except ApiError:
@@ -83,6 +85,7 @@ class Person:
         self.target = target
         self.signing_secret = signing_secret
         self.timestamp = timestamp
+        self.team_id = team_id or ws.team_id
 
     @property
     def name(self) -> str:
@@ -107,7 +110,7 @@ class Person:
         response_url = self.ws._issue_response_url(self.user_id, channel_obj.id)
         fields = {
             "token": self.ws.verification_token,
-            "team_id": self.ws.team_id,
+            "team_id": self.team_id,
             "team_domain": self.ws.team_domain,
             "channel_id": channel_obj.id,
             "channel_name": channel_obj.name,
@@ -186,7 +189,7 @@ class Person:
         trigger_id = self.ws._issue_trigger(self.user_id)
         payload = {
             "type": "view_submission",
-            "team": {"id": self.ws.team_id, "domain": self.ws.team_domain},
+            "team": {"id": self.team_id, "domain": self.ws.team_domain},
             "user": self._user_field(),
             "api_app_id": self.ws.app_id,
             "token": self.ws.verification_token,
@@ -212,7 +215,7 @@ class Person:
             return None
         payload = {
             "type": "view_closed",
-            "team": {"id": self.ws.team_id, "domain": self.ws.team_domain},
+            "team": {"id": self.team_id, "domain": self.ws.team_domain},
             "user": self._user_field(),
             "api_app_id": self.ws.app_id,
             "token": self.ws.verification_token,
@@ -221,6 +224,53 @@ class Person:
             "is_enterprise_install": False,
             "enterprise": None,
         }
+        return self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
+
+    # ---- forged requests: what a tampered or replayed payload would carry ----------------
+    def forge_action(self, action_id: str, *, value: str | None = None, selected_option_value: str | None = None,
+                     view: dict[str, Any] | None = None, message_ts: str | None = None) -> Result:
+        """A block_actions request for an element the person was never shown (ids of someone else's
+        objects in `value`): Slack would not send it, but the bot must not rely on that. It comes from
+        the person's DM with the bot (with a response_url there), or from `view` when given."""
+        ws = self.ws
+        action: dict[str, Any] = {"action_id": action_id, "block_id": "forged", "action_ts": ws._next_ts()}
+        if selected_option_value is not None:
+            action.update(type="overflow", selected_option={"value": selected_option_value,
+                                                             "text": {"type": "plain_text", "text": "forged"}})
+        else:
+            action.update(type="button", value=value or "", text={"type": "plain_text", "text": "forged"})
+        payload: dict[str, Any] = {
+            "type": "block_actions", "user": self._user_field(), "api_app_id": ws.app_id,
+            "token": ws.verification_token, "trigger_id": ws._issue_trigger(self.user_id),
+            "team": {"id": self.team_id, "domain": ws.team_domain}, "enterprise": None,
+            "is_enterprise_install": False, "actions": [action]}
+        if view is not None:
+            payload.update(container={"type": "view", "view_id": view.get("id", "V0FORGED")},
+                           view={"id": "V0FORGED", "type": "modal", "blocks": [], "state": {"values": {}}, **view})
+        else:
+            channel = self.dm
+            ts = message_ts or ws._next_ts()
+            payload.update(container={"type": "message", "message_ts": ts, "channel_id": channel,
+                                      "is_ephemeral": False},
+                           channel={"id": channel, "name": "directmessage"},
+                           message={"type": "message", "ts": ts, "text": "forged", "blocks": []},
+                           response_url=ws._issue_response_url(self.user_id, channel, ts))
+        ws._record("click", self.user_id, None, f"forged {action_id}", {"action": action})
+        return self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
+
+    def forge_submission(self, callback_id: str, *, private_metadata: str = "",
+                         values: dict[str, Any] | None = None) -> Result:
+        """A view_submission for a modal the person never had open: `values` is the raw state
+        ({block_id: {action_id: {...}}}) and `private_metadata` may name someone else's objects."""
+        ws = self.ws
+        view = {"id": "V0FORGED", "type": "modal", "callback_id": callback_id, "private_metadata": private_metadata,
+                "blocks": [], "state": {"values": values or {}}, "hash": "forged",
+                "title": {"type": "plain_text", "text": "forged"}}
+        payload = {"type": "view_submission", "team": {"id": self.team_id, "domain": ws.team_domain},
+                   "user": self._user_field(), "api_app_id": ws.app_id, "token": ws.verification_token,
+                   "trigger_id": ws._issue_trigger(self.user_id), "view": view, "response_urls": [],
+                   "is_enterprise_install": False, "enterprise": None}
+        ws._record("submit", self.user_id, None, f"forged {callback_id}", {"values": values or {}})
         return self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
 
     # ---- plumbing --------------------------------------------------------------------
@@ -268,7 +318,7 @@ class Person:
         return Result(response.status, response.body, payload, ack=ack, timed_out=timed_out, headers=response.headers)
 
     def _user_field(self) -> dict[str, Any]:
-        return {"id": self.user_id, "username": self.name, "name": self.name, "team_id": self.ws.team_id}
+        return {"id": self.user_id, "username": self.name, "name": self.name, "team_id": self.team_id}
 
     def _exists(self, kind: str, ident: str) -> bool:
         try:
@@ -357,7 +407,7 @@ class Person:
             "api_app_id": ws.app_id,
             "token": ws.verification_token,
             "trigger_id": trigger_id,
-            "team": {"id": ws.team_id, "domain": ws.team_domain},
+            "team": {"id": self.team_id, "domain": ws.team_domain},
             "enterprise": None,
             "is_enterprise_install": False,
         }

@@ -184,6 +184,11 @@ def visible_addresses(addresses: Iterable[CandidateAddress], viewer_id: int) -> 
     return [a for a in addresses if shows(a.added_by_id, viewer_id)]
 
 
+def shown_address(addresses: Iterable[CandidateAddress], address: str, viewer_id: int) -> str | None:
+    """`address` as this viewer may see it among the candidate's addresses: None when someone else added it by hand."""
+    return None if any(a.address == address and not shows(a.added_by_id, viewer_id) for a in addresses) else address
+
+
 def hidden_addresses(session: Session, *, candidate_ids: Iterable[int], viewer_id: int) -> set[tuple[int, str]]:
     """(candidate id, address) pairs someone else added by hand: a view leaves these out for this viewer."""
     ids = list(set(candidate_ids))

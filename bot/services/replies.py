@@ -264,7 +264,7 @@ def _bounced(session: Session, enrollment: Enrollment, event: InboundEvent, row:
     if next_address is None:
         if not _stop(session, enrollment, EnrollmentStatus.BOUNCED, clock.now()):
             return "seen"
-        _alert(session, campaign, event, f":no_entry: {name}'s address {bounced} bounced in {campaign.name}, "
+        _alert(session, campaign, event, f":no_entry: An email to {name} bounced in {campaign.name}, "
                                          "and no other address is allowed: Bounced (ended).", clock)
         return "bounced"
     # The new address starts a new conversation from the step that bounced: a fresh thread, and the
@@ -280,9 +280,9 @@ def _bounced(session: Session, enrollment: Enrollment, event: InboundEvent, row:
         campaign.status = CampaignStatus.ACTIVE
     if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):  # a paused one plans on resume
         plan_again(session, campaign=campaign, now=clock.now(), rng=rng, enrollment=enrollment)
-    _alert(session, campaign, event, f":leftwards_arrow_with_hook: {name}'s address {bounced} bounced in "
-                                     f"{campaign.name}; step {row.step_position} goes to {next_address} instead.",
-           clock)
+    # The channel hears the kind of event, never an address (SPEC "Who sees what").
+    _alert(session, campaign, event, f":leftwards_arrow_with_hook: An email to {name} bounced in {campaign.name}; "
+                                     f"step {row.step_position} goes to another of their addresses instead.", clock)
     return "next_address"
 
 

@@ -131,12 +131,11 @@ def own_sequence(session: Session, *, user: User, sequence_id: int, doing: str =
                  lock: bool = False) -> Sequence:
     """A sequence by id, for its owner only (buttons carry ids: never trust that the clicker owns it)."""
     # `lock` (PostgreSQL): a campaign being created on it waits until this edit or delete is done.
+    # Sequences are their owner's (SPEC "Who sees what"): someone else's is answered as one that does not exist.
     sequence = session.get(Sequence, sequence_id, with_for_update=lock)
-    if sequence is None or sequence.organisation_id != user.organisation_id or sequence.archived_at is not None:
-        raise NotFound("That sequence no longer exists. `/outreach sequences` lists yours.")
-    if sequence.owner_id != user.id:
-        raise UserError(f"Only the person who made '{sequence.name}' can {doing} it. "
-                        "Make your own with `/outreach sequence new`.", field="name")
+    if sequence is None or sequence.owner_id != user.id or sequence.archived_at is not None:
+        raise NotFound(f"That sequence no longer exists, or it is not yours to {doing}. `/outreach sequences` "
+                       "lists yours.", field="name")
     return sequence
 
 

@@ -212,10 +212,10 @@ def test_only_the_owner_edits_or_deletes_a_sequence(runtime: Runtime, clock: Fak
     with transaction(runtime.sessions, write=True) as session:
         rita, omar = _people(session, clock)
         sequence_id = create_sequence(session, owner=rita, name="Rita's", steps=TWO_STEPS, clock=clock).id
-        with pytest.raises(UserError, match="Only the person who made 'Rita's' can edit it"):
+        with pytest.raises(UserError, match="not yours to edit"):
             update_sequence(session, user=omar, sequence_id=sequence_id, name="Omar's now", steps=TWO_STEPS,
                             clock=clock)
-        with pytest.raises(UserError, match="Only the person who made 'Rita's' can delete it"):
+        with pytest.raises(UserError, match="not yours to delete"):
             delete_sequence(session, user=omar, sequence_id=sequence_id, clock=clock)
         assert session.get(Sequence, sequence_id).name == "Rita's"
 

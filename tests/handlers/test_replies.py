@@ -125,7 +125,8 @@ def test_a_bounce_of_the_last_step_after_the_campaign_finished_sends_it_to_the_n
     assert _sent_to(runtime) == ["ana0@work.example", "ana0@work.example", "ana0@home.example"]
     assert _status(runtime) == EnrollmentStatus.FINISHED
     assert deliver_channel_alerts(runtime, _client(workspace)) == 1
-    assert "step 2 goes to ana0@home.example instead" in workspace.messages(channel="C0HIRING")[-1].text
+    alert = workspace.messages(channel="C0HIRING")[-1].text  # the channel hears no address (SPEC "Who sees what")
+    assert "step 2 goes to another of their addresses instead" in alert and "@" not in alert
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(Campaign.status)) == CampaignStatus.FINISHED
 
@@ -165,7 +166,8 @@ def test_a_bounce_moves_to_the_next_address_from_the_step_that_bounced(
     assert [str(m["To"]) for m in sent] == ["ana0@work.example", "ana0@home.example"]
     assert sent[1]["Subject"] == sent[0]["Subject"] and not sent[1]["In-Reply-To"]  # step 1 again, a new thread
     assert deliver_channel_alerts(runtime, _client(workspace)) == 1
-    assert "goes to ana0@home.example instead" in workspace.messages(channel="C0HIRING")[-1].text
+    alert = workspace.messages(channel="C0HIRING")[-1].text  # the channel hears no address
+    assert "goes to another of their addresses instead" in alert and "@" not in alert
     post.bounce(MAILBOX, sent[1], clock.now())  # the personal address bounces too: none left
     sync_mailboxes(runtime, clock)
     assert _status(runtime) == EnrollmentStatus.BOUNCED
