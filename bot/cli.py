@@ -1,5 +1,7 @@
 """The `outreach` command line. Each sub-command loads settings itself, so a bad setting stops it
-with one line naming the variable (exit 2), never a traceback."""
+with one line naming the variable, never a traceback. Exit codes: 1 a check or command failed,
+2 a setting is missing or malformed, 3 the database cannot be reached, 4 Slack refused a token,
+5 Slack cannot be reached."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +18,8 @@ log = logging.getLogger("outreach")
 
 EXIT_CONFIG = 2
 EXIT_DATABASE = 3
+EXIT_SLACK_REFUSED = 4
+EXIT_SLACK_UNREACHABLE = 5
 
 
 def database_unreachable(url: str, error: Exception) -> str:
@@ -40,6 +44,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.oauth_web import OAuthRoutes, build_connectors
     from bot.runtime import build_runtime
     from bot.slack_app import build_app
+    from bot.slack_check import SlackProblem, check_slack, slack_failure
     from bot.web import wsgi_app
     from handlers.home import home_refresher
     from scheduling.service import start_scheduler
@@ -49,7 +54,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings.require_encryption()
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
-    app = build_app(runtime)
+    check_slack(settings)  # a refused token or no Slack stops start-up in one line, before anything listens
+    try:
+        app = build_app(runtime)  # Bolt asks auth.test again: Slack may have changed its mind since
+    except Exception as exc:  # noqa: BLE001 - one line when it is Slack's answer (Bolt wraps it), else re-raised
+        problem = slack_failure(settings, exc)
+        if not isinstance(problem, SlackProblem):
+            raise
+        raise problem from None
     oauth = OAuthRoutes(runtime, build_connectors(runtime), on_connected=home_refresher(runtime, app.client))
     timer = start_scheduler(runtime, slack_client=app.client)
     try:
@@ -220,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     from sqlalchemy.exc import InterfaceError, OperationalError
 
+    from bot.slack_check import SlackRefused, SlackUnreachable
+
     settings = None
     try:
         settings = None if getattr(args, "no_settings", False) else load_settings()
@@ -232,6 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(database_unreachable(settings.database_url, exc), file=sys.stderr)
         return EXIT_DATABASE
+    except SlackRefused as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return EXIT_SLACK_REFUSED
+    except SlackUnreachable as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return EXIT_SLACK_UNREACHABLE
 
 
 if __name__ == "__main__":
