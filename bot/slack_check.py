@@ -16,9 +16,6 @@ import http.client
 import logging
 from dataclasses import dataclass
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-
 from bot.config import Settings
 
 TIMEOUT_SECONDS = 10
@@ -79,6 +76,8 @@ class SlackIdentity:
 def check_slack(settings: Settings) -> SlackIdentity:
     """Ask auth.test with SLACK_BOT_TOKEN (and, in Socket Mode, apps.connections.open with
     SLACK_APP_TOKEN, whose socket URL is left unused). Raises SlackRefused or SlackUnreachable."""
+    from slack_sdk import WebClient  # imported when asked: every `outreach` command imports this module
+
     settings.require_slack()
     bot_token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
     client = WebClient(token=bot_token, base_url=settings.slack_api_url, timeout=TIMEOUT_SECONDS, logger=_QUIET)
@@ -98,7 +97,8 @@ def slack_failure(settings: Settings, error: BaseException, *, variable: str = "
                   method: str = "auth.test") -> BaseException:
     """The SlackProblem for what a Web API call raised (Bolt's BoltError wraps auth.test's refusal);
     anything else is returned as it was: a bug, for a traceback."""
-    from slack_bolt.error import BoltError  # slack_bolt is heavy to import; only serve meets its errors
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
 
     url = _scrub(settings.slack_api_url, settings)
     if isinstance(error, BoltError) and isinstance(error.__context__, SlackApiError):
