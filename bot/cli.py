@@ -24,18 +24,9 @@ EXIT_SLACK_UNREACHABLE = 5
 
 def database_unreachable(url: str, error: Exception) -> str:
     """One line naming DATABASE_URL (its password hidden) and the driver's first line of what failed."""
-    from sqlalchemy.engine import make_url
+    from bot.db import describe_failure
 
-    try:
-        parsed = make_url(url)
-        shown, password = parsed.render_as_string(hide_password=True), parsed.password
-    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read shows nothing of itself
-        shown, password = "unreadable", None
-    cause = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    what = lines[0] if lines else type(cause).__name__
-    if password:
-        what = what.replace(str(password), "***")
+    shown, what = describe_failure(url, error)
     return f"outreach: cannot reach the database at DATABASE_URL ({shown}): {what}"
 
 
@@ -117,13 +108,20 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.doctor import run_checks
+    """Reads the settings itself: every malformed one is reported, not only the first."""
+    from bot.doctor import State, run_checks
 
-    problems = 0
-    for check in run_checks(settings):
-        mark = "ok " if check.ok else "!! "
-        print(f"{mark} {check.name}: {check.detail}")
-        problems += not check.ok
+    marks = {State.OK: "✓", State.FAIL: "✗", State.INFO: "–"}
+    try:
+        "".join(marks.values()).encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):  # a terminal that cannot show them (nor the arrows in the fixes)
+        marks = {State.OK: "ok", State.FAIL: "XX", State.INFO: "--"}
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="replace")
+    checks = run_checks()
+    for check in checks:
+        print(f"{marks[check.state]} {check.name}: {check.detail}")
+    problems = sum(not check.ok for check in checks)
     print("everything looks right" if not problems else f"{problems} thing(s) to fix")
     return 0 if not problems else 1
 
@@ -200,7 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
 
-    sub.add_parser("doctor", help="check settings, database, Slack and providers").set_defaults(run=_doctor)
+    sub.add_parser("doctor", help="check settings, database, Slack and providers; changes nothing").set_defaults(
+        run=_doctor, no_settings=True)
     audit = sub.add_parser("audit", help="print the newest audit entries (delegation answers, refused clicks, ...)")
     audit.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
     audit.add_argument("--action", default="", help="only actions starting with this, e.g. delegation.")

@@ -44,11 +44,13 @@ def test_db_upgrade_then_doctor_reports_what_to_fix(tmp_path: Path) -> None:
 
     before = run("doctor")
     assert before.returncode == 1
-    assert "run `outreach db upgrade`" in before.stdout
+    assert "does not exist: run `outreach db upgrade`" in before.stdout
+    assert not (tmp_path / "x.sqlite3").exists()  # doctor looks, and creates nothing
     assert run("db", "upgrade").returncode == 0
     after = run("doctor")
-    assert "!!  database" not in after.stdout and "ok  database: sqlite, schema up to date" in after.stdout
-    assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are needed" in after.stdout
+    assert after.returncode == 1
+    assert f"✓ database: SQLite {tmp_path / 'x.sqlite3'}, schema up to date" in after.stdout
+    assert "✗ slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set: `outreach serve` needs them" in after.stdout
     assert "create a key with `outreach keys new`" in after.stdout
 
 
