@@ -1,5 +1,7 @@
 """The `outreach` command line. Each sub-command loads settings itself, so a bad setting stops it
-with one line naming the variable (exit 2), never a traceback."""
+with one line naming the variable, never a traceback. Exit codes: 1 a check or command failed,
+2 a setting is missing or malformed, 3 the database cannot be reached, 4 Slack refused a token,
+5 Slack cannot be reached."""
 from __future__ import annotations
 
 import argparse
@@ -16,22 +18,15 @@ log = logging.getLogger("outreach")
 
 EXIT_CONFIG = 2
 EXIT_DATABASE = 3
+EXIT_SLACK_REFUSED = 4
+EXIT_SLACK_UNREACHABLE = 5
 
 
 def database_unreachable(url: str, error: Exception) -> str:
     """One line naming DATABASE_URL (its password hidden) and the driver's first line of what failed."""
-    from sqlalchemy.engine import make_url
+    from bot.db import describe_failure
 
-    try:
-        parsed = make_url(url)
-        shown, password = parsed.render_as_string(hide_password=True), parsed.password
-    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read shows nothing of itself
-        shown, password = "unreadable", None
-    cause = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    what = lines[0] if lines else type(cause).__name__
-    if password:
-        what = what.replace(str(password), "***")
+    shown, what = describe_failure(url, error)
     return f"outreach: cannot reach the database at DATABASE_URL ({shown}): {what}"
 
 
@@ -40,6 +35,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.oauth_web import OAuthRoutes, build_connectors
     from bot.runtime import build_runtime
     from bot.slack_app import build_app
+    from bot.slack_check import SlackProblem, check_slack, slack_failure
     from bot.web import wsgi_app
     from handlers.home import home_refresher
     from scheduling.service import start_scheduler
@@ -49,7 +45,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings.require_encryption()
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
-    app = build_app(runtime)
+    check_slack(settings)  # a refused token or no Slack stops start-up in one line, before anything listens
+    try:
+        app = build_app(runtime)  # Bolt asks auth.test again: Slack may have changed its mind since
+    except Exception as exc:  # noqa: BLE001 - one line when it is Slack's answer (Bolt wraps it), else re-raised
+        problem = slack_failure(settings, exc)
+        if not isinstance(problem, SlackProblem):
+            raise
+        raise problem from None
     oauth = OAuthRoutes(runtime, build_connectors(runtime), on_connected=home_refresher(runtime, app.client))
     timer = start_scheduler(runtime, slack_client=app.client)
     try:
@@ -105,13 +108,20 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.doctor import run_checks
+    """Reads the settings itself: every malformed one is reported, not only the first."""
+    from bot.doctor import State, run_checks
 
-    problems = 0
-    for check in run_checks(settings):
-        mark = "ok " if check.ok else "!! "
-        print(f"{mark} {check.name}: {check.detail}")
-        problems += not check.ok
+    marks = {State.OK: "✓", State.FAIL: "✗", State.INFO: "–"}
+    try:
+        "".join(marks.values()).encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):  # a terminal that cannot show them (nor the arrows in the fixes)
+        marks = {State.OK: "ok", State.FAIL: "XX", State.INFO: "--"}
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="replace")
+    checks = run_checks()
+    for check in checks:
+        print(f"{marks[check.state]} {check.name}: {check.detail}")
+    problems = sum(not check.ok for check in checks)
     print("everything looks right" if not problems else f"{problems} thing(s) to fix")
     return 0 if not problems else 1
 
@@ -188,7 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
 
-    sub.add_parser("doctor", help="check settings, database, Slack and providers").set_defaults(run=_doctor)
+    sub.add_parser("doctor", help="check settings, database, Slack and providers; changes nothing").set_defaults(
+        run=_doctor, no_settings=True)
     audit = sub.add_parser("audit", help="print the newest audit entries (delegation answers, refused clicks, ...)")
     audit.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
     audit.add_argument("--action", default="", help="only actions starting with this, e.g. delegation.")
@@ -220,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     from sqlalchemy.exc import InterfaceError, OperationalError
 
+    from bot.slack_check import SlackRefused, SlackUnreachable
+
     settings = None
     try:
         settings = None if getattr(args, "no_settings", False) else load_settings()
@@ -232,6 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(database_unreachable(settings.database_url, exc), file=sys.stderr)
         return EXIT_DATABASE
+    except SlackRefused as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return EXIT_SLACK_REFUSED
+    except SlackUnreachable as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return EXIT_SLACK_UNREACHABLE
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ EXPECTS = {
     "OUTREACH_SANDBOX_DIR": "a directory path",
     "OUTREACH_SANDBOX_MAILBOXES": "true or false",
     "OUTREACH_DISPATCH_INTERVAL_SECONDS": "a number of seconds greater than 0",
+    "OUTREACH_SYNC_INTERVAL_SECONDS": "a number of seconds greater than 0 (default 60)",
     "OUTREACH_SANDBOX_LATENCY_MS": "a whole number of milliseconds, 0 or more",
     "OUTREACH_DISPATCH_LEASE_SECONDS": "a number of seconds greater than 0 (default 300)",
     "OUTREACH_DISPATCH_CONCURRENCY": "a whole number from 1 to 256 (default 32)",
@@ -186,12 +187,35 @@ class Settings(BaseSettings):
             )
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings; a bad value raises ConfigError with one line naming the variable."""
+def read_settings(**overrides: object) -> tuple[Settings, dict[str, str]]:
+    """Read settings and every malformed variable at once: pydantic validates each field on its own
+    and reports them all, so one bad value hides no other. Returns the settings with each malformed
+    variable left at its default, and {variable: one line naming it and what it expects} (never its
+    value). `outreach doctor` reports them all; start-up stops at them (load_settings)."""
     try:
-        return Settings(**overrides)
+        return Settings(**overrides), {}
     except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][0]) if error.get("loc") else "configuration"
-        expects = EXPECTS.get(name, error["msg"])
-        raise ConfigError(f"{name} is not valid: expected {expects}") from None
+        problems: dict[str, str] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error.get("loc") else "configuration"
+            problems.setdefault(name, f"{name} is not valid: expected {EXPECTS.get(name, error['msg'])}")
+    defaults = {name: _default(name) for name in problems if name in _FIELDS_BY_VARIABLE}
+    return Settings(**{**overrides, **defaults}), problems
+
+
+_FIELDS_BY_VARIABLE = {str(field.validation_alias): name for name, field in Settings.model_fields.items()}
+
+
+def _default(variable: str) -> object:
+    return Settings.model_fields[_FIELDS_BY_VARIABLE[variable]].get_default(call_default_factory=True)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises ConfigError with one line naming the variable (and how many
+    more are malformed: `outreach doctor` lists them all)."""
+    settings, problems = read_settings(**overrides)
+    if problems:
+        first, *others = problems.values()
+        more = f" ({len(others)} more setting(s) malformed: run `outreach doctor`)" if others else ""
+        raise ConfigError(first + more)
+    return settings

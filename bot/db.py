@@ -53,6 +53,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def describe_failure(url: str, error: BaseException) -> tuple[str, str]:
+    """(the URL with its password hidden, the driver's first line of what failed, password hidden)."""
+    try:
+        parsed = make_url(url)
+        shown, password = parsed.render_as_string(hide_password=True), parsed.password
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read shows nothing of itself
+        shown, password = "unreadable", None
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    what = lines[0] if lines else type(cause).__name__
+    if password:
+        what = what.replace(str(password), "***")
+    return shown, what
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

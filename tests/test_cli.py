@@ -44,11 +44,13 @@ def test_db_upgrade_then_doctor_reports_what_to_fix(tmp_path: Path) -> None:
 
     before = run("doctor")
     assert before.returncode == 1
-    assert "run `outreach db upgrade`" in before.stdout
+    assert "does not exist: run `outreach db upgrade`" in before.stdout
+    assert not (tmp_path / "x.sqlite3").exists()  # doctor looks, and creates nothing
     assert run("db", "upgrade").returncode == 0
     after = run("doctor")
-    assert "!!  database" not in after.stdout and "ok  database: sqlite, schema up to date" in after.stdout
-    assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are needed" in after.stdout
+    assert after.returncode == 1
+    assert f"✓ database: SQLite {tmp_path / 'x.sqlite3'}, schema up to date" in after.stdout
+    assert "✗ slack: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set: `outreach serve` needs them" in after.stdout
     assert "create a key with `outreach keys new`" in after.stdout
 
 
@@ -137,3 +139,128 @@ def test_an_unreachable_database_is_one_line_naming_database_url_without_its_pas
     assert line.startswith("outreach: cannot reach the database at DATABASE_URL "
                            f"(postgresql://rita:***@127.0.0.1:{port}/outreach): "), line
     assert "Connection refused" in line  # the driver's own words for what failed
+
+
+def _closed_port() -> int:
+    """A loopback port nobody listens on: connecting is refused at once."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _serve_once(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`outreach serve` as an operator starts it; it must stop by itself (a failure at start-up)."""
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+           "SLACK_SIGNING_SECRET": "signing-s3cret-value", **env}
+    return subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+                           "--port", str(_closed_port())], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+
+
+def _one_line(done: subprocess.CompletedProcess[str], *secrets: str) -> str:
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    for secret in ("signing-s3cret-value", *secrets):
+        assert secret not in output
+    assert done.stdout == "", done.stdout
+    [line] = done.stderr.strip().splitlines()
+    return line
+
+
+def test_serve_with_a_token_slack_refuses_stops_in_one_line_naming_slack_bot_token(tmp_path: Path) -> None:
+    from bot.localslack import LocalSlack
+
+    with LocalSlack() as ws:
+        done = _serve_once(tmp_path, SLACK_BOT_TOKEN="xoxb-wrong-but-s3cret", SLACK_API_URL=ws.api_url)
+        assert [call.error for call in ws.calls_to("auth.test")] == ["invalid_auth"]  # Slack was asked
+    assert done.returncode == 4
+    line = _one_line(done, "xoxb-wrong-but-s3cret")
+    assert line == ("outreach: Slack refused SLACK_BOT_TOKEN (invalid_auth): Slack does not know this token (a typo, "
+                    "or a token of another app or workspace): copy the Bot User OAuth Token (xoxb-…) from the app's "
+                    "OAuth & Permissions page")
+
+
+def test_serve_with_slack_unreachable_stops_in_one_line_naming_slack_api_url_and_why(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/api/"
+    done = _serve_once(tmp_path, SLACK_BOT_TOKEN="xoxb-good-s3cret", SLACK_API_URL=url)
+    assert done.returncode == 5
+    assert _one_line(done, "xoxb-good-s3cret") == (
+        f"outreach: cannot reach Slack at SLACK_API_URL ({url}): Connection refused; check the network, a proxy or "
+        "firewall, and SLACK_API_URL")
+
+
+def test_serve_against_an_address_that_is_not_the_web_api_says_so(tmp_path: Path) -> None:
+    from bot.localslack import LocalSlack
+
+    with LocalSlack() as ws:  # the workspace answers 404 outside /api/
+        url = ws.base_url + "not-the-api/"
+        done = _serve_once(tmp_path, SLACK_BOT_TOKEN=ws.bot_token, SLACK_API_URL=url)
+    assert done.returncode == 5
+    assert _one_line(done, ws.bot_token).startswith(
+        f"outreach: SLACK_API_URL ({url}) answered auth.test with HTTP 404 and no Slack Web API reply")
+
+
+def test_serve_in_socket_mode_with_an_app_token_slack_refuses_names_slack_app_token(tmp_path: Path) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Slack(BaseHTTPRequestHandler):  # takes the bot token, refuses every app-level token
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            method = self.path.rsplit("/", 1)[-1]
+            asked.append(method)
+            body = ({"ok": True, "user": "outreach", "team": "Acme"} if method == "auth.test"
+                    else {"ok": False, "error": "invalid_auth"})
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = _serve_once(tmp_path, SLACK_BOT_TOKEN="xoxb-good-s3cret", SLACK_APP_TOKEN="xapp-wrong-s3cret",
+                           SLACK_API_URL=f"http://127.0.0.1:{server.server_port}/api/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == ["auth.test", "apps.connections.open"]
+    assert done.returncode == 4
+    assert _one_line(done, "xoxb-good-s3cret", "xapp-wrong-s3cret").startswith(
+        "outreach: Slack refused SLACK_APP_TOKEN (invalid_auth): Slack does not know this token: create an "
+        "app-level token with the connections:write scope")
+
+
+def test_worker_never_calls_slack_so_a_wrong_token_does_not_stop_it(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from bot.localslack import LocalSlack
+
+    with LocalSlack() as ws:
+        env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+               "SLACK_BOT_TOKEN": "xoxb-wrong-s3cret", "SLACK_SIGNING_SECRET": "x", "SLACK_API_URL": ws.api_url}
+        worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, cwd=tmp_path,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while not (tmp_path / "worker.sqlite3").exists() and time.monotonic() < deadline:
+                assert worker.poll() is None, worker.stdout.read()  # type: ignore[union-attr]
+                time.sleep(0.1)
+            time.sleep(1)  # migrated, scheduler started
+            assert worker.poll() is None, worker.stdout.read()  # type: ignore[union-attr]
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            output = worker.communicate(timeout=30)[0]
+        assert ws.calls == []
+    assert worker.returncode == 0, output

@@ -85,3 +85,35 @@ def test_the_reply_watch_is_30_days_unless_set_and_a_negative_one_is_named(monke
     monkeypatch.setenv("OUTREACH_REPLY_WATCH_DAYS", "-1")
     with pytest.raises(ConfigError, match="^OUTREACH_REPLY_WATCH_DAYS is not valid: expected a whole number of days"):
         load_settings(_env_file=None)
+
+
+def test_every_malformed_setting_is_named_at_once_and_the_others_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import read_settings
+
+    monkeypatch.setenv("DATABASE_URL", "mysql://bot:hunter2@db/outreach")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-s3cret")
+    monkeypatch.setenv("OUTREACH_REPLY_WATCH_DAYS", "-1")
+    monkeypatch.setenv("OUTREACH_SANDBOX_MAILBOXES", "true")
+    monkeypatch.setenv("PUBLIC_URL", "https://bot.example.com")
+    settings, problems = read_settings(_env_file=None)
+    assert problems == {
+        "DATABASE_URL": "DATABASE_URL is not valid: expected a SQLAlchemy URL such as sqlite:///var/outreach.sqlite3 "
+                        "or postgresql://user@host/db",
+        "SLACK_BOT_TOKEN": "SLACK_BOT_TOKEN is not valid: expected a bot token starting with xoxb-",
+        "OUTREACH_REPLY_WATCH_DAYS": "OUTREACH_REPLY_WATCH_DAYS is not valid: expected a whole number of days, 0 or "
+                                     "more (default 30)",
+    }
+    # the malformed ones are at their defaults, never at the bad value; the well-formed ones are read
+    assert (settings.database_url, settings.slack_bot_token, settings.reply_watch_days) == (
+        "sqlite:///var/outreach.sqlite3", None, 30)
+    assert settings.sandbox_mailboxes is True and settings.public_url == "https://bot.example.com"
+
+
+def test_start_up_names_the_first_malformed_setting_and_counts_the_others(tmp_path: Path) -> None:
+    result = _outreach("serve", env={"SLACK_BOT_TOKEN": "xoxp-user-s3cret", "OUTREACH_REPLY_WATCH_DAYS": "soon",
+                                     "OUTREACH_DISPATCH_CONCURRENCY": "0"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "outreach: SLACK_BOT_TOKEN is not valid: expected a bot token starting with xoxb- "
+        "(2 more setting(s) malformed: run `outreach doctor`)"]
+    assert "xoxp-user-s3cret" not in result.stderr
