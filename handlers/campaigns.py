@@ -240,19 +240,33 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         except UserError as error:
             slack.send_dm(event["user_id"], f":warning: {error.message}")
 
+    def add_upload(value: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
+        """Write a staged upload into the campaign a button or the select names ("<upload>:<campaign>");
+        both are re-checked for the clicking user. The answer replaces the message, so its buttons go."""
+        slack = Slack(client)
+        upload_id, campaign_id = (int(part) for part in value.split(":"))
+        try:
+            with transaction(runtime.sessions, write=True) as session:
+                user = current_user(session, runtime, context, slack)
+                campaign = owned_campaign(session, user=user, campaign_id=campaign_id)
+                result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
+                                                       clock=runtime.clock, rng=runtime.rng)
+                name = campaign.name
+        except candidate_uploads.UploadExpired as expired:
+            respond(replace_original=True, text=f":hourglass: {expired.message}")
+            return
+        respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
+        refresh_message(slack, campaign_id)
+
     @app.action(Action.UPLOAD_CONFIRM.value)
     def _confirm(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
         ack()
-        slack = Slack(client)
-        upload_id, campaign_id = (int(part) for part in body["actions"][0]["value"].split(":"))
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, context, slack)
-            campaign = owned_campaign(session, user=user, campaign_id=campaign_id)
-            result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
-                                                   clock=runtime.clock, rng=runtime.rng)
-            name = campaign.name
-        respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
-        refresh_message(slack, campaign_id)
+        add_upload(body["actions"][0]["value"], context, client, respond)
+
+    @app.action(Action.UPLOAD_CHOOSE.value)
+    def _choose(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
+        ack()
+        add_upload(body["actions"][0]["selected_option"]["value"], context, client, respond)
 
     @app.action(Action.UPLOAD_DISCARD.value)
     def _discard(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:

@@ -232,8 +232,15 @@ class UploadSummary:
     encoding: str
 
 
+CHOICES_MAX = 100  # Slack's limit on a static_select's options
+
+
 def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) -> list[Block]:
-    """What was read, every problem by line, and one button per campaign it can go to."""
+    """What was read, every problem by line, and where the rows can go (`campaigns`: id and name, the
+    newest first). One campaign: one "Add N to <campaign>" button. Several: a select of them (Slack
+    asks to confirm the pick), since buttons would share an action_id in one block, which Slack
+    refuses, and 25 of them at most fit in a block. A select holds 100 options: past that, the newest
+    100 are offered and the message says how to reach the others."""
     text = f"*{summary.source[:100]}*: {summary.good} candidate(s) ready to add."
     if summary.merged:
         text += f" {len(summary.merged)} duplicate row(s) merged."
@@ -246,13 +253,33 @@ def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) 
             f"and upload it again:\n{shown}{more}")[:3000])))
     if summary.merged:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="; ".join(summary.merged[:10])[:1900])]))
-    buttons = [_button(f"Add {summary.good} to {name}"[:75], Action.UPLOAD_CONFIRM, f"{summary.upload_id}:{cid}",
-                       "primary") for cid, name in campaigns[:4]] if summary.good else []
-    buttons.append(_button("Discard", Action.UPLOAD_DISCARD, str(summary.upload_id)))
-    blocks.append(ActionsBlock(elements=buttons))
+    elements: list[Any] = []
+    if summary.good and len(campaigns) == 1:
+        (cid, name), = campaigns
+        elements.append(_button(f"Add {summary.good} to {name}"[:75], Action.UPLOAD_CONFIRM,
+                                f"{summary.upload_id}:{cid}", "primary"))
+    elif summary.good and campaigns:
+        elements.append(StaticSelectElement(
+            action_id=Action.UPLOAD_CHOOSE.value, placeholder=f"Add {summary.good} to…",
+            options=[Option(value=f"{summary.upload_id}:{cid}", label=name[:75])
+                     for cid, name in campaigns[:CHOICES_MAX]],
+            confirm=ConfirmObject(
+                title=f"Add {summary.good} candidate(s)?", confirm=f"Add {summary.good}", deny="Pick again",
+                text=("They go to the campaign you picked. In a campaign that is already running, each one's "
+                      "first email is planned at once, none sooner than 20 minutes from now."))))
+    elements.append(_button("Discard", Action.UPLOAD_DISCARD, str(summary.upload_id)))
+    blocks.append(ActionsBlock(elements=elements))
+    notes = []
+    if summary.good and len(campaigns) > CHOICES_MAX:
+        notes.append(f"Your {CHOICES_MAX} newest open campaigns are listed, of {len(campaigns)}. For an older one, "
+                     "press *Add candidates* on its campaign message (`/outreach status <campaign>` shows it) and "
+                     "upload the file there.")
     if summary.good and not campaigns:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text="You have no campaign to add them to: create one with `/outreach campaign new`, then upload again.")]))
+        notes.append("You have no campaign to add them to: create one with `/outreach campaign new`, then upload "
+                     "again.")
+    elif summary.good:
+        notes.append("Rows not added within a day are deleted.")
+    blocks += [ContextBlock(elements=[MarkdownTextObject(text=note)]) for note in notes]
     return blocks
 
 
