@@ -22,6 +22,7 @@ from bot.errors import UserError
 from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
 from bot.services import candidate_rows, candidate_uploads
+from bot.services.campaign_list import campaign_page
 from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import (
     PAUSE_REASONS,
@@ -55,6 +56,7 @@ from handlers.views.campaigns import (
     UploadSummary,
     campaign_blocks,
     campaign_list_blocks,
+    campaign_list_text,
     campaign_modal,
     candidate_modal,
     candidates_modal,
@@ -396,9 +398,9 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(call.client)
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, call.context, slack)
-            if not call.args.strip():
-                views = [campaign_status(session, c) for c in campaigns_of(session, user)]
-                call.ack(text="Your campaigns", blocks=campaign_list_blocks(views))
+            if not call.args.strip():  # the list: one page from two queries, so the ack is quick at any count
+                page = campaign_page(session, user=user, offset=0)
+                call.ack(text=campaign_list_text(page), blocks=campaign_list_blocks(page))
                 return
             campaign = find_campaign(session, user=user, name=call.args)
             blocks, campaign_id = campaign_blocks(campaign_status(session, campaign)), campaign.id
@@ -406,6 +408,19 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         call.ack(text=f"Campaign {campaign.name}", blocks=blocks)
         if mine:
             refresh_message(slack, campaign_id)
+
+    @app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_LIST_PAGE.value)}\."))
+    def _list_page(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
+                   respond: Respond) -> None:
+        """Previous / Next under the list: the same ephemeral, redrawn through the response_url. The
+        value is only an offset: the page is read again for whoever clicked, and clamped."""
+        ack()
+        value = str(body["actions"][0].get("value") or "")
+        offset = int(value) if value.isdigit() else 0
+        with transaction(runtime.sessions) as session:
+            user = current_user(session, runtime, context, Slack(client))
+            page = campaign_page(session, user=user, offset=offset)
+        respond(replace_original=True, text=campaign_list_text(page), blocks=campaign_list_blocks(page))
 
     @router.add("when", "the next planned sends of a campaign: `/outreach when <campaign>`")
     def _when(call: CommandCall) -> None:

@@ -33,6 +33,7 @@ from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
 from bot.models import CampaignStatus, EnrollmentStatus
+from bot.services.campaign_list import CampaignPage
 from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine
 from bot.services.campaigns import PlannedSend
 from handlers.ids import Action, Callback
@@ -195,13 +196,42 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
     return blocks
 
 
-def campaign_list_blocks(views: Sequence[CampaignStatusView]) -> list[Block]:
-    if not views:
+def _mrkdwn_escaped(text: str) -> str:
+    """A name shown in mrkdwn: Slack reads &, < and > as markup unless escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def campaign_list_text(page: CampaignPage) -> str:
+    return f"Your campaigns {page.first}–{page.last} of {page.total}" if page.total else "You have no campaigns yet."
+
+
+def campaign_list_blocks(page: CampaignPage) -> list[Block]:
+    """One page of the person's campaigns (a block each: status and candidates by status), the count
+    ("Campaigns 1–20 of 57") and Previous / Next, whose values are offsets the handler re-checks."""
+    if not page.total:
         return [SectionBlock(text=MarkdownTextObject(
             text="You have no campaigns yet. Create one with `/outreach campaign new`."))]
-    lines = [f"*{v.name}* · {CAMPAIGN_STATUS[v.status.value]} · {v.total} candidates" for v in views[:40]]
-    return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
-            ContextBlock(elements=[MarkdownTextObject(text="`/outreach status <campaign>` shows one in full.")])]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
+        text=f"*Campaigns {page.first}–{page.last} of {page.total}*, the newest first"))]
+    for campaign in page.campaigns:
+        status = CAMPAIGN_STATUS[campaign.status.value] + (f" ({campaign.pause_reason})" if campaign.pause_reason
+                                                          else "")
+        counts = " · ".join(f"{STATUS_LABELS[s]}: {campaign.counts[s]}" for s in STATUS_LABELS
+                            if campaign.counts.get(s))
+        people = f"{campaign.total} candidate{'' if campaign.total == 1 else 's'}" + (f": {counts}" if counts else "")
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f"*{_mrkdwn_escaped(campaign.name[:200])}* · {status}\n{people}")))
+    pager = []  # action ids differ within the block: CAMPAIGN_LIST_PAGE + ".previous" / ".next"
+    if page.previous_offset is not None:
+        pager.append(ButtonElement(text="Previous", action_id=f"{Action.CAMPAIGN_LIST_PAGE.value}.previous",
+                                   value=str(page.previous_offset)))
+    if page.next_offset is not None:
+        pager.append(ButtonElement(text="Next", action_id=f"{Action.CAMPAIGN_LIST_PAGE.value}.next",
+                                   value=str(page.next_offset)))
+    if pager:
+        blocks.append(ActionsBlock(elements=pager))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text="`/outreach status &lt;campaign&gt;` shows one in full.")]))
+    return blocks
 
 
 # ---- candidates ----------------------------------------------------------------------------------
@@ -272,7 +302,7 @@ def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) 
     notes = []
     if summary.good and len(campaigns) > CHOICES_MAX:
         notes.append(f"Your {CHOICES_MAX} newest open campaigns are listed, of {len(campaigns)}. For an older one, "
-                     "press *Add candidates* on its campaign message (`/outreach status <campaign>` shows it) and "
+                     "press *Add candidates* on its campaign message (`/outreach status &lt;campaign&gt;` shows it) and "
                      "upload the file there.")
     if summary.good and not campaigns:
         notes.append("You have no campaign to add them to: create one with `/outreach campaign new`, then upload "
