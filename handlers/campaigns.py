@@ -23,6 +23,7 @@ from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, Us
 from bot.runtime import Runtime
 from bot.services import access, candidate_rows, candidate_uploads
 from bot.services.access import Need
+from bot.services.campaign_list import campaign_page
 from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import (
     PAUSE_REASONS,
@@ -53,6 +54,7 @@ from handlers.views.campaigns import (
     UploadSummary,
     campaign_blocks,
     campaign_list_blocks,
+    campaign_list_text,
     campaign_modal,
     candidate_modal,
     candidates_modal,
@@ -240,19 +242,33 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         except UserError as error:
             slack.send_dm(event["user_id"], f":warning: {error.message}")
 
+    def add_upload(value: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
+        """Write a staged upload into the campaign a button or the select names ("<upload>:<campaign>");
+        both are re-checked for the clicking user. The answer replaces the message, so its buttons go."""
+        slack = Slack(client)
+        upload_id, campaign_id = (int(part) for part in value.split(":"))
+        try:
+            with transaction(runtime.sessions, write=True) as session:
+                user = current_user(session, runtime, context, slack)
+                campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
+                result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
+                                                       clock=runtime.clock, rng=runtime.rng)
+                name = campaign.name
+        except candidate_uploads.UploadExpired as expired:
+            respond(replace_original=True, text=f":hourglass: {expired.message}")
+            return
+        respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
+        refresh_message(slack, campaign_id)
+
     @app.action(Action.UPLOAD_CONFIRM.value)
     def _confirm(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
         ack()
-        slack = Slack(client)
-        upload_id, campaign_id = (int(part) for part in body["actions"][0]["value"].split(":"))
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, context, slack)
-            campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
-            result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
-                                                   clock=runtime.clock, rng=runtime.rng)
-            name = campaign.name
-        respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
-        refresh_message(slack, campaign_id)
+        add_upload(body["actions"][0]["value"], context, client, respond)
+
+    @app.action(Action.UPLOAD_CHOOSE.value)
+    def _choose(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
+        ack()
+        add_upload(body["actions"][0]["selected_option"]["value"], context, client, respond)
 
     @app.action(Action.UPLOAD_DISCARD.value)
     def _discard(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -400,9 +416,9 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(call.client)
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, call.context, slack)
-            if not call.args.strip():
-                views = [campaign_status(session, c) for c in access.visible_campaigns(session, user)]
-                call.ack(text="Your campaigns", blocks=campaign_list_blocks(views))
+            if not call.args.strip():  # the list: one page from two queries, so the ack is quick at any count
+                page = campaign_page(session, user=user, offset=0)
+                call.ack(text=campaign_list_text(page), blocks=campaign_list_blocks(page))
                 return
             seen = access.find(session, user=user, name=call.args)
             campaign, mine = seen.campaign, seen.is_owner
@@ -410,6 +426,19 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         call.ack(text=f"Campaign {campaign.name}", blocks=blocks)
         if mine:
             refresh_message(slack, campaign_id)
+
+    @app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_LIST_PAGE.value)}\."))
+    def _list_page(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
+                   respond: Respond) -> None:
+        """Previous / Next under the list: the same ephemeral, redrawn through the response_url. The
+        value is only an offset: the page is read again for whoever clicked, and clamped."""
+        ack()
+        value = str(body["actions"][0].get("value") or "")
+        offset = int(value) if value.isdigit() else 0
+        with transaction(runtime.sessions) as session:
+            user = current_user(session, runtime, context, Slack(client))
+            page = campaign_page(session, user=user, offset=offset)
+        respond(replace_original=True, text=campaign_list_text(page), blocks=campaign_list_blocks(page))
 
     @router.add("when", "the next planned sends of a campaign: `/outreach when <campaign>`")
     def _when(call: CommandCall) -> None:

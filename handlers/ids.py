@@ -44,8 +44,10 @@ class Action(str, Enum):
     CAMPAIGN_RESUME = "campaign.resume"
     CAMPAIGN_ADD_CANDIDATES = "campaign.add_candidates"
     CAMPAIGN_PAGE = "campaign.page"  # value: "<campaign id>:<page>"
-    UPLOAD_CONFIRM = "campaign.upload_confirm"  # value: the upload id
-    UPLOAD_DISCARD = "campaign.upload_discard"
+    UPLOAD_CONFIRM = "campaign.upload_confirm"  # value: "<upload id>:<campaign id>" (one campaign to offer)
+    UPLOAD_CHOOSE = "campaign.upload_choose"  # a select of campaigns; option values as UPLOAD_CONFIRM's
+    UPLOAD_DISCARD = "campaign.upload_discard"  # value: the upload id
+    CAMPAIGN_LIST_PAGE = "campaign.list_page"  # + ".previous" / ".next"; value: the offset (re-checked)
     CANDIDATE_PAUSE = "campaign.candidate_pause"  # value: the enrollment id
     CANDIDATE_RESUME = "campaign.candidate_resume"
     CANDIDATE_OPEN_EDIT = "campaign.candidate_open_edit"

@@ -5,16 +5,29 @@ from datetime import timedelta
 
 from slack_sdk import WebClient
 
+from bot.db import transaction
 from bot.runtime import Runtime
+from bot.services.candidate_uploads import delete_expired_uploads
 from scheduling.dispatcher import Dispatcher
 from scheduling.sync import MailboxSync
 from scheduling.timer import (
     CAMPAIGN_MESSAGES_JOB_ID,
     DISPATCH_JOB_ID,
+    EXPIRED_UPLOADS_JOB_ID,
     NOTICES_JOB_ID,
     SYNC_JOB_ID,
     Timer,
 )
+
+# Staged candidate rows live a day (candidate_uploads.UPLOAD_TTL, refused from then on); deleting
+# them within the hour after that is soon enough, and costs one DELETE an hour.
+EXPIRED_UPLOADS_INTERVAL_SECONDS = 3600.0
+
+
+def expire_uploads(runtime: Runtime) -> int:
+    """The periodic job: delete the candidate rows nobody confirmed within a day."""
+    with transaction(runtime.sessions, write=True) as session:
+        return delete_expired_uploads(session, clock=runtime.clock)
 
 
 def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
@@ -31,6 +44,7 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
                        rng=runtime.rng, interval=timedelta(seconds=settings.sync_interval_seconds),
                        reply_watch=timedelta(days=settings.reply_watch_days))
     timer.every(SYNC_JOB_ID, sync.run)
+    timer.every(EXPIRED_UPLOADS_JOB_ID, lambda: expire_uploads(runtime), seconds=EXPIRED_UPLOADS_INTERVAL_SECONDS)
     if slack_client is not None:
         from handlers.campaigns import refresh_campaign_messages
         from handlers.delegations import expire_requests

@@ -16,6 +16,7 @@ DISPATCH_JOB_ID = "outreach.dispatch"
 NOTICES_JOB_ID = "outreach.notices"
 CAMPAIGN_MESSAGES_JOB_ID = "outreach.campaign_messages"
 SYNC_JOB_ID = "outreach.sync"
+EXPIRED_UPLOADS_JOB_ID = "outreach.expired_uploads"
 
 
 class Timer:
@@ -32,9 +33,10 @@ class Timer:
         self._on_shutdown: list[Callable[[], object]] = []
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
-    def every(self, job_id: str, func: Callable[[], object]) -> None:
+    def every(self, job_id: str, func: Callable[[], object], *, seconds: float | None = None) -> None:
+        """Run `func` every `seconds` (the timer's interval unless given)."""
         # A stable id with replace_existing=True: a restart never doubles a job.
-        self.scheduler.add_job(func, "interval", seconds=self.interval_seconds, id=job_id,
+        self.scheduler.add_job(func, "interval", seconds=seconds or self.interval_seconds, id=job_id,
                                replace_existing=True)
 
     def start(self) -> None:

@@ -160,9 +160,18 @@ def block_problems(blocks: Any, pointer: str, limit: int, *, surface: str = "mes
             if block_id in seen_block_ids:
                 problems.append(_err(f"duplicate block_id: {block_id}", f"{here}/block_id"))
             seen_block_ids.add(block_id)
-        action_ids = [e.get("action_id") for e in interactive_elements(block) if e.get("action_id")]
-        if len(action_ids) != len(set(action_ids)):
-            problems.append(_err("duplicate action_id within a block", here))
+        # Slack's block element reference (https://api.slack.com/reference/block-kit/block-elements):
+        # an action_id "should be unique among all other action_ids in the containing block"; a message
+        # with two in one block is refused with invalid_blocks. Across blocks they may repeat (block_id
+        # tells them apart), so a message of many rows may carry one row menu's action_id in each.
+        seen_action_ids: set[str] = set()
+        for key, element in enumerate(block.get("elements") or []):
+            action_id = element.get("action_id") if isinstance(element, dict) else None
+            if isinstance(action_id, str) and action_id in seen_action_ids:
+                problems.append(_err(f"duplicate action_id within a block: {action_id}",
+                                     f"{here}/elements/{key}/action_id"))
+            if isinstance(action_id, str):
+                seen_action_ids.add(action_id)
     return problems
 
 

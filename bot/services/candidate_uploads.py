@@ -1,16 +1,20 @@
 """Confirmed candidate rows written into a campaign: the good rows of an upload wait in a
 CandidateUpload (`stage_upload`) until the person who uploaded them confirms (`confirm_upload`),
 which writes them in bulk in the caller's transaction; duplicates merge with candidates the
-organisation already has (fields that differ become this campaign's overrides)."""
+organisation already has (fields that differ become this campaign's overrides).
+
+Rows wait a day (UPLOAD_TTL): after that they cannot be confirmed (UploadExpired), and the
+scheduler's periodic job deletes them (`delete_expired_uploads`), so names and addresses nobody
+added are not kept."""
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.clock import Clock
@@ -49,6 +53,7 @@ class ConfirmResult:
         return f"{text} ({'; '.join(notes)})" if notes else text
 
 
+UPLOAD_TTL = timedelta(days=1)  # staged rows not confirmed within this are refused, then deleted
 LOOKUP_CHUNK = 5_000  # addresses per IN (...): few queries, far below SQLite's and PostgreSQL's limits
 
 
@@ -80,15 +85,32 @@ def stage_upload(session: Session, *, campaign: Campaign | None, user: User, par
     return upload
 
 
-def _pending_upload(session: Session, upload_id: int, user: User) -> CandidateUpload:
-    """The upload, locked against a second click confirming it at the same time."""
+class UploadExpired(NotFound):
+    """The rows waited longer than UPLOAD_TTL (or were deleted): nothing was added."""
+
+    def __init__(self) -> None:
+        super().__init__("This upload expired: rows that are not added within a day are deleted, and none of "
+                         "these was added. Share the file again (or paste the rows again) to add them.")
+
+
+def _find_upload(session: Session, upload_id: int, user: User) -> CandidateUpload | None:
+    """The upload, locked against a second click confirming it at the same time; None when it is
+    gone (discarded, or deleted as expired) or belongs to another organisation."""
     upload = session.scalar(select(CandidateUpload).where(CandidateUpload.id == upload_id).with_for_update())
     if upload is None or upload.organisation_id != user.organisation_id:
-        raise NotFound("Those rows are no longer waiting to be added: upload the file again.")
+        return None
     if upload.user_id != user.id:
         raise UserError("Only the person who uploaded these rows can add them to a campaign.")
     if upload.confirmed_at is not None:
         raise UserError("These rows were already added to the campaign.")
+    return upload
+
+
+def _pending_upload(session: Session, upload_id: int, user: User, now: datetime) -> CandidateUpload:
+    """An upload that may still be confirmed: its uploader's, not confirmed, younger than UPLOAD_TTL."""
+    upload = _find_upload(session, upload_id, user)
+    if upload is None or upload.created_at <= now - UPLOAD_TTL:
+        raise UploadExpired()
     return upload
 
 
@@ -98,7 +120,8 @@ def confirm_upload(session: Session, *, upload_id: int, user: User, clock: Clock
     one): new candidates are created, known ones (an address this user can see already belongs to
     them) are reused. In a started campaign each new enrollment gets step 1 planned as at Start; in a
     paused one, resume_campaign plans it. `rng` picks send times (the runtime's, in the bot)."""
-    upload = _pending_upload(session, upload_id, user)
+    now = clock.now()
+    upload = _pending_upload(session, upload_id, user, now)
     if campaign is None:
         campaign = session.get(Campaign, upload.campaign_id) if upload.campaign_id is not None else None
         if campaign is None:
@@ -109,7 +132,6 @@ def confirm_upload(session: Session, *, upload_id: int, user: User, clock: Clock
     rows = [CandidateRow.from_json(r) for r in upload.rows]
     if not rows:
         raise UserError("There are no good rows to add: fix the problems and upload the file again.")
-    now = clock.now()
     result, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(rows)
     if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
         _plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
@@ -119,9 +141,21 @@ def confirm_upload(session: Session, *, upload_id: int, user: User, clock: Clock
 
 
 def discard_upload(session: Session, *, upload_id: int, user: User) -> None:
-    """Drop rows waiting for confirmation (only their uploader may); nothing else changes."""
-    session.delete(_pending_upload(session, upload_id, user))
-    session.flush()
+    """Drop rows waiting for confirmation (only their uploader may); nothing else changes. Rows
+    already gone (discarded, or deleted as expired) need nothing more: that is not an error."""
+    upload = _find_upload(session, upload_id, user)
+    if upload is not None:
+        session.delete(upload)
+        session.flush()
+
+
+def delete_expired_uploads(session: Session, *, clock: Clock) -> int:
+    """Delete staged rows nobody confirmed within UPLOAD_TTL (the scheduler runs this periodically);
+    confirmed uploads stay. Returns how many uploads were deleted."""
+    result = session.execute(delete(CandidateUpload).where(
+        CandidateUpload.confirmed_at.is_(None), CandidateUpload.created_at <= clock.now() - UPLOAD_TTL)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -33,6 +33,7 @@ from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
 from bot.models import CampaignStatus, EnrollmentStatus
+from bot.services.campaign_list import CampaignPage
 from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine
 from bot.services.access import AdminLine, Role
 from bot.services.campaigns import PlannedSend
@@ -226,13 +227,43 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
     return blocks
 
 
-def campaign_list_blocks(views: Sequence[CampaignStatusView]) -> list[Block]:
-    if not views:
+def _mrkdwn_escaped(text: str) -> str:
+    """A name shown in mrkdwn: Slack reads &, < and > as markup unless escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def campaign_list_text(page: CampaignPage) -> str:
+    return f"Your campaigns {page.first}–{page.last} of {page.total}" if page.total else "You have no campaigns yet."
+
+
+def campaign_list_blocks(page: CampaignPage) -> list[Block]:
+    """One page of the person's campaigns (a block each: status and candidates by status), the count
+    ("Campaigns 1–20 of 57") and Previous / Next, whose values are offsets the handler re-checks."""
+    if not page.total:
         return [SectionBlock(text=MarkdownTextObject(
             text="You have no campaigns yet. Create one with `/outreach campaign new`."))]
-    lines = [f"*{v.name}* · {CAMPAIGN_STATUS[v.status.value]} · {v.total} candidates" for v in views[:40]]
-    return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
-            ContextBlock(elements=[MarkdownTextObject(text="`/outreach status <campaign>` shows one in full.")])]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
+        text=f"*Campaigns {page.first}–{page.last} of {page.total}*, the newest first"))]
+    for campaign in page.campaigns:
+        status = CAMPAIGN_STATUS[campaign.status.value] + (f" ({campaign.pause_reason})" if campaign.pause_reason
+                                                          else "")
+        counts = " · ".join(f"{STATUS_LABELS[s]}: {campaign.counts[s]}" for s in STATUS_LABELS
+                            if campaign.counts.get(s))
+        people = f"{campaign.total} candidate{'' if campaign.total == 1 else 's'}" + (f": {counts}" if counts else "")
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f"*{_mrkdwn_escaped(campaign.name[:200])}* · {status}"
+                 + (f" · {_mrkdwn_escaped(campaign.owner[:100])}'s" if campaign.owner else "") + f"\n{people}")))
+    pager = []  # action ids differ within the block: CAMPAIGN_LIST_PAGE + ".previous" / ".next"
+    if page.previous_offset is not None:
+        pager.append(ButtonElement(text="Previous", action_id=f"{Action.CAMPAIGN_LIST_PAGE.value}.previous",
+                                   value=str(page.previous_offset)))
+    if page.next_offset is not None:
+        pager.append(ButtonElement(text="Next", action_id=f"{Action.CAMPAIGN_LIST_PAGE.value}.next",
+                                   value=str(page.next_offset)))
+    if pager:
+        blocks.append(ActionsBlock(elements=pager))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text="`/outreach status &lt;campaign&gt;` shows one in full.")]))
+    return blocks
 
 
 # ---- candidates ----------------------------------------------------------------------------------
@@ -263,8 +294,15 @@ class UploadSummary:
     encoding: str
 
 
+CHOICES_MAX = 100  # Slack's limit on a static_select's options
+
+
 def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) -> list[Block]:
-    """What was read, every problem by line, and one button per campaign it can go to."""
+    """What was read, every problem by line, and where the rows can go (`campaigns`: id and name, the
+    newest first). One campaign: one "Add N to <campaign>" button. Several: a select of them (Slack
+    asks to confirm the pick), since buttons would share an action_id in one block, which Slack
+    refuses, and 25 of them at most fit in a block. A select holds 100 options: past that, the newest
+    100 are offered and the message says how to reach the others."""
     text = f"*{summary.source[:100]}*: {summary.good} candidate(s) ready to add."
     if summary.merged:
         text += f" {len(summary.merged)} duplicate row(s) merged."
@@ -277,13 +315,33 @@ def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) 
             f"and upload it again:\n{shown}{more}")[:3000])))
     if summary.merged:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="; ".join(summary.merged[:10])[:1900])]))
-    buttons = [_button(f"Add {summary.good} to {name}"[:75], Action.UPLOAD_CONFIRM, f"{summary.upload_id}:{cid}",
-                       "primary") for cid, name in campaigns[:4]] if summary.good else []
-    buttons.append(_button("Discard", Action.UPLOAD_DISCARD, str(summary.upload_id)))
-    blocks.append(ActionsBlock(elements=buttons))
+    elements: list[Any] = []
+    if summary.good and len(campaigns) == 1:
+        (cid, name), = campaigns
+        elements.append(_button(f"Add {summary.good} to {name}"[:75], Action.UPLOAD_CONFIRM,
+                                f"{summary.upload_id}:{cid}", "primary"))
+    elif summary.good and campaigns:
+        elements.append(StaticSelectElement(
+            action_id=Action.UPLOAD_CHOOSE.value, placeholder=f"Add {summary.good} to…",
+            options=[Option(value=f"{summary.upload_id}:{cid}", label=name[:75])
+                     for cid, name in campaigns[:CHOICES_MAX]],
+            confirm=ConfirmObject(
+                title=f"Add {summary.good} candidate(s)?", confirm=f"Add {summary.good}", deny="Pick again",
+                text=("They go to the campaign you picked. In a campaign that is already running, each one's "
+                      "first email is planned at once, none sooner than 20 minutes from now."))))
+    elements.append(_button("Discard", Action.UPLOAD_DISCARD, str(summary.upload_id)))
+    blocks.append(ActionsBlock(elements=elements))
+    notes = []
+    if summary.good and len(campaigns) > CHOICES_MAX:
+        notes.append(f"Your {CHOICES_MAX} newest open campaigns are listed, of {len(campaigns)}. For an older one, "
+                     "press *Add candidates* on its campaign message (`/outreach status &lt;campaign&gt;` shows it) and "
+                     "upload the file there.")
     if summary.good and not campaigns:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text="You have no campaign to add them to: create one with `/outreach campaign new`, then upload again.")]))
+        notes.append("You have no campaign to add them to: create one with `/outreach campaign new`, then upload "
+                     "again.")
+    elif summary.good:
+        notes.append("Rows not added within a day are deleted.")
+    blocks += [ContextBlock(elements=[MarkdownTextObject(text=note)]) for note in notes]
     return blocks
 
 

@@ -421,7 +421,7 @@ def test_discarded_rows_cannot_be_confirmed_and_only_the_uploader_discards(runti
     with transaction(runtime.sessions, write=True) as session:
         rita = session.scalar(select(User).where(User.slack_user_id == "U0RITA"))
         candidate_uploads.discard_upload(session, upload_id=upload_id, user=rita)  # type: ignore[arg-type]
-    with pytest.raises(UserError, match="no longer waiting"):
+    with pytest.raises(UserError, match="This upload expired"):
         _confirm(runtime, upload_id)
     assert _people(runtime) == []
 

@@ -1,0 +1,97 @@
+"""A page of the campaigns a person sees, each with its candidates counted by status: what
+`/outreach status` with no argument lists.
+
+Two statements whatever the number of campaigns (the page, with the total as a window count; then
+the counts per status of that page's campaigns), so the answer fits Slack's 3-second ack at
+hundreds of campaigns. Read-only and Slack-free; handlers/views/campaigns.py draws it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.models import Campaign, CampaignStatus, Enrollment, EnrollmentStatus, PauseReason, User
+from bot.services import access
+from bot.services.campaigns import PAUSE_REASONS
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 40  # a campaign is one block, and a message holds 50
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    id: int
+    name: str
+    status: CampaignStatus
+    pause_reason: str | None  # how PAUSE_REASONS says it
+    counts: dict[EnrollmentStatus, int]
+    owner: str | None = None  # whose it is, when not the reader's own (shared, or sent from their mailbox)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    campaigns: list[CampaignSummary]
+    offset: int  # of the first campaign shown, from 0
+    limit: int
+    total: int  # every campaign the person sees
+
+    @property
+    def first(self) -> int:
+        """The first shown, counted from 1 ("Campaigns 1–20 of 57"); 0 when there is none."""
+        return self.offset + 1 if self.campaigns else 0
+
+    @property
+    def last(self) -> int:
+        return self.offset + len(self.campaigns)
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset > 0 else None
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.last if self.last < self.total else None
+
+
+def campaign_page(session: Session, *, user: User, offset: int, limit: int = PAGE_SIZE) -> CampaignPage:
+    """The person's campaigns from `offset` (newest first), at most `limit` of them. An offset past
+    the end gives the last page, and a negative one the first: offsets come back from buttons."""
+    limit = min(max(limit, 1), MAX_PAGE_SIZE)
+    offset = min(max(offset, 0), 2**31 - 1)  # any number a button may bring back is a valid SQL OFFSET
+    visible = access.visible_to(user)  # theirs, shared with them, or sent from their mailbox
+    page = select(Campaign.id, Campaign.name, Campaign.status, Campaign.pause_reason, Campaign.owner_id,
+                  Campaign.paused_by_id, User.name.label("owner"), func.count().over().label("total")) \
+        .join(User, User.id == Campaign.owner_id).where(visible) \
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    rows = session.execute(page.offset(offset).limit(limit)).all()
+    if not rows and offset > 0:  # past the end (campaigns deleted meanwhile, or a made-up offset)
+        total = session.scalar(select(func.count()).select_from(Campaign).where(visible)) or 0
+        offset = max(0, (total - 1) // limit * limit)
+        rows = session.execute(page.offset(offset).limit(limit)).all() if total else []
+    counts: dict[int, dict[EnrollmentStatus, int]] = {row.id: {} for row in rows}
+    if rows:
+        for campaign_id, status, n in session.execute(
+                select(Enrollment.campaign_id, Enrollment.status, func.count())
+                .where(Enrollment.campaign_id.in_(list(counts)))
+                .group_by(Enrollment.campaign_id, Enrollment.status)):
+            counts[campaign_id][status] = int(n)
+    return CampaignPage(
+        campaigns=[CampaignSummary(id=row.id, name=row.name, status=row.status,
+                                   pause_reason=_pause_reason(row, user), counts=counts[row.id],
+                                   owner=row.owner if row.owner_id != user.id else None) for row in rows],
+        offset=offset, limit=limit, total=int(rows[0].total) if rows else 0)
+
+
+def _pause_reason(row: Any, user: User) -> str | None:
+    if row.pause_reason is None:
+        return None
+    if row.pause_reason == PauseReason.BY_USER and (row.paused_by_id or row.owner_id) != user.id:
+        return "paused"  # by someone else: `/outreach status <campaign>` names who
+    return PAUSE_REASONS.get(row.pause_reason)
