@@ -133,8 +133,8 @@ def _click(action: str, value: Callable[[World], str] = lambda w: "") -> Send:
     return lambda person, world: person.forge_action(action, value=value(world))
 
 
-def _menu(option: Callable[[World], str]) -> Send:
-    return lambda person, world: person.forge_action(Action.CANDIDATE_MENU.value, selected_option_value=option(world))
+def _menu(option: Callable[[World], str], action: str = Action.CANDIDATE_MENU.value) -> Send:
+    return lambda person, world: person.forge_action(action, selected_option_value=option(world))
 
 
 def _in_modal(action: str, metadata: Callable[[World], str] | None = None, value: str = "") -> Send:
@@ -235,6 +235,10 @@ ROWS: list[Row] = [
         _click(f"{Action.CAMPAIGN_PAGE.value}.next", lambda w: f"{w.campaign}:1"), SHOWS),
     Row(("action", Action.UPLOAD_CONFIRM.value),
         _click(Action.UPLOAD_CONFIRM.value, lambda w: f"{w.upload}:{w.campaign}"), CHANGES),
+    Row(("action", Action.UPLOAD_CHOOSE.value), _menu(lambda w: f"{w.upload}:{w.campaign}", Action.UPLOAD_CHOOSE.value),
+        CHANGES),
+    Row(("action", f"{Action.CAMPAIGN_LIST_PAGE.value}.next"),
+        _click(f"{Action.CAMPAIGN_LIST_PAGE.value}.next", lambda w: "0"), SHOWS),
     Row(("action", Action.UPLOAD_DISCARD.value), _click(Action.UPLOAD_DISCARD.value, lambda w: str(w.upload)), CHANGES),
     Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"pause:{w.enrollment}"), CHANGES),
     Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"edit:{w.enrollment}"), SHOWS),
