@@ -33,6 +33,7 @@ from bot.models import (
 from bot.services import access, transitions
 from bot.services.addresses import control_problem, valid_address
 from bot.services.delegations import may_use
+from bot.services.notifications import notify
 from scheduling import planner, when
 
 
@@ -162,6 +163,11 @@ def pause_campaign(session: Session, *, campaign: Campaign, clock: Clock, by: Us
         raise UserError(f"'{campaign.name}' is {campaign.status.value}: only a running campaign can be paused.")
     campaign.status, campaign.pause_reason, campaign.paused_at = CampaignStatus.PAUSED, PauseReason.BY_USER, clock.now()
     campaign.paused_by_id = by.id if by is not None and by.id != campaign.owner_id else None
+    if campaign.paused_by_id is not None:  # a teammate or the mailbox's owner: the owner hears who
+        notify(session, user=campaign.owner, kind="campaign_paused", clock=clock,
+               dedupe_key=f"campaign_paused:{campaign.id}:{clock.now().timestamp()}",
+               text=f":double_vertical_bar: {by.name} paused your campaign *{campaign.name}*. "  # type: ignore[union-attr]
+                    "Nothing more is sent until it is resumed (the Resume button on its message).")
     session.flush()
 
 
