@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.db import alembic_config, make_engine
+from bot.slack_app import bot_client
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,7 @@ def _slack(settings: Settings) -> Check:
                                      "workspace (see README: 'Run it in your Slack workspace'); "
                                      "`outreach demo` needs neither")
     try:
-        auth = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url,
-                         timeout=10).auth_test()
+        auth = bot_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=10).auth_test()
     except SlackApiError as exc:
         return Check("slack", False, f"auth.test refused the bot token ({exc.response.get('error')}): "
                                      "reinstall the app and copy the new Bot User OAuth Token")
