@@ -2,7 +2,8 @@
 
 Each method takes the workspace and the merged request params, returns the success body
 (without "ok") or raises ApiError. `call()` does what Slack does before any method runs, in order:
-the method must exist (unknown_method), the token must be the bot's (not_authed / invalid_auth), the
+the method must exist (unknown_method), the token must be the bot's (not_authed / invalid_auth),
+the call must be within the method's rate limit (HTTP 429, ratelimited: ratelimits.py), the
 token must have the method's scope (missing_scope, with needed/provided: manifest.py, spec.py),
 and every required argument must be there (invalid_arguments, "[ERROR] missing required field:
 <name>": spec.py). An argument that is there but names nothing gets the method's own error
@@ -20,6 +21,7 @@ from urllib.parse import quote, unquote
 from . import spec
 from .files import sign_in_page
 from .model import Call, ApiError, Channel
+from .ratelimits import POST_MESSAGE, RateLimited
 from .validation import check_message_content, check_view, decode_json_arg
 
 if TYPE_CHECKING:
@@ -251,9 +253,27 @@ class _MissingScope(ApiError):
         self.needed, self.provided = needed, provided
 
 
+def _rate_key(ws: LocalSlack, method: str, p: Params) -> str | None:
+    """chat.postMessage is limited per channel: the channel the call resolves to, if any."""
+    if method != POST_MESSAGE:
+        return None
+    try:
+        return ws._resolve_channel(p.get("channel")).id
+    except ApiError:
+        return str(p.get("channel"))
+
+
 def call(ws: LocalSlack, method: str, params: Params, token: str | None) -> dict[str, Any]:
     """Run one Web API call as Slack would (see the module's docstring); the JSON body answered."""
+    return call_http(ws, method, params, token)[1]
+
+
+def call_http(ws: LocalSlack, method: str, params: Params,
+              token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """As call(), with the HTTP status and headers: 429 and Retry-After when rate limited, else 200
+    (Slack answers every other error with 200 and ok: false)."""
     recorded = {k: copy.deepcopy(v) for k, v in params.items() if k != "token"}
+    status, headers = 200, {}
     try:
         impl = METHODS.get(method)
         if impl is None:
@@ -263,9 +283,13 @@ def call(ws: LocalSlack, method: str, params: Params, token: str | None) -> dict
         if token != ws.bot_token:
             raise ApiError("invalid_auth")
         with ws._lock:  # one call at a time: methods are quick and touch shared state
+            ws._limiter.check(method, _rate_key(ws, method, params))
             _check_scope(ws, method, params)
             _check_required(method, params)
             body: dict[str, Any] = {"ok": True, **impl(ws, params)}
+    except RateLimited as exc:
+        status, headers = 429, {"Retry-After": str(exc.retry_after)}
+        body = {"ok": False, "error": "ratelimited"}
     except ApiError as exc:
         body = {"ok": False, "error": exc.code}
         if isinstance(exc, _MissingScope):
@@ -275,7 +299,7 @@ def call(ws: LocalSlack, method: str, params: Params, token: str | None) -> dict
         if exc.code == "unknown_method":
             body["req_method"] = method
     ws._record_call(Call(method, recorded, body["ok"], body.get("error"), copy.deepcopy(body)))
-    return body
+    return status, body, headers
 
 
 DOWNLOAD_METHOD = "files.download"  # how downloads of url_private(_download) show in ws.calls

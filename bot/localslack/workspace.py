@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .files import FileStore
 from .manifest import Manifest
 from .model import Activity, ApiError, Call, Channel, Ephemeral, Message, User
+from .ratelimits import RateLimiter
 from .views import ViewStore
 
 TRIGGER_TTL = 3.0  # seconds a trigger_id can be exchanged (Slack: 3 s)
@@ -65,8 +66,8 @@ class LocalSlack(ViewStore, FileStore):
         verification_token: str = "local-verification-token",
         manifest: Mapping[str, Any] | str | Path | None = None,
     ) -> None:
-        """`monotonic` measures trigger_id / response_url lifetimes and ack timeouts; `wallclock`
-        gives message ts and event times. `manifest` is the app as installed
+        """`monotonic` measures trigger_id / response_url lifetimes, ack timeouts and rate-limit
+        windows; `wallclock` gives message ts and event times. `manifest` is the app as installed
         (a dict or a YAML path; default: this project's manifest.yml): its scopes, events, slash
         command escaping and Messages tab settings are enforced (see manifest.py)."""
         self.team_id = team_id
@@ -75,12 +76,13 @@ class LocalSlack(ViewStore, FileStore):
         self.bot_user_id = bot_user_id
         self.bot_token = bot_token
         self.signing_secret = signing_secret
-        self.monotonic = monotonic  # trigger_id / response_url expiry, ack timeouts
+        self.monotonic = monotonic  # trigger_id / response_url expiry, ack timeouts, rate limits
         self.wallclock = wallclock  # message ts, event_time, tz offsets
         self.app_id = app_id
         self.bot_id = bot_id
         self.verification_token = verification_token
         self.manifest = Manifest.load(manifest)
+        self._limiter = RateLimiter(lambda: self.monotonic())
         self._lock = threading.RLock()
         self._users: dict[str, User] = {}
         self._channels: dict[str, Channel] = {}

@@ -27,14 +27,14 @@ from handlers.notices import deliver_notices
 from providers.sandbox import PostOffice
 from tests import factories
 from tests.clock_jobs import dispatch_for, sync_mailboxes
-from tests.handlers.conftest import OMAR, RITA
+from tests.handlers.conftest import OMAR, RITA, client_for
 
 MANAGER_BOX = "omar@acme.example"
 OMAR_MENTION = f"<@{OMAR}|omar>"
 
 
 def _client(workspace: LocalSlack) -> WebClient:
-    return WebClient(token=workspace.bot_token, base_url=workspace.api_url)
+    return client_for(workspace)
 
 
 def _omar_connected(runtime: Runtime, clock: FakeClock) -> None:
@@ -407,3 +407,4 @@ def test_the_reply_alert_switch_flips_notify_grantor(
     assert omar.click(Action.DELEGATION_REPLIES.value, in_message=listing).ok
     assert "go to Rita Recruiter only" in workspace.ephemerals(OMAR)[-1].text
     assert _delegation(runtime).notify_grantor is False
+
