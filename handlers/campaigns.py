@@ -153,7 +153,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         try:
             settings = _campaign_settings(values)
             channel = settings["alert_channel_id"]
-            if channel and not client.conversations_info(channel=channel)["channel"].get("is_member"):
+            if channel and not slack.bot_is_in(channel):  # a private one it is not in: channel_not_found
                 raise UserError("Invite @Outreach to that channel first (`/invite @Outreach`), or pick another.",
                                 field="alert_channel")
             with transaction(runtime.sessions, write=True) as session:

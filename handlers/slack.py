@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
@@ -19,6 +20,10 @@ def _blocks(blocks: Sequence[Block] | None) -> list[dict[str, Any]] | None:
     if len(blocks) > MESSAGE_BLOCK_LIMIT:
         raise ValueError(f"{len(blocks)} blocks: a message holds at most {MESSAGE_BLOCK_LIMIT}")
     return [b.to_dict() for b in blocks]
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or "")
 
 
 class Slack:
@@ -36,6 +41,16 @@ class Slack:
             is_admin=bool(user.get("is_admin") or user.get("is_owner")),
             is_person=not (user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT"),
         )
+
+    def bot_is_in(self, channel: str) -> bool:
+        """Whether the bot is a member of a channel. A private channel it is not in is invisible to
+        it (channel_not_found), which means the same: it must be invited first."""
+        try:
+            return bool(self.client.conversations_info(channel=channel)["channel"].get("is_member"))
+        except SlackApiError as exc:
+            if _error(exc) == "channel_not_found":
+                return False
+            raise
 
     def dm_channel(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]
