@@ -66,6 +66,24 @@ class Slack:
     def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block] | None = None) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=_blocks(blocks))
 
+    def update_if_there(self, channel: str, ts: str, text: str, blocks: Sequence[Block] | None = None) -> bool:
+        """chat.update; False when the message is gone (someone deleted it: message_not_found)."""
+        try:
+            self.update(channel, ts, text, blocks)
+        except SlackApiError as exc:
+            if _error(exc) == "message_not_found":
+                return False
+            raise
+        return True
+
+    def delete(self, channel: str, ts: str) -> None:
+        """Remove one of the bot's own messages; one already gone is no error."""
+        try:
+            self.client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            if _error(exc) != "message_not_found":
+                raise
+
     def tell(self, channel: str, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> None:
         """An ephemeral message: only this person sees it."""
         self.client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=_blocks(blocks))
