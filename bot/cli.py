@@ -35,7 +35,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.oauth_web import OAuthRoutes, build_connectors
     from bot.runtime import build_runtime
     from bot.slack_app import build_app
-    from bot.slack_check import SlackProblem, check_slack, slack_failure
+    from bot.slack_check import check_slack
     from bot.web import wsgi_app
     from handlers.home import home_refresher
     from scheduling.service import start_scheduler
@@ -46,13 +46,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     check_slack(settings)  # a refused token or no Slack stops start-up in one line, before anything listens
-    try:
-        app = build_app(runtime)  # Bolt asks auth.test again: Slack may have changed its mind since
-    except Exception as exc:  # noqa: BLE001 - one line when it is Slack's answer (Bolt wraps it), else re-raised
-        problem = slack_failure(settings, exc)
-        if not isinstance(problem, SlackProblem):
-            raise
-        raise problem from None
+    app = build_app(runtime)  # makes no call: the token was checked just above
     oauth = OAuthRoutes(runtime, build_connectors(runtime), on_connected=home_refresher(runtime, app.client))
     timer = start_scheduler(runtime, slack_client=app.client)
     try:

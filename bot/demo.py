@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.crypto import new_key
 from bot.campaign_import import import_campaign_text
 from bot.db import transaction, upgrade
-from bot.localslack import BoltTarget, LocalSlack, Person, render_activity
+from bot.localslack import BoltTarget, LocalSlack, Person, SkipClock, render_activity
 from bot.localslack.model import Message as LocalMessage
 from bot.models import Campaign, CampaignStatus, PauseReason
 from bot.runtime import Runtime, build_runtime
@@ -113,7 +113,10 @@ class Demo:
         self.expect = Expectations(out)
         self.clock = FakeClock(START)
         self.workdir = workdir
-        self.ws = LocalSlack(wallclock=lambda: self.clock.now().timestamp())  # Slack times follow the story
+        # Slack's times follow the story: message ts, and the rate-limit windows, which the bot's
+        # client waits out on this clock (a 429's Retry-After passes in no real time).
+        self.slack_time = SkipClock(base=lambda: self.clock.now().timestamp())
+        self.ws = LocalSlack(wallclock=lambda: self.clock.now().timestamp(), monotonic=self.slack_time)
         self._seen_activity = 0
         self._seen_mail = 0
         self._shown_full = False
@@ -134,7 +137,7 @@ class Demo:
         )
         self.runtime: Runtime = build_runtime(settings, clock=self.clock, rng=random.Random(2026))
         upgrade(self.runtime.engine)
-        app = build_app(self.runtime, process_before_response=True)
+        app = build_app(self.runtime, process_before_response=True, slack_sleep=self.slack_time.sleep)
         # The real APScheduler timer; its interval is long because the demo fires it by hand each
         # time the simulated clock has moved.
         self.timer: Timer = start_scheduler(self.runtime, slack_client=app.client, interval_seconds=3600)

@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import re
+from dataclasses import dataclass
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
@@ -109,22 +110,15 @@ def _open_campaigns(session: Session, user: User) -> list[tuple[int, str]]:
 
 def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     def refresh_message(slack: Slack, campaign_id: int, page: int = 0) -> None:
-        """Post the campaign's message the first time, then keep it current with chat.update."""
-        with transaction(runtime.sessions, write=True) as session:
+        """Post the campaign's message the first time, then keep it current with chat.update; post
+        it again if someone deleted it: read, Slack outside any transaction, then a short guarded
+        write (the helpers at the end of this file)."""
+        with transaction(runtime.sessions) as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 return
-            blocks = campaign_blocks(campaign_status(session, campaign, page=page))
-            text = f"Campaign {campaign.name}: {campaign.status.value}"
-            if campaign.status_ts is None:
-                channel = slack.dm_channel(campaign.owner.slack_user_id)
-                campaign.status_channel, campaign.status_ts = channel, slack.post(channel, text, blocks)
-            else:
-                slack.update(campaign.status_channel or "", campaign.status_ts, text, blocks)
-            # The refresher compares page 1 (what it draws): a person reading page 2 is moved back
-            # only when something changed.
-            first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign))
-            campaign.status_hash = blocks_hash(campaign.status.value, first_page)
+            drawn = _draw(session, campaign, page)
+        _record(runtime, slack, drawn, *_show(slack, drawn))
 
     def tell(respond: Respond, text: str) -> None:
         respond(text=text, response_type="ephemeral", replace_original=False)
@@ -153,7 +147,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         try:
             settings = _campaign_settings(values)
             channel = settings["alert_channel_id"]
-            if channel and not client.conversations_info(channel=channel)["channel"].get("is_member"):
+            if channel and not slack.bot_is_in(channel):  # a private one it is not in: channel_not_found
                 raise UserError("Invite @Outreach to that channel first (`/invite @Outreach`), or pick another.",
                                 field="alert_channel")
             with transaction(runtime.sessions, write=True) as session:
@@ -467,21 +461,65 @@ def blocks_hash(status: str, blocks: list[Any]) -> str:
 
 def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
     """The serving process's periodic job: sends, replies and pauses recorded by workers change
-    campaign messages; each is redrawn only when what it shows changed (chat.update is rate limited)."""
+    campaign messages; each is redrawn only when what it shows changed (chat.update is rate limited),
+    and posted again if someone deleted it. Returns how many were redrawn."""
     slack, updated = Slack(client), 0
-    with transaction(runtime.sessions, write=True) as session:
+    with transaction(runtime.sessions) as session:
         campaigns = session.scalars(select(Campaign).where(Campaign.status_ts.is_not(None)).where(
             (Campaign.status != CampaignStatus.FINISHED) | ~Campaign.status_hash.startswith("finished:")))
-        for campaign in campaigns:
-            blocks = campaign_blocks(campaign_status(session, campaign))
-            key = blocks_hash(campaign.status.value, blocks)
-            if key == campaign.status_hash:
-                continue
-            try:
-                slack.update(campaign.status_channel or "", campaign.status_ts or "",
-                             f"Campaign {campaign.name}: {campaign.status.value}", blocks)
-            except SlackApiError as exc:
-                log.warning("campaign %s message not updated: %s", campaign.id, exc.response.get("error"))
-                continue
-            campaign.status_hash, updated = key, updated + 1
+        changed = [drawn for drawn in (_draw(session, c) for c in campaigns) if drawn.key != drawn.shown_key]
+    for drawn in changed:
+        try:
+            shown = _show(slack, drawn)
+        except SlackApiError as exc:
+            log.warning("campaign %s message not updated: %s", drawn.campaign_id, exc.response.get("error"))
+            continue
+        updated += _record(runtime, slack, drawn, *shown)
     return updated
+
+
+# ---- the campaign message: read in one transaction, Slack outside it, record in a second ---------
+@dataclass(frozen=True)
+class _Drawn:
+    """A campaign's message as read in one transaction, ready to show."""
+
+    campaign_id: int
+    owner: str  # the owner's Slack id: the message lives in their DM with the bot
+    channel: str | None  # where it was last shown; None before the first post
+    ts: str | None
+    shown_key: str | None  # the key of what it showed then (status_hash)
+    text: str
+    blocks: list[Any]
+    key: str  # blocks_hash of page 1 (what the periodic refresh draws)
+
+
+def _draw(session: Session, campaign: Campaign, page: int = 0) -> _Drawn:
+    blocks = campaign_blocks(campaign_status(session, campaign, page=page))
+    # The refresher compares page 1 (what it draws): a person reading page 2 is moved back only
+    # when something changed.
+    first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign))
+    return _Drawn(campaign.id, campaign.owner.slack_user_id, campaign.status_channel, campaign.status_ts,
+                  campaign.status_hash, f"Campaign {campaign.name}: {campaign.status.value}", blocks,
+                  blocks_hash(campaign.status.value, first_page))
+
+
+def _show(slack: Slack, drawn: _Drawn) -> tuple[str, str]:
+    """Slack only: update the message in place, or post it (the first time, or again when someone
+    deleted it: chat.update answers message_not_found). Returns where it is now: (channel, ts)."""
+    if drawn.channel and drawn.ts and slack.update_if_there(drawn.channel, drawn.ts, drawn.text, drawn.blocks):
+        return drawn.channel, drawn.ts
+    channel = slack.dm_channel(drawn.owner)
+    return channel, slack.post(channel, drawn.text, drawn.blocks)
+
+
+def _record(runtime: Runtime, slack: Slack, drawn: _Drawn, channel: str, ts: str) -> bool:
+    """A short write: where the message is and what it shows, only if its ts is still the one that
+    was read. When a concurrent refresh recorded another message meanwhile, that one stays and the
+    one posted here is deleted, so the owner never sees two. True when recorded."""
+    seen = Campaign.status_ts.is_(None) if drawn.ts is None else Campaign.status_ts == drawn.ts
+    with transaction(runtime.sessions, write=True) as session:
+        recorded = session.execute(update(Campaign).where(Campaign.id == drawn.campaign_id, seen).values(
+            status_channel=channel, status_ts=ts, status_hash=drawn.key)).rowcount == 1
+    if not recorded and ts != drawn.ts:
+        slack.delete(channel, ts)
+    return recorded

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
@@ -21,21 +22,51 @@ def _blocks(blocks: Sequence[Block] | None) -> list[dict[str, Any]] | None:
     return [b.to_dict() for b in blocks]
 
 
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or "")
+
+
+class NotAPerson(Exception):
+    """Someone named in a command is not a person the bot can work with. `why`: "unknown" (Slack
+    knows no such user: users.info user_not_found / user_not_visible), "deactivated", or "app"."""
+
+    def __init__(self, user_id: str, why: str, name: str = "") -> None:
+        super().__init__(f"{user_id}: {why}")
+        self.user_id, self.why, self.name = user_id, why, name
+
+
 class Slack:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
     def profile(self, user_id: str) -> Profile:
-        user = self.client.users_info(user=user_id)["user"]
-        profile = user.get("profile", {})
-        return Profile(
-            slack_user_id=user_id,
-            name=profile.get("real_name") or user.get("real_name") or user.get("name", ""),
-            email=profile.get("email"),
-            tz=user.get("tz") or "UTC",
-            is_admin=bool(user.get("is_admin") or user.get("is_owner")),
-            is_person=not (user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT"),
-        )
+        return _profile(user_id, self.client.users_info(user=user_id)["user"])
+
+    def person(self, user_id: str) -> Profile:
+        """The profile of a person someone named (a mention): NotAPerson when Slack knows no such
+        user, or it is an app or a deactivated account."""
+        try:
+            user = self.client.users_info(user=user_id)["user"]
+        except SlackApiError as exc:
+            if _error(exc) in ("user_not_found", "user_not_visible"):
+                raise NotAPerson(user_id, "unknown") from None
+            raise
+        profile = _profile(user_id, user)
+        if user.get("deleted"):
+            raise NotAPerson(user_id, "deactivated", profile.name)
+        if not profile.is_person:
+            raise NotAPerson(user_id, "app", profile.name)
+        return profile
+
+    def bot_is_in(self, channel: str) -> bool:
+        """Whether the bot is a member of a channel. A private channel it is not in is invisible to
+        it (channel_not_found), which means the same: it must be invited first."""
+        try:
+            return bool(self.client.conversations_info(channel=channel)["channel"].get("is_member"))
+        except SlackApiError as exc:
+            if _error(exc) == "channel_not_found":
+                return False
+            raise
 
     def dm_channel(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]
@@ -50,6 +81,24 @@ class Slack:
 
     def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block] | None = None) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=_blocks(blocks))
+
+    def update_if_there(self, channel: str, ts: str, text: str, blocks: Sequence[Block] | None = None) -> bool:
+        """chat.update; False when the message is gone (someone deleted it: message_not_found)."""
+        try:
+            self.update(channel, ts, text, blocks)
+        except SlackApiError as exc:
+            if _error(exc) == "message_not_found":
+                return False
+            raise
+        return True
+
+    def delete(self, channel: str, ts: str) -> None:
+        """Remove one of the bot's own messages; one already gone is no error."""
+        try:
+            self.client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            if _error(exc) != "message_not_found":
+                raise
 
     def tell(self, channel: str, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> None:
         """An ephemeral message: only this person sees it."""
@@ -67,3 +116,15 @@ class Slack:
 
     def publish_home(self, user_id: str, view: View) -> None:
         self.client.views_publish(user_id=user_id, view=view)
+
+
+def _profile(user_id: str, user: dict[str, Any]) -> Profile:
+    profile = user.get("profile", {})
+    return Profile(
+        slack_user_id=user_id,
+        name=profile.get("real_name") or user.get("real_name") or user.get("name", ""),
+        email=profile.get("email"),
+        tz=user.get("tz") or "UTC",
+        is_admin=bool(user.get("is_admin") or user.get("is_owner")),
+        is_person=not (user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT"),
+    )

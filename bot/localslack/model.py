@@ -28,6 +28,7 @@ class User:
     email: str | None = None
     display_name: str = ""
     is_bot: bool = False
+    deleted: bool = False  # a deactivated account: users.info still answers, with "deleted": true
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Channel:
     is_im: bool = False
     members: set[str] = field(default_factory=set)
     im_user: str | None = None  # the human side of a bot DM
+    is_private: bool = False  # a private channel: invisible to the bot unless it is a member
+    is_archived: bool = False
 
 
 @dataclass

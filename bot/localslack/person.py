@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class SharedFile(dict):  # type: ignore[type-arg]
     """What Person.upload returns: the file object itself (a dict, as files.info shows it just after
     the share), plus `.file` (a plain dict copy), `.message` (the message that carries it) and
     `.result` (the file_shared delivery to the bot; None when the bot is not in the channel, since
-    Slack only tells apps about files they can see).
+    Slack only tells apps about files they can see, or when the app did not subscribe to file_shared).
     """
 
     def __init__(self, file: dict[str, Any], message: Message, result: Result | None) -> None:
@@ -103,9 +104,16 @@ class Person:
 
     # ---- actions ---------------------------------------------------------------------
     def slash(self, command: str, text: str = "", channel: str | None = None) -> Result:
+        """Type `/command text` and send it. A person or channel picked from Slack's list as they
+        type is written <@U123> / <#C123> in `text`; Slack passes it on as the command's
+        should_escape says (see _as_sent)."""
         if not command.startswith("/"):
             raise ValueError(f"slash commands start with '/', got {command!r}")
+        if command not in self.ws.manifest.commands:  # Slack routes only the app's declared commands
+            raise AssertionError(f"the app has no {command} command "
+                                 f"(its manifest lists {sorted(self.ws.manifest.commands)})")
         channel_obj = self._channel_i_can_see(channel or self.dm)
+        text = self._as_sent(text, escape=self.ws.manifest.commands[command])
         trigger_id = self.ws._issue_trigger(self.user_id)
         response_url = self.ws._issue_response_url(self.user_id, channel_obj.id)
         fields = {
@@ -130,7 +138,11 @@ class Person:
             self._show_slash_ack(result, channel_obj.id)
         return result
 
-    def open_home(self) -> Result:
+    def open_home(self) -> Result | None:
+        """Open the app's Home tab. None when the app is not subscribed to app_home_opened: Slack
+        shows the tab but tells the app nothing."""
+        if not self.ws.manifest.home_tab:
+            raise AssertionError(f"{self.name} sees no Home tab: the manifest does not enable it (home_tab_enabled)")
         event: dict[str, Any] = {"type": "app_home_opened", "user": self.user_id, "channel": self.dm, "tab": "home",
                                  "event_ts": self.ws._next_ts()}
         home = self.ws.home(self.user_id)
@@ -138,6 +150,17 @@ class Person:
             event["view"] = home
         self.ws._record("home_opened", self.user_id, self.dm, "opened the Home tab", {})
         return self._send_event(event)
+
+    def say(self, text: str, *, channel: str | None = None) -> Message:
+        """Post a message (default: in their DM with the app). In the app's DM only a writable
+        Messages tab has a message box; a message.im event reaches the app if it subscribed."""
+        channel_obj = self._channel_i_can_see(channel or self.dm)
+        self._check_can_write(channel_obj, "post a message")
+        message = self.ws.add_message(channel_obj.id, self.user_id, text)
+        if channel_obj.is_im:
+            self._send_event({"type": "message", "channel": channel_obj.id, "user": self.user_id, "text": text,
+                              "ts": message.ts, "channel_type": "im", "event_ts": message.ts})
+        return message
 
     def upload(self, name: str, content: bytes, *, channel: str | None = None, comment: str = "",
                title: str | None = None) -> SharedFile:
@@ -147,6 +170,7 @@ class Person:
         channel, delivers a file_shared event. Returns the file object (see SharedFile).
         """
         channel_obj = self._channel_i_can_see(channel or self.dm)
+        self._check_can_write(channel_obj, "share a file")
         stored = self.ws.add_file(self.user_id, name, content, title=title)
         message, shared = self.ws._post_upload(channel_obj, self.user_id, stored["id"], comment)
         result = None
@@ -274,8 +298,37 @@ class Person:
         return self._send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", payload)
 
     # ---- plumbing --------------------------------------------------------------------
-    def _send_event(self, event: dict[str, Any]) -> Result:
-        """Deliver one Events API event in Slack's event_callback envelope (JSON body)."""
+    def _check_can_write(self, channel: Any, what: str) -> None:
+        """The app's DM is its Messages tab: no tab, or a read-only one, has no message box
+        (manifest features.app_home; https://api.slack.com/reference/manifests#app_home)."""
+        if channel.is_im and channel.im_user == self.user_id and not self.ws.manifest.dm_writable:
+            setting = ("messages_tab_read_only_enabled is true" if self.ws.manifest.messages_tab
+                       else "messages_tab_enabled is false")
+            raise AssertionError(f"{self.name} cannot {what} in the app's DM: its manifest says {setting}, "
+                                 "so Slack shows no message box there")
+
+    _PICKED = re.compile(r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>")
+
+    def _as_sent(self, text: str, *, escape: bool) -> str:
+        """A picked mention as Slack sends it: <@U123|name> / <#C123|name> when the command escapes,
+        else the @name / #name the person saw (https://api.slack.com/interactivity/slash-commands).
+        An id this workspace does not know (someone from another organisation) has no name here:
+        <@U123> / @U123."""
+        def swap(found: re.Match[str]) -> str:
+            sigil, ident = found.group(1), found.group(2)
+            name = self.ws.user_name(ident) if sigil == "@" else self.ws.channel_name(ident)
+            if escape:
+                return f"<{sigil}{ident}|{name}>" if name else f"<{sigil}{ident}>"
+            return f"{sigil}{name or ident}"
+        return self._PICKED.sub(swap, text)
+
+    def _send_event(self, event: dict[str, Any]) -> Result | None:
+        """Deliver one Events API event in Slack's event_callback envelope (JSON body), if the app
+        subscribed to it (settings.event_subscriptions.bot_events; only subscribed events are sent:
+        https://api.slack.com/apis/events-api#subscribing); None when it did not."""
+        name = event["type"] + (f".{event['channel_type']}" if event["type"] == "message" else "")
+        if name not in self.ws.manifest.bot_events:
+            return None
         payload = {
             "token": self.ws.verification_token,
             "team_id": self.ws.team_id,

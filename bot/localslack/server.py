@@ -1,6 +1,7 @@
 """The loopback HTTP face of LocalSlack: /api/<method>, /response/<token> and /files-pri/... downloads.
 
-Slack answers every Web API call with HTTP 200 and a JSON body, even on errors; the body
+Slack answers every Web API call with HTTP 200 and a JSON body, even on errors (a rate-limited
+call aside: HTTP 429 with Retry-After); the body
 format follows the request: WebClient sends form bodies for some methods and JSON for
 others, and Slack only takes the token from the Authorization header for JSON bodies.
 """
@@ -60,7 +61,8 @@ class _Handler(BaseHTTPRequestHandler):
                 ws._record_call(Call(method, {}, False, "invalid_json"))
                 self._reply(200, {"ok": False, "error": "invalid_json"})
                 return
-            self._reply(200, webapi.call(ws, method, params, self._token(params, is_json)))
+            status, body, headers = webapi.call_http(ws, method, params, self._token(params, is_json))
+            self._reply(status, body, headers)
         elif url.path.startswith("/response/"):
             try:
                 payload: Any = json.loads(raw or b"null")
@@ -107,11 +109,11 @@ class _Handler(BaseHTTPRequestHandler):
             return params["token"]
         return None
 
-    def _reply(self, status: int, body: Any) -> None:
+    def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         is_json = not isinstance(body, str)
         data = (json.dumps(body) if is_json else body).encode("utf-8")
         self._send_bytes(status, data, {"Content-Type": "application/json; charset=utf-8" if is_json
-                                        else "text/plain; charset=utf-8"})
+                                        else "text/plain; charset=utf-8", **(headers or {})})
 
     def _send_bytes(self, status: int, data: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)

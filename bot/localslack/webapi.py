@@ -1,7 +1,15 @@
 """The Web API methods LocalSlack serves, with Slack's error codes.
 
 Each method takes the workspace and the merged request params, returns the success body
-(without "ok") or raises ApiError. `call()` adds the token check and records the call.
+(without "ok") or raises ApiError. `call()` does what Slack does before any method runs, in order:
+the method must exist (unknown_method), the token must be the bot's (not_authed / invalid_auth),
+the call must be within the method's rate limit (HTTP 429, ratelimited: ratelimits.py), the
+token must have the method's scope (missing_scope, with needed/provided: manifest.py, spec.py),
+and every required argument must be there (invalid_arguments, "[ERROR] missing required field:
+<name>": spec.py). An argument that is there but names nothing gets the method's own error
+(channel_not_found, user_not_found, ...), as Slack answers: absent is invalid_arguments, present
+but unresolvable is the method's error (Slack's answers as measured in
+https://github.com/brekkylab/backlot/issues/84 and https://github.com/vluzrmos/laravel-slack-api/issues/38).
 """
 from __future__ import annotations
 
@@ -10,8 +18,10 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, unquote
 
+from . import spec
 from .files import sign_in_page
-from .model import Call, ApiError
+from .model import Call, ApiError, Channel
+from .ratelimits import POST_MESSAGE, RateLimited
 from .validation import check_message_content, check_view, decode_json_arg
 
 if TYPE_CHECKING:
@@ -37,8 +47,14 @@ def auth_test(ws: LocalSlack, p: Params) -> dict[str, Any]:
     }
 
 
+def _writable(channel: Channel) -> Channel:
+    if channel.is_archived:
+        raise ApiError("is_archived")  # chat.postMessage / chat.postEphemeral: is_archived
+    return channel
+
+
 def chat_post_message(ws: LocalSlack, p: Params) -> dict[str, Any]:
-    channel = ws._resolve_channel(p.get("channel"))
+    channel = _writable(ws._resolve_channel(p.get("channel")))
     if ws.bot_user_id not in channel.members:
         raise ApiError("not_in_channel")
     text, blocks = check_message_content(p.get("text"), p.get("blocks"), ws._new_id)
@@ -50,7 +66,7 @@ def chat_post_message(ws: LocalSlack, p: Params) -> dict[str, Any]:
 
 def chat_post_ephemeral(ws: LocalSlack, p: Params) -> dict[str, Any]:
     user = ws._require_user(p.get("user"))
-    channel = ws._resolve_channel(p.get("channel"))
+    channel = _writable(ws._resolve_channel(p.get("channel")))
     if channel.is_im:
         if channel.im_user != user.id:
             raise ApiError("user_not_in_channel")
@@ -65,9 +81,9 @@ def chat_post_ephemeral(ws: LocalSlack, p: Params) -> dict[str, Any]:
 
 
 def _own_message(ws: LocalSlack, p: Params, refusal: str):  # type: ignore[no-untyped-def]
-    channel = ws._channel_by_id(p.get("channel"))  # chat.update/delete take ids only
+    channel = ws._channel_for_bot(p.get("channel"))  # chat.update/delete take ids only
     message = ws._find_message(channel.id, p.get("ts"))
-    if message is None:
+    if message is None:  # never posted, or gone (deleted, retention): chat.update / chat.delete errors
         raise ApiError("message_not_found")
     if message.user != ws.bot_user_id:
         raise ApiError(refusal)
@@ -97,7 +113,7 @@ def chat_delete(ws: LocalSlack, p: Params) -> dict[str, Any]:
 
 def conversations_open(ws: LocalSlack, p: Params) -> dict[str, Any]:
     if p.get("channel"):
-        channel = ws._channel_by_id(p["channel"])
+        channel = ws._channel_for_bot(p["channel"])
         if not channel.is_im:
             raise ApiError("method_not_supported_for_channel_type")
         return {"channel": {"id": channel.id}}
@@ -105,7 +121,8 @@ def conversations_open(ws: LocalSlack, p: Params) -> dict[str, Any]:
     if not users:
         raise ApiError("users_list_not_supplied")
     for user in users:
-        ws._require_user(user)
+        if ws._require_user(user).deleted:
+            raise ApiError("user_disabled")  # conversations.open: user_disabled
     if len(users) > 1:  # group DMs are not modelled
         raise ApiError("invalid_arguments", "[ERROR] LocalSlack only supports 1:1 DMs with the bot")
     existed = ("D" + users[0]) in ws._channels
@@ -131,19 +148,20 @@ def users_lookup_by_email(ws: LocalSlack, p: Params) -> dict[str, Any]:
 
 
 def conversations_info(ws: LocalSlack, p: Params) -> dict[str, Any]:
-    channel = ws._channel_by_id(p.get("channel"))
-    body = {"id": channel.id, "name": channel.name, "is_channel": not channel.is_im, "is_im": channel.is_im,
-            "is_private": False, "is_member": ws.bot_user_id in channel.members}
+    channel = ws._channel_for_bot(p.get("channel"))  # a private channel the bot is not in: channel_not_found
+    # Private channels made since March 2021 have C ids and is_channel true; older ones (G ids) are
+    # is_group instead (https://api.slack.com/types/conversation).
+    legacy_group = channel.is_private and channel.id.startswith("G")
+    body = {"id": channel.id, "name": channel.name, "is_channel": not channel.is_im and not legacy_group,
+            "is_group": legacy_group, "is_im": channel.is_im, "is_private": channel.is_private,
+            "is_archived": channel.is_archived, "is_member": ws.bot_user_id in channel.members}
     if channel.is_im:
         body["user"] = channel.im_user
     return {"channel": body}
 
 
 def _trigger(p: Params) -> Any:
-    trigger = p.get("trigger_id") or p.get("interactivity_pointer")
-    if not trigger:
-        raise ApiError("invalid_arguments", "[ERROR] missing required field: trigger_id")
-    return trigger
+    return p.get("trigger_id") or p.get("interactivity_pointer")
 
 
 def views_open(ws: LocalSlack, p: Params) -> dict[str, Any]:
@@ -196,9 +214,66 @@ METHODS: dict[str, Method] = {
 }
 
 
+# An argument that stands in for a required one (views.open/push take interactivity_pointer in
+# place of trigger_id: https://api.slack.com/methods/views.open).
+_ALTERNATIVES = {("views.open", "trigger_id"): "interactivity_pointer",
+                 ("views.push", "trigger_id"): "interactivity_pointer"}
+
+
+def _check_required(method: str, p: Params) -> None:
+    """An absent required argument is invalid_arguments; an empty one is left to the method."""
+    for name in spec.required(method):
+        if name in p or _ALTERNATIVES.get((method, name)) in p:
+            continue
+        raise ApiError("invalid_arguments", f"[ERROR] missing required field: {name}")
+
+
+def _conversation_kind(ws: LocalSlack, method: str, p: Params) -> str | None:
+    """Which conversations:* scope applies: the kind of the conversation the call is about."""
+    if method == "conversations.open" and not p.get("channel"):
+        return "im"
+    channel = ws._channels.get(p.get("channel")) if isinstance(p.get("channel"), str) else None
+    if channel is None:
+        ref = str(p.get("channel") or "")
+        return "im" if ref.startswith("D") else "private" if ref.startswith("G") else "public"
+    return "im" if channel.is_im else "private" if channel.is_private else "public"
+
+
+def _check_scope(ws: LocalSlack, method: str, p: Params) -> None:
+    needed = spec.needed_scope(method, _conversation_kind(ws, method, p))
+    if needed is not None and needed not in ws.manifest.bot_scopes:
+        raise _MissingScope(needed, ",".join(sorted(ws.manifest.bot_scopes)))
+
+
+class _MissingScope(ApiError):
+    """missing_scope names the scope the call needs and those the token has, as Slack answers it."""
+
+    def __init__(self, needed: str, provided: str) -> None:
+        super().__init__("missing_scope")
+        self.needed, self.provided = needed, provided
+
+
+def _rate_key(ws: LocalSlack, method: str, p: Params) -> str | None:
+    """chat.postMessage is limited per channel: the channel the call resolves to, if any."""
+    if method != POST_MESSAGE:
+        return None
+    try:
+        return ws._resolve_channel(p.get("channel")).id
+    except ApiError:
+        return str(p.get("channel"))
+
+
 def call(ws: LocalSlack, method: str, params: Params, token: str | None) -> dict[str, Any]:
-    """Run one Web API call as Slack would: method lookup, token check, then the method."""
+    """Run one Web API call as Slack would (see the module's docstring); the JSON body answered."""
+    return call_http(ws, method, params, token)[1]
+
+
+def call_http(ws: LocalSlack, method: str, params: Params,
+              token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """As call(), with the HTTP status and headers: 429 and Retry-After when rate limited, else 200
+    (Slack answers every other error with 200 and ok: false)."""
     recorded = {k: copy.deepcopy(v) for k, v in params.items() if k != "token"}
+    status, headers = 200, {}
     try:
         impl = METHODS.get(method)
         if impl is None:
@@ -208,15 +283,23 @@ def call(ws: LocalSlack, method: str, params: Params, token: str | None) -> dict
         if token != ws.bot_token:
             raise ApiError("invalid_auth")
         with ws._lock:  # one call at a time: methods are quick and touch shared state
+            ws._limiter.check(method, _rate_key(ws, method, params))
+            _check_scope(ws, method, params)
+            _check_required(method, params)
             body: dict[str, Any] = {"ok": True, **impl(ws, params)}
+    except RateLimited as exc:
+        status, headers = 429, {"Retry-After": str(exc.retry_after)}
+        body = {"ok": False, "error": "ratelimited"}
     except ApiError as exc:
         body = {"ok": False, "error": exc.code}
+        if isinstance(exc, _MissingScope):
+            body.update(needed=exc.needed, provided=exc.provided)
         if exc.messages:
             body["response_metadata"] = {"messages": exc.messages}
         if exc.code == "unknown_method":
             body["req_method"] = method
     ws._record_call(Call(method, recorded, body["ok"], body.get("error"), copy.deepcopy(body)))
-    return body
+    return status, body, headers
 
 
 DOWNLOAD_METHOD = "files.download"  # how downloads of url_private(_download) show in ws.calls

@@ -15,11 +15,14 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .files import FileStore
+from .manifest import Manifest
 from .model import Activity, ApiError, Call, Channel, Ephemeral, Message, User
+from .ratelimits import RateLimiter
 from .views import ViewStore
 
 TRIGGER_TTL = 3.0  # seconds a trigger_id can be exchanged (Slack: 3 s)
@@ -61,18 +64,25 @@ class LocalSlack(ViewStore, FileStore):
         bot_id: str = "B0LOCAL",
         bot_name: str = "outreach",
         verification_token: str = "local-verification-token",
+        manifest: Mapping[str, Any] | str | Path | None = None,
     ) -> None:
+        """`monotonic` measures trigger_id / response_url lifetimes, ack timeouts and rate-limit
+        windows; `wallclock` gives message ts and event times. `manifest` is the app as installed
+        (a dict or a YAML path; default: this project's manifest.yml): its scopes, events, slash
+        command escaping and Messages tab settings are enforced (see manifest.py)."""
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = re.sub(r"[^a-z0-9]+", "-", team_name.lower()).strip("-") or "local"
         self.bot_user_id = bot_user_id
         self.bot_token = bot_token
         self.signing_secret = signing_secret
-        self.monotonic = monotonic  # trigger_id / response_url expiry, ack timeouts
+        self.monotonic = monotonic  # trigger_id / response_url expiry, ack timeouts, rate limits
         self.wallclock = wallclock  # message ts, event_time, tz offsets
         self.app_id = app_id
         self.bot_id = bot_id
         self.verification_token = verification_token
+        self.manifest = Manifest.load(manifest)
+        self._limiter = RateLimiter(lambda: self.monotonic())
         self._lock = threading.RLock()
         self._users: dict[str, User] = {}
         self._channels: dict[str, Channel] = {}
@@ -147,26 +157,40 @@ class LocalSlack(ViewStore, FileStore):
         *,
         display_name: str = "",
         is_bot: bool = False,
+        deactivated: bool = False,
     ) -> User:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"tz must be an IANA time zone name, got {tz!r}") from None
-        user = User(user_id, name, real_name or name, tz, is_admin, email, display_name, is_bot)
+        user = User(user_id, name, real_name or name, tz, is_admin, email, display_name, is_bot, deactivated)
         with self._lock:
             self._users[user_id] = user
         return replace(user)
 
-    def add_channel(self, channel_id: str, name: str, members: Iterable[str] = (), *, bot_is_member: bool = True) -> Channel:
-        """A public channel. Without the bot as a member, posting to it fails with not_in_channel."""
+    def deactivate(self, user_id: str) -> None:
+        """An admin deactivates the account: users.info still answers, with "deleted": true
+        (https://api.slack.com/types/user), and conversations.open answers user_disabled (the
+        OpenAPI description's conversations.open errors)."""
+        with self._lock:
+            self._require_user(user_id).deleted = True
+
+    def add_channel(self, channel_id: str, name: str, members: Iterable[str] = (), *, bot_is_member: bool = True,
+                    is_private: bool = False) -> Channel:
+        """A channel. Without the bot as a member, posting to a public one fails with not_in_channel;
+        a private one the bot is not in does not exist for it (channel_not_found)."""
         with self._lock:
             for member in members:
                 self._require_user(member)
-            channel = Channel(channel_id, name.lstrip("#"), members=set(members))
+            channel = Channel(channel_id, name.lstrip("#"), members=set(members), is_private=is_private)
             if bot_is_member:
                 channel.members.add(self.bot_user_id)
             self._channels[channel_id] = channel
             return copy.deepcopy(channel)
+
+    def archive(self, channel_id: str) -> None:
+        with self._lock:
+            self._channel_by_id(channel_id).is_archived = True
 
     def join(self, channel_id: str, user_id: str) -> None:
         with self._lock:
@@ -183,6 +207,15 @@ class LocalSlack(ViewStore, FileStore):
             self._messages.append(message)
         self._record("message", user_id, channel.id, text, {"message": self._message_json(message)})
         return copy.deepcopy(message)
+
+    def delete_message(self, channel_id: str, ts: str) -> None:
+        """A message disappears without the bot asking: a retention policy removed it, or an admin
+        did. The bot's chat.update of it then answers message_not_found."""
+        with self._lock:
+            message = self._find_message(channel_id, ts)
+            if message is None:
+                raise KeyError(f"no message {ts} in {channel_id}")
+        self._delete_message(message)
 
     def dm_channel(self, user_id: str) -> str:
         """The bot's IM channel with this user ("D" + user id), created on demand."""
@@ -291,7 +324,7 @@ class LocalSlack(ViewStore, FileStore):
 
     def _require_user(self, user_id: Any) -> User:
         user = self._users.get(user_id) if isinstance(user_id, str) else None
-        if user is None:
+        if user is None:  # users.info, conversations.open, views.publish...: user_not_found (their errors in the description)
             raise ApiError("user_not_found")
         return user
 
@@ -303,6 +336,15 @@ class LocalSlack(ViewStore, FileStore):
             raise ApiError("channel_not_found")
         return channel
 
+    def _channel_for_bot(self, channel_id: Any) -> Channel:
+        """A channel as the bot's token sees it: a private channel it is not in is not there.
+        (../shared/specs/slack_limits.json "private_channel_not_member_conversations_info";
+        https://api.slack.com/methods/conversations.info, channel_not_found.)"""
+        channel = self._channel_by_id(channel_id)
+        if channel.is_private and self.bot_user_id not in channel.members:
+            raise ApiError("channel_not_found")
+        return channel
+
     def _resolve_channel(self, ref: Any) -> Channel:
         """chat.postMessage accepts a channel id, a user id (their DM) or a #name."""
         if isinstance(ref, str) and ref in self._users:
@@ -310,8 +352,8 @@ class LocalSlack(ViewStore, FileStore):
         if isinstance(ref, str) and not re.fullmatch(r"[CDG][A-Z0-9]+", ref):
             for channel in self._channels.values():
                 if not channel.is_im and channel.name == ref.lstrip("#"):
-                    return channel
-        return self._channel_by_id(ref)
+                    return self._channel_for_bot(channel.id)
+        return self._channel_for_bot(ref)
 
     def _user_json(self, user: User) -> dict[str, Any]:
         now = datetime.fromtimestamp(self.wallclock(), tz=timezone.utc).astimezone(ZoneInfo(user.tz))
@@ -321,7 +363,7 @@ class LocalSlack(ViewStore, FileStore):
             "id": user.id,
             "team_id": self.team_id,
             "name": user.name,
-            "deleted": False,
+            "deleted": user.deleted,
             "real_name": user.real_name,
             "tz": user.tz,
             "tz_label": _TZ_LABELS.get(abbreviation, abbreviation),
@@ -336,7 +378,8 @@ class LocalSlack(ViewStore, FileStore):
                 "real_name_normalized": user.real_name,
                 "display_name": user.display_name,
                 "display_name_normalized": user.display_name,
-                **({"email": user.email} if user.email else {}),
+                # only a token with users:read.email sees addresses (https://api.slack.com/scopes/users:read.email)
+                **({"email": user.email} if user.email and "users:read.email" in self.manifest.bot_scopes else {}),
                 **({"bot_id": self.bot_id} if user.id == self.bot_user_id else {}),
                 "team": self.team_id,
             },

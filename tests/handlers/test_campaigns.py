@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.clock import FakeClock
@@ -30,7 +29,7 @@ from handlers.ids import Action
 from providers.sandbox import PostOffice
 from scheduling.dispatcher import Dispatcher
 from tests import factories
-from tests.handlers.conftest import OMAR, RITA
+from tests.handlers.conftest import OMAR, RITA, client_for
 
 PASTED = "name\twork email\tpersonal email\tcompany\nAna Lima\tana@acme.example\tana@home.example\tAcme\n" \
          "Bo Chen\tbo(at)initech\t\tInitech\nCy Diaz\tcy@globex.example\t\tGlobex\n"
@@ -188,9 +187,9 @@ def test_start_waits_20_minutes_and_shows_not_started_with_step_1_pending(
     clock.advance(timedelta(minutes=2))
     _dispatch(runtime, clock)
     assert sorted(_sent(runtime)) == ["ana@acme.example", "cy@globex.example"]
-    assert refresh_campaign_messages(runtime, WebClient(token=workspace.bot_token, base_url=workspace.api_url)) == 1
+    assert refresh_campaign_messages(runtime, client_for(workspace)) == 1
     assert "In progress (step 1 of 2 sent)" in _campaign_message(workspace)
-    assert refresh_campaign_messages(runtime, WebClient(token=workspace.bot_token, base_url=workspace.api_url)) == 0
+    assert refresh_campaign_messages(runtime, client_for(workspace)) == 0
 
 
 def test_start_is_refused_naming_the_candidate_and_the_missing_field(

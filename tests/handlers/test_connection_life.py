@@ -29,7 +29,7 @@ from handlers.ids import Action
 from handlers.notices import deliver_notices
 from scheduling.dispatcher import Dispatcher
 from tests.factories import campaign_with_candidates
-from tests.handlers.conftest import RITA
+from tests.handlers.conftest import RITA, client_for
 
 ADDRESS = "rita@acme.example"
 
@@ -63,8 +63,7 @@ def _lose_connection(rita: Person, runtime: Runtime, clock: FakeClock, workspace
 
 
 def workspace_client(runtime: Runtime, workspace: LocalSlack):  # type: ignore[no-untyped-def]
-    from slack_sdk import WebClient
-    return WebClient(token=workspace.bot_token, base_url=workspace.api_url)
+    return client_for(workspace)
 
 
 def test_a_lost_connection_pauses_every_campaign_and_tells_the_owner_once(

@@ -12,7 +12,6 @@ from email.utils import parseaddr
 
 import pytest
 from slack_bolt import App
-from slack_sdk import WebClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -52,7 +51,7 @@ from scheduling.claims import Claim, hour_of
 from scheduling.dispatcher import Dispatcher, DispatchReport
 from tests import factories
 from tests.clock_jobs import dispatch_for, sync_mailboxes
-from tests.handlers.conftest import OMAR, RITA
+from tests.handlers.conftest import OMAR, RITA, client_for
 
 MANAGER_BOX, OWN_BOX = "omar@acme.example", "rita@acme.example"
 O = OutboundMessage
@@ -61,7 +60,7 @@ O = OutboundMessage
 # -- notices through the local Slack workspace (tests/handlers/conftest.py) --------------------------
 
 def _deliver(runtime: Runtime, workspace: LocalSlack) -> None:
-    deliver_notices(runtime, WebClient(token=workspace.bot_token, base_url=workspace.api_url))
+    deliver_notices(runtime, client_for(workspace))
 
 
 def _dm_texts(workspace: LocalSlack, slack_id: str) -> list[str]:

@@ -27,14 +27,14 @@ from handlers.notices import deliver_notices
 from providers.sandbox import PostOffice
 from tests import factories
 from tests.clock_jobs import dispatch_for, sync_mailboxes
-from tests.handlers.conftest import OMAR, RITA
+from tests.handlers.conftest import OMAR, RITA, client_for
 
 MANAGER_BOX = "omar@acme.example"
 OMAR_MENTION = f"<@{OMAR}|omar>"
 
 
 def _client(workspace: LocalSlack) -> WebClient:
-    return WebClient(token=workspace.bot_token, base_url=workspace.api_url)
+    return client_for(workspace)
 
 
 def _omar_connected(runtime: Runtime, clock: FakeClock) -> None:
@@ -407,3 +407,22 @@ def test_the_reply_alert_switch_flips_notify_grantor(
     assert omar.click(Action.DELEGATION_REPLIES.value, in_message=listing).ok
     assert "go to Rita Recruiter only" in workspace.ephemerals(OMAR)[-1].text
     assert _delegation(runtime).notify_grantor is False
+
+
+@pytest.mark.parametrize(("who", "words"), [
+    ("U0GHOST", "Slack knows no one in this workspace by that mention (U0GHOST)"),
+    ("U0GONE", "Gina Gone's Slack account is deactivated, so they cannot approve anything"),
+    ("U0BOT", "outreach is an app, not a person: mention your hiring manager"),
+])
+def test_asking_someone_who_is_not_a_person_says_plainly_who_it_is(
+        who: str, words: str, rita: Person, workspace: LocalSlack, runtime: Runtime) -> None:
+    """users.info answers user_not_found for someone Slack does not know (a person of another
+    organisation, say), "deleted": true for a deactivated account and "is_bot" for an app: each gets
+    its own plain answer, never "Something went wrong", and no request is made."""
+    workspace.add_user("U0GONE", name="gina", real_name="Gina Gone", deactivated=True)
+    assert rita.slash("/outreach", f"delegate <@{who}>").ok
+    said = workspace.ephemerals(RITA)[-1].text
+    assert words in said and "Something went wrong" not in said
+    assert [m for m in workspace.messages() if m.channel != rita.dm] == []
+    with transaction(runtime.sessions) as session:
+        assert session.scalar(select(Delegation)) is None

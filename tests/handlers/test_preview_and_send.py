@@ -8,7 +8,6 @@ from email.message import Message
 
 import pytest
 from slack_bolt import App
-from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.clock import FakeClock
@@ -24,7 +23,7 @@ from providers.sandbox import PostOffice
 from tests import factories
 from tests.clock_jobs import sync_mailboxes
 from tests.conftest import T0
-from tests.handlers.conftest import RITA
+from tests.handlers.conftest import RITA, client_for
 
 MAILBOX = "recruiting@acme.example"
 STEPS = [
@@ -286,7 +285,7 @@ def test_a_reply_to_a_one_off_email_reaches_its_sender_and_a_reply_to_a_preview_
     post.reply(MAILBOX, preview, "Looks good to me.", clock.now())  # rita, answering her own preview
     post.reply(MAILBOX, one_off, "Happy to talk on Thursday.", clock.now())
     sync_mailboxes(runtime, clock)
-    assert deliver_notices(runtime, WebClient(token=workspace.bot_token, base_url=workspace.api_url)) == 1
+    assert deliver_notices(runtime, client_for(workspace)) == 1
     assert _last_dm(rita).startswith(
         ":speech_balloon: *Ana Lopez (ana@work.example)* replied to your email “SRE role at Acme”: "
         "“Re: SRE role at Acme”, ")

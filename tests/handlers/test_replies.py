@@ -30,7 +30,7 @@ from handlers.notices import deliver_channel_alerts, deliver_notices
 from providers.sandbox import PostOffice
 from tests import factories
 from tests.clock_jobs import dispatch_for, sync_mailboxes
-from tests.handlers.conftest import RITA
+from tests.handlers.conftest import RITA, client_for
 
 MAILBOX = "rita@acme.example"
 
@@ -53,7 +53,7 @@ def _sent_to(runtime: Runtime) -> list[str]:
 
 
 def _client(workspace: LocalSlack) -> WebClient:
-    return WebClient(token=workspace.bot_token, base_url=workspace.api_url)
+    return client_for(workspace)
 
 
 def _status(runtime: Runtime) -> EnrollmentStatus:
