@@ -1,26 +1,23 @@
 """The bot's Slack client as build_app makes it: Bolt given the token alone (no start-up warning),
-the configured API URL, the token checked at start-up, and 429s waited out so a notice is delayed,
+the configured API URL, and 429s waited out so a notice is delayed,
 never lost. Slack's clock is frozen here: it moves only when the bot waits."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from bot.clock import FakeClock
-from bot.config import ConfigError
 from bot.db import transaction
 from bot.localslack import LocalSlack, SkipClock
 from bot.localslack.ratelimits import POST_PER_CHANNEL_PER_MINUTE
 from bot.models import Notification
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from bot.services.notifications import notify
 from bot.slack_app import ConnectionRetry, RateLimitRetry, build_app
 from handlers.notices import deliver_notices
 from tests import factories
-from tests.conftest import make_settings
 from tests.handlers.conftest import RITA, client_for
 
 
@@ -39,16 +36,7 @@ def test_start_up_gives_bolt_the_token_alone_and_warns_of_nothing(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert app.client.base_url == workspace.api_url and app.client.token == workspace.bot_token
     assert [type(h) for h in app.client.retry_handlers] == [RateLimitRetry, ConnectionRetry]
-    assert workspace.calls_to("auth.test")[-1].ok  # the token is checked where SLACK_API_URL points
-
-
-def test_a_refused_bot_token_stops_start_up_in_one_line_without_the_token(
-        tmp_path: Path, workspace: LocalSlack, engine: Engine, clock: FakeClock) -> None:
-    settings = make_settings(tmp_path, SLACK_BOT_TOKEN="xoxb-not-this-one", SLACK_SIGNING_SECRET=workspace.signing_secret,
-                             SLACK_API_URL=workspace.api_url)
-    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN was refused by Slack \(invalid_auth\)") as refused:
-        build_app(build_runtime(settings, clock=clock, engine=engine))
-    assert "xoxb-not-this-one" not in str(refused.value)
+    assert workspace.calls == []  # no call at build time: `serve` checked the token first (tests/test_cli.py)
 
 
 def test_a_rate_limited_notice_waits_the_retry_after_and_is_delivered_once(
