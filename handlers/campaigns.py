@@ -110,15 +110,7 @@ def _open_campaigns(session: Session, user: User) -> list[tuple[int, str]]:
 
 def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     def refresh_message(slack: Slack, campaign_id: int, page: int = 0) -> None:
-        """Post the campaign's message the first time, then keep it current with chat.update; post
-        it again if someone deleted it: read, Slack outside any transaction, then a short guarded
-        write (the helpers at the end of this file)."""
-        with transaction(runtime.sessions) as session:
-            campaign = session.get(Campaign, campaign_id)
-            if campaign is None:
-                return
-            drawn = _draw(session, campaign, page)
-        _record(runtime, slack, drawn, *_show(slack, drawn))
+        campaign_message(runtime, slack, campaign_id, page)
 
     def tell(respond: Respond, text: str) -> None:
         respond(text=text, response_type="ephemeral", replace_original=False)
@@ -450,6 +442,18 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                 blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=sends,
                                      total=total, held_until=held if held and held > now else None)
         call.ack(text=f"When {campaign.name} sends", blocks=blocks)
+
+
+def campaign_message(runtime: Runtime, slack: Slack, campaign_id: int, page: int = 0) -> None:
+    """Post the campaign's message (in its owner's DM) the first time, then keep it current with
+    chat.update; post it again if someone deleted it: read, Slack outside any transaction, then a
+    short guarded write (the helpers at the end of this file)."""
+    with transaction(runtime.sessions) as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            return
+        drawn = _draw(session, campaign, page)
+    _record(runtime, slack, drawn, *_show(slack, drawn))
 
 
 def blocks_hash(status: str, blocks: list[Any]) -> str:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from slack_bolt import BoltContext
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.errors import UserError
@@ -10,7 +9,7 @@ from bot.errors import UserError
 from bot.models import User
 from bot.runtime import Runtime
 from bot.services.directory import Profile, ensure_user, find_user
-from handlers.slack import Slack
+from handlers.slack import NotAPerson, Slack
 
 
 def current_user(session: Session, runtime: Runtime, context: BoltContext, slack: Slack,
@@ -24,16 +23,19 @@ def current_user(session: Session, runtime: Runtime, context: BoltContext, slack
     return user
 
 
-def mentioned_person(slack: Slack, slack_user_id: str) -> Profile:
-    """The profile of someone mentioned in a command, or a UserError that says what to fix: Slack
-    answers user_not_found for an id it does not know; a bot or a deactivated account is no teammate."""
+MENTION_PROBLEMS = {
+    "unknown": "Slack knows no one in this workspace by that mention ({id}): pick {whom} from the list Slack shows "
+               "as you type @.",
+    "deactivated": "{name}'s Slack account is deactivated: mention {whom} who is still in the workspace.",
+    "app": "{name} is an app, not a person: mention {whom}.",
+}
+
+
+def mentioned_person(slack: Slack, slack_user_id: str, *, whom: str) -> Profile:
+    """The profile of someone a command mentions, or a UserError saying what to fix (`whom`: "your
+    hiring manager", "a teammate"): Slack does not know them, their account is deactivated, or an app."""
     try:
-        profile = slack.profile(slack_user_id)
-    except SlackApiError as exc:
-        if exc.response.get("error") in ("user_not_found", "users_not_found"):
-            raise UserError("Slack does not know that person: pick them from the list Slack shows as you "
-                            "type @.") from None
-        raise
-    if not profile.is_person:
-        raise UserError("That is an app or a deactivated account: mention a person of this workspace.")
-    return profile
+        return slack.person(slack_user_id)
+    except NotAPerson as exc:
+        raise UserError(MENTION_PROBLEMS[exc.why].format(
+            id=exc.user_id, name=exc.name or f"<@{exc.user_id}>", whom=whom)) from None

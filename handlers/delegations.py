@@ -19,10 +19,10 @@ from bot.runtime import Runtime
 from bot.services import access, delegations
 from bot.services.directory import ensure_user
 from handlers.commands import CommandCall, CommandRouter
-from handlers.context import current_user
+from handlers.context import current_user, mentioned_person
 from handlers.home import deliver_and_refresh
 from handlers.ids import Action
-from handlers.slack import NotAPerson, Slack
+from handlers.slack import Slack
 from handlers.views.delegations import delegations_blocks, mailbox_choice_blocks
 
 log = logging.getLogger(__name__)
@@ -31,13 +31,6 @@ MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>\s*(.*)$", re.S)
 USAGE = ("Mention the hiring manager: `/outreach delegate @name` to send all your campaigns from their mailbox, "
          "or `/outreach delegate @name Campaign name` for one campaign that has not started yet.")
 # What to say when the mention is not someone who can approve (handlers.slack.NotAPerson.why)
-NOT_A_MANAGER = {
-    "unknown": "Slack knows no one in this workspace by that mention ({id}): pick your hiring manager from the list "
-               "Slack shows as you type @.",
-    "deactivated": "{name}'s Slack account is deactivated, so they cannot approve anything: ask a hiring manager "
-                   "who is still in the workspace.",
-    "app": "{name} is an app, not a person: mention your hiring manager.",
-}
 
 
 def parse_delegate(args: str) -> tuple[str, str]:
@@ -79,10 +72,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     def _delegate(call: CommandCall) -> None:
         manager_slack_id, campaign_name = parse_delegate(call.args)
         slack = Slack(call.client)
-        try:
-            profile = slack.person(manager_slack_id)
-        except NotAPerson as exc:
-            raise UserError(NOT_A_MANAGER[exc.why].format(id=exc.user_id, name=exc.name or f"<@{exc.user_id}>")) from None
+        profile = mentioned_person(slack, manager_slack_id, whom="your hiring manager")
         with transaction(runtime.sessions, write=True) as session:
             recruiter = current_user(session, runtime, call.context, slack)
             manager = ensure_user(session, slack_team_id=call.context.team_id or "", profile=profile,

@@ -16,6 +16,7 @@ from bot.runtime import Runtime
 from bot.services import access
 from bot.services.directory import ensure_user
 from bot.services.notifications import notify
+from handlers.campaigns import campaign_message
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user, mentioned_person
 from handlers.home import deliver_and_refresh
@@ -51,7 +52,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     def _share(call: CommandCall) -> None:
         name, teammate_slack_id, level = parse_share(call.args, usage=SHARE_USAGE, with_level=True)
         slack = Slack(call.client)
-        profile = mentioned_person(slack, teammate_slack_id)
+        profile = mentioned_person(slack, teammate_slack_id, whom="a teammate")
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, call.context, slack)
             owned = access.find(session, user=user, name=name, need=access.Need.SHARE)
@@ -67,9 +68,10 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                              f"can {can}. It is on your Home tab; `/outreach status {campaign.name}` shows it."))
             text = (f":busts_in_silhouette: *{campaign.name}* is shared with {teammate.name} to {level.value}."
                     if changed else f"*{campaign.name}* was already shared with {teammate.name} to {level.value}.")
-            teammate_id = teammate.id
+            teammate_id, campaign_id = teammate.id, campaign.id
         call.ack(text=text)
         deliver_and_refresh(runtime, slack, teammate_id)  # their DM goes out now, and their Home lists it
+        campaign_message(runtime, slack, campaign_id)  # its message lists whom it is shared with
 
     @router.add("unshare", "stop sharing a campaign with a teammate: `unshare <campaign> @name`")
     def _unshare(call: CommandCall) -> None:
@@ -84,10 +86,11 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                 if line else None
             text = (f"*{owned.campaign.name}* is no longer shared with {teammate.name}." if teammate
                     else f"*{owned.campaign.name}* is not shared with <@{teammate_slack_id}>.")
-            teammate_id = teammate.id if teammate else None
+            teammate_id, campaign_id = (teammate.id if teammate else None), owned.campaign.id
         call.ack(text=text)
         if teammate_id is not None:
             deliver_and_refresh(runtime, slack, teammate_id)  # their Home no longer lists it
+            campaign_message(runtime, slack, campaign_id)
 
     @app.action(Action.SHARE_REVOKE.value)
     def _revoke(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
@@ -107,6 +110,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         respond(text=said, response_type="ephemeral", replace_original=False)
         if teammate_id is not None:
             deliver_and_refresh(runtime, slack, teammate_id)
+            campaign_message(runtime, slack, campaign_id)
 
     @router.add("admin campaigns", "admins: every campaign of the workspace by name, owner and counts")
     def _admin_campaigns(call: CommandCall) -> None:

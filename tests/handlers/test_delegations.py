@@ -411,7 +411,7 @@ def test_the_reply_alert_switch_flips_notify_grantor(
 
 @pytest.mark.parametrize(("who", "words"), [
     ("U0GHOST", "Slack knows no one in this workspace by that mention (U0GHOST)"),
-    ("U0GONE", "Gina Gone's Slack account is deactivated, so they cannot approve anything"),
+    ("U0GONE", "Gina Gone's Slack account is deactivated: mention your hiring manager who is still in the workspace"),
     ("U0BOT", "outreach is an app, not a person: mention your hiring manager"),
 ])
 def test_asking_someone_who_is_not_a_person_says_plainly_who_it_is(

@@ -118,6 +118,8 @@ def test_the_owner_removes_a_share_from_the_campaign_message_or_with_unshare(
         b["accessory"]["value"] for b in message.blocks
         if b.get("accessory", {}).get("action_id") == Action.SHARE_REVOKE.value and OMAR in str(b)))
     assert "no longer shared with Omar Other" in _last(rita)
+    redrawn = render_blocks(next(m for m in rita.dm_messages() if m.ts == message.ts).blocks)
+    assert "Shared with 1 teammate(s)" in redrawn and "can view" not in redrawn  # the message is redrawn at once
     omar.slash(COMMAND, "status Backend Q4")
     assert "No campaign called 'Backend Q4'" in _last(omar)
     rita.slash(COMMAND, "unshare Backend Q4 <@U0TESS|tess>")
@@ -134,8 +136,8 @@ def test_share_says_what_to_fix(rita: Person, workspace: LocalSlack, runtime: Ru
                        (f"share Backend Q4 <@{OMAR}|omar> admin", "Share to `view` or to `edit`"),
                        (f"share Nope <@{OMAR}|omar>", "No campaign called 'Nope'"),
                        (f"share Backend Q4 <@{RITA}|rita>", "is yours already"),
-                       ("share Backend Q4 <@U0BOTTY|botty>", "an app or a deactivated account"),
-                       ("share Backend Q4 <@U0GHOST|ghost>", "Slack does not know that person")]:
+                       ("share Backend Q4 <@U0BOTTY|botty>", "Some Bot is an app, not a person: mention a teammate"),
+                       ("share Backend Q4 <@U0GHOST|ghost>", "Slack knows no one in this workspace by that mention (U0GHOST)")]:
         rita.slash(COMMAND, args)
         assert said in _last(rita), (args, _last(rita))
     with transaction(runtime.sessions) as session:
