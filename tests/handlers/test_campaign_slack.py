@@ -29,6 +29,7 @@ from handlers.commands import COMMAND
 from handlers.ids import Action
 from tests import factories
 from tests.handlers.conftest import RITA, client_for
+from tests.handlers.test_campaigns import _campaign
 
 CSV = b"name,email,company\nDee Eve,dee@acme.example,Acme\n"
 
@@ -46,14 +47,6 @@ def _create_campaign(rita: Person, runtime: Runtime, clock: FakeClock, **values:
             StepDraft("Backend role at {{ company }}", "Hi {{ first_name }}, would you like to talk?")])
     rita.slash(COMMAND, "campaign new")
     return rita.submit({"name": "Backend Q4", **values})
-
-
-def _campaign(runtime: Runtime) -> Campaign:
-    with transaction(runtime.sessions) as session:
-        campaign = session.scalar(select(Campaign))
-        assert campaign is not None
-        session.expunge(campaign)
-        return campaign
 
 
 def _campaign_messages(ws: LocalSlack) -> list[Message]:
