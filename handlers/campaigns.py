@@ -47,6 +47,7 @@ from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
 from handlers.files import download, file_info
 from handlers.ids import Action, Callback
+from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, UploadTarget, action_value
 from handlers.slack import Slack
 from handlers.view_state import value_of
 from handlers.views.campaigns import (
@@ -168,7 +169,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(client)
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, context, slack)
-            campaign = access.campaign(session, user=user, campaign_id=int(body["actions"][0]["value"]),
+            campaign = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id,
                                        need=Need.CHANGE).campaign
             view = candidates_modal(campaign.id, campaign.name)
         slack.open_modal(body["trigger_id"], view)
@@ -211,7 +212,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             ack(response_action="errors", errors={error.field or "file": error.message})
             return
         ack()
-        stage(slack, context, parsed, source, int(view["private_metadata"]))
+        stage(slack, context, parsed, source, Id.load(view["private_metadata"]).id)
 
     @app.event("file_shared")
     def _file_shared(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -232,7 +233,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         """Write a staged upload into the campaign a button or the select names ("<upload>:<campaign>");
         both are re-checked for the clicking user. The answer replaces the message, so its buttons go."""
         slack = Slack(client)
-        upload_id, campaign_id = (int(part) for part in value.split(":"))
+        target = UploadTarget.load(value)
+        upload_id, campaign_id = target.upload, target.campaign
         try:
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)
@@ -249,19 +251,19 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     @app.action(Action.UPLOAD_CONFIRM.value)
     def _confirm(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
         ack()
-        add_upload(body["actions"][0]["value"], context, client, respond)
+        add_upload(action_value(body), context, client, respond)
 
     @app.action(Action.UPLOAD_CHOOSE.value)
     def _choose(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
         ack()
-        add_upload(body["actions"][0]["selected_option"]["value"], context, client, respond)
+        add_upload(action_value(body), context, client, respond)
 
     @app.action(Action.UPLOAD_DISCARD.value)
     def _discard(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
         ack()
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, Slack(client))
-            candidate_uploads.discard_upload(session, upload_id=int(body["actions"][0]["value"]), user=user)
+            candidate_uploads.discard_upload(session, upload_id=Id.load(action_value(body)).id, user=user)
         respond(replace_original=True, text="Discarded: no candidate was added.")
 
     # ---- start, pause, resume ----------------------------------------------------------------
@@ -274,7 +276,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
             try:
                 with transaction(runtime.sessions, write=True) as session:
                     user = current_user(session, runtime, context, slack)
-                    campaign = access.campaign(session, user=user, campaign_id=int(body["actions"][0]["value"]),
+                    campaign = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id,
                                                need=need).campaign
                     act(session, campaign, user)
                     campaign_id = campaign.id
@@ -295,7 +297,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         """The owner pages their campaign message; anyone else who may see it pages the copy `status` showed them."""
         ack()
         slack = Slack(client)
-        campaign_id, page = (int(part) for part in body["actions"][0]["value"].split(":"))
+        shown = MessagePage.load(action_value(body))
+        campaign_id, page = shown.campaign, shown.page
         try:
             with transaction(runtime.sessions) as session:
                 user = current_user(session, runtime, context, slack)
@@ -349,16 +352,16 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                         respond: Respond) -> None:
         ack()
         slack = Slack(client)
-        what, _, ident = body["actions"][0]["selected_option"]["value"].partition(":")
+        choice = CandidateChoice.load(action_value(body))
         view = None
         try:
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)
-                enrollment, _ = access.enrollment(session, user=user, enrollment_id=int(ident), need=Need.CHANGE)
+                enrollment, _ = access.enrollment(session, user=user, enrollment_id=choice.enrollment, need=Need.CHANGE)
                 campaign_id = enrollment.campaign_id
-                if what == "pause":
+                if choice.action == "pause":
                     pause_candidate(session, enrollment=enrollment, clock=runtime.clock)
-                elif what == "resume":
+                elif choice.action == "resume":
                     resume_candidate(session, enrollment=enrollment, clock=runtime.clock, rng=runtime.rng)
                 else:
                     candidate = enrollment.candidate
@@ -382,8 +385,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         try:
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)
-                enrollment, _ = access.enrollment(session, user=user, enrollment_id=int(view["private_metadata"]),
-                                                  need=Need.CHANGE)
+                enrollment_id = Id.load(view["private_metadata"]).id
+                enrollment, _ = access.enrollment(session, user=user, enrollment_id=enrollment_id, need=Need.CHANGE)
                 edit_candidate_in_campaign(
                     session, user=user, enrollment=enrollment, send_to=_value(values, "send_to"),
                     new_address=_value(values, "new_address"), new_kind=AddressKind(_value(values, "new_kind")),
@@ -419,8 +422,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         """Previous / Next under the list: the same ephemeral, redrawn through the response_url. The
         value is only an offset: the page is read again for whoever clicked, and clamped."""
         ack()
-        value = str(body["actions"][0].get("value") or "")
-        offset = int(value) if value.isdigit() else 0
+        offset = Offset.load(action_value(body)).offset
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, context, Slack(client))
             page = campaign_page(session, user=user, offset=offset)

@@ -22,6 +22,7 @@ from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user, mentioned_person
 from handlers.home import deliver_and_refresh
 from handlers.ids import Action
+from handlers.payloads import DelegationAnswer, Id, ReplyAlerts, action_value
 from handlers.slack import Slack
 from handlers.views.delegations import delegations_blocks, mailbox_choice_blocks
 
@@ -42,11 +43,6 @@ def parse_delegate(args: str) -> tuple[str, str]:
                             "mention. " + USAGE)
         raise UserError(USAGE)
     return found.group(1), found.group(2).strip()
-
-
-def _ids(value: str) -> tuple[int, int | None]:
-    delegation_id, _, mailbox_id = value.partition(":")
-    return int(delegation_id), int(mailbox_id) if mailbox_id else None
 
 
 def expire_requests(runtime: Runtime, client: WebClient) -> int:
@@ -102,7 +98,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                     respond: Respond) -> None:
             ack()
             slack = Slack(client)
-            delegation_id, mailbox_id = _ids(body["actions"][0]["value"])
+            answer = DelegationAnswer.load(action_value(body))
+            delegation_id, mailbox_id = answer.delegation, answer.mailbox
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)
                 said = delegations.answer(session, user=user, delegation_id=delegation_id, approve=approve,
@@ -130,7 +127,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(client)
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, slack)
-            delegation, paused = delegations.revoke(session, user=user, delegation_id=int(body["actions"][0]["value"]),
+            delegation, paused = delegations.revoke(session, user=user, delegation_id=Id.load(action_value(body)).id,
                                                     clock=runtime.clock)
             text = (f":lock: Revoked: {delegation.grantee.name} can no longer send from your mailbox"
                     + (f"; {len(paused)} of their campaigns paused." if paused else "."))
@@ -141,7 +138,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     @app.action(Action.DELEGATION_REPLIES.value)
     def _replies(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
         ack()
-        delegation_id, _, state = body["actions"][0]["value"].partition(":")
+        alerts = ReplyAlerts.load(action_value(body))
+        delegation_id, state = alerts.delegation, alerts.state
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, Slack(client))
             delegation = delegations.set_reply_alerts(session, user=user, delegation_id=int(delegation_id),

@@ -26,6 +26,7 @@ from bot.services.connections import (
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
 from handlers.home import deliver_and_refresh, mailbox_summaries
+from handlers.payloads import Id, action_value
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
 from handlers.slack import Slack
@@ -105,7 +106,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     @app.action(Action.RECONNECT.value)
     def _reconnect(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         ack()
-        open_connect(client, context, body["trigger_id"], int(body["actions"][0]["value"]))
+        open_connect(client, context, body["trigger_id"], Id.load(action_value(body)).id)
 
     @app.action(re.compile(rf"^{re.escape(Action.SIGN_IN.value)}\."))
     def _sign_in_link(ack: Ack) -> None:
@@ -173,7 +174,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(client)
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, slack)
-            mailbox, paused = disconnect(session, user=user, mailbox_id=int(body["actions"][0]["value"]),
+            mailbox, paused = disconnect(session, user=user, mailbox_id=Id.load(action_value(body)).id,
                                          clock=runtime.clock)
             address, user_id = mailbox.address, user.id
         respond(text=disconnected_text(address, paused), replace_original=False, response_type="ephemeral")
@@ -185,7 +186,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(client)
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, context, slack)
-            resumed = resume_all(session, user=user, mailbox_id=int(body["actions"][0]["value"]),
+            resumed = resume_all(session, user=user, mailbox_id=Id.load(action_value(body)).id,
                                  clock=runtime.clock, rng=runtime.rng)
             user_id = user.id
         respond(text=f":arrow_forward: Resumed {resumed} campaign(s). Sending restarts within 20 minutes, from "

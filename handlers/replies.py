@@ -12,6 +12,7 @@ from bot.runtime import Runtime
 from bot.services.replies import mark_handled, owned_event, was_auto_reply, was_real_reply
 from handlers.context import current_user
 from handlers.ids import Action
+from handlers.payloads import Id, action_value
 from handlers.slack import Slack
 
 
@@ -24,7 +25,7 @@ def register(app: App, runtime: Runtime) -> None:
             try:
                 with transaction(runtime.sessions, write=True) as session:
                     user = current_user(session, runtime, context, Slack(client))
-                    event = owned_event(session, user=user, event_id=int(body["actions"][0]["value"]))
+                    event = owned_event(session, user=user, event_id=Id.load(action_value(body)).id)
                     said = act(session, event)
             except UserError as error:
                 respond(text=f":warning: {error.message}", response_type="ephemeral", replace_original=False)

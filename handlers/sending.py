@@ -22,6 +22,7 @@ from bot.services.sequences import find_sequence
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
 from handlers.home import deliver_and_refresh
+from handlers.payloads import TemplateStep
 from handlers.ids import Action, Callback
 from handlers.slack import Slack
 from handlers.view_state import text_of
@@ -116,12 +117,12 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     def _show_draft(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         """The first modal's choices → the email written for the candidate, pushed for checking."""
         values = view["state"]["values"]
-        sequence_id, _, position = _value(values, Field.TEMPLATE.value).partition(":")
         try:
+            template = TemplateStep.load(_value(values, Field.TEMPLATE.value))
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, Slack(client))
                 draft = direct_send.draft_one(
-                    session, user=user, sequence_id=int(sequence_id), position=int(position),
+                    session, user=user, sequence_id=template.sequence, position=template.position,
                     to_address=_value(values, Field.TO.value), name=_value(values, Field.NAME.value),
                     fields=direct_send.parse_fields(_value(values, Field.FIELDS.value)))
                 senders = direct_send.sender_choices(session, user=user, now=runtime.clock.now())

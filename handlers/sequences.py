@@ -28,6 +28,7 @@ from bot.services.sequences import (
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user
 from handlers.errors import message_for
+from handlers.payloads import Id, action_value
 from handlers.ids import Action, Callback
 from handlers.slack import Slack
 from handlers.views.sequences import (
@@ -135,7 +136,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         if change == "add":
             form = form.with_step_added()
         else:
-            form = form.with_step_removed(int(body["actions"][0]["value"]))
+            form = form.with_step_removed(Id.load(action_value(body)).id)
             meta = meta.model_copy(update={"revision": meta.revision + 1})
         try:
             Slack(client).update_modal(view["id"], sequence_modal(form, meta), hash=view["hash"])
@@ -185,7 +186,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(client)
         with transaction(runtime.sessions) as session:
             user = current_user(session, runtime, context, slack)
-            sequence = own_sequence(session, user=user, sequence_id=int(body["actions"][0]["value"]))
+            sequence = own_sequence(session, user=user, sequence_id=Id.load(action_value(body)).id)
             view = edit_modal(sequence, (body.get("channel") or {}).get("id"))
         slack.open_modal(body["trigger_id"], view)
 
@@ -195,7 +196,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
         slack = Slack(client)
         with transaction(runtime.sessions, write=True) as session:  # a refusal (UserError) writes nothing
             user = current_user(session, runtime, context, slack)
-            removed = delete_sequence(session, user=user, sequence_id=int(body["actions"][0]["value"]),
+            removed = delete_sequence(session, user=user, sequence_id=Id.load(action_value(body)).id,
                                       clock=runtime.clock)
             notice = removed_text(removed.name, archived=removed.archived)
             blocks = sequence_list_blocks(summaries(session, user), notice=notice)

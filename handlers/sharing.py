@@ -21,6 +21,7 @@ from handlers.commands import CommandCall, CommandRouter
 from handlers.context import current_user, mentioned_person
 from handlers.home import deliver_and_refresh
 from handlers.ids import Action
+from handlers.payloads import ShareTarget, action_value
 from handlers.slack import Slack
 from handlers.views.campaigns import admin_campaign_blocks
 
@@ -96,7 +97,8 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     def _revoke(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
         ack()
         slack = Slack(client)
-        campaign_id, teammate_id = (int(part) for part in body["actions"][0]["value"].split(":"))
+        target = ShareTarget.load(action_value(body))
+        campaign_id, teammate_id = target.campaign, target.user
         try:
             with transaction(runtime.sessions, write=True) as session:
                 user = current_user(session, runtime, context, slack)

@@ -38,6 +38,7 @@ from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, Cand
 from bot.services.access import AdminLine, Role
 from bot.services.campaigns import PlannedSend
 from handlers.ids import Action, Callback
+from handlers.payloads import MessagePage, CandidateChoice, Id, Offset, ShareTarget, UploadTarget
 from scheduling.when import PlannedStep
 
 
@@ -143,11 +144,11 @@ def _candidate_block(line: CandidateLine, zone: ZoneInfo, may_change: bool) -> S
         text += f"\n_{line.reason}_"
     menu = []  # none for a view-only share or the mailbox's owner
     if may_change and line.status.sends:
-        menu.append(Option(value=f"pause:{line.enrollment_id}", label="Pause this candidate"))
+        menu.append(Option(value=CandidateChoice(action="pause", enrollment=line.enrollment_id).dump(), label="Pause this candidate"))
     if may_change and line.status == EnrollmentStatus.PAUSED:
-        menu.append(Option(value=f"resume:{line.enrollment_id}", label="Resume this candidate"))
+        menu.append(Option(value=CandidateChoice(action="resume", enrollment=line.enrollment_id).dump(), label="Resume this candidate"))
     if may_change and (line.status.sends or line.status == EnrollmentStatus.PAUSED):
-        menu.append(Option(value=f"edit:{line.enrollment_id}", label="Address and fields for this campaign"))
+        menu.append(Option(value=CandidateChoice(action="edit", enrollment=line.enrollment_id).dump(), label="Address and fields for this campaign"))
     return SectionBlock(text=MarkdownTextObject(text=text), accessory=OverflowMenuElement(
         action_id=Action.CANDIDATE_MENU.value, options=menu) if menu else None)
 
@@ -168,7 +169,7 @@ def _share_blocks(view: CampaignStatusView) -> list[Block]:
         blocks.append(SectionBlock(
             text=MarkdownTextObject(text=f"<@{share.slack_user_id}> · can {share.level.value}"),
             accessory=ButtonElement(text="Remove", action_id=Action.SHARE_REVOKE.value,
-                                    value=f"{view.id}:{share.user_id}")))
+                                    value=ShareTarget(campaign=view.id, user=share.user_id).dump())))
     if len(view.shares) > SHARES_SHOWN:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f"…and {len(view.shares) - SHARES_SHOWN} more: `/outreach unshare {view.name[:60]} @name` removes one.")]))
@@ -188,7 +189,7 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
                                text=f"{view.total} candidates" + (f": {counts}" if counts else ""))])]
     if view.role != Role.OWNER:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Run by {view.owner} · {ROLE_NOTE[view.role]}")]))
-    value = str(view.id)
+    value = Id(id=view.id).dump()
     buttons: list[ButtonElement] = []  # only what the viewer may do (access.py); a view-only share has none
     if view.status == CampaignStatus.DRAFT and view.may_change:
         buttons.append(ButtonElement(
@@ -212,10 +213,10 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
         pager = []  # action ids differ within a block: CAMPAIGN_PAGE + ".previous" / ".next"
         if view.page > 0:
             pager.append(ButtonElement(text="Previous", action_id=f"{Action.CAMPAIGN_PAGE.value}.previous",
-                                       value=f"{view.id}:{view.page - 1}"))
+                                       value=MessagePage(campaign=view.id, page=view.page - 1).dump()))
         if view.page < view.pages - 1:
             pager.append(ButtonElement(text="Next", action_id=f"{Action.CAMPAIGN_PAGE.value}.next",
-                                       value=f"{view.id}:{view.page + 1}"))
+                                       value=MessagePage(campaign=view.id, page=view.page + 1).dump()))
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Page {view.page + 1} of {view.pages}")]))
         blocks.append(ActionsBlock(elements=pager))
     if view.next_sends:
@@ -256,10 +257,10 @@ def campaign_list_blocks(page: CampaignPage) -> list[Block]:
     pager = []  # action ids differ within the block: CAMPAIGN_LIST_PAGE + ".previous" / ".next"
     if page.previous_offset is not None:
         pager.append(ButtonElement(text="Previous", action_id=f"{Action.CAMPAIGN_LIST_PAGE.value}.previous",
-                                   value=str(page.previous_offset)))
+                                   value=Offset(offset=page.previous_offset).dump()))
     if page.next_offset is not None:
         pager.append(ButtonElement(text="Next", action_id=f"{Action.CAMPAIGN_LIST_PAGE.value}.next",
-                                   value=str(page.next_offset)))
+                                   value=Offset(offset=page.next_offset).dump()))
     if pager:
         blocks.append(ActionsBlock(elements=pager))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text="`/outreach status &lt;campaign&gt;` shows one in full.")]))
@@ -270,7 +271,7 @@ def campaign_list_blocks(page: CampaignPage) -> list[Block]:
 def candidates_modal(campaign_id: int, campaign_name: str) -> View:
     F = Action.CAMPAIGN_FIELD.value
     return View(type="modal", callback_id=Callback.CANDIDATES_ADD.value, title="Add candidates", submit="Read",
-                close="Cancel", private_metadata=str(campaign_id), blocks=[
+                close="Cancel", private_metadata=Id(id=campaign_id).dump(), blocks=[
                     SectionBlock(text=MarkdownTextObject(text=(
                         f"Candidates for *{campaign_name[:100]}*. Upload a CSV or paste rows from a spreadsheet. "
                         "The first row names the columns: `name` (or `first name`, `last name`), the email columns "
@@ -319,11 +320,11 @@ def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) 
     if summary.good and len(campaigns) == 1:
         (cid, name), = campaigns
         elements.append(_button(f"Add {summary.good} to {name}"[:75], Action.UPLOAD_CONFIRM,
-                                f"{summary.upload_id}:{cid}", "primary"))
+                                UploadTarget(upload=summary.upload_id, campaign=cid).dump(), "primary"))
     elif summary.good and campaigns:
         elements.append(StaticSelectElement(
             action_id=Action.UPLOAD_CHOOSE.value, placeholder=f"Add {summary.good} to…",
-            options=[Option(value=f"{summary.upload_id}:{cid}", label=name[:75])
+            options=[Option(value=UploadTarget(upload=summary.upload_id, campaign=cid).dump(), label=name[:75])
                      for cid, name in campaigns[:CHOICES_MAX]],
             confirm=ConfirmObject(
                 title=f"Add {summary.good} candidate(s)?", confirm=f"Add {summary.good}", deny="Pick again",
@@ -368,7 +369,7 @@ def candidate_modal(*, enrollment_id: int, name: str, addresses: Sequence[tuple[
             optional=True, hint="One `name: value` per line."),
     ]
     return View(type="modal", callback_id=Callback.CANDIDATE_EDIT.value, title="Candidate", submit="Save",
-                close="Cancel", private_metadata=str(enrollment_id), blocks=blocks)
+                close="Cancel", private_metadata=Id(id=enrollment_id).dump(), blocks=blocks)
 
 
 # ---- resume --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 from bot.models import Delegation, DelegationStatus, User
 from bot.services.delegations import day, last_change
 from handlers.ids import Action
+from handlers.payloads import DelegationAnswer, ReplyAlerts
 
 STATUS = {
     DelegationStatus.REQUESTED: ":hourglass_flowing_sand: waiting for an answer",
@@ -32,7 +33,7 @@ def mailbox_choice_blocks(question: str, original: str, delegation_id: int, noti
     action = Action.DELEGATION_APPROVE_NOTIFY if notify else Action.DELEGATION_APPROVE
     # Slack refuses two elements with one action_id in a block: one actions block per mailbox.
     rows: list[Block] = [ActionsBlock(block_id=f"approve_{mailbox_id}", elements=[ButtonElement(
-        text=f"Approve {address}"[:75], action_id=action.value, value=f"{delegation_id}:{mailbox_id}",
+        text=f"Approve {address}"[:75], action_id=action.value, value=DelegationAnswer(delegation=delegation_id, mailbox=mailbox_id).dump(),
         style="primary")]) for mailbox_id, address in choices[:40]]
     deny = ActionsBlock(elements=[ButtonElement(text="Deny", action_id=Action.DELEGATION_DENY.value,
                                                 value=str(delegation_id))])
@@ -62,7 +63,7 @@ def _granted_row(delegation: Delegation, viewer: User) -> list[Block]:
                                     "and nothing more is sent from it for them."))),
             ButtonElement(text="Stop telling me about replies" if on else "Tell me about replies too",
                           action_id=Action.DELEGATION_REPLIES.value,
-                          value=f"{delegation.id}:{'off' if on else 'on'}"),
+                          value=ReplyAlerts(delegation=delegation.id, state="off" if on else "on").dump()),
         ]))
     elif delegation.status == DelegationStatus.REQUESTED:
         blocks.append(ActionsBlock(elements=[

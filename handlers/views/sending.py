@@ -31,6 +31,7 @@ from bot.services.direct_send import (
     SenderChoice,
     sample_field,
 )
+from handlers.payloads import TemplateStep
 from handlers.ids import Action, Callback
 
 OPTION_TEXT_LIMIT = 75  # Slack's limit for an option's (and an option group's) label
@@ -87,7 +88,7 @@ def preview_modal(form: PreviewForm) -> View:
 def _template_select(form: SendForm, initial: str | None) -> StaticSelectElement:
     groups, chosen = [], None
     for sequence in form.sequences[:SELECT_LIMIT]:
-        options = [Option(value=f"{sequence.id}:{step.position}", label=_short(f"Step {step.position}: {step.subject}"))
+        options = [Option(value=TemplateStep(sequence=sequence.id, position=step.position).dump(), label=_short(f"Step {step.position}: {step.subject}"))
                    for step in sequence.steps[:SELECT_LIMIT]]
         groups.append(OptionGroup(label=_short(sequence.name), options=options))
         chosen = chosen or next((o for o in options if o.value == initial), None)
