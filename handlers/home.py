@@ -7,13 +7,14 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
-from bot.models import Enrollment, Organisation, OutboundMessage, OutboundStatus, PermissionLevel, User
+from bot.models import User
 from bot.runtime import Runtime
 from bot.services import access
+from bot.services.campaign_list import counts_of
+from bot.services.connections import organisation_enhanced
 from bot.services.mailboxes import approved_senders, mailboxes_of, sends_last_day
 from handlers.context import current_user
 from handlers.slack import Slack
@@ -38,27 +39,19 @@ WHOSE = {access.Role.EDITOR: "shared with you to edit", access.Role.VIEWER: "sha
 def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
     """The user's campaigns, then those shared with them or sent from their mailbox (access.py)."""
     campaigns = access.visible_campaigns(session, user)
-    ids = [c.id for c in campaigns]
-    enrolled = dict(session.execute(select(Enrollment.campaign_id, func.count())
-                                    .where(Enrollment.campaign_id.in_(ids)).group_by(Enrollment.campaign_id)).all())
-    sent = dict(session.execute(
-        select(Enrollment.campaign_id, func.count()).select_from(OutboundMessage).join(Enrollment)
-        .where(Enrollment.campaign_id.in_(ids), OutboundMessage.status == OutboundStatus.SENT)
-        .group_by(Enrollment.campaign_id)).all())
+    counts = counts_of(session, [c.id for c in campaigns])
     summaries = []
     for c in campaigns:
         role = access.role_in(session, user=user, campaign=c)
         whose = f"{c.owner.name}'s, {WHOSE[role]}" if role in WHOSE else ""
-        summaries.append(CampaignSummary(c.name, c.status.value, enrolled.get(c.id, 0), sent.get(c.id, 0), whose))
+        summaries.append(CampaignSummary(c.name, c.status.value, counts[c.id].candidates, counts[c.id].sent, whose))
     return summaries
 
 
 def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User) -> None:
-    organisation = session.get(Organisation, user.organisation_id)
-    assert organisation is not None
     slack.publish_home(user.slack_user_id, home_view(
         mailbox_summaries(session, user, runtime.clock.now()), campaign_summaries(session, user),
-        organisation_enhanced=organisation.permission_level == PermissionLevel.ENHANCED))
+        organisation_enhanced=organisation_enhanced(session, user)))
 
 
 def deliver_and_refresh(runtime: Runtime, slack: Slack, user_id: int) -> None:

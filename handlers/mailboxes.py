@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from bot.db import transaction
 from bot.errors import UserError
-from bot.models import Mailbox, Organisation, PermissionLevel, Provider, User
+from bot.models import Mailbox, PermissionLevel, Provider, User
 from bot.oauth_web import build_connectors, start_url
 from bot.runtime import Runtime
 from bot.services import oauth_states
 from bot.services.addresses import valid_address
 from bot.services.connections import (
+    organisation_enhanced,
     complete_connect,
     disconnect,
     own_mailbox,
@@ -39,17 +40,12 @@ NOTHING_TO_CONNECT = ("No mail provider is configured on this bot yet. An admin 
 PORT_FIELDS = (BlockId.SMTP_PORT, BlockId.IMAP_PORT)
 
 
-def _organisation_enhanced(session: Session, user: User) -> bool:
-    organisation = session.get(Organisation, user.organisation_id)
-    return organisation is not None and organisation.permission_level == PermissionLevel.ENHANCED
-
-
 def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     connectors = build_connectors(runtime) if runtime.cipher is not None else {}
 
     def choices(session: Session, user: User, reconnect: Mailbox | None = None) -> ConnectChoices:
         """Sign-in links are made per person and per opening: each link works once, for 10 minutes."""
-        enhanced = _organisation_enhanced(session, user)
+        enhanced = organisation_enhanced(session, user)
         wanted = [reconnect.provider] if reconnect is not None else [*connectors, Provider.SMTP_IMAP, Provider.SANDBOX]
         links = {p.value: start_url(runtime, p, oauth_states.new_state(session, user=user, provider=p,
                                                                       enhanced=enhanced, clock=runtime.clock))
@@ -129,7 +125,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                 user = current_user(session, runtime, context, slack)
                 complete_connect(session, owner=user, provider=Provider.SANDBOX, credentials=None,
                                  address=values[BlockId.ADDRESS.value][Action.ADDRESS.value]["value"] or "",
-                                 enhanced=_organisation_enhanced(session, user), clock=runtime.clock)
+                                 enhanced=organisation_enhanced(session, user), clock=runtime.clock)
                 user_id = user.id
         except UserError as error:
             ack(response_action="errors", errors={error.field or BlockId.ADDRESS.value: error.message})
@@ -159,7 +155,7 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
                 user = current_user(session, runtime, context, slack)
                 complete_connect(session, owner=user, provider=Provider.SMTP_IMAP, address=settings.address,
                                  credentials=runtime.cipher.encrypt(settings.to_credentials()),
-                                 enhanced=_organisation_enhanced(session, user), clock=runtime.clock)
+                                 enhanced=organisation_enhanced(session, user), clock=runtime.clock)
                 user_id = user.id
         except UserError as error:
             ack(response_action="errors", errors={BlockId.ADDRESS.value: error.message})

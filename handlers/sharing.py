@@ -14,6 +14,7 @@ from bot.errors import UserError
 from bot.models import ShareLevel
 from bot.runtime import Runtime
 from bot.services import access
+from bot.services.campaign_list import admin_listing
 from bot.services.directory import ensure_user
 from bot.services.notifications import notify
 from handlers.campaigns import campaign_message
@@ -118,5 +119,5 @@ def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
     def _admin_campaigns(call: CommandCall) -> None:
         with transaction(runtime.sessions, write=True) as session:
             user = current_user(session, runtime, call.context, Slack(call.client), refresh=True)  # admin now?
-            lines, total = access.admin_listing(session, user=user)
+            lines, total = admin_listing(session, user=user)
         call.ack(text=f"{total} campaign(s) in this workspace", blocks=admin_campaign_blocks(lines, total))

@@ -37,10 +37,7 @@ from bot.models import (
     CampaignShare,
     CandidateAddress,
     Enrollment,
-    EnrollmentStatus,
     Mailbox,
-    OutboundMessage,
-    OutboundStatus,
     ShareLevel,
     User,
 )
@@ -259,37 +256,9 @@ def unshare(session: Session, *, access: Access, teammate_id: int, clock: Clock)
 
 
 # ---- workspace admins -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AdminLine:
-    id: int
-    name: str
-    owner: str
-    status: str
-    candidates: int
-    sent: int
-    replied: int
-
-
-def admin_listing(session: Session, *, user: User, offset: int = 0, limit: int = 50) -> tuple[list[AdminLine], int]:
-    """Every campaign of the admin's workspace, newest first: names, owners and counts only."""
+def require_admin(user: User) -> None:
+    """Workspace admins and owners (Slack's is_admin / is_owner, read fresh for the command) see every
+    campaign's name, owner and counts (bot.services.campaign_list.admin_listing), never a candidate."""
     if not user.is_admin:
         raise UserError("Only workspace admins and owners can list everyone's campaigns. "
                         "`/outreach status` lists yours and those shared with you.")
-    where = Campaign.organisation_id == user.organisation_id
-    total = session.scalar(select(func.count()).select_from(Campaign).where(where)) or 0
-    campaigns = session.execute(select(Campaign.id, Campaign.name, User.name, Campaign.status)
-                                .join(User, User.id == Campaign.owner_id).where(where)
-                                .order_by(Campaign.created_at.desc(), Campaign.id.desc())
-                                .offset(offset).limit(limit)).all()
-    ids = [row[0] for row in campaigns]
-    enrolled = dict(session.execute(select(Enrollment.campaign_id, func.count()).where(
-        Enrollment.campaign_id.in_(ids)).group_by(Enrollment.campaign_id)).all())
-    replied = dict(session.execute(select(Enrollment.campaign_id, func.count()).where(
-        Enrollment.campaign_id.in_(ids), Enrollment.status == EnrollmentStatus.REPLIED)
-        .group_by(Enrollment.campaign_id)).all())
-    sent = dict(session.execute(select(Enrollment.campaign_id, func.count()).select_from(OutboundMessage)
-                                .join(Enrollment, Enrollment.id == OutboundMessage.enrollment_id)
-                                .where(Enrollment.campaign_id.in_(ids), OutboundMessage.status == OutboundStatus.SENT)
-                                .group_by(Enrollment.campaign_id)).all())
-    return [AdminLine(id=i, name=n, owner=o or "", status=s.value, candidates=int(enrolled.get(i, 0)),
-                      sent=int(sent.get(i, 0)), replied=int(replied.get(i, 0))) for i, n, o, s in campaigns], total

@@ -13,7 +13,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Campaign, CampaignStatus, Enrollment, EnrollmentStatus, PauseReason, User
+from bot.models import (
+    Campaign,
+    CampaignStatus,
+    Enrollment,
+    EnrollmentStatus,
+    OutboundMessage,
+    OutboundStatus,
+    PauseReason,
+    User,
+)
 from bot.services import access
 from bot.services.campaigns import PAUSE_REASONS
 
@@ -95,3 +104,54 @@ def _pause_reason(row: Any, user: User) -> str | None:
     if row.pause_reason == PauseReason.BY_USER and (row.paused_by_id or row.owner_id) != user.id:
         return "paused"  # by someone else: `/outreach status <campaign>` names who
     return PAUSE_REASONS.get(row.pause_reason)
+
+
+@dataclass(frozen=True)
+class CampaignCounts:
+    candidates: int = 0
+    sent: int = 0  # emails sent
+    replied: int = 0  # candidates who replied
+
+
+def counts_of(session: Session, campaign_ids: list[int]) -> dict[int, CampaignCounts]:
+    """Candidates, emails sent and replies of each campaign, in three grouped queries (Home, the admin list)."""
+    if not campaign_ids:
+        return {}
+    enrolled = dict(session.execute(select(Enrollment.campaign_id, func.count()).where(
+        Enrollment.campaign_id.in_(campaign_ids)).group_by(Enrollment.campaign_id)).all())
+    replied = dict(session.execute(select(Enrollment.campaign_id, func.count()).where(
+        Enrollment.campaign_id.in_(campaign_ids), Enrollment.status == EnrollmentStatus.REPLIED)
+        .group_by(Enrollment.campaign_id)).all())
+    sent = dict(session.execute(select(Enrollment.campaign_id, func.count()).select_from(OutboundMessage)
+                                .join(Enrollment, Enrollment.id == OutboundMessage.enrollment_id)
+                                .where(Enrollment.campaign_id.in_(campaign_ids),
+                                       OutboundMessage.status == OutboundStatus.SENT)
+                                .group_by(Enrollment.campaign_id)).all())
+    return {i: CampaignCounts(int(enrolled.get(i, 0)), int(sent.get(i, 0)), int(replied.get(i, 0)))
+            for i in campaign_ids}
+
+
+# ---- workspace admins ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AdminLine:
+    id: int
+    name: str
+    owner: str
+    status: str
+    candidates: int
+    sent: int
+    replied: int
+
+
+def admin_listing(session: Session, *, user: User, offset: int = 0, limit: int = 50) -> tuple[list[AdminLine], int]:
+    """Every campaign of the admin's workspace, newest first: names, owners and counts only."""
+    access.require_admin(user)
+    where = Campaign.organisation_id == user.organisation_id
+    total = session.scalar(select(func.count()).select_from(Campaign).where(where)) or 0
+    campaigns = session.execute(select(Campaign.id, Campaign.name, User.name, Campaign.status)
+                                .join(User, User.id == Campaign.owner_id).where(where)
+                                .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+                                .offset(offset).limit(limit)).all()
+    counts = counts_of(session, [row[0] for row in campaigns])
+    return [AdminLine(id=i, name=n, owner=o or "", status=s.value, candidates=counts[i].candidates,
+                      sent=counts[i].sent, replied=counts[i].replied) for i, n, o, s in campaigns], total

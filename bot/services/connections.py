@@ -173,6 +173,12 @@ def disconnect(session: Session, *, user: User, mailbox_id: int, clock: Clock) -
     return mailbox, len(paused)
 
 
+def organisation_enhanced(session: Session, user: User) -> bool:
+    """Whether the user's organisation opted in to enhanced mailbox permissions (seed 000)."""
+    organisation = session.get(Organisation, user.organisation_id)
+    return organisation is not None and organisation.permission_level == PermissionLevel.ENHANCED
+
+
 def set_organisation_permissions(session: Session, *, user: User, level: PermissionLevel) -> Organisation:
     """Enhanced permissions (reading bodies of incoming mail) are an organisation's choice (seed 000),
     made by a workspace admin."""

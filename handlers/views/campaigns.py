@@ -33,9 +33,9 @@ from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
 from bot.models import CampaignStatus, EnrollmentStatus
-from bot.services.campaign_list import CampaignPage
+from bot.services.campaign_list import AdminLine, CampaignPage
 from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine
-from bot.services.access import AdminLine, Role
+from bot.services.access import Role
 from bot.services.campaigns import PlannedSend
 from handlers.ids import Action, Callback
 from handlers.payloads import MessagePage, CandidateChoice, Id, Offset, ShareTarget, UploadTarget
