@@ -28,7 +28,7 @@ from bot.services.campaign_list import campaign_page
 from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import (
     PAUSE_REASONS,
-    campaigns_of,
+    open_campaigns,
     create_campaign,
     edit_candidate_in_campaign,
     pause_campaign,
@@ -67,7 +67,6 @@ from handlers.views.campaigns import (
 
 log = logging.getLogger(__name__)
 F = Action.CAMPAIGN_FIELD.value
-OPEN = [CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED]
 
 
 # ---- reading the modal ---------------------------------------------------------------------------
@@ -106,7 +105,7 @@ def _fields(text: str | None) -> dict[str, str]:
 
 
 def _open_campaigns(session: Session, user: User) -> list[tuple[int, str]]:
-    return [(c.id, c.name) for c in campaigns_of(session, user) if c.status in OPEN]
+    return [(c.id, c.name) for c in open_campaigns(session, user)]
 
 
 def register(app: App, runtime: Runtime, router: CommandRouter) -> None:

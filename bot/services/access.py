@@ -108,6 +108,13 @@ def visible_to(user: User) -> ColumnElement[bool]:
                 or_(Campaign.owner_id == user.id, shared, from_mailbox))
 
 
+def changeable_by(user: User) -> ColumnElement[bool]:
+    """The WHERE clause of the campaigns a user may change (Need.CHANGE): their own and those shared to edit."""
+    editor = exists().where(CampaignShare.campaign_id == Campaign.id, CampaignShare.user_id == user.id,
+                            CampaignShare.level == ShareLevel.EDIT)
+    return and_(Campaign.organisation_id == user.organisation_id, or_(Campaign.owner_id == user.id, editor))
+
+
 def visible_campaigns(session: Session, user: User) -> list[Campaign]:
     """The user's own campaigns first, then those shared with them or sent from their mailbox; newest first."""
     return list(session.scalars(select(Campaign).where(visible_to(user)).order_by(

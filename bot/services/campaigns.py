@@ -182,8 +182,9 @@ def pause_reason(campaign: Campaign, *, viewer_id: int) -> str | None:
 
 
 def paused_campaigns(session: Session, user: User) -> list[Campaign]:
+    """The paused campaigns the user may resume: their own and those shared with them to edit."""
     return list(session.scalars(select(Campaign).where(
-        Campaign.owner_id == user.id, Campaign.status == CampaignStatus.PAUSED).order_by(Campaign.paused_at.desc())))
+        access.changeable_by(user), Campaign.status == CampaignStatus.PAUSED).order_by(Campaign.paused_at.desc())))
 
 
 def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: random.Random) -> int:
@@ -327,11 +328,11 @@ def finish_if_done(session: Session, campaign_ids: Collection[int]) -> None:
             [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE])).values(status=CampaignStatus.FINISHED))
 
 
-def campaigns_of(session: Session, user: User) -> list[Campaign]:
-    """The campaigns the user owns (bot.services.access.visible_campaigns adds those shared with them)."""
-    return list(session.scalars(
-        select(Campaign).where(Campaign.owner_id == user.id).order_by(Campaign.created_at.desc())
-    ))
+def open_campaigns(session: Session, user: User) -> list[Campaign]:
+    """The campaigns the user may add candidates to, newest first: not finished, their own or shared to edit."""
+    return list(session.scalars(select(Campaign).where(
+        access.changeable_by(user), Campaign.status != CampaignStatus.FINISHED)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())))
 
 
 @dataclass(frozen=True)

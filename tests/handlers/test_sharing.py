@@ -100,6 +100,9 @@ def test_an_editor_pauses_and_the_owner_is_told_who(
     assert "paused by Omar Other" in _last(rita)
     omar.slash(COMMAND, "status Backend Q4")
     assert "paused by you" in _last(omar)
+    omar.slash(COMMAND, "resume")  # an editor resumes too: the list offers it
+    assert "Backend Q4" in render_view(workspace.open_views(OMAR)[-1])
+    omar.close_view()
     omar.slash(COMMAND, f"share Backend Q4 <@{RITA}|rita> view")  # an editor does not share
     assert "Only Rita Recruiter, who owns 'Backend Q4', can share it" in _last(omar)
 
