@@ -780,29 +780,23 @@ def _check_campaign(parsed: _Parsed) -> None:
                                               "or preference: specific")
 
 
-_UNDEFINED = re.compile(r"missing field: '([^']+)' is undefined$")
-
-
 def _missing_fields(step_templates: list[tuple[str, str]], values: dict[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
-    """Fields each template needs that `values` lacks ({field: [where]}), and other render failures."""
+    """Fields each template needs that `values` lacks ({field: [where]}), by the one rule Start uses
+    too (templates.missing_fields); then, for a template that lacks none, how rendering it fails."""
     missing: dict[str, list[str]] = {}
     failures: list[str] = []
     for where, source in step_templates:
-        trial = dict(values)
-        for _ in range(100):  # one missing name per try
-            try:
-                templates.render(source, trial)
-                break
-            except templates.TemplateProblem as exc:
-                match = _UNDEFINED.match(exc.message)
-                if match is None or match[1] in trial:
-                    failures.append(f"{where}: {exc.message}")
-                    break
-                missing.setdefault(match[1], []).append(where)
-                trial[match[1]] = ""
-            except Exception as exc:  # noqa: BLE001 - a template may divide by zero, call a non-function…
-                failures.append(f"{where}: {type(exc).__name__}: {exc}")
-                break
+        lacking = templates.missing_fields(source, values)
+        for name in lacking:
+            missing.setdefault(name, []).append(where)
+        if lacking:
+            continue  # an empty stand-in may fail where the real value would not: nothing to say yet
+        try:
+            templates.render(source, values)
+        except templates.TemplateProblem as exc:
+            failures.append(f"{where}: {exc.message}")
+        except Exception as exc:  # noqa: BLE001 - a template may divide by zero, call a non-function…
+            failures.append(f"{where}: {type(exc).__name__}: {exc}")
     return missing, failures
 
 
