@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from bot import campaign_import
-from bot.campaign_import import ImportProblems, import_campaign, import_campaign_text
+from bot.campaign_import import ImportProblems, import_campaign, import_campaign_text, schema, writing
 from bot.clock import FakeClock
 from bot.cli import main
 from bot.db import make_engine, transaction, upgrade
@@ -173,8 +172,8 @@ def test_specific_time_weekday_digits_and_unquoted_yaml_times(runtime: Runtime, 
     assert (local.date(), time(9, 30) <= local.time() <= time(9, 50)) == (date(2026, 11, 23), True)
 
 
-def test_the_example_in_the_module_docstring_imports(runtime: Runtime) -> None:
-    example = textwrap.dedent(campaign_import._example().split(":\n", 1)[1])
+def test_the_example_in_the_schema_docstring_imports(runtime: Runtime) -> None:
+    example = textwrap.dedent(schema.example().split(":\n", 1)[1])
     result = import_campaign_text(runtime, example, file="example.yaml")
     assert (result.campaign_name, result.candidates, result.steps) == ("Backend Q4", 2, 2)
     with transaction(runtime.sessions) as session:
@@ -390,7 +389,7 @@ def test_a_failure_while_writing_rolls_everything_back(runtime: Runtime, engine:
     def broken_start(*args: object, **kwargs: object) -> int:
         raise RuntimeError("the planner fell over")
 
-    monkeypatch.setattr(campaign_import, "start_campaign", broken_start)
+    monkeypatch.setattr(writing, "start_campaign", broken_start)
     with pytest.raises(RuntimeError):
         import_campaign(runtime, GOOD, start=True)
     assert_empty(engine)
