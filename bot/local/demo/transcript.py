@@ -5,9 +5,9 @@ from datetime import datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from bot.demo.cast import RITA
-from bot.localslack import LocalSlack
-from bot.localslack.model import Message as LocalMessage
+from bot.local.demo.cast import RITA
+from bot.local.slack import LocalSlack
+from bot.local.slack.model import Message as LocalMessage
 
 
 def buttons(message: LocalMessage | None) -> list[str]:
@@ -33,14 +33,14 @@ def render_email(email: Message) -> str:
 
 
 def last_ephemeral_text(ws: LocalSlack, user: str) -> str:
-    from bot.localslack import render_blocks
+    from bot.local.slack import render_blocks
 
     shown = ws.ephemerals(user)
     return render_blocks(shown[-1].blocks) if shown and shown[-1].blocks else (shown[-1].text if shown else "")
 
 
 def home_text(ws: LocalSlack, user: str = RITA) -> str:
-    from bot.localslack import render_view
+    from bot.local.slack import render_view
 
     home = ws.home(user)
     return render_view(home) if home else ""

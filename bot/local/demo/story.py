@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.crypto import new_key
 from bot.campaign_import import import_campaign_text
 from bot.db import transaction, upgrade
-from bot.demo.cast import (
+from bot.local.demo.cast import (
     CAMPAIGN_FILE,
     HIRING,
     MANAGER_BOX,
@@ -36,9 +36,9 @@ from bot.demo.cast import (
     ZONE,
     Expectations,
 )
-from bot.demo.transcript import buttons, home_text, indent, last_ephemeral_text, render_email, sent_at
-from bot.localslack import BoltTarget, LocalSlack, Person, SkipClock, render_activity
-from bot.localslack.model import Message as LocalMessage
+from bot.local.demo.transcript import buttons, home_text, indent, last_ephemeral_text, render_email, sent_at
+from bot.local.slack import BoltTarget, LocalSlack, Person, SkipClock, render_activity
+from bot.local.slack.model import Message as LocalMessage
 from bot.models import Campaign, CampaignStatus, PauseReason
 from bot.runtime import Runtime, build_runtime
 from bot.slack_app import build_app
@@ -494,7 +494,7 @@ class Demo:
         return next(o["value"] for o in element["options"] if o["text"]["text"] == label)
 
     def _campaign_text(self) -> str:
-        from bot.localslack import render_blocks
+        from bot.local.slack import render_blocks
 
         messages = [m for m in self.rita.dm_messages() if m.blocks and m.blocks[0].get("type") == "header"]
         return render_blocks(messages[-1].blocks) if messages else ""
