@@ -41,7 +41,7 @@ from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.crypto import new_key  # noqa: E402
 from bot.db import session_factory, transaction  # noqa: E402
-from bot.localslack import BoltTarget, LocalSlack, Person  # noqa: E402
+from bot.local.slack import BoltTarget, LocalSlack, Person  # noqa: E402
 from bot.models import (  # noqa: E402
     AddressKind,
     Campaign,

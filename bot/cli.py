@@ -88,7 +88,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import run_demo
+    from bot.local.demo import run_demo
 
     return run_demo(workdir=args.workdir, verbose=args.verbose)
 

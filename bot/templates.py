@@ -106,6 +106,48 @@ def render(source: str, values: Mapping[str, Any], *, field: str = "template") -
         raise TemplateProblem(f"it fails when rendered: {exc}", field=field) from None
 
 
+@lru_cache(maxsize=512)
+def needs(source: str) -> frozenset[str]:
+    """Every variable the template reads from its context, less the environment's globals (range, …):
+    a candidate who has all of them cannot fail on a missing field."""
+    return frozenset(meta.find_undeclared_variables(environment.parse(source)) - set(environment.globals))
+
+
+def _undefined_name(error: UndefinedError) -> str | None:
+    """StrictUndefined's message for a missing top-level variable is "'name' is undefined"."""
+    message = error.message or ""
+    if message.startswith("'") and message.endswith("' is undefined"):
+        return message[1:-len("' is undefined")]
+    return None
+
+
+def missing_fields(source: str, values: Mapping[str, Any]) -> list[str]:
+    """The one rule for "which fields does this template need that `values` lacks", in the order the
+    template needs them. Fast path: a template whose variables (needs) are all in `values` lacks none.
+    Otherwise it is rendered for real, so `{% if x is defined %}` guards are respected: each time a
+    missing variable stops it, the field is noted, an empty value stands in for it, and it is rendered
+    again. A failure that is not a missing field ends the search: an empty stand-in may fail where a
+    real value would not, so it says nothing about the template (render() with the real values does)."""
+    lacking = needs(source) - set(values)
+    if not lacking:
+        return []
+    trial = dict(values)
+    missing: list[str] = []
+    for _ in range(len(lacking) + 1):
+        try:
+            compiled(source).render(trial)
+            return missing
+        except UndefinedError as error:
+            name = _undefined_name(error)
+            if name is None or name in trial:  # not a missing field (e.g. an attribute of a value)
+                return missing
+            missing.append(name)
+            trial[name] = ""
+        except Exception:  # noqa: BLE001 - not a missing field; see above
+            return missing
+    return missing
+
+
 def check_limits(source: str, *, field: str) -> None:
     """Render once with a sample value for every field it reads, refusing what breaks a limit
     (bot/template_limits.py). Other failures are left to the real values: a sample is only a stand-in."""

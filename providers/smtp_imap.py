@@ -55,6 +55,17 @@ from providers.base import (
     TemporaryFailure,
 )
 from providers.connect import LoginRefused
+from providers.imap_read import (
+    REPLY_TEXT_LIMIT,
+    check_ok,
+    fetched,
+    find_sent_folder,
+    parse_cursor,
+    quoted,
+    reply_text,
+    search_date,
+    select_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +77,6 @@ DAILY_LIMIT_RETRY_AFTER = 3600.0
 APP_PASSWORD_HINT = ("The server refused this user name and app password. Use an app password, not your "
                      "normal password: Gmail, Outlook, iCloud and Yahoo require one when two-step sign-in is on, "
                      "and some providers must have SMTP/IMAP access switched on in their settings.")
-_REPLY_TEXT_LIMIT = 300
 
 # A temporary (4xx) answer that talks about rate or volume is throttling: wait a minute.
 _THROTTLED = re.compile(rb"rate|too many|limit|throttl", re.IGNORECASE)
@@ -120,7 +130,7 @@ def _scrub(text: str | bytes, password: str) -> str:
     """A server's reply, decoded, shortened and without the password should a server echo it."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    text = " ".join(text.split())[:_REPLY_TEXT_LIMIT]
+    text = " ".join(text.split())[:REPLY_TEXT_LIMIT]
     return text.replace(password, "***") if password else text
 
 
@@ -327,118 +337,6 @@ def _transmit(smtp: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> No
 
 # -- IMAP helpers ------------------------------------------------------------------------------
 
-_LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$', re.IGNORECASE)
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
-_INTERNALDATE = re.compile(rb'INTERNALDATE "\s*(\d{1,2})-(\w{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"')
-_UID = re.compile(rb"\bUID (\d+)", re.IGNORECASE)
-
-
-def _quoted(value: str) -> str:
-    """An IMAP quoted string (mailbox names, search values)."""
-    if "\r" in value or "\n" in value:
-        raise ValueError("an IMAP string cannot contain line breaks")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _unquoted(name: bytes) -> str:
-    name = name.strip()
-    if name.startswith(b'"') and name.endswith(b'"'):
-        name = re.sub(rb"\\(.)", rb"\1", name[1:-1])
-    return name.decode("utf-8", "replace")  # still modified UTF-7, as the server expects it back
-
-
-def _reply_text(data: list[object]) -> str:
-    return " ".join(item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-                    for item in data if item is not None)[:_REPLY_TEXT_LIMIT]
-
-
-def _check(typ: str, data: list[object], what: str) -> None:
-    if typ != "OK":
-        raise TemporaryFailure(f"IMAP {what} failed: {typ} {_reply_text(data)}")
-
-
-def _find_sent_folder(imap: imaplib.IMAP4) -> str:
-    """The folder marked \\Sent (RFC 6154), else "Sent"."""
-    if "SPECIAL-USE" in imap.capabilities:
-        typ, data = imap.list('""', '"*" RETURN (SPECIAL-USE)')
-    else:
-        typ, data = imap.list('""', '"*"')
-    _check(typ, data, "LIST")
-    for item in data:
-        line = b"".join(item) if isinstance(item, tuple) else item  # a literal name arrives as a tuple
-        match = _LIST_LINE.match(line or b"")
-        if match and b"\\sent" in match["flags"].lower().split():
-            literal = re.match(rb"^\{\d+\}(.*)$", match["name"], re.DOTALL)
-            return _unquoted(literal[1] if literal else match["name"])
-    return "Sent"
-
-
-def _select(imap: imaplib.IMAP4, folder: str) -> dict[str, int]:
-    """EXAMINE (read-only) a folder; its EXISTS, UIDVALIDITY and UIDNEXT (when the server says)."""
-    typ, data = imap.select(_quoted(folder), readonly=True)
-    _check(typ, data, f"SELECT {folder}")
-    found = {}
-    for key in ("EXISTS", "UIDVALIDITY", "UIDNEXT"):
-        _, values = imap.response(key)
-        if values and values[-1] is not None:
-            found[key] = int(values[-1])
-    if "UIDNEXT" not in found:  # optional in SELECT's answer: ask for it
-        typ, data = imap.status(_quoted(folder), "(UIDNEXT)")
-        _check(typ, data, "STATUS")
-        match = re.search(rb"UIDNEXT (\d+)", data[0] if isinstance(data[0], bytes) else b"")
-        if match:
-            found["UIDNEXT"] = int(match[1])
-    if "UIDVALIDITY" not in found or "UIDNEXT" not in found:
-        raise TemporaryFailure(f"IMAP server gave no UIDVALIDITY/UIDNEXT for {folder}")
-    return found
-
-
-def _parse_internaldate(meta: bytes) -> datetime | None:
-    match = _INTERNALDATE.search(meta)
-    if not match:
-        return None
-    day, month, year, hour, minute, second, sign, off_h, off_m = match.groups()
-    offset = timedelta(hours=int(off_h), minutes=int(off_m)) * (-1 if sign == b"-" else 1)
-    local = datetime(int(year), _MONTHS[month.decode().lower()], int(day), int(hour), int(minute), int(second),
-                     tzinfo=timezone(offset))
-    return local.astimezone(timezone.utc)
-
-
-def _fetched(data: list[object]) -> Iterator[tuple[int, datetime | None, bytes]]:
-    """(uid, internaldate, literal) per message in a FETCH answer. Items may come in any order, so
-    the text after a literal (imaplib's next bytes item) is searched too; answers without a literal
-    (unsolicited FLAGS updates) are skipped."""
-    index = 0
-    while index < len(data):
-        item = data[index]
-        index += 1
-        if not isinstance(item, tuple):
-            continue
-        meta, literal = item
-        if index < len(data) and isinstance(data[index], bytes):
-            meta += data[index]  # type: ignore[operator]
-            index += 1
-        uid = _UID.search(meta)
-        if uid:
-            yield int(uid[1]), _parse_internaldate(meta), literal
-
-
-def _parse_cursor(cursor: str) -> tuple[int, int] | None:
-    """(UIDVALIDITY, last UID), or None for something that is not our cursor (then: a full resync)."""
-    validity, _, last_uid = cursor.partition(":")
-    if not (validity.isdigit() and last_uid.isdigit()):
-        return None
-    return int(validity), int(last_uid)
-
-
-def _search_date(when: datetime) -> str:
-    """An IMAP date (RFC 3501 date-text): English month names whatever the locale."""
-    return f"{when.day}-{tuple(_MONTHS)[when.month - 1].capitalize()}-{when.year}"
-
-
-# -- the provider ------------------------------------------------------------------------------
-
 class SmtpImapProvider(MailProvider):
     def __init__(self, credentials: bytes, *, ca_file: str | None = None, enhanced: bool = False,
                  timeout: float = 30) -> None:
@@ -505,12 +403,12 @@ class SmtpImapProvider(MailProvider):
             return
         try:
             with self._imap("APPEND") as imap:
-                folder = _find_sent_folder(imap)
-                typ, data = imap.append(_quoted(folder), r"(\Seen)", None, raw)
-                if typ != "OK" and "[TRYCREATE]" in _reply_text(data).upper():
-                    imap.create(_quoted(folder))
-                    typ, data = imap.append(_quoted(folder), r"(\Seen)", None, raw)
-                _check(typ, data, "APPEND")
+                folder = find_sent_folder(imap)
+                typ, data = imap.append(quoted(folder), r"(\Seen)", None, raw)
+                if typ != "OK" and "[TRYCREATE]" in reply_text(data).upper():
+                    imap.create(quoted(folder))
+                    typ, data = imap.append(quoted(folder), r"(\Seen)", None, raw)
+                check_ok(typ, data, "APPEND")
         except ProviderError as exc:
             log.warning("sent %s but could not file a copy in Sent (%s): %s", message_id,
                         type(exc).__name__, exc)
@@ -521,16 +419,16 @@ class SmtpImapProvider(MailProvider):
     # -- reading ---------------------------------------------------------------------------------
     def find_sent(self, message_id: str, lookup: SentLookup | None = None) -> SentMessage | None:
         with self._imap("find_sent") as imap:
-            _select(imap, _find_sent_folder(imap))
-            typ, data = imap.uid("SEARCH", "HEADER", "Message-ID", _quoted(message_id))
-            _check(typ, data, "SEARCH")
+            select_folder(imap, find_sent_folder(imap))
+            typ, data = imap.uid("SEARCH", "HEADER", "Message-ID", quoted(message_id))
+            check_ok(typ, data, "SEARCH")
             uids = b" ".join(d for d in data if isinstance(d, bytes)).split()
             if not uids:
                 return None
             # HEADER search matches substrings: confirm the exact Message-ID.
             typ, data = imap.uid("FETCH", b",".join(uids).decode(), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
-            _check(typ, data, "FETCH")
-            for _, _, header in _fetched(data):
+            check_ok(typ, data, "FETCH")
+            for _, _, header in fetched(data):
                 found = BytesHeaderParser(policy=policy.compat32).parsebytes(header)["Message-ID"]
                 if found is not None and str(found).strip() == message_id:
                     return SentMessage(message_id, provider_message_id=message_id, thread_id=None)
@@ -547,11 +445,11 @@ class SmtpImapProvider(MailProvider):
         RESYNC_DAYS (`full_resync=True`). Messages may come again after a resync: the caller dedupes
         by provider_message_id ("UIDVALIDITY:UID")."""
         with self._imap("fetch_changes") as imap:
-            box = _select(imap, "INBOX")
+            box = select_folder(imap, "INBOX")
             validity, newest = box["UIDVALIDITY"], box["UIDNEXT"] - 1
             if cursor is None:  # start from now
                 return Changes(messages=[], cursor=f"{validity}:{newest}")
-            parsed = _parse_cursor(cursor)
+            parsed = parse_cursor(cursor)
             if parsed is None or parsed[0] != validity:
                 messages = self._fetch(imap, validity, self._recent_uids(imap))
                 return Changes(messages=messages, cursor=f"{validity}:{self._highest(messages, newest)}",
@@ -573,8 +471,8 @@ class SmtpImapProvider(MailProvider):
         """The UIDs of the newest RESYNC_MAX_MESSAGES received in the last RESYNC_DAYS (SEARCH SINCE
         compares the server's INTERNALDATE, by day), as a UID set; None when there are none."""
         since = datetime.now(timezone.utc) - timedelta(days=RESYNC_DAYS)
-        typ, data = imap.uid("SEARCH", "SINCE", _search_date(since))
-        _check(typ, data, "SEARCH")
+        typ, data = imap.uid("SEARCH", "SINCE", search_date(since))
+        check_ok(typ, data, "SEARCH")
         uids = sorted(int(u) for u in b" ".join(d for d in data if isinstance(d, bytes)).split())
         return ",".join(map(str, uids[-RESYNC_MAX_MESSAGES:])) or None
 
@@ -585,9 +483,9 @@ class SmtpImapProvider(MailProvider):
             return []
         part = "BODY.PEEK[]" if self.enhanced else "BODY.PEEK[HEADER]"
         typ, data = imap.uid("FETCH", uids, f"(UID INTERNALDATE {part})")
-        _check(typ, data, "FETCH")
+        check_ok(typ, data, "FETCH")
         found = {uid: self._inbound(validity, uid, received_at, raw)
-                 for uid, received_at, raw in _fetched(data) if uid > after}
+                 for uid, received_at, raw in fetched(data) if uid > after}
         return [found[uid] for uid in sorted(found)]
 
     def _inbound(self, validity: int, uid: int, received_at: datetime | None, raw: bytes) -> InboundMessage:

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.cli import main
-from bot.demo import run_demo
+from bot.local.demo import run_demo
 
 
 def test_demo_walks_the_main_job_and_every_expectation_holds(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_serve_migrates_and_answers_signed_slack_requests_over_http(tmp_path: Pa
     import time
     import urllib.request
 
-    from bot.localslack import HttpTarget, LocalSlack, Person
+    from bot.local.slack import HttpTarget, LocalSlack, Person
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -170,7 +170,7 @@ def _one_line(done: subprocess.CompletedProcess[str], *secrets: str) -> str:
 
 
 def test_serve_with_a_token_slack_refuses_stops_in_one_line_naming_slack_bot_token(tmp_path: Path) -> None:
-    from bot.localslack import LocalSlack
+    from bot.local.slack import LocalSlack
 
     with LocalSlack() as ws:
         done = _serve_once(tmp_path, SLACK_BOT_TOKEN="xoxb-wrong-but-s3cret", SLACK_API_URL=ws.api_url)
@@ -192,7 +192,7 @@ def test_serve_with_slack_unreachable_stops_in_one_line_naming_slack_api_url_and
 
 
 def test_serve_against_an_address_that_is_not_the_web_api_says_so(tmp_path: Path) -> None:
-    from bot.localslack import LocalSlack
+    from bot.local.slack import LocalSlack
 
     with LocalSlack() as ws:  # the workspace answers 404 outside /api/
         url = ws.base_url + "not-the-api/"
@@ -245,7 +245,7 @@ def test_worker_never_calls_slack_so_a_wrong_token_does_not_stop_it(tmp_path: Pa
     import signal
     import time
 
-    from bot.localslack import LocalSlack
+    from bot.local.slack import LocalSlack
 
     with LocalSlack() as ws:
         env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",

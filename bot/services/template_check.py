@@ -5,19 +5,16 @@ candidate's email at send time; this finds them all up front, the way scheduling
 each step's subject and body, and, for follow-ups in the same thread, step 1's subject (their
 `Re:` subject), with the enrollment's fields_override applied.
 
-Fast path: each template's undeclared variables are found once (jinja2.meta on a parse by the same
-sandboxed environment); a candidate who has all of them cannot fail on a missing field. Only a
-candidate lacking one is actually rendered, so `{% if x is defined %}` guards are respected.
+Which fields a template needs is one rule, bot.templates.missing_fields (the campaign importer uses it
+too). Fast path: each template's variables (templates.needs) are found once; a candidate who has all
+of them cannot fail on a missing field, and only a candidate lacking one is actually rendered.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import UndefinedError, meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,41 +31,6 @@ class MissingField:
     enrollment_id: int
     step: int  # the first step that needs the field
     field: str
-
-
-@lru_cache(maxsize=512)
-def _needs(source: str) -> frozenset[str]:
-    """Variables the template reads from its context, less the environment's globals (range, …)."""
-    env = templates.environment  # the environment compose renders with: same syntax, same globals
-    return frozenset(meta.find_undeclared_variables(env.parse(source)) - set(env.globals))
-
-
-def _undefined_name(error: UndefinedError) -> str | None:
-    """StrictUndefined's message for a missing top-level variable is "'name' is undefined"."""
-    message = error.message or ""
-    if message.startswith("'") and message.endswith("' is undefined"):
-        return message[1:-len("' is undefined")]
-    return None
-
-
-def _missing_when_rendered(source: str, values: Mapping[str, Any], candidates: frozenset[str]) -> list[str]:
-    """Render for real; each time a missing variable stops it, note it, stand an empty value in for
-    it and render again, so every missing field is found, in the order the template needs them."""
-    values = dict(values)
-    missing: list[str] = []
-    for _ in range(len(candidates) + 1):
-        try:
-            templates.compiled(source).render(values)
-            return missing
-        except UndefinedError as error:
-            name = _undefined_name(error)
-            if name is None or name in values:  # not a missing field (e.g. an attribute of a value)
-                return missing
-            missing.append(name)
-            values[name] = ""
-        except Exception:  # noqa: BLE001 - not a missing field; an empty stand-in may fail where a value would not
-            return missing
-    return missing
 
 
 def _plan(steps: list[SequenceStep], same_thread: bool) -> list[tuple[int, list[str]]]:
@@ -97,7 +59,7 @@ def missing_fields(session: Session, *, campaign: Campaign) -> list[MissingField
     step that needs it; candidates whose sequence has ended are skipped. In enrollment order."""
     steps = sorted(campaign.sequence.steps, key=lambda s: s.position)
     plan = _plan(steps, campaign.same_thread)
-    needs = {source: _needs(source) for _, sources in plan for source in sources}
+    needs = {source: templates.needs(source) for _, sources in plan for source in sources}
     rows = _still_sending(session, campaign)
     found: list[MissingField] = []
     for enrollment_id, steps_sent, overrides, name, fields in rows:
@@ -113,7 +75,7 @@ def missing_fields(session: Session, *, campaign: Campaign) -> list[MissingField
                     continue  # the fast path: every variable this template reads is there
                 if values is None:
                     values = templates.candidate_values(name, fields or {}, overrides)
-                for field in _missing_when_rendered(source, values, lacking):
+                for field in templates.missing_fields(source, values):
                     if field not in reported:
                         reported.add(field)
                         found.append(MissingField(name, enrollment_id, position, field))
@@ -141,7 +103,7 @@ def subject_line_breaks(session: Session, *, campaign: Campaign) -> list[Missing
         for position, sources in subjects:
             if position <= steps_sent:
                 continue
-            for field in sorted(set().union(*(_needs(source) for source in sources)) & broken - reported):
+            for field in sorted(set().union(*(templates.needs(source) for source in sources)) & broken - reported):
                 reported.add(field)
                 found.append(MissingField(name, enrollment_id, position, field))
     return found

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from bot import campaign_import
-from bot.campaign_import import ImportProblems, import_campaign, import_campaign_text
+from bot.campaign_import import ImportProblems, import_campaign, import_campaign_text, schema, writing
 from bot.clock import FakeClock
 from bot.cli import main
 from bot.db import make_engine, transaction, upgrade
@@ -34,6 +33,7 @@ from bot.models import (
     User,
 )
 from bot.runtime import Runtime, build_runtime
+from bot.services.template_check import missing_fields
 from tests.conftest import make_settings
 from tests.factories import recruiter, sandbox_mailbox
 
@@ -172,8 +172,8 @@ def test_specific_time_weekday_digits_and_unquoted_yaml_times(runtime: Runtime, 
     assert (local.date(), time(9, 30) <= local.time() <= time(9, 50)) == (date(2026, 11, 23), True)
 
 
-def test_the_example_in_the_module_docstring_imports(runtime: Runtime) -> None:
-    example = textwrap.dedent(campaign_import._example().split(":\n", 1)[1])
+def test_the_example_in_the_schema_docstring_imports(runtime: Runtime) -> None:
+    example = textwrap.dedent(schema.example().split(":\n", 1)[1])
     result = import_campaign_text(runtime, example, file="example.yaml")
     assert (result.campaign_name, result.candidates, result.steps) == ("Backend Q4", 2, 2)
     with transaction(runtime.sessions) as session:
@@ -277,6 +277,38 @@ def test_every_problem_in_a_file_is_reported_at_once(runtime: Runtime, engine: E
     assert_empty(engine)
 
 
+def test_the_importer_and_start_name_the_same_missing_fields(runtime: Runtime, engine: Engine,
+                                                          tmp_path: Path) -> None:
+    """One rule (bot.templates.missing_fields) for the importer and Start's check. They used to
+    disagree: the importer rendered with an empty stand-in for a missing field and also reported
+    what the stand-in broke (`100 // ""`: "cannot be written"), which Start's check never does."""
+    body = ("        Rita\n", "        Rita, for a team of {{ 100 // team_size }}\n")
+    ana = ("{company: Acme}", "{company: Acme, team_size: 5}")
+    missing = variant(tmp_path, body, ana, name="missing.yaml")
+    found = problems(runtime, missing)
+    assert [p.split(": ", 2)[1:] for p in found] == [
+        ["candidates[2].fields.team_size", "Bo Chen has no field 'team_size', which step 1's body uses: expected "
+                                           "`team_size: …` under this candidate's fields"],
+        ["candidates[3].fields.team_size", "Cy Park has no field 'team_size', which step 1's body uses: expected "
+                                           "`team_size: …` under this candidate's fields"],
+    ]
+    assert_empty(engine)
+
+    complete = variant(tmp_path, body, ana, ("{company: Initech}", "{company: Initech, team_size: 2}"),
+                       ("      company: Globex\n", "      company: Globex\n      team_size: 9\n"), name="complete.yaml")
+    result = import_campaign(runtime, complete)
+    with transaction(runtime.sessions, write=True) as session:
+        campaign = session.get(Campaign, result.campaign_id)
+        assert campaign is not None
+        for candidate in session.scalars(select(Candidate).where(Candidate.name != "Ana Lima")):
+            candidate.fields = {"company": candidate.fields["company"]}  # as in missing.yaml
+        session.flush()
+        from_start = [(m.candidate, m.step, m.field) for m in missing_fields(session, campaign=campaign)]
+    from_importer = [(p.split(": ", 2)[2].split(" has no field")[0], 1, p.split(": ", 2)[1].rsplit(".", 1)[1])
+                     for p in found]
+    assert from_start == from_importer == [("Bo Chen", 1, "team_size"), ("Cy Park", 1, "team_size")]
+
+
 @pytest.mark.parametrize(("source", "expected"), [
     ("", "x.yaml:1: the file is empty"),
     ("- a\n- b\n", "x.yaml:1: the file holds a list: expected a mapping with owner"),
@@ -357,7 +389,7 @@ def test_a_failure_while_writing_rolls_everything_back(runtime: Runtime, engine:
     def broken_start(*args: object, **kwargs: object) -> int:
         raise RuntimeError("the planner fell over")
 
-    monkeypatch.setattr(campaign_import, "start_campaign", broken_start)
+    monkeypatch.setattr(writing, "start_campaign", broken_start)
     with pytest.raises(RuntimeError):
         import_campaign(runtime, GOOD, start=True)
     assert_empty(engine)

@@ -17,7 +17,7 @@ from sqlalchemy import inspect, text
 from bot.config import Settings, read_settings
 from bot.db import alembic_config, make_engine, upgrade
 from bot.doctor import Check, State, run_checks
-from bot.localslack import LocalSlack
+from bot.local.slack import LocalSlack
 from tests.conftest import BACKENDS, PG_URL
 
 HEAD = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_current_head()

@@ -7,7 +7,7 @@ from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 
-from bot.localslack import LocalSlack
+from bot.local.slack import LocalSlack
 from bot.slack_check import SlackRefused, SlackUnreachable, check_slack, slack_failure
 from tests.conftest import make_settings
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.localslack import BoltTarget, LocalSlack, Person, SkipClock
+from bot.local.slack import BoltTarget, LocalSlack, Person, SkipClock
 from bot.runtime import Runtime, build_runtime
 from bot.slack_app import bot_client, build_app
 from tests.conftest import make_settings

@@ -27,8 +27,8 @@ from sqlalchemy import Engine, MetaData, text
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import BoltTarget, LocalSlack, Person
-from bot.localslack.person import Result
+from bot.local.slack import BoltTarget, LocalSlack, Person
+from bot.local.slack.person import Result
 from bot.models import AddressKind, CampaignShare, InboundEvent, InboundKind, PauseReason, ShareLevel
 from bot.runtime import Runtime
 from bot.services import candidate_rows, candidate_uploads, delegations, transitions

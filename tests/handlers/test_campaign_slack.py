@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import handlers.campaigns
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import Activity, LocalSlack, Person, SkipClock, render_blocks
-from bot.localslack.model import Message
-from bot.localslack.ratelimits import PER_MINUTE, TIERS
+from bot.local.slack import Activity, LocalSlack, Person, SkipClock, render_blocks
+from bot.local.slack.model import Message
+from bot.local.slack.ratelimits import PER_MINUTE, TIERS
 from bot.models import Campaign
 from bot.runtime import Runtime
 from bot.services.sequences import StepDraft, create_sequence

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import LocalSlack, Person, render_blocks, render_view
+from bot.local.slack import LocalSlack, Person, render_blocks, render_view
 from bot.models import (
     Campaign,
     CampaignStatus,

@@ -8,7 +8,7 @@ from slack_bolt import App
 from sqlalchemy import Engine
 
 from bot.clock import FakeClock
-from bot.localslack import BoltTarget, LocalSlack, Person, render_blocks
+from bot.local.slack import BoltTarget, LocalSlack, Person, render_blocks
 from bot.slack_app import build_app
 from handlers.commands import COMMAND
 from tests.handlers.conftest import RITA, runtime_with

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import BoltTarget, LocalSlack, Person
+from bot.local.slack import BoltTarget, LocalSlack, Person
 from bot.models import Mailbox, Provider
 from bot.slack_app import build_app
 from handlers.commands import COMMAND

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.errors import UserError
-from bot.localslack import BoltTarget, LocalSlack, Person, render_blocks
+from bot.local.slack import BoltTarget, LocalSlack, Person, render_blocks
 from bot.models import (
     AddressKind,
     Campaign,

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import BoltTarget, LocalSlack, Person, render_blocks
-from bot.localslack.model import Message
+from bot.local.slack import BoltTarget, LocalSlack, Person, render_blocks
+from bot.local.slack.model import Message
 from bot.models import AuditEntry, Campaign, CampaignStatus, Delegation, DelegationStatus, PauseReason, User
 from bot.runtime import Runtime
 from bot.services.campaigns import start_campaign

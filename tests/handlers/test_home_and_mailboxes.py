@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.db import transaction
-from bot.localslack import LocalSlack, Person, render_view
+from bot.local.slack import LocalSlack, Person, render_view
 from bot.models import Mailbox, MailboxStatus, Provider, User
 from bot.runtime import Runtime
 from handlers.commands import COMMAND

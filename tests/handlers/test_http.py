@@ -15,7 +15,7 @@ import pytest
 from slack_bolt import App
 from waitress.server import create_server
 
-from bot.localslack import HttpTarget, LocalSlack, Person
+from bot.local.slack import HttpTarget, LocalSlack, Person
 from bot.web import wsgi_app
 from tests.handlers.conftest import RITA
 

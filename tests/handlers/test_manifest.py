@@ -1,5 +1,5 @@
 """manifest.yml stays in step with what the code registers, calls and promises. The local workspace
-installs the app from this same file (bot/localslack/manifest.py), so what it lacks fails there too:
+installs the app from this same file (bot/local/slack/manifest.py), so what it lacks fails there too:
 a missing scope answers missing_scope, an unsubscribed event never arrives, a read-only Messages tab
 has no box to share a file in."""
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from slack_bolt import App
 
-from bot.localslack import LocalSlack, Manifest, Person, spec
-from bot.localslack.manifest import EVENT_SCOPES
+from bot.local.slack import LocalSlack, Manifest, Person, spec
+from bot.local.slack.manifest import EVENT_SCOPES
 from handlers.commands import COMMAND
 from handlers.ids import Action
 
@@ -46,7 +46,7 @@ def test_the_slash_command_events_and_modes_match_the_code(app: App) -> None:
 
 def test_every_event_the_code_listens_to_is_subscribed_with_its_scopes() -> None:
     """Source: https://api.slack.com/apis/events-api#subscribing; each event's scopes from its page
-    (bot/localslack/manifest.py EVENT_SCOPES, as in ../shared/specs/slack_limits.json)."""
+    (bot/local/slack/manifest.py EVENT_SCOPES, as in ../shared/specs/slack_limits.json)."""
     listened = _listened_events()
     assert listened == {"app_home_opened", "file_shared"}
     assert listened <= INSTALLED.bot_events
@@ -66,7 +66,7 @@ def test_sharing_a_csv_in_the_dm_needs_files_read_file_shared_and_a_writable_mes
 
 
 def test_every_web_api_method_the_code_calls_has_its_scope_in_the_manifest() -> None:
-    """Source: each method's "Requires scope" in Slack's OpenAPI description (bot/localslack/spec.py).
+    """Source: each method's "Requires scope" in Slack's OpenAPI description (bot/local/slack/spec.py).
     conversations.info reads the alert channel, public or private (channels:read, groups:read);
     conversations.open opens a DM (im:write)."""
     called = _called_methods()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import BoltTarget, LocalSlack, Person, render_view
+from bot.local.slack import BoltTarget, LocalSlack, Person, render_view
 from bot.models import AddressKind, DirectMessage, InboundEvent, Mailbox, MailboxSendCount, MailboxStatus, User
 from bot.runtime import Runtime
 from bot.services.candidates import add_candidate

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import BoltTarget, LocalSlack, Person, render_blocks, render_view
+from bot.local.slack import BoltTarget, LocalSlack, Person, render_blocks, render_view
 from bot.models import AddressKind, Campaign, CampaignStatus, Enrollment, User
 from bot.runtime import Runtime
 from bot.services import delegations

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import LocalSlack, SkipClock
-from bot.localslack.ratelimits import POST_PER_CHANNEL_PER_MINUTE
+from bot.local.slack import LocalSlack, SkipClock
+from bot.local.slack.ratelimits import POST_PER_CHANNEL_PER_MINUTE
 from bot.models import Notification
 from bot.runtime import Runtime
 from bot.services.notifications import notify

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import Ephemeral, LocalSlack, Person, render_blocks
+from bot.local.slack import Ephemeral, LocalSlack, Person, render_blocks
 from bot.models import Mailbox
 from bot.runtime import Runtime
 from bot.services.campaigns import create_campaign

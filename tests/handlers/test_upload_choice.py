@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import LocalSlack, Message, Person, render_blocks
+from bot.local.slack import LocalSlack, Message, Person, render_blocks
 from bot.models import Campaign, CandidateUpload, Enrollment, Mailbox
 from bot.runtime import Runtime
 from bot.services.campaigns import create_campaign

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.localslack import LocalSlack, Person, render_blocks
+from bot.local.slack import LocalSlack, Person, render_blocks
 from bot.runtime import Runtime
 from bot.services.campaigns import start_campaign
 from tests import factories

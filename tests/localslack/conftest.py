@@ -11,8 +11,8 @@ import yaml
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.localslack import LocalSlack
-from bot.localslack.manifest import PROJECT_MANIFEST
+from bot.local.slack import LocalSlack
+from bot.local.slack.manifest import PROJECT_MANIFEST
 from bot.slack_app import bot_client
 
 JULY_2024 = datetime(2024, 7, 1, 12, 0, tzinfo=timezone.utc).timestamp()

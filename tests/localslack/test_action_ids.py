@@ -9,7 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.localslack import LocalSlack
+from bot.local.slack import LocalSlack
 
 
 def _button(action_id: str, value: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The app's manifest, as installed, decides what the workspace tells the app and what people can do
-with it (bot/localslack/manifest.py). Each test names its source."""
+with it (bot/local/slack/manifest.py). Each test names its source."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from slack_bolt import App
 
-from bot.localslack import BoltTarget, LocalSlack, Person
+from bot.local.slack import BoltTarget, LocalSlack, Person
 from bot.slack_app import bot_client
 
 from .conftest import FakeMonotonic, project_manifest

@@ -1,6 +1,6 @@
 """Private channels, deactivated accounts, archived channels and vanished messages, answered as Slack
 answers them. Each error is checked to be one the method's entry in Slack's OpenAPI description
-lists (bot/localslack/slack_methods.json)."""
+lists (bot/local/slack/slack_methods.json)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.localslack import LocalSlack, spec
+from bot.local.slack import LocalSlack, spec
 
 
 def error_of(method: str, call: Any, **kwargs: Any) -> str:

@@ -9,7 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.localslack import LocalSlack
+from bot.local.slack import LocalSlack
 
 CSV = b"email,name\nana@example.com,Ana\nbo@example.com,Bo\n"
 # never route loopback traffic through a proxy from the environment

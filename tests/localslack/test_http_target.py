@@ -10,7 +10,7 @@ import pytest
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.localslack import HttpTarget, LocalSlack, Person
+from bot.local.slack import HttpTarget, LocalSlack, Person
 
 
 class _Quiet(WSGIRequestHandler):

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from slack_bolt import App
 
-from bot.localslack import BoltTarget, LocalSlack, Person
+from bot.local.slack import BoltTarget, LocalSlack, Person
 
 from .conftest import FakeMonotonic
 

@@ -9,7 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.localslack import BoltTarget, LocalSlack, Person, SharedFile
+from bot.local.slack import BoltTarget, LocalSlack, Person, SharedFile
 
 CSV = b"email,name\nana@example.com,Ana\n"
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -11,9 +11,9 @@ import urllib.request
 
 import pytest
 
-from bot.localslack import LocalSlack
-from bot.localslack.ratelimits import PER_MINUTE, POST_PER_CHANNEL_PER_MINUTE, TIERS
-from bot.localslack.webapi import METHODS, call_http
+from bot.local.slack import LocalSlack
+from bot.local.slack.ratelimits import PER_MINUTE, POST_PER_CHANNEL_PER_MINUTE, TIERS
+from bot.local.slack.webapi import METHODS, call_http
 
 from .conftest import FakeMonotonic
 

@@ -1,8 +1,8 @@
 """Plain-text rendering for the demo transcript."""
 from __future__ import annotations
 
-from bot.localslack import render_blocks, render_view
-from bot.localslack.render import render_mrkdwn
+from bot.local.slack import render_blocks, render_view
+from bot.local.slack.render import render_mrkdwn
 
 NAMES = {"U1": "rita"}.get
 

@@ -6,7 +6,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.localslack import LocalSlack
+from bot.local.slack import LocalSlack
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}
 

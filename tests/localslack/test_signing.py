@@ -5,7 +5,7 @@ import time
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.localslack import sign_request
+from bot.local.slack import sign_request
 
 
 def test_signatures_verify_with_slack_sdk() -> None:

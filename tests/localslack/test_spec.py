@@ -1,5 +1,5 @@
 """What every method checks before it runs, from Slack's OpenAPI description of the Web API
-(../shared/specs/slack_web_openapi_v2.json, extracted in bot/localslack/slack_methods.json): its
+(../shared/specs/slack_web_openapi_v2.json, extracted in bot/local/slack/slack_methods.json): its
 required arguments and the scope its token needs."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.localslack import LocalSlack, spec
-from bot.localslack.webapi import METHODS
+from bot.local.slack import LocalSlack, spec
+from bot.local.slack.webapi import METHODS
 
 from .conftest import FakeMonotonic, project_manifest
 
@@ -31,10 +31,10 @@ def call(ws: LocalSlack, method: str, **params: Any) -> dict[str, Any]:
 
 @pytest.mark.skipif(not SPEC.exists(), reason=f"{SPEC} is not next to this checkout")
 def test_the_extract_is_what_slacks_openapi_description_says() -> None:
-    """bot/localslack/slack_methods.json is regenerated from the description, never edited by hand."""
+    """bot/local/slack/slack_methods.json is regenerated from the description, never edited by hand."""
     openapi = json.loads(SPEC.read_text(encoding="utf-8"))
     assert spec.extract(openapi, list(METHODS)) == spec.methods(), \
-        f"regenerate: python -m bot.localslack.spec {SPEC}"
+        f"regenerate: python -m bot.local.slack.spec {SPEC}"
 
 
 def test_every_method_served_has_its_facts_from_the_description() -> None:

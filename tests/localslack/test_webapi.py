@@ -9,7 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.localslack import LocalSlack
+from bot.local.slack import LocalSlack
 
 # some tests leave text out on purpose, to see Slack's answer
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing:UserWarning")

@@ -6,7 +6,7 @@ import urllib.request
 
 from slack_sdk import WebClient
 
-from bot.localslack import LocalSlack
+from bot.local.slack import LocalSlack
 
 
 def test_get_with_a_query_string_token(ws: LocalSlack) -> None:

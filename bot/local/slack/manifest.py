@@ -3,7 +3,7 @@ what it is told, and what people can do with it.
 
 - oauth_config.scopes.bot: a Web API method whose scope is not granted answers `missing_scope`
   (with `needed` and `provided`), as Slack does (https://api.slack.com/authentication/oauth-v2,
-  "missing_scope"; each method's scope: bot/localslack/spec.py).
+  "missing_scope"; each method's scope: bot/local/slack/spec.py).
 - settings.event_subscriptions.bot_events: only subscribed events are delivered
   (https://api.slack.com/apis/events-api#subscribing); subscribing to an event needs its scope, or
   Slack refuses the manifest (scopes per event: https://api.slack.com/events/<event>, "Required
@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-PROJECT_MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+PROJECT_MANIFEST = Path(__file__).resolve().parents[3] / "manifest.yml"
 
 # event -> the bot scopes it needs (https://api.slack.com/events/<event>; slack_limits.json "event_scopes")
 EVENT_SCOPES: dict[str, tuple[str, ...]] = {

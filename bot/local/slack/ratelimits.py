@@ -17,7 +17,7 @@ Counting: fixed one-minute windows on the monotonic clock, per method (per chann
 chat.postMessage: 60 a minute, one a second on average with bursts inside the minute, as Slack's
 SDK counts it; the workspace-wide "several hundred" is not modelled, having no number). Retry-After
 is the whole seconds left in the window. Tests and the demo
-give LocalSlack a clock they can move (bot.localslack.SkipClock) and give the bot's WebClient that
+give LocalSlack a clock they can move (bot.local.slack.SkipClock) and give the bot's WebClient that
 clock's `sleep`, so a 429 is waited out in full without real time passing.
 """
 from __future__ import annotations

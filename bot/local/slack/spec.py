@@ -7,7 +7,7 @@ Source: Slack's OpenAPI description of the Web API (the public `slack-api-specs`
 `slack_methods.json` next to this file and loaded once; tests/localslack/test_spec.py rebuilds the
 extract from the full description when it is present and fails if the two differ. Regenerate with
 
-    python -m bot.localslack.spec ../shared/specs/slack_web_openapi_v2.json
+    python -m bot.local.slack.spec ../shared/specs/slack_web_openapi_v2.json
 
 The description leaves some arguments optional that the methods' own reference pages mark
 required; DOCUMENTED_REQUIRED adds them, each with its page.
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
     from .webapi import METHODS
 
     if len(argv) != 1:
-        print(f"usage: python -m bot.localslack.spec path/to/{SPEC_NAME}", file=sys.stderr)
+        print(f"usage: python -m bot.local.slack.spec path/to/{SPEC_NAME}", file=sys.stderr)
         return 2
     openapi = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     EXTRACT.write_text(json.dumps(extract(openapi, list(METHODS)), indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -11,15 +11,11 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
-from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 from email.message import Message
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -28,8 +24,21 @@ from bot.config import Settings
 from bot.crypto import new_key
 from bot.campaign_import import import_campaign_text
 from bot.db import transaction, upgrade
-from bot.localslack import BoltTarget, LocalSlack, Person, SkipClock, render_activity
-from bot.localslack.model import Message as LocalMessage
+from bot.local.demo.cast import (
+    CAMPAIGN_FILE,
+    HIRING,
+    MANAGER_BOX,
+    OMAR,
+    RITA,
+    SMALL_CAMPAIGN,
+    START,
+    TESS,
+    ZONE,
+    Expectations,
+)
+from bot.local.demo.transcript import buttons, home_text, indent, last_ephemeral_text, render_email, sent_at
+from bot.local.slack import BoltTarget, LocalSlack, Person, SkipClock, render_activity
+from bot.local.slack.model import Message as LocalMessage
 from bot.models import Campaign, CampaignStatus, PauseReason
 from bot.runtime import Runtime, build_runtime
 from bot.slack_app import build_app
@@ -38,73 +47,6 @@ from providers.sandbox import PostOffice
 from scheduling.service import start_scheduler
 from scheduling.dispatcher import next_wakeup
 from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, SYNC_JOB_ID, Timer
-
-ZONE = ZoneInfo("America/New_York")
-START = datetime(2026, 11, 23, 9, 40, tzinfo=ZONE)  # a Monday morning
-RITA = "U0RITA"
-OMAR = "U0OMAR"  # a hiring manager who lets Rita send from his mailbox
-TESS = "U0TESS"  # a recruiter on Rita's team, who sees Rita's campaign only once Rita shares it
-MANAGER_BOX = "omar@acme.example"
-HIRING = "C0HIRING"  # the team channel that gets reply and bounce alerts
-
-CAMPAIGN_FILE = """\
-owner: {team: T0LOCAL, user: U0RITA}
-mailbox: {address: rita@acme.example, daily_cap: 4}
-sequence:
-  name: Backend engineers
-  steps:
-    - subject: "{{ first_name }}, a backend role at {{ company }}"
-      body: |
-        Hi {{ first_name }},
-
-        I lead hiring for {{ company }}'s platform team and your work on {{ project }}
-        caught my eye. Open to a short call this week?
-
-        Rita
-    - {subject: Following up, delay_days: 2, body: "Hi {{ first_name }}, just bubbling this up. Rita"}
-    - {subject: Last note, delay_days: 3, body: "Hi {{ first_name }}, I'll leave it here. Door's open. Rita"}
-campaign: {name: "Backend engineers, Q4", preference: best}
-candidates:
-  - {name: Ana Lima, fields: {company: Acme, project: a Postgres extension}, addresses: [work: ana@work.example, personal: ana@home.example]}
-  - {name: Ben Okafor, fields: {company: Acme, project: a Rust HTTP server}, addresses: [work: ben@work.example]}
-  - {name: Chen Wei, fields: {company: Acme, project: a Kafka connector}, addresses: [work: chen@work.example]}
-  - {name: Dara Singh, fields: {company: Acme, project: a Go scheduler}, addresses: [work: dara@work.example]}
-  - {name: Eli Cohen, fields: {company: Acme, project: an SQLite VFS}, addresses: [work: eli@work.example]}
-  - {name: Fay Ito, fields: {company: Acme, project: a Python profiler}, addresses: [work: fay@work.example]}
-"""
-
-
-SMALL_CAMPAIGN = """\
-owner: {{team: T0LOCAL, user: U0RITA}}
-mailbox: {{address: rita@acme.example}}
-sequence:
-  name: {name} outreach
-  steps:
-    - {{subject: "{{{{ first_name }}}}, a role on our {name} team", body: "Hi {{{{ first_name }}}}, open to a chat? Rita"}}
-campaign: {{name: "{name} engineers", preference: started}}
-candidates:
-  - {{name: {person}, addresses: [work: {email}]}}
-"""
-
-
-@dataclass
-class Expectations:
-    out: TextIO
-    failed: list[str] = field(default_factory=list)
-    held: int = 0
-
-    def check(self, name: str, condition: bool | Callable[[], bool]) -> None:
-        """Record one expectation; a condition that raises (an earlier step went wrong) fails it."""
-        try:
-            held = condition() if callable(condition) else condition
-        except (LookupError, AttributeError, TypeError, ValueError):
-            held = False
-        if held:
-            self.held += 1
-            self.out.write(f"  ✓ {name}\n")
-        else:
-            self.failed.append(name)
-            self.out.write(f"  ✗ EXPECTED: {name}\n")
 
 
 class Demo:
@@ -154,19 +96,19 @@ class Demo:
 
     def show_slack(self) -> None:
         for activity in self.ws.transcript_since(self._seen_activity):
-            self.out.write(_indent(render_activity(activity, self.ws.user_name)) + "\n")
+            self.out.write(indent(render_activity(activity, self.ws.user_name)) + "\n")
         self._seen_activity = self.ws.mark()
 
     def new_mail(self) -> list[Message]:
         """Print what went out since last asked: the first email in full, then one line each."""
-        sent = sorted(self.post_office.all_sent(), key=_sent_at)
+        sent = sorted(self.post_office.all_sent(), key=sent_at)
         fresh, self._seen_mail = sent[self._seen_mail:], len(sent)
         for email in fresh:
             if not self._shown_full:
-                self.out.write(_indent(_render_email(email)) + "\n")
+                self.out.write(indent(render_email(email)) + "\n")
                 self._shown_full = True
             else:
-                self.out.write(f"    ✉ {_sent_at(email).astimezone(ZONE):%a %H:%M:%S}  {email['To']:<22} "
+                self.out.write(f"    ✉ {sent_at(email).astimezone(ZONE):%a %H:%M:%S}  {email['To']:<22} "
                                f"{email['Subject']}\n")
         return fresh
 
@@ -196,14 +138,14 @@ class Demo:
         self.scene("Rita asks the bot what it can do")
         self.rita.slash("/outreach", "help")
         self.show_slack()
-        help_text = _last_ephemeral_text(self.ws, RITA)
+        help_text = last_ephemeral_text(self.ws, RITA)
         self.expect.check("/outreach help lists connect and mailboxes",
                           "/outreach connect" in help_text and "/outreach mailboxes" in help_text)
 
         self.scene("Rita opens the bot's Home tab for the first time")
         self.rita.open_home()
         self.show_slack()
-        self.expect.check("the Home tab says to connect a mailbox first", "No mailbox connected yet" in _home_text(self.ws))
+        self.expect.check("the Home tab says to connect a mailbox first", "No mailbox connected yet" in home_text(self.ws))
 
         self.scene("Rita connects a sandbox mailbox")
         self.rita.slash("/outreach", "connect")
@@ -212,13 +154,13 @@ class Demo:
         dm = [m.text for m in self.rita.dm_messages()]
         self.expect.check("Rita gets a DM that rita@acme.example is connected",
                           any("rita@acme.example is connected" in text for text in dm))
-        self.expect.check("the Home tab lists the mailbox", "rita@acme.example" in _home_text(self.ws))
+        self.expect.check("the Home tab lists the mailbox", "rita@acme.example" in home_text(self.ws))
 
         self.clock.set(START.replace(hour=12, minute=10))
         self.scene("At 12:10 Rita starts a three-step 'best time' campaign for six candidates from a file")
         self.out.write("    (for scripting, a campaign can come from a file; the last act builds one in Slack)\n"
                        "    $ outreach campaign import backend-q4.yaml --start\n")
-        self.out.write(_indent(CAMPAIGN_FILE, "    │ ") + "\n")
+        self.out.write(indent(CAMPAIGN_FILE, "    │ ") + "\n")
         result = import_campaign_text(self.runtime, CAMPAIGN_FILE, file="backend-q4.yaml", start=True)
         self.out.write(f"    {result.summary()}\n")
         self.out.write("    Best time, started between 10:00 and 19:00: step 1 at 16:00, later steps 07:00–09:00.\n"
@@ -235,7 +177,7 @@ class Demo:
         self.scene("Monday evening: step 1 went out from 16:00, one a minute, until the daily cap")
         monday = self.new_mail()
         self.show_slack()
-        times = [_sent_at(m) for m in monday]
+        times = [sent_at(m) for m in monday]
         self.expect.check("four step-1 emails went out, at or after 16:00 and at least 60 s apart",
                           lambda: len(monday) == 4 and times[0] >= START.replace(hour=16, minute=0)
                           and all(b - a >= timedelta(seconds=60) for a, b in zip(times, times[1:])))
@@ -263,12 +205,12 @@ class Demo:
                           lambda: all(thread[i]["In-Reply-To"] == thread[i - 1]["Message-ID"]
                                       and str(thread[i]["Subject"]).startswith("Re: ")
                                       for thread in by_candidate.values() for i in (1, 2)))
-        early = [m for m in later if time(7) <= _sent_at(m).astimezone(ZONE).time() <= time(9, 1)]
+        early = [m for m in later if time(7) <= sent_at(m).astimezone(ZONE).time() <= time(9, 1)]
         self.expect.check("follow-ups not held by the cap went out between 07:00 and 09:00", len(early) >= 4)
         self.rita.open_home()
         self.show_slack()
         self.expect.check("the Home tab shows the campaign finished with 18 emails sent",
-                          "finished" in _home_text(self.ws) and "18 emails sent" in _home_text(self.ws))
+                          "finished" in home_text(self.ws) and "18 emails sent" in home_text(self.ws))
         self.lost_connection()
         self.campaign_in_slack()
         self.replies_and_bounces()
@@ -364,7 +306,7 @@ class Demo:
         self.show_slack()
         self.expect.check("both first emails went out 20 to 40 minutes after the resume",
                           sorted(str(m["To"]) for m in sent) == ["ines@work.example", "kai@work.example"]
-                          and all(timedelta(minutes=20) <= _sent_at(m) - resumed_at <= timedelta(minutes=41)
+                          and all(timedelta(minutes=20) <= sent_at(m) - resumed_at <= timedelta(minutes=41)
                                   for m in sent))
         self.expect.check("the campaign message was kept up to date: step 1 of 2 sent for both",
                           self._campaign_text().count("In progress (step 1 of 2 sent)") == 2)
@@ -412,15 +354,15 @@ class Demo:
     def teammate(self) -> None:
         self.scene("Tess, a recruiter on Rita's team, looks for Rita's campaign")
         self.tess.slash("/outreach", "status Platform Q1")
-        not_shared = _last_ephemeral_text(self.ws, TESS)
+        not_shared = last_ephemeral_text(self.ws, TESS)
         self.tess.slash("/outreach", "status No Such Campaign")
-        missing = _last_ephemeral_text(self.ws, TESS)
+        missing = last_ephemeral_text(self.ws, TESS)
         self.tess.open_home()
         self.show_slack()
         self.expect.check("Tess learns nothing of it: the same answer as for a campaign that does not exist",
                           "No campaign called 'Platform Q1'" in not_shared
                           and not_shared.replace("Platform Q1", "No Such Campaign") == missing)
-        self.expect.check("Tess's Home tab does not list it", "Platform Q1" not in _home_text(self.ws, TESS))
+        self.expect.check("Tess's Home tab does not list it", "Platform Q1" not in home_text(self.ws, TESS))
 
         self.scene("Rita shares the campaign with Tess, to view")
         self.rita.slash("/outreach", f"share Platform Q1 <@{TESS}|tess> view")
@@ -432,11 +374,11 @@ class Demo:
                           any("Rita Recruiter shared the campaign *Platform Q1* with you" in m.text
                               for m in self.tess.dm_messages()))
         self.expect.check("Tess now sees its candidates, with no button to change it",
-                          "Ines Duarte" in _last_ephemeral_text(self.ws, TESS) and not _buttons(shown)
-                          and "shared with you to view" in _last_ephemeral_text(self.ws, TESS))
+                          "Ines Duarte" in last_ephemeral_text(self.ws, TESS) and not buttons(shown)
+                          and "shared with you to view" in last_ephemeral_text(self.ws, TESS))
         self.expect.check("Tess's Home tab lists it as Rita's, shared with her",
-                          "Platform Q1" in _home_text(self.ws, TESS)
-                          and "Rita Recruiter's, shared with you to view" in _home_text(self.ws, TESS))
+                          "Platform Q1" in home_text(self.ws, TESS)
+                          and "Rita Recruiter's, shared with you to view" in home_text(self.ws, TESS))
 
     def delegation(self) -> None:
         post, box, campaign_name = self.post_office, MANAGER_BOX, "Design leads, Q1"
@@ -458,7 +400,7 @@ class Demo:
         self.expect.check("Omar gets a DM: Rita asks to send from his mailbox, with Approve / "
                           "'Approve, and tell me about replies' / Deny",
                           lambda: "*Rita Recruiter* asks to send recruiting email from your mailbox" in request.text
-                          and _buttons(request) == ["Approve", "Approve, and tell me about replies", "Deny"])
+                          and buttons(request) == ["Approve", "Approve, and tell me about replies", "Deny"])
 
         self.scene("Omar approves, and asks to hear about replies too")
         if request is not None:
@@ -552,46 +494,10 @@ class Demo:
         return next(o["value"] for o in element["options"] if o["text"]["text"] == label)
 
     def _campaign_text(self) -> str:
-        from bot.localslack import render_blocks
+        from bot.local.slack import render_blocks
 
         messages = [m for m in self.rita.dm_messages() if m.blocks and m.blocks[0].get("type") == "header"]
         return render_blocks(messages[-1].blocks) if messages else ""
-
-
-def _buttons(message: LocalMessage | None) -> list[str]:
-    """The labels of a message's buttons, in order."""
-    blocks = (message.blocks if message else None) or []
-    return [e["text"]["text"] for b in blocks if b.get("type") == "actions" for e in b["elements"]
-            if e.get("type") == "button"]
-
-
-def _sent_at(email: Message) -> datetime:
-    return parsedate_to_datetime(str(email["Date"]))
-
-
-def _indent(text: str, prefix: str = "    ") -> str:
-    return "\n".join(prefix + line if line else line for line in text.splitlines())
-
-
-def _render_email(email: Message) -> str:
-    headers = [f"{name}: {email[name]}" for name in ("From", "To", "Subject", "Date", "In-Reply-To")
-               if email[name]]
-    lines = [*headers, "", *email.get_content().rstrip().splitlines()]
-    return "✉ email sent\n" + "\n".join(f"  │ {line}".rstrip() for line in lines)
-
-
-def _last_ephemeral_text(ws: LocalSlack, user: str) -> str:
-    from bot.localslack import render_blocks
-
-    shown = ws.ephemerals(user)
-    return render_blocks(shown[-1].blocks) if shown and shown[-1].blocks else (shown[-1].text if shown else "")
-
-
-def _home_text(ws: LocalSlack, user: str = RITA) -> str:
-    from bot.localslack import render_view
-
-    home = ws.home(user)
-    return render_view(home) if home else ""
 
 
 def run_demo(workdir: str | None = None, verbose: bool = False, out: TextIO = sys.stdout) -> int:

@@ -1,0 +1,44 @@
+"""The data model: bot.models.X for every model and enumeration, wherever it is defined.
+
+`base` (the declarative base, UTC timestamps, stored enumerations), `enums`, `accounts`
+(organisations, users, mailboxes, delegations, sign-ins), `campaigns` (candidates, sequences,
+campaigns, enrollments, uploads), `mail` (sends, one-off sends, inbound events, channel alerts, send
+counts), `notices` (notices for people, the audit log).
+"""
+from __future__ import annotations
+
+from bot.models.accounts import Delegation, Mailbox, OAuthState, Organisation, User
+from bot.models.base import Base, Id, NAMING, UTCDateTime
+from bot.models.campaigns import (
+    Campaign,
+    CampaignShare,
+    Candidate,
+    CandidateAddress,
+    CandidateUpload,
+    Enrollment,
+    Sequence,
+    SequenceStep,
+)
+from bot.models.enums import (
+    AddressKind,
+    CampaignStatus,
+    DelegationStatus,
+    EnrollmentStatus,
+    InboundKind,
+    MailboxStatus,
+    OutboundStatus,
+    PauseReason,
+    PermissionLevel,
+    Provider,
+    SendPreference,
+    ShareLevel,
+)
+from bot.models.mail import ChannelAlert, DirectMessage, InboundEvent, MailboxSendCount, OutboundMessage
+from bot.models.notices import AuditEntry, Notification
+
+__all__ = ["AddressKind", "AuditEntry", "Base", "Campaign", "CampaignShare", "CampaignStatus", "Candidate",
+           "CandidateAddress", "CandidateUpload", "ChannelAlert", "Delegation", "DelegationStatus",
+           "DirectMessage", "Enrollment", "EnrollmentStatus", "Id", "InboundEvent", "InboundKind",
+           "Mailbox", "MailboxSendCount", "MailboxStatus", "NAMING", "Notification", "OAuthState",
+           "Organisation", "OutboundMessage", "OutboundStatus", "PauseReason", "PermissionLevel",
+           "Provider", "SendPreference", "Sequence", "SequenceStep", "ShareLevel", "UTCDateTime", "User"]

@@ -1,0 +1,92 @@
+"""The values a status or kind column may hold (stored as these strings)."""
+from __future__ import annotations
+
+import enum
+
+
+class PermissionLevel(str, enum.Enum):
+    BASIC = "basic"
+    ENHANCED = "enhanced"
+
+
+class Provider(str, enum.Enum):
+    GMAIL = "gmail"
+    GRAPH = "graph"
+    SMTP_IMAP = "smtp_imap"
+    SANDBOX = "sandbox"
+
+
+class MailboxStatus(str, enum.Enum):
+    CONNECTED = "connected"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISCONNECTED = "disconnected"
+
+
+class DelegationStatus(str, enum.Enum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class AddressKind(str, enum.Enum):
+    WORK = "work"
+    PERSONAL = "personal"
+    OTHER = "other"
+
+
+class SendPreference(str, enum.Enum):
+    STARTED = "started"  # "When the campaign is started" (default)
+    SPECIFIC = "specific"
+    BEST = "best"
+
+
+class CampaignStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"  # started, first sends not yet due (the 20-minute grace)
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FINISHED = "finished"
+
+
+class ShareLevel(str, enum.Enum):
+    VIEW = "view"  # sees the campaign as its owner does, minus addresses the owner added by hand
+    EDIT = "edit"  # also starts, pauses, resumes and changes candidates
+
+
+class PauseReason(str, enum.Enum):
+    BY_USER = "by_user"
+    MAILBOX_DISCONNECTED = "mailbox_disconnected"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DELEGATION_REVOKED = "delegation_revoked"
+
+
+class EnrollmentStatus(str, enum.Enum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    OUT_OF_OFFICE = "out_of_office"  # an auto-reply arrived; the sequence goes on
+    PAUSED = "paused"
+    REPLIED = "replied"  # ended
+    BOUNCED = "bounced"  # ended
+    FINISHED = "finished"  # ended: every step sent, no reply
+
+    @property
+    def sends(self) -> bool:
+        """Whether steps may still be sent to this candidate."""
+        return self in (self.NOT_STARTED, self.IN_PROGRESS, self.OUT_OF_OFFICE)
+
+
+class OutboundStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENDING = "sending"  # intent recorded, provider called: reconcile after a crash, never resend
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the enrollment ended or paused before this step was due
+
+
+class InboundKind(str, enum.Enum):
+    REPLY = "reply"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    OTHER = "other"

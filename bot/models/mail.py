@@ -1,0 +1,136 @@
+"""Mail in and out: each step's send, one-off sends, what came back (replies, bounces,
+out-of-office), and the per-hour send counts behind the rolling daily cap."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.models.base import Base, Id, stored_enum
+from bot.models.enums import InboundKind, OutboundStatus
+
+if TYPE_CHECKING:  # relationships name their targets; SQLAlchemy finds them by name
+    from bot.models.campaigns import Enrollment
+
+
+class OutboundMessage(Base):
+    """One row per step per enrollment per address: the durable intent to send, made before sending."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "step_position", "to_address"),
+        Index(None, "status", "due_at"),
+        Index("ix_outbound_messages_mailbox_queue", "mailbox_id", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    step_position: Mapped[int] = mapped_column(Integer)
+    to_address: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)  # made before the send
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    references: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[OutboundStatus] = mapped_column(
+        stored_enum(OutboundStatus, "outbound_status"), default=OutboundStatus.PENDING
+    )
+    due_at: Mapped[datetime]
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    # pending: the claim's lease; sending: when to reconcile with the mailbox if still unresolved
+    lease_expires_at: Mapped[datetime | None]
+    attempted_at: Mapped[datetime | None]  # when the last attempt moved it to sending
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    provider_thread_id: Mapped[str | None] = mapped_column(String(255))
+    # The Message-ID the provider stored, where it is not ours (Exchange may rewrite it): replies
+    # and follow-ups refer to this one.
+    sent_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    error: Mapped[str | None] = mapped_column(String(1000))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    enrollment: Mapped[Enrollment] = relationship()
+
+
+class DirectMessage(Base):
+    """A one-off email sent with `/outreach send`, kept (metadata only) so a reply to it reaches its
+    sender in Slack, as a campaign's replies do."""
+
+    __tablename__ = "direct_messages"
+    __table_args__ = (Index(None, "mailbox_id", "to_address"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="SET NULL"))
+    to_address: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    sent_message_id: Mapped[str | None] = mapped_column(String(255))
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    provider_thread_id: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(998))
+    sent_at: Mapped[datetime]
+
+
+class InboundEvent(Base):
+    """Metadata of a reply, bounce or auto-reply: never a message body (seed 003)."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("mailbox_id", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="CASCADE")
+    )
+    outbound_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )
+    direct_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("direct_messages.id", ondelete="CASCADE")
+    )
+    kind: Mapped[InboundKind] = mapped_column(stored_enum(InboundKind, "inbound_kind"))
+    provider_message_id: Mapped[str] = mapped_column(String(255))
+    provider_thread_id: Mapped[str | None] = mapped_column(String(255))
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(998))
+    failed_recipients: Mapped[list[Any]] = mapped_column(default=list)
+    permanent: Mapped[bool | None] = mapped_column(Boolean)
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ChannelAlert(Base):
+    """A reply or bounce alert for a campaign's channel, in an outbox like Notification. The serving
+    process posts a channel's waiting alerts as one message per run, so a busy campaign never
+    floods the channel (Slack allows about one message per second per channel)."""
+
+    __tablename__ = "channel_alerts"
+    __table_args__ = (Index(None, "delivered_at", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MailboxSendCount(Base):
+    """Sends started per mailbox per UTC hour, for the rolling 24-hour daily cap: summing 25 small
+    rows is constant work, where counting the sends themselves grows with the mailbox's volume.
+    Whole hours count in full, so the cap errs on the side of sending less, never more."""
+
+    __tablename__ = "mailbox_send_counts"
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    sends: Mapped[int] = mapped_column(Integer, default=0)
