@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import UserError
-from bot.localslack import LocalSlack, Person
+from bot.local.slack import LocalSlack, Person
 from handlers.ids import Action, Callback
 from handlers.payloads import STALE, CandidateChoice, DelegationAnswer, Id, MessagePage
 
