@@ -364,6 +364,12 @@ class Campaign(Base):
     status_channel: Mapped[str | None] = mapped_column(String(32))
     status_ts: Mapped[str | None] = mapped_column(String(32))
     status_hash: Mapped[str | None] = mapped_column(String(64))
+    # Whether that message may be out of date: every write that changes what it shows adds one to
+    # message_version (bot.services.campaign_marks.mark_stale); the refresher draws only campaigns
+    # whose message_version differs from the one it last drew, and records the version it read, so a
+    # change landing while it draws is redrawn on the next tick.
+    message_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    message_drawn_version: Mapped[int | None] = mapped_column(Integer)
 
     sequence: Mapped[Sequence] = relationship()
     mailbox: Mapped[Mailbox] = relationship()
@@ -546,6 +552,10 @@ class ChannelAlert(Base):
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Delivery's lease: a run claims rows (claimed_by, until lease_expires_at) in one short write,
+    # calls Slack outside any transaction, and records in another; a crashed run's claim expires.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):
@@ -602,6 +612,10 @@ class Notification(Base):
     thread_of: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(32))
     ts: Mapped[str | None] = mapped_column(String(32))
+    # Delivery's lease: a run claims rows (claimed_by, until lease_expires_at) in one short write,
+    # calls Slack outside any transaction, and records in another; a crashed run's claim expires.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class OAuthState(Base):
