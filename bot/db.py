@@ -1,6 +1,7 @@
 """Engine, sessions and migrations: the same code on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,19 +73,34 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+_writing = threading.local()
+
+
+def in_write_transaction() -> bool:
+    """Whether this thread is inside `transaction(write=True)`. No network call (Slack, a mail
+    provider) may be made then: on SQLite the write lock covers the whole database, on PostgreSQL
+    row locks wait on the call. tests/conftest.py fails any test that makes one."""
+    return getattr(_writing, "depth", 0) > 0
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session], *, write: bool = False) -> Iterator[Session]:
     """One unit of work, committed on success. write=True takes SQLite's write lock at BEGIN
-    (BEGIN IMMEDIATE), so two writers queue on the busy timeout instead of one failing mid-way."""
+    (BEGIN IMMEDIATE), so two writers queue on the busy timeout instead of one failing mid-way;
+    keep it short and make no network call inside it (claim, call outside, record)."""
     with factory() as session:
         if write:
             session.connection(execution_options={"sqlite_immediate": True})
+            _writing.depth = getattr(_writing, "depth", 0) + 1
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+        finally:
+            if write:
+                _writing.depth -= 1
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -5,6 +5,7 @@ from slack_bolt import App
 
 from bot.runtime import Runtime
 from handlers import campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences, sharing
+from handlers.context import acting_user_middleware
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
@@ -19,4 +20,5 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     replies.register(app, runtime)
     delegations.register(app, runtime, router)
     sharing.register(app, runtime, router)
+    app.use(acting_user_middleware(runtime, router))  # the acting user, resolved before any listener runs
     return router

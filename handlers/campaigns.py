@@ -466,13 +466,18 @@ def blocks_hash(status: str, blocks: list[Any]) -> str:
 
 def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
     """The serving process's periodic job: sends, replies and pauses recorded by workers change
-    campaign messages; each is redrawn only when what it shows changed (chat.update is rate limited),
-    and posted again if someone deleted it. Returns how many were redrawn."""
+    campaign messages. Only campaigns marked stale since their message was last drawn are read
+    (bot.services.campaign_marks: message_version past message_drawn_version), so a tick with
+    nothing changed is one SELECT; each is redrawn only when what it shows changed (chat.update is
+    rate limited), and posted again if someone deleted it. Returns how many were redrawn."""
     slack, updated = Slack(client), 0
     with transaction(runtime.sessions) as session:
         campaigns = session.scalars(select(Campaign).where(Campaign.status_ts.is_not(None)).where(
-            (Campaign.status != CampaignStatus.FINISHED) | ~Campaign.status_hash.startswith("finished:")))
-        changed = [drawn for drawn in (_draw(session, c) for c in campaigns) if drawn.key != drawn.shown_key]
+            (Campaign.status != CampaignStatus.FINISHED) | ~Campaign.status_hash.startswith("finished:")).where(
+            Campaign.message_drawn_version.is_(None) | (Campaign.message_drawn_version != Campaign.message_version)))
+        drawn_all = [_draw(session, c) for c in campaigns]
+    changed = [drawn for drawn in drawn_all if drawn.key != drawn.shown_key]
+    _record_unchanged(runtime, [drawn for drawn in drawn_all if drawn.key == drawn.shown_key])
     for drawn in changed:
         try:
             shown = _show(slack, drawn)
@@ -496,6 +501,7 @@ class _Drawn:
     text: str
     blocks: list[Any]
     key: str  # blocks_hash of page 1 (what the periodic refresh draws)
+    version: int  # message_version when read: recorded as drawn, so a change landing meanwhile is not lost
 
 
 def _draw(session: Session, campaign: Campaign, page: int = 0) -> _Drawn:
@@ -505,7 +511,7 @@ def _draw(session: Session, campaign: Campaign, page: int = 0) -> _Drawn:
     first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign))
     return _Drawn(campaign.id, campaign.owner.slack_user_id, campaign.status_channel, campaign.status_ts,
                   campaign.status_hash, f"Campaign {campaign.name}: {campaign.status.value}", blocks,
-                  blocks_hash(campaign.status.value, first_page))
+                  blocks_hash(campaign.status.value, first_page), campaign.message_version)
 
 
 def _show(slack: Slack, drawn: _Drawn) -> tuple[str, str]:
@@ -524,7 +530,18 @@ def _record(runtime: Runtime, slack: Slack, drawn: _Drawn, channel: str, ts: str
     seen = Campaign.status_ts.is_(None) if drawn.ts is None else Campaign.status_ts == drawn.ts
     with transaction(runtime.sessions, write=True) as session:
         recorded = session.execute(update(Campaign).where(Campaign.id == drawn.campaign_id, seen).values(
-            status_channel=channel, status_ts=ts, status_hash=drawn.key)).rowcount == 1
+            status_channel=channel, status_ts=ts, status_hash=drawn.key,
+            message_drawn_version=drawn.version)).rowcount == 1
     if not recorded and ts != drawn.ts:
         slack.delete(channel, ts)
     return recorded
+
+
+def _record_unchanged(runtime: Runtime, drawn: list[_Drawn]) -> None:
+    """Marked stale, drawn, and showing the same: only the version read is recorded (one short write)."""
+    if not drawn:
+        return
+    with transaction(runtime.sessions, write=True) as session:
+        for each in drawn:
+            session.execute(update(Campaign).where(Campaign.id == each.campaign_id)
+                            .values(message_drawn_version=each.version))

@@ -39,6 +39,7 @@ from providers.base import PermanentFailure, ProviderError, RateLimited, Reconne
 from scheduling.planner import Planner
 from scheduling.claims import release
 from scheduling.record_sent import Sent, record_sent
+from bot.services.campaign_marks import mark_stale
 
 MAX_ATTEMPTS = 6
 
@@ -103,6 +104,7 @@ class Recorder:
             self._finish_if_done()
 
     def _apply(self, outcomes: list[Outcome], rows: dict[int, OutboundMessage]) -> None:
+        mark_stale(self.session, {rows[o.row_id].enrollment.campaign_id for o in outcomes})  # messages redrawn
         for outcome in outcomes:
             row = rows[outcome.row_id]
             if row.status != OutboundStatus.SENDING or row.claimed_by != self.worker_id:

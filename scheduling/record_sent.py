@@ -37,6 +37,7 @@ from bot.services.transitions import SENDS
 from providers.base import SentMessage
 from scheduling.bulk_rows import Columns, rows_params, rows_table
 from scheduling.planner import Planner
+from bot.services.campaign_marks import mark_stale
 
 O, E = OutboundMessage.__table__, Enrollment.__table__
 
@@ -96,6 +97,7 @@ def record_sent(session: Session, sent: Sequence[Sent], *, worker_id: str, now: 
     session.execute(update(Campaign).where(Campaign.id.in_({r.campaign_id for r in mine}),
                                            Campaign.status == CampaignStatus.SCHEDULED)
                     .values(status=CampaignStatus.ACTIVE))
+    mark_stale(session, {r.campaign_id for r in mine})  # their campaign messages show the sends
     if follow_ups:
         _plan_follow_ups(session, follow_ups, planner)
     return ended

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 import random
+import socket
+import ssl
+import threading
+import traceback
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -16,12 +20,75 @@ from sqlalchemy import Engine, text
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.db import make_engine, upgrade
+from bot.db import in_write_transaction, make_engine, upgrade
 from bot.models import Base
 from bot.runtime import Runtime, build_runtime
 from tests.standins.tls import TestCertificates, make_certificates
 
 PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
+NETWORK_IN_WRITE = "network_in_write"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{NETWORK_IN_WRITE}(reason): this test makes a network call inside a "
+                                       "database write transaction on purpose (the reason says why)")
+
+
+class NetworkInWriteTransaction(AssertionError):
+    """A Slack or provider call made while this thread holds a database write transaction."""
+
+
+_CAUGHT: list[str] = []  # where a network call was made inside a write, for the running test
+
+
+def _guarded(original: object) -> object:
+    def call(self: socket.socket, *args: object, **kwargs: object) -> object:
+        if in_write_transaction():
+            where = "".join(traceback.format_list([f for f in traceback.extract_stack()[:-1] if _ours(f.filename)]))
+            _CAUGHT.append(f"{getattr(original, '__name__', original)} to {_peer(self, args)} "
+                           f"on {threading.current_thread().name}\n{where}")
+            raise NetworkInWriteTransaction("a network call inside a database write transaction")
+        return original(self, *args, **kwargs)  # type: ignore[operator]
+    return call
+
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def _ours(filename: str) -> bool:
+    return filename.startswith(ROOT) and "/.venv/" not in filename and not filename.endswith("tests/conftest.py")
+
+
+def _peer(sock: socket.socket, args: tuple[object, ...]) -> object:
+    try:
+        return sock.getpeername()
+    except OSError:
+        return args[0] if args else "?"
+
+
+@pytest.fixture(autouse=True)
+def no_network_in_write_transactions(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fails any test in which this thread calls out over a socket (Slack, a mail provider, a
+    stand-in) while it holds `transaction(write=True)`: on SQLite that write lock covers the whole
+    database, so every network call follows the dispatcher's route instead (claim, call outside,
+    record). Database traffic does not use Python sockets (libpq, sqlite), and in-process stand-ins
+    answer on their own threads, which hold no transaction. A test that does it on purpose says so
+    with @pytest.mark.network_in_write(reason=...)."""
+    if request.node.get_closest_marker(NETWORK_IN_WRITE) is not None:
+        yield
+        return
+    for cls, names in ((socket.socket, ("connect", "connect_ex", "send", "sendall", "sendto")),
+                       (ssl.SSLSocket, ("send", "sendall", "write"))):
+        for name in names:
+            original = getattr(cls, name, None)
+            if original is not None:
+                monkeypatch.setattr(cls, name, _guarded(original))
+    _CAUGHT.clear()
+    yield
+    caught, _CAUGHT[:] = list(_CAUGHT), []
+    if caught:
+        pytest.fail(f"{len(caught)} network call(s) inside a database write transaction; the first:\n{caught[0]}",
+                    pytrace=False)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
     not PG_URL, reason="set OUTREACH_TEST_DATABASE_URL to run against PostgreSQL"))]
 

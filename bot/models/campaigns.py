@@ -118,6 +118,12 @@ class Campaign(Base):
     status_channel: Mapped[str | None] = mapped_column(String(32))
     status_ts: Mapped[str | None] = mapped_column(String(32))
     status_hash: Mapped[str | None] = mapped_column(String(64))
+    # Whether that message may be out of date: every write that changes what it shows adds one to
+    # message_version (bot.services.campaign_marks.mark_stale); the refresher draws only campaigns
+    # whose message_version differs from the one it last drew, and records the version it read, so a
+    # change landing while it draws is redrawn on the next tick.
+    message_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    message_drawn_version: Mapped[int | None] = mapped_column(Integer)
 
     sequence: Mapped[Sequence] = relationship()
     mailbox: Mapped[Mailbox] = relationship()

@@ -122,6 +122,10 @@ class ChannelAlert(Base):
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Delivery's lease: a run claims rows (claimed_by, until lease_expires_at) in one short write,
+    # calls Slack outside any transaction, and records in another; a crashed run's claim expires.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class MailboxSendCount(Base):

@@ -35,6 +35,10 @@ class Notification(Base):
     thread_of: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(32))
     ts: Mapped[str | None] = mapped_column(String(32))
+    # Delivery's lease: a run claims rows (claimed_by, until lease_expires_at) in one short write,
+    # calls Slack outside any transaction, and records in another; a crashed run's claim expires.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

@@ -41,6 +41,7 @@ from bot.models import (
     ShareLevel,
     User,
 )
+from bot.services.campaign_marks import mark_stale
 
 GONE = "That campaign no longer exists, or it is not shared with you."
 
@@ -243,6 +244,7 @@ def share(session: Session, *, access: Access, teammate: User, level: ShareLevel
     else:
         existing.level = level
     _audit(session, access, "campaign.shared", teammate, clock, level=level.value)
+    mark_stale(session, [access.campaign.id])  # the message lists whom it is shared with
     session.flush()
     return True
 
@@ -258,6 +260,7 @@ def unshare(session: Session, *, access: Access, teammate_id: int, clock: Clock)
     teammate = existing.user
     session.delete(existing)
     _audit(session, access, "campaign.unshared", teammate, clock)
+    mark_stale(session, [access.campaign.id])
     session.flush()
     return teammate
 

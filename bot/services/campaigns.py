@@ -35,6 +35,7 @@ from bot.services.addresses import control_problem, valid_address
 from bot.services.delegations import may_use
 from bot.services.notifications import notify
 from scheduling import planner, when
+from bot.services.campaign_marks import mark_stale
 
 
 def check_timezone(name: str) -> str:
@@ -83,6 +84,7 @@ def create_campaign(
 def enroll(session: Session, *, campaign: Campaign, candidates: Iterable[Candidate], clock: Clock) -> list[Enrollment]:
     enrollments = [Enrollment(campaign_id=campaign.id, candidate_id=c.id, created_at=clock.now()) for c in candidates]
     session.add_all(enrollments)
+    mark_stale(session, [campaign.id])
     session.flush()
     return enrollments
 
@@ -115,6 +117,7 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     planned = 0
     for enrollment in enrollments:
         planned += planner.plan_step(session, enrollment=enrollment, position=1, rng=rng, now=clock.now()) is not None
+    mark_stale(session, [campaign.id])
     session.flush()
     return planned
 
@@ -168,6 +171,7 @@ def pause_campaign(session: Session, *, campaign: Campaign, clock: Clock, by: Us
                dedupe_key=f"campaign_paused:{campaign.id}:{clock.now().timestamp()}",
                text=f":double_vertical_bar: {by.name} paused your campaign *{campaign.name}*. "  # type: ignore[union-attr]
                     "Nothing more is sent until it is resumed (the Resume button on its message).")
+    mark_stale(session, [campaign.id])
     session.flush()
 
 
@@ -201,6 +205,7 @@ def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: 
     campaign.status = CampaignStatus.ACTIVE if sent_any else CampaignStatus.SCHEDULED
     campaign.pause_reason = campaign.paused_at = campaign.paused_by_id = None
     replanned = plan_again(session, campaign=campaign, now=now, rng=rng)
+    mark_stale(session, [campaign.id])
     session.flush()
     return replanned
 
@@ -315,6 +320,7 @@ def edit_candidate_in_campaign(
         for row in session.scalars(select(OutboundMessage).where(
                 OutboundMessage.enrollment_id == enrollment.id, OutboundMessage.status == OutboundStatus.PENDING)):
             row.to_address = chosen
+    mark_stale(session, [enrollment.campaign_id])
     session.flush()
 
 
@@ -326,6 +332,7 @@ def finish_if_done(session: Session, campaign_ids: Collection[int]) -> None:
     if done:
         session.execute(update(Campaign).where(Campaign.id.in_(done), Campaign.status.in_(
             [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE])).values(status=CampaignStatus.FINISHED))
+        mark_stale(session, done)
 
 
 def open_campaigns(session: Session, user: User) -> list[Campaign]:

@@ -31,6 +31,7 @@ from bot.models import (
 from scheduling import planner
 
 from bot.services.candidate_rows import PASTED, CandidateRow, ParsedRows
+from bot.services.campaign_marks import mark_stale
 
 
 # --- Writing --------------------------------------------------------------------------------------
@@ -136,6 +137,7 @@ def confirm_upload(session: Session, *, upload_id: int, user: User, clock: Clock
     if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
         _plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
     upload.campaign_id, upload.confirmed_at = campaign.id, now
+    mark_stale(session, [campaign.id])  # its message lists the new candidates
     session.flush()
     return result
 

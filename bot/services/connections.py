@@ -31,6 +31,7 @@ from bot.services.campaigns import resume_campaign
 from bot.services.delegations import end_for_mailbox, may_use
 from bot.services.mailboxes import connect_mailbox, normalise_address
 from bot.services.notifications import notify
+from bot.services.campaign_marks import mark_stale
 
 SENDING = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 CONNECTION_PAUSES = [PauseReason.NEEDS_RECONNECT, PauseReason.MAILBOX_DISCONNECTED]
@@ -43,10 +44,12 @@ def _lost_key(mailbox_id: int, connected_at: datetime | None) -> str:
 
 def _pause_sending(session: Session, mailbox: Mailbox, reason: PauseReason, now: datetime) -> list[tuple[str, int]]:
     """Every campaign sending from the mailbox pauses, its owner's and delegates' alike: (name, owner id)."""
-    return [(name, owner_id) for name, owner_id in session.execute(
+    paused = [(campaign_id, name, owner_id) for campaign_id, name, owner_id in session.execute(
         update(Campaign).where(Campaign.mailbox_id == mailbox.id, Campaign.status.in_(SENDING))
         .values(status=CampaignStatus.PAUSED, pause_reason=reason, paused_at=now)
-        .returning(Campaign.name, Campaign.owner_id)).all()]
+        .returning(Campaign.id, Campaign.name, Campaign.owner_id)).all()]
+    mark_stale(session, [campaign_id for campaign_id, _, _ in paused])  # their messages say paused
+    return [(name, owner_id) for _, name, owner_id in paused]
 
 
 def _by_delegate(mailbox: Mailbox, paused: list[tuple[str, int]]) -> dict[int, list[str]]:

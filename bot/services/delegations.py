@@ -29,6 +29,7 @@ from bot.models import (
     PauseReason,
     User,
 )
+from bot.services.campaign_marks import mark_stale
 from bot.services.notifications import notify
 
 REQUEST_LIFETIME = timedelta(days=7)
@@ -258,6 +259,7 @@ def _pause_uncovered(session: Session, delegation: Delegation, reason: PauseReas
         if not may_use(session, user_id=campaign.owner_id, mailbox=delegation.mailbox, campaign_id=campaign.id):
             campaign.status, campaign.pause_reason, campaign.paused_at = CampaignStatus.PAUSED, reason, clock.now()
             paused.append(campaign)
+    mark_stale(session, [c.id for c in paused])  # their messages say paused
     return paused
 
 

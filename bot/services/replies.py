@@ -40,6 +40,7 @@ from bot.services.delegations import reply_watchers
 from bot.services import access, transitions
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
+from bot.services.campaign_marks import mark_stale
 
 O = OutboundMessage
 LIVE = [OutboundStatus.PENDING, OutboundStatus.SENDING]
@@ -178,6 +179,7 @@ def _cancel_planned(session: Session, enrollment: Enrollment) -> None:
     report shows them as still to come."""
     session.execute(update(O).where(O.enrollment_id == enrollment.id, O.status == OutboundStatus.PENDING)
                     .values(status=OutboundStatus.CANCELLED))
+    mark_stale(session, [enrollment.campaign_id])
 
 
 def _stop(session: Session, enrollment: Enrollment, status: EnrollmentStatus, now: datetime) -> bool:

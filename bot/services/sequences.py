@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.errors import NotFound, UserError
 from bot.models import Campaign, CampaignStatus, Sequence, SequenceStep, User
 from bot.services.addresses import control_problem
+from bot.services.campaign_marks import mark_stale_sequence
 
 # Planned sends of these campaigns were timed with the current delays, so steps and delays are frozen.
 RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED)
@@ -186,6 +187,7 @@ def update_sequence(session: Session, *, user: User, sequence_id: int, name: str
         step.delay_days = 0 if step.position == 1 else draft.delay_days
     added = [_step(n, draft) for n, draft in enumerate(steps, start=1) if n > len(old)]
     sequence.steps = old[:len(steps)] + added  # delete-orphan removes the steps left out
+    mark_stale_sequence(session, sequence.id)  # its campaigns' messages show its name and step count
     session.flush()
     return SequenceSaved(sequence, tuple(running))
 

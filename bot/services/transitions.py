@@ -31,6 +31,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.models import Enrollment, EnrollmentStatus
+from bot.services.campaign_marks import mark_stale
 
 SENDS = frozenset(s for s in EnrollmentStatus if s.sends)
 FINAL = frozenset({EnrollmentStatus.REPLIED, EnrollmentStatus.BOUNCED})  # never left but by the owner's correction
@@ -46,6 +47,8 @@ def move(session: Session, enrollment: Enrollment, *, leaving: Collection[Enroll
         .values(status=to, **values).execution_options(synchronize_session="fetch")).rowcount == 1
     if not moved:  # someone else's change won: show the caller the state as it is
         session.refresh(enrollment, ["status", "ended_at", "status_reason"])
+    else:
+        mark_stale(session, [enrollment.campaign_id])  # its campaign message shows the new status
     return moved
 
 

@@ -54,9 +54,10 @@ def _campaign_messages(ws: LocalSlack) -> list[Message]:
 
 
 def _rename(runtime: Runtime, name: str) -> None:
-    """A change a worker might record: the message now shows something else."""
+    """A change a worker might record: the message now shows something else (and, as every such
+    write does, the campaign is marked stale: bot.services.campaign_marks)."""
     with transaction(runtime.sessions, write=True) as session:
-        session.execute(update(Campaign).values(name=name))
+        session.execute(update(Campaign).values(name=name, message_version=Campaign.message_version + 1))
 
 
 # ---- the alert channel ----------------------------------------------------------------------------
