@@ -32,7 +32,7 @@ from bot.models import (
 )
 from bot.services.delegations import grants
 from bot.services.transitions import SENDS
-from scheduling.limits import DAY, Allowance, Usage, allowance
+from bot.rules.limits import DAY, Allowance, Usage, allowance
 
 O, M, C = OutboundMessage, Mailbox, MailboxSendCount
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]

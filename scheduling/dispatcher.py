@@ -55,7 +55,7 @@ from scheduling import claims
 from scheduling.compose import compose, load_sendables
 from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
-from scheduling.planner import Planner
+from bot.services.planner import Planner
 
 log = logging.getLogger(__name__)
 O = OutboundMessage

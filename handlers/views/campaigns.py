@@ -38,7 +38,7 @@ from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, Cand
 from bot.services.access import AdminLine, Role
 from bot.services.campaigns import PlannedSend
 from handlers.ids import Action, Callback
-from scheduling.when import PlannedStep
+from bot.rules.when import PlannedStep
 
 
 def _at(moment: datetime, zone: ZoneInfo) -> str:
