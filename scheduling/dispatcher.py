@@ -49,7 +49,7 @@ from providers.base import (
     check_headers,
     send_once,
 )
-from providers.registry import ProviderRegistry
+from bot.provider_registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 from scheduling import claims
 from scheduling.compose import compose, load_sendables

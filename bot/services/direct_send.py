@@ -66,7 +66,7 @@ from providers.base import (
     new_message_id,
     send_once,
 )
-from providers.registry import ProviderRegistry
+from bot.provider_registry import ProviderRegistry
 from scheduling.claims import add_sends, hour_of
 
 log = logging.getLogger(__name__)
