@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from providers.base import InboundKind
+
 # Named constraints, so Alembic migrations can alter them on SQLite (batch mode) and PostgreSQL alike.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -154,13 +156,6 @@ class OutboundStatus(str, enum.Enum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"  # the enrollment ended or paused before this step was due
-
-
-class InboundKind(str, enum.Enum):
-    REPLY = "reply"
-    AUTO_REPLY = "auto_reply"
-    BOUNCE = "bounce"
-    OTHER = "other"
 
 
 class Organisation(Base):

@@ -28,7 +28,6 @@ from bot.models import (
     Enrollment,
     EnrollmentStatus,
     InboundEvent,
-    InboundKind,
     Mailbox,
     OutboundMessage,
     OutboundStatus,
@@ -40,6 +39,7 @@ from bot.services.delegations import reply_watchers
 from bot.services import access, transitions
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
+from providers.base import InboundKind
 
 O = OutboundMessage
 LIVE = [OutboundStatus.PENDING, OutboundStatus.SENDING]
