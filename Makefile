@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-	$(BIN)/python -c "import bot, handlers, scheduling, providers, slack_bolt, pytest, xdist"
+	$(BIN)/python -c "import bot, handlers, scheduling, providers, slack_bolt, pytest, xdist, importlinter"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,6 +23,7 @@ test: $(STAMP)
 	@[ -x /usr/sbin/dovecot ] || { echo "installing dovecot-imapd for the IMAP tests" >&2; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null 2>&1 || \
 	  echo "could not install dovecot-imapd: the IMAP tests will fail; run: sudo apt-get install dovecot-imapd" >&2; }
+	$(BIN)/lint-imports --no-cache  # the import contracts in pyproject.toml (README "Architecture")
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -30,6 +31,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m pyflakes bot handlers scheduling providers bench tests
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack_check import check_slack
     from bot.web import wsgi_app
     from handlers.home import home_refresher
-    from scheduling.service import start_scheduler
+    from bot.jobs import start_scheduler
 
     settings.require_slack()
     if settings.google_client() or settings.microsoft_client():
@@ -71,7 +71,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import upgrade
     from bot.runtime import build_runtime
-    from scheduling.service import start_scheduler
+    from bot.jobs import start_scheduler
 
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
@@ -200,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.set_defaults(run=_audit)
 
     from bot import campaign_import, classify_cli
-    from scheduling import plan_cli
+    from bot import plan_cli
 
     plan_cli.add_parser(sub)
     campaign_import.add_parser(sub)

@@ -11,7 +11,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.crypto import CredentialCipher
 from bot.db import make_engine, session_factory
-from providers.registry import DefaultProviders, ProviderRegistry
+from bot.provider_registry import DefaultProviders, ProviderRegistry
 
 
 @dataclass

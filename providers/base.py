@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import enum
 import logging
 import re
 import uuid
@@ -174,6 +175,15 @@ class InboundMessage:
     headers: Message
     received_at: datetime
     full: Message | None = None
+
+
+class InboundKind(str, enum.Enum):
+    """What the classifier (providers.classify) says an inbound message is; stored on InboundEvent."""
+
+    REPLY = "reply"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    OTHER = "other"
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from email.utils import getaddresses, parseaddr
 
 import flufl.bounce
 
-from bot.models import InboundKind
+from providers.base import InboundKind
 
 log = logging.getLogger(__name__)
 

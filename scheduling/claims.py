@@ -8,7 +8,6 @@ mailbox may still send: a reply recorded a moment earlier stops the send.
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,8 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, column, delete, exists, func, or_, select, true, update, values
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -31,8 +28,9 @@ from bot.models import (
     OutboundStatus,
 )
 from bot.services.delegations import grants
+from bot.services.send_counter import add_sends, hour_of
 from bot.services.transitions import SENDS
-from scheduling.limits import DAY, Allowance, Usage, allowance
+from bot.rules.limits import DAY, Allowance, Usage, allowance
 
 O, M, C = OutboundMessage, Mailbox, MailboxSendCount
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
@@ -88,30 +86,6 @@ class Claim:
     @property
     def count(self) -> int:
         return sum(len(ids) for ids in self.rows.values())
-
-
-def hour_of(moment: datetime) -> datetime:
-    """The counter a send at `moment` is added to."""
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-@functools.cache
-def _add_sends_statement(backend: str) -> Any:
-    """Built once per backend with bound parameters, so it is compiled once: a VALUES list made from
-    the counts was compiled anew at every claim."""
-    insert = postgresql_insert if backend == "postgresql" else sqlite_insert
-    statement = insert(C).values(mailbox_id=bindparam("b_mailbox"), hour=bindparam("b_hour", type_=C.hour.type),
-                                 sends=bindparam("b_sends"))
-    return statement.on_conflict_do_update(index_elements=[C.mailbox_id, C.hour],
-                                           set_={"sends": C.sends + statement.excluded.sends})
-
-
-def add_sends(session: Session, counts: dict[int, int], hour: datetime) -> None:
-    """Add to each mailbox's counter for the hour (safe under concurrent claims; in mailbox order, so
-    two writers never wait for each other's rows crosswise)."""
-    connection = session.connection()
-    connection.execute(_add_sends_statement(connection.dialect.name),
-                       [{"b_mailbox": m, "b_hour": hour, "b_sends": n} for m, n in sorted(counts.items())])
 
 
 def _usage(session: Session, mailbox_ids: Sequence[int], now: datetime) -> dict[int, Usage]:

@@ -49,13 +49,13 @@ from providers.base import (
     check_headers,
     send_once,
 )
-from providers.registry import ProviderRegistry
+from bot.provider_registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 from scheduling import claims
 from scheduling.compose import compose, load_sendables
 from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
-from scheduling.planner import Planner
+from bot.services.planner import Planner
 
 log = logging.getLogger(__name__)
 O = OutboundMessage

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db import transaction
 from bot.models import Mailbox
 from providers.base import MailProvider, ProviderError
-from providers.registry import ProviderRegistry
+from bot.provider_registry import ProviderRegistry
 
 
 def providers_for(session: Session, registry: ProviderRegistry,

@@ -36,7 +36,7 @@ from bot.services.connections import mark_needs_reconnect
 from bot.services import access, transitions
 from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
-from scheduling.planner import Planner
+from bot.services.planner import Planner
 from scheduling.claims import release
 from scheduling.record_sent import Sent, record_sent
 from bot.services.campaign_marks import mark_stale

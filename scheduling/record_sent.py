@@ -36,7 +36,7 @@ from bot.models import (
 from bot.services.transitions import SENDS
 from providers.base import SentMessage
 from scheduling.bulk_rows import Columns, rows_params, rows_table
-from scheduling.planner import Planner
+from bot.services.planner import Planner
 from bot.services.campaign_marks import mark_stale
 
 O, E = OutboundMessage.__table__, Enrollment.__table__

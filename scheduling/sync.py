@@ -28,7 +28,7 @@ from bot.services.mailboxes import normalise_address
 from bot.services.replies import Inbound, record_inbound
 from providers.base import Changes, InboundMessage, MailProvider, ProviderError, RateLimited, ReconnectNeeded
 from providers.classify import classify
-from providers.registry import ProviderRegistry
+from bot.provider_registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ def test_demo_walks_the_main_job_and_every_expectation_holds(tmp_path: Path) -> 
 
 
 def test_demo_names_an_expectation_that_did_not_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("scheduling.when.BEST_DAY_SEND", __import__("datetime").time(15, 0))  # a broken rule
+    monkeypatch.setattr("bot.rules.when.BEST_DAY_SEND", __import__("datetime").time(15, 0))  # a broken rule
     out = io.StringIO()
     assert run_demo(workdir=str(tmp_path), out=out) == 1
     assert "DEMO FAILED" in out.getvalue()

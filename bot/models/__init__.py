@@ -19,12 +19,12 @@ from bot.models.campaigns import (
     Sequence,
     SequenceStep,
 )
+from providers.base import InboundKind  # kept beside the classifier: providers import nothing of the app
 from bot.models.enums import (
     AddressKind,
     CampaignStatus,
     DelegationStatus,
     EnrollmentStatus,
-    InboundKind,
     MailboxStatus,
     OutboundStatus,
     PauseReason,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 
 
+
 class PermissionLevel(str, enum.Enum):
     BASIC = "basic"
     ENHANCED = "enhanced"
@@ -85,8 +86,3 @@ class OutboundStatus(str, enum.Enum):
     CANCELLED = "cancelled"  # the enrollment ended or paused before this step was due
 
 
-class InboundKind(str, enum.Enum):
-    REPLY = "reply"
-    AUTO_REPLY = "auto_reply"
-    BOUNCE = "bounce"
-    OTHER = "other"

@@ -9,7 +9,8 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, Id, stored_enum
-from bot.models.enums import InboundKind, OutboundStatus
+from bot.models.enums import OutboundStatus
+from providers.base import InboundKind
 
 if TYPE_CHECKING:  # relationships name their targets; SQLAlchemy finds them by name
     from bot.models.campaigns import Enrollment

@@ -34,7 +34,8 @@ from bot.services import access, transitions
 from bot.services.addresses import control_problem, valid_address
 from bot.services.delegations import may_use
 from bot.services.notifications import notify
-from scheduling import planner, when
+from bot.rules import when
+from bot.services import planner
 from bot.services.campaign_marks import mark_stale
 
 

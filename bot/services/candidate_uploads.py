@@ -28,7 +28,7 @@ from bot.models import (
     Enrollment,
     User,
 )
-from scheduling import planner
+from bot.services import planner
 
 from bot.services.candidate_rows import PASTED, CandidateRow, ParsedRows
 from bot.services.campaign_marks import mark_stale

@@ -66,8 +66,8 @@ from providers.base import (
     new_message_id,
     send_once,
 )
-from providers.registry import ProviderRegistry
-from scheduling.claims import add_sends, hour_of
+from bot.provider_registry import ProviderRegistry
+from bot.services.send_counter import add_sends, hour_of
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def _minutes(seconds: float) -> str:
 
 def _cap_problem(session: Session, mailbox: Mailbox, sends: int, now: datetime, tz: str) -> str | None:
     """Why these sends would go over the rolling daily cap, and when room frees up; None when they fit.
-    Counted as the claim counts (scheduling/claims.py): whole UTC hours, so an hour's sends stop
+    Counted as the claim counts (bot/services/send_counter.py): whole UTC hours, so an hour's sends stop
     counting 25 hours after the hour began."""
     C = MailboxSendCount
     hours = session.execute(select(C.hour, C.sends).where(

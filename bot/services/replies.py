@@ -28,7 +28,6 @@ from bot.models import (
     Enrollment,
     EnrollmentStatus,
     InboundEvent,
-    InboundKind,
     Mailbox,
     OutboundMessage,
     OutboundStatus,
@@ -41,6 +40,7 @@ from bot.services import access, transitions
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
 from bot.services.campaign_marks import mark_stale
+from providers.base import InboundKind
 
 O = OutboundMessage
 LIVE = [OutboundStatus.PENDING, OutboundStatus.SENDING]

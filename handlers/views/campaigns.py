@@ -38,8 +38,8 @@ from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, Cand
 from bot.services.access import Role
 from bot.services.campaigns import PlannedSend
 from handlers.ids import Action, Callback
+from bot.rules.when import PlannedStep
 from handlers.payloads import MessagePage, CandidateChoice, Id, Offset, ShareTarget, UploadTarget
-from scheduling.when import PlannedStep
 
 
 def _at(moment: datetime, zone: ZoneInfo) -> str:

@@ -7,7 +7,7 @@ import pytest
 from bot.errors import UserError
 from bot.models import Mailbox, Provider
 from bot.services.mailboxes import default_daily_cap, set_limits
-from scheduling.limits import Usage, allowance
+from bot.rules.limits import Usage, allowance
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 

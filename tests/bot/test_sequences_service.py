@@ -25,7 +25,7 @@ from bot.services.sequences import (
 )
 from bot.templates import TemplateProblem
 from scheduling.compose import compose, load_sendables
-from scheduling.planner import Planner
+from bot.services.planner import Planner
 from tests import factories
 
 TWO_STEPS = [StepDraft("Backend role at {{ company }}", "Hi {{ first_name }},\nWould you like to talk?\nRita"),

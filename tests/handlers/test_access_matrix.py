@@ -29,7 +29,7 @@ from bot.clock import FakeClock
 from bot.db import transaction
 from bot.local.slack import BoltTarget, LocalSlack, Person
 from bot.local.slack.person import Result
-from bot.models import AddressKind, CampaignShare, InboundEvent, InboundKind, PauseReason, ShareLevel
+from bot.models import AddressKind, CampaignShare, InboundEvent, PauseReason, ShareLevel
 from bot.runtime import Runtime
 from bot.services import candidate_rows, candidate_uploads, delegations, transitions
 from bot.services.campaigns import create_campaign, edit_candidate_in_campaign, enroll, pause_campaign, start_campaign
@@ -39,6 +39,7 @@ from bot.services.sequences import StepDraft, create_sequence
 from handlers.commands import COMMAND
 from handlers.notices import deliver_notices
 from handlers.ids import Action, Callback
+from providers.base import InboundKind
 from tests import factories
 from tests.handlers.conftest import OMAR, RITA
 

@@ -18,7 +18,6 @@ from bot.models import (
     Enrollment,
     EnrollmentStatus,
     InboundEvent,
-    InboundKind,
     OutboundMessage,
     OutboundStatus,
 )
@@ -27,6 +26,7 @@ from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import start_campaign
 from handlers.ids import Action
 from handlers.notices import deliver_channel_alerts, deliver_notices
+from providers.base import InboundKind
 from providers.sandbox import PostOffice
 from tests import factories
 from tests.clock_jobs import dispatch_for, sync_mailboxes

@@ -17,7 +17,7 @@ from bot.services.campaigns import create_campaign
 from bot.services.candidate_uploads import UPLOAD_TTL
 from bot.services.sequences import StepDraft, create_sequence
 from handlers.ids import Action
-from scheduling.service import expire_uploads
+from bot.jobs import expire_uploads
 from tests import factories
 from tests.handlers.conftest import RITA
 

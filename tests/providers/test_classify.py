@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main
-from bot.models import InboundKind
+from providers.base import InboundKind
 from providers.classify import Verdict, classify
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inbound"

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, func, select, update
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.models import Enrollment, EnrollmentStatus, InboundKind, Mailbox, OutboundMessage, OutboundStatus
+from bot.models import Enrollment, EnrollmentStatus, Mailbox, OutboundMessage, OutboundStatus
 from bot.runtime import Runtime
 from bot.services.campaigns import create_campaign, enroll, start_campaign
 from bot.services.candidates import add_candidate
@@ -31,6 +31,7 @@ from bot.services.mailboxes import connect_mailbox
 from bot.services.replies import Inbound, record_inbound
 from bot.services.sequences import StepDraft, create_sequence
 from bot.models import AddressKind, Provider
+from providers.base import InboundKind
 from providers.sandbox import PostOffice
 from tests import factories
 from tests.conftest import PROCESS_URLS

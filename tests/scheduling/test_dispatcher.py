@@ -29,7 +29,7 @@ from scheduling import claims
 from scheduling.compose import compose, load_sendables
 from providers.base import PermanentFailure
 from scheduling.dispatcher import Dispatcher, _attempt
-from scheduling.planner import Planner
+from bot.services.planner import Planner
 from tests import factories
 
 ADDRESS = "rita@acme.example"

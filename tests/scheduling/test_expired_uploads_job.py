@@ -12,7 +12,7 @@ from bot.models import CandidateUpload
 from bot.runtime import Runtime
 from bot.services.candidate_rows import read_csv
 from bot.services.candidate_uploads import UPLOAD_TTL, stage_upload
-from scheduling.service import start_scheduler
+from bot.jobs import start_scheduler
 from scheduling.timer import EXPIRED_UPLOADS_JOB_ID
 from tests import factories
 

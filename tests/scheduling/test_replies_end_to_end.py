@@ -30,7 +30,6 @@ from bot.models import (
     Enrollment,
     EnrollmentStatus,
     InboundEvent,
-    InboundKind,
     Mailbox,
     MailboxStatus,
     OutboundMessage,
@@ -40,6 +39,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.services.campaigns import start_campaign
 from bot.services.connections import complete_connect
 from bot.services.replies import Inbound, record_inbound
+from providers.base import InboundKind
 from providers.connect import ClientSecrets
 from providers.gmail import GmailConnector
 from providers.graph import MicrosoftConnector

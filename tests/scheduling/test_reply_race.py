@@ -27,7 +27,6 @@ from bot.errors import UserError
 from bot.models import (
     Enrollment,
     EnrollmentStatus,
-    InboundKind,
     Mailbox,
     OutboundMessage,
     OutboundStatus,
@@ -37,7 +36,7 @@ from bot.services import transitions
 from bot.services.campaigns import pause_candidate, resume_candidate, start_campaign
 from bot.services.replies import Inbound, record_inbound
 from bot.services.sequences import StepDraft
-from providers.base import SentMessage
+from providers.base import InboundKind, SentMessage
 from providers.sandbox import PostOffice
 from scheduling import claims
 from scheduling.dispatcher import Dispatcher

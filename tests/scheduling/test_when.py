@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduling.when import Calendar, Preference, first_window, later_window, plan, wall
+from bot.rules.when import Calendar, Preference, first_window, later_window, plan, wall
 
 NY = ZoneInfo("America/New_York")
 

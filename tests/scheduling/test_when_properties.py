@@ -1,7 +1,7 @@
 """Properties of SPEC's "When to send" table over many zones, with start times that favour the days
 the zones actually change their clocks (found by scanning utcoffset changes) and the minutes around
 the gaps and folds. The rules for DST corners these tests hold are written at the top of
-scheduling/when.py.
+bot/rules/when.py.
 
 Datetimes of one zone are compared through UTC: Python compares two datetimes that share a tzinfo
 by wall clock alone, which is wrong across a fall-back."""
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from scheduling.when import (
+from bot.rules.when import (
     GRACE,
     SPREAD,
     Calendar,

@@ -44,7 +44,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.slack_app import build_app
 from handlers.ids import Action
 from providers.sandbox import PostOffice
-from scheduling.service import start_scheduler
+from bot.jobs import start_scheduler
 from scheduling.dispatcher import next_wakeup
 from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, SYNC_JOB_ID, Timer
 

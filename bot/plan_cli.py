@@ -22,7 +22,7 @@ from datetime import date, datetime, time
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scheduling import when
+from bot.rules import when
 
 PROG = "outreach plan"
 EXIT_USAGE = 2

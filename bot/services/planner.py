@@ -23,7 +23,7 @@ from bot.models import (
 )
 from bot.services.recipients import choose_address
 from providers.base import new_message_id
-from scheduling import when
+from bot.rules import when
 
 
 class Planner:
