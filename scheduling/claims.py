@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, column, delete, exists, func, or_, select, true, update, values
+from sqlalchemy import Integer, bindparam, column, delete, exists, func, or_, select, true, update, values
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from bot.models import (
     OutboundStatus,
 )
 from bot.services.delegations import grants
+from bot.services import transitions
 from bot.services.transitions import SENDS
 from scheduling.limits import DAY, Allowance, Usage, allowance
 
@@ -52,26 +53,19 @@ def may_send():  # type: ignore[no-untyped-def]
     )
 
 
-def _due(now: Any):  # type: ignore[no-untyped-def]
-    return and_(O.status == OutboundStatus.PENDING, O.due_at <= now,
-                or_(O.lease_expires_at.is_(None), O.lease_expires_at < now))
+_due = transitions.claimable
 
 
 # Built once with bind parameters, so SQLAlchemy compiles it once: it runs for every mailbox of
-# every claim. The subquery locks the rows (PostgreSQL) as SQLite's write lock does, so the UPDATE
-# needs no second status test (one would also make SQLite scan every pending row).
+# every claim. The transition (pending → sending) is transitions.claim_rows; its guard is the
+# locked subquery's `claimable`.
 _NOW = bindparam("now", type_=O.__table__.c.due_at.type)
-_TAKE_ROWS = (
-    update(O)
-    .where(O.id.in_(
-        select(O.id).where(O.mailbox_id == bindparam("b_mailbox"), _due(_NOW), may_send())
-        .order_by(O.due_at, O.id).limit(bindparam("quota", type_=Integer))
-        .with_for_update(of=O, skip_locked=True).correlate(None).scalar_subquery()))
-    .values(status=OutboundStatus.SENDING, claimed_by=bindparam("b_worker"),
-            lease_expires_at=bindparam("b_lease_until", type_=O.__table__.c.due_at.type),
-            attempted_at=_NOW, attempts=O.attempts + 1)
-    .returning(O.id)
-)
+_TAKE_ROWS = transitions.claim_rows(
+    select(O.id).where(O.mailbox_id == bindparam("b_mailbox"), _due(_NOW), may_send())
+    .order_by(O.due_at, O.id).limit(bindparam("quota", type_=Integer))
+    .with_for_update(of=O, skip_locked=True).correlate(None).scalar_subquery(),
+    worker=bindparam("b_worker"), lease_until=bindparam("b_lease_until", type_=O.__table__.c.due_at.type),
+    now=_NOW).returning(O.id)
 
 
 @dataclass(frozen=True)
@@ -137,14 +131,8 @@ def release(session: Session, ids: Sequence[int], now: datetime, *, worker_id: s
     """Claimed rows that may no longer go out, untouched by the provider, stop counting against the
     mailbox's cap. A candidate whose sequence ended meanwhile (a reply) has the row cancelled, as
     reply handling cancels planned ones, never pending again; otherwise (a pause, a revoke) it
-    waits, pending, for a resume. Only rows still claimed by `worker_id` move."""
-    ended = ~exists().where(Enrollment.id == O.enrollment_id, Enrollment.status.in_(SENDS))
-    taken = []
-    for status, which in ((OutboundStatus.CANCELLED, ended), (OutboundStatus.PENDING, true())):
-        taken += session.execute(
-            update(O).where(O.id.in_(ids), O.status == OutboundStatus.SENDING, O.claimed_by == worker_id, which)
-            .values(status=status, claimed_by=None, lease_expires_at=None, attempts=O.attempts - 1)
-            .returning(O.mailbox_id, O.attempted_at)).all()
+    waits, pending, for a resume. Only rows still claimed by `worker_id` move (transitions.release)."""
+    taken = transitions.release(session, ids, worker_id=worker_id)
     by_hour: dict[tuple[int, datetime], int] = {}
     for mailbox_id, attempted_at in taken:
         key = (mailbox_id, hour_of(attempted_at or now))
@@ -183,9 +171,7 @@ def _take_all(session: Session, quotas: dict[int, int], *, now: datetime, worker
               .with_for_update(of=O, skip_locked=True).lateral("picked"))
     chosen = select(picked.c.id).select_from(quota).join(picked, true())
     taken = session.connection().execute(
-        update(O).where(O.id.in_(chosen.scalar_subquery()))
-        .values(status=OutboundStatus.SENDING, claimed_by=worker_id, lease_expires_at=now + lease,
-                attempted_at=now, attempts=O.attempts + 1)
+        transitions.claim_rows(chosen.scalar_subquery(), worker=worker_id, lease_until=now + lease, now=now)
         .returning(O.id, O.mailbox_id)).all()
     rows: dict[int, list[int]] = {}
     for row_id, mailbox_id in taken:
