@@ -14,7 +14,8 @@ from bot.db import transaction
 from bot.models import Enrollment, Organisation, OutboundMessage, OutboundStatus, PermissionLevel, User
 from bot.runtime import Runtime
 from bot.services import access
-from bot.services.mailboxes import approved_senders, mailboxes_of, sends_last_day
+from bot.services.mailboxes import approved_senders, mailboxes_of
+from bot.services.send_counts import sends_last_day
 from handlers.context import current_user
 from handlers.slack import Slack
 from handlers.views.home import home_view

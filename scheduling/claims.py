@@ -8,16 +8,11 @@ mailbox may still send: a reply recorded a moment earlier stops the send.
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from typing import Any
-
-from sqlalchemy import Integer, bindparam, column, delete, exists, func, or_, select, true, update, values
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Integer, bindparam, column, exists, func, or_, select, true, update, values
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -25,17 +20,16 @@ from bot.models import (
     CampaignStatus,
     Enrollment,
     Mailbox,
-    MailboxSendCount,
     MailboxStatus,
     OutboundMessage,
     OutboundStatus,
 )
 from bot.services.delegations import grants
-from bot.services import transitions
+from bot.services import send_counts, transitions
 from bot.services.transitions import SENDS
-from scheduling.limits import DAY, Allowance, Usage, allowance
+from scheduling.limits import Allowance, Usage, allowance
 
-O, M, C = OutboundMessage, Mailbox, MailboxSendCount
+O, M = OutboundMessage, Mailbox
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 
 
@@ -84,28 +78,7 @@ class Claim:
         return sum(len(ids) for ids in self.rows.values())
 
 
-def hour_of(moment: datetime) -> datetime:
-    """The counter a send at `moment` is added to."""
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-@functools.cache
-def _add_sends_statement(backend: str) -> Any:
-    """Built once per backend with bound parameters, so it is compiled once: a VALUES list made from
-    the counts was compiled anew at every claim."""
-    insert = postgresql_insert if backend == "postgresql" else sqlite_insert
-    statement = insert(C).values(mailbox_id=bindparam("b_mailbox"), hour=bindparam("b_hour", type_=C.hour.type),
-                                 sends=bindparam("b_sends"))
-    return statement.on_conflict_do_update(index_elements=[C.mailbox_id, C.hour],
-                                           set_={"sends": C.sends + statement.excluded.sends})
-
-
-def add_sends(session: Session, counts: dict[int, int], hour: datetime) -> None:
-    """Add to each mailbox's counter for the hour (safe under concurrent claims; in mailbox order, so
-    two writers never wait for each other's rows crosswise)."""
-    connection = session.connection()
-    connection.execute(_add_sends_statement(connection.dialect.name),
-                       [{"b_mailbox": m, "b_hour": hour, "b_sends": n} for m, n in sorted(counts.items())])
+hour_of = send_counts.hour_of  # kept for callers of the claim's name
 
 
 def _usage(session: Session, mailbox_ids: Sequence[int], now: datetime) -> dict[int, Usage]:
@@ -113,18 +86,8 @@ def _usage(session: Session, mailbox_ids: Sequence[int], now: datetime) -> dict[
         select(O.mailbox_id, func.count()).where(
             O.mailbox_id.in_(mailbox_ids), O.status == OutboundStatus.SENDING, O.claimed_by.is_not(None))
         .group_by(O.mailbox_id)).all())
-    # The hour now plus the 24 before it: whole hours, so at most an hour's sends are counted late.
-    window = {row[0]: (row[1], row[2]) for row in session.execute(
-        select(C.mailbox_id, func.sum(C.sends), func.min(C.hour)).where(
-            C.mailbox_id.in_(mailbox_ids), C.hour >= hour_of(now) - DAY, C.sends > 0)
-        .group_by(C.mailbox_id)).all()}
-    return {m: Usage(in_flight.get(m, 0), int(window.get(m, (0, None))[0] or 0),
-                     _oldest_end(window.get(m, (0, None))[1])) for m in mailbox_ids}
-
-
-def _oldest_end(oldest_hour: datetime | None) -> datetime | None:
-    """Sends in the oldest counted hour are all a day old one hour after that hour began + 24 h."""
-    return oldest_hour + timedelta(hours=1) if oldest_hour is not None else None
+    day = send_counts.last_day(session, mailbox_ids, now)
+    return {m: Usage(in_flight.get(m, 0), day[m].sends, day[m].oldest_end) for m in mailbox_ids}
 
 
 def release(session: Session, ids: Sequence[int], now: datetime, *, worker_id: str) -> None:
@@ -133,18 +96,13 @@ def release(session: Session, ids: Sequence[int], now: datetime, *, worker_id: s
     reply handling cancels planned ones, never pending again; otherwise (a pause, a revoke) it
     waits, pending, for a resume. Only rows still claimed by `worker_id` move (transitions.release)."""
     taken = transitions.release(session, ids, worker_id=worker_id)
-    by_hour: dict[tuple[int, datetime], int] = {}
-    for mailbox_id, attempted_at in taken:
-        key = (mailbox_id, hour_of(attempted_at or now))
-        by_hour[key] = by_hour.get(key, 0) - 1
-    for (mailbox_id, hour), count in by_hour.items():
-        add_sends(session, {mailbox_id: count}, hour)
+    send_counts.give_back(session, [(mailbox_id, attempted_at or now) for mailbox_id, attempted_at in taken])
 
 
 def _count_sends(session: Session, counts: dict[int, int], now: datetime) -> None:
     """Add this claim's sends to each mailbox's hour, in one statement; forget hours long past."""
-    add_sends(session, counts, hour_of(now))
-    session.execute(delete(C).where(C.hour < hour_of(now) - DAY - DAY))
+    send_counts.add(session, counts, hour_of(now))
+    send_counts.forget_old(session, now)
 
 
 def _take_each(session: Session, quotas: dict[int, int], *, now: datetime, worker_id: str,
