@@ -234,9 +234,10 @@ def _plan_next(session: Session, replanner: planner.Planner, enrollment: Enrollm
             O.status.in_([OutboundStatus.FAILED, OutboundStatus.CANCELLED])))
     if earlier is not None:
         session.expunge(row)
-        transitions.reopen(session, earlier, message_id=row.message_id, due_at=row.due_at,
-                           window_start=row.window_start, window_end=row.window_end,
-                           in_reply_to=row.in_reply_to, references=row.references)
+        with session.no_autoflush:  # as before: the caller's planned rows are flushed by the caller
+            transitions.reopen(session, earlier, message_id=row.message_id, due_at=row.due_at,
+                               window_start=row.window_start, window_end=row.window_end,
+                               in_reply_to=row.in_reply_to, references=row.references)
 
 
 def plan_again(session: Session, *, campaign: Campaign, now: datetime, rng: random.Random,
