@@ -15,7 +15,8 @@ from bot.runtime import Runtime
 from bot.services import access
 from bot.services.campaign_list import counts_of
 from bot.services.connections import organisation_enhanced
-from bot.services.mailboxes import approved_senders, mailboxes_of, sends_last_day
+from bot.services.mailboxes import approved_senders, mailboxes_of
+from bot.services.send_counts import sends_last_day
 from handlers.context import current_user
 from handlers.slack import Slack
 from handlers.views.home import home_view

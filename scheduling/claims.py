@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from typing import Any
-
-from sqlalchemy import Integer, and_, bindparam, column, delete, exists, func, or_, select, true, update, values
+from sqlalchemy import Integer, bindparam, column, exists, func, or_, select, true, update, values
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -22,17 +20,16 @@ from bot.models import (
     CampaignStatus,
     Enrollment,
     Mailbox,
-    MailboxSendCount,
     MailboxStatus,
     OutboundMessage,
     OutboundStatus,
 )
 from bot.services.delegations import grants
-from bot.services.send_counter import add_sends, hour_of
+from bot.services import send_counts, transitions
 from bot.services.transitions import SENDS
-from bot.rules.limits import DAY, Allowance, Usage, allowance
+from bot.rules.limits import Allowance, Usage, allowance
 
-O, M, C = OutboundMessage, Mailbox, MailboxSendCount
+O, M = OutboundMessage, Mailbox
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 
 
@@ -50,26 +47,19 @@ def may_send():  # type: ignore[no-untyped-def]
     )
 
 
-def _due(now: Any):  # type: ignore[no-untyped-def]
-    return and_(O.status == OutboundStatus.PENDING, O.due_at <= now,
-                or_(O.lease_expires_at.is_(None), O.lease_expires_at < now))
+_due = transitions.claimable
 
 
 # Built once with bind parameters, so SQLAlchemy compiles it once: it runs for every mailbox of
-# every claim. The subquery locks the rows (PostgreSQL) as SQLite's write lock does, so the UPDATE
-# needs no second status test (one would also make SQLite scan every pending row).
+# every claim. The transition (pending → sending) is transitions.claim_rows; its guard is the
+# locked subquery's `claimable`.
 _NOW = bindparam("now", type_=O.__table__.c.due_at.type)
-_TAKE_ROWS = (
-    update(O)
-    .where(O.id.in_(
-        select(O.id).where(O.mailbox_id == bindparam("b_mailbox"), _due(_NOW), may_send())
-        .order_by(O.due_at, O.id).limit(bindparam("quota", type_=Integer))
-        .with_for_update(of=O, skip_locked=True).correlate(None).scalar_subquery()))
-    .values(status=OutboundStatus.SENDING, claimed_by=bindparam("b_worker"),
-            lease_expires_at=bindparam("b_lease_until", type_=O.__table__.c.due_at.type),
-            attempted_at=_NOW, attempts=O.attempts + 1)
-    .returning(O.id)
-)
+_TAKE_ROWS = transitions.claim_rows(
+    select(O.id).where(O.mailbox_id == bindparam("b_mailbox"), _due(_NOW), may_send())
+    .order_by(O.due_at, O.id).limit(bindparam("quota", type_=Integer))
+    .with_for_update(of=O, skip_locked=True).correlate(None).scalar_subquery(),
+    worker=bindparam("b_worker"), lease_until=bindparam("b_lease_until", type_=O.__table__.c.due_at.type),
+    now=_NOW).returning(O.id)
 
 
 @dataclass(frozen=True)
@@ -93,44 +83,23 @@ def _usage(session: Session, mailbox_ids: Sequence[int], now: datetime) -> dict[
         select(O.mailbox_id, func.count()).where(
             O.mailbox_id.in_(mailbox_ids), O.status == OutboundStatus.SENDING, O.claimed_by.is_not(None))
         .group_by(O.mailbox_id)).all())
-    # The hour now plus the 24 before it: whole hours, so at most an hour's sends are counted late.
-    window = {row[0]: (row[1], row[2]) for row in session.execute(
-        select(C.mailbox_id, func.sum(C.sends), func.min(C.hour)).where(
-            C.mailbox_id.in_(mailbox_ids), C.hour >= hour_of(now) - DAY, C.sends > 0)
-        .group_by(C.mailbox_id)).all()}
-    return {m: Usage(in_flight.get(m, 0), int(window.get(m, (0, None))[0] or 0),
-                     _oldest_end(window.get(m, (0, None))[1])) for m in mailbox_ids}
-
-
-def _oldest_end(oldest_hour: datetime | None) -> datetime | None:
-    """Sends in the oldest counted hour are all a day old one hour after that hour began + 24 h."""
-    return oldest_hour + timedelta(hours=1) if oldest_hour is not None else None
+    day = send_counts.last_day(session, mailbox_ids, now)
+    return {m: Usage(in_flight.get(m, 0), day[m].sends, day[m].oldest_end) for m in mailbox_ids}
 
 
 def release(session: Session, ids: Sequence[int], now: datetime, *, worker_id: str) -> None:
     """Claimed rows that may no longer go out, untouched by the provider, stop counting against the
     mailbox's cap. A candidate whose sequence ended meanwhile (a reply) has the row cancelled, as
     reply handling cancels planned ones, never pending again; otherwise (a pause, a revoke) it
-    waits, pending, for a resume. Only rows still claimed by `worker_id` move."""
-    ended = ~exists().where(Enrollment.id == O.enrollment_id, Enrollment.status.in_(SENDS))
-    taken = []
-    for status, which in ((OutboundStatus.CANCELLED, ended), (OutboundStatus.PENDING, true())):
-        taken += session.execute(
-            update(O).where(O.id.in_(ids), O.status == OutboundStatus.SENDING, O.claimed_by == worker_id, which)
-            .values(status=status, claimed_by=None, lease_expires_at=None, attempts=O.attempts - 1)
-            .returning(O.mailbox_id, O.attempted_at)).all()
-    by_hour: dict[tuple[int, datetime], int] = {}
-    for mailbox_id, attempted_at in taken:
-        key = (mailbox_id, hour_of(attempted_at or now))
-        by_hour[key] = by_hour.get(key, 0) - 1
-    for (mailbox_id, hour), count in by_hour.items():
-        add_sends(session, {mailbox_id: count}, hour)
+    waits, pending, for a resume. Only rows still claimed by `worker_id` move (transitions.release)."""
+    taken = transitions.release(session, ids, worker_id=worker_id)
+    send_counts.give_back(session, [(mailbox_id, attempted_at or now) for mailbox_id, attempted_at in taken])
 
 
 def _count_sends(session: Session, counts: dict[int, int], now: datetime) -> None:
     """Add this claim's sends to each mailbox's hour, in one statement; forget hours long past."""
-    add_sends(session, counts, hour_of(now))
-    session.execute(delete(C).where(C.hour < hour_of(now) - DAY - DAY))
+    send_counts.add(session, counts, send_counts.hour_of(now))
+    send_counts.forget_old(session, now)
 
 
 def _take_each(session: Session, quotas: dict[int, int], *, now: datetime, worker_id: str,
@@ -157,9 +126,7 @@ def _take_all(session: Session, quotas: dict[int, int], *, now: datetime, worker
               .with_for_update(of=O, skip_locked=True).lateral("picked"))
     chosen = select(picked.c.id).select_from(quota).join(picked, true())
     taken = session.connection().execute(
-        update(O).where(O.id.in_(chosen.scalar_subquery()))
-        .values(status=OutboundStatus.SENDING, claimed_by=worker_id, lease_expires_at=now + lease,
-                attempted_at=now, attempts=O.attempts + 1)
+        transitions.claim_rows(chosen.scalar_subquery(), worker=worker_id, lease_until=now + lease, now=now)
         .returning(O.id, O.mailbox_id)).all()
     rows: dict[int, list[int]] = {}
     for row_id, mailbox_id in taken:

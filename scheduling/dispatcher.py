@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import templates
@@ -37,6 +37,7 @@ from bot.models import (
     OutboundMessage,
     OutboundStatus,
 )
+from bot.services import transitions
 from bot.services.notifications import notify
 from providers.base import (
     MailProvider,
@@ -231,10 +232,8 @@ class Dispatcher:
                 O.status == OutboundStatus.SENDING, O.lease_expires_at <= now,  # next_wakeup wakes at the lease end
                 Mailbox.status == MailboxStatus.CONNECTED,
             ).order_by(O.lease_expires_at).limit(limit).with_for_update(of=O, skip_locked=True)
-            taken = session.execute(
-                update(O).where(O.id.in_(stale.correlate(None).scalar_subquery()), O.status == OutboundStatus.SENDING)
-                .values(claimed_by=self.worker_id, lease_expires_at=now + self.lease)
-                .returning(O.id, O.mailbox_id, O.message_id)).all()
+            taken = transitions.take_over(session, stale.correlate(None).scalar_subquery(),
+                                          worker_id=self.worker_id, lease_until=now + self.lease)
             if not taken:
                 return 0
             providers = self._providers(session, {mailbox_id for _, mailbox_id, _ in taken})
@@ -257,9 +256,9 @@ class Dispatcher:
             outcomes.append(Outcome(row_id, sent=found) if found else Outcome(row_id, not_found=True))
         if unknown:  # the check itself failed: wait and check again, never send
             with transaction(self.sessions, write=True) as session:
-                for row in session.scalars(select(O).where(O.id.in_(unknown), O.claimed_by == self.worker_id)
-                                           .with_for_update(of=O)):
-                    row.claimed_by, row.lease_expires_at = None, now + backoff(row.attempts)
+                for row in list(session.scalars(select(O).where(O.id.in_(unknown), O.claimed_by == self.worker_id)
+                                                .with_for_update(of=O))):
+                    transitions.set_aside(session, row, worker_id=self.worker_id, check_at=now + backoff(row.attempts))
         if outcomes:
             scratch = report or DispatchReport()
             self._record(outcomes, scratch)

@@ -108,7 +108,8 @@ class Recorder:
         for outcome in outcomes:
             row = rows[outcome.row_id]
             if row.status != OutboundStatus.SENDING or row.claimed_by != self.worker_id:
-                continue  # settled or taken over by another worker since (our lease ran out)
+                continue  # settled or taken over by another worker since (our lease ran out); each
+                # transition below re-checks this in its UPDATE (bot.services.transitions)
             if outcome.not_found:
                 self._retry_or_give_up(row, row.error or "not accepted by the mail provider")
             elif isinstance(outcome.error, RateLimited):
@@ -121,8 +122,8 @@ class Recorder:
             elif isinstance(outcome.error, PermanentFailure):
                 self._failed(row, str(outcome.error))
             else:  # temporary or unknown: it may have gone out, so look before sending again
-                row.claimed_by, row.error = None, str(outcome.error)[:1000]
-                row.lease_expires_at = self.now + backoff(row.attempts)
+                transitions.set_aside(self.session, row, worker_id=self.worker_id,
+                                      check_at=self.now + backoff(row.attempts), error=str(outcome.error)[:1000])
 
     def _load_candidates(self, rows: Iterable[OutboundMessage]) -> None:
         """Candidates and their addresses in one query, for the enrollments that will plan a next
@@ -133,9 +134,7 @@ class Recorder:
 
     def _back_to_pending(self, row: OutboundMessage, reason: str) -> None:
         """Never sent: it waits for its turn again, unless the candidate's sequence ended meanwhile."""
-        row.status = OutboundStatus.PENDING if row.enrollment.status.sends else OutboundStatus.CANCELLED
-        row.error = reason[:1000]
-        row.claimed_by = row.lease_expires_at = None
+        transitions.back_to_pending(self.session, row, worker_id=self.worker_id, reason=reason)
 
     def _retry_or_give_up(self, row: OutboundMessage, reason: str) -> None:
         if row.attempts >= MAX_ATTEMPTS:
@@ -144,8 +143,8 @@ class Recorder:
             self._back_to_pending(row, reason)
 
     def _failed(self, row: OutboundMessage, reason: str) -> None:
-        row.status, row.error = OutboundStatus.FAILED, reason[:1000]
-        row.claimed_by = row.lease_expires_at = None
+        if not transitions.fail(self.session, row, worker_id=self.worker_id, reason=reason):
+            return  # settled by someone else since: nothing to tell
         enrollment = row.enrollment
         candidate, campaign = enrollment.candidate, enrollment.campaign
         # Paused, so the recruiter can fix it and resume the candidate; a reply recorded meanwhile stays.

@@ -4,7 +4,7 @@ statement per table, each `UPDATE … FROM rows RETURNING` with the batch's rows
 most of a send's cost). Planning each next step still goes
 through the Planner, for the enrollments that have one.
 
-Both updates are guarded transitions (bot.services.transitions): a row is marked sent only while it
+Both updates are guarded transitions, built by bot.services.transitions: a row is marked sent only while it
 is still `sending` and claimed by this worker, and an enrollment advances only while it is in a
 state that sends, with its new status computed in SQL from the row as it is then, never from an
 earlier read. A reply that commits while this runs either wins (the enrollment stays Replied and no
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Integer, String, Time, bindparam, case, func, literal, select, update
+from sqlalchemy import Connection, Integer, String, Time, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import (
@@ -31,9 +31,8 @@ from bot.models import (
     OutboundMessage,
     OutboundStatus,
     SequenceStep,
-    UTCDateTime,
 )
-from bot.services.transitions import SENDS
+from bot.services import transitions
 from providers.base import SentMessage
 from scheduling.bulk_rows import Columns, rows_params, rows_table
 from bot.services.planner import Planner
@@ -115,33 +114,10 @@ _ADVANCES: Columns = [("b_id", Integer()), ("b_step", Integer()), ("b_last", Int
 
 @functools.cache
 def _statements(backend: str) -> tuple[Any, Any]:
-    """Both bulk UPDATEs, built once per backend so SQLAlchemy compiles each once."""
-    marks = rows_table(backend, "marks", _MARKS)
-    # `status || ''`: the same test, but SQLite would otherwise drive the join from the status index
-    # (every row in `sending`, each against every mark) instead of one primary-key seek per mark.
-    mark = (update(O).where(O.c.id == marks.c.b_id, O.c.status.op("||")(literal("", String())) == OutboundStatus.SENDING.value,
-                            O.c.claimed_by == bindparam("b_worker"))
-            .values(status=OutboundStatus.SENT.value, sent_at=bindparam("b_now", type_=UTCDateTime()), error=None,
-                    claimed_by=None, lease_expires_at=None, provider_message_id=marks.c.b_pid,
-                    provider_thread_id=marks.c.b_tid, sent_message_id=marks.c.b_mid)
-            .returning(O.c.id))
-    rows = rows_table(backend, "advances", _ADVANCES)
-    now = bindparam("b_now", type_=UTCDateTime())
-    status = case((rows.c.b_last == 1, EnrollmentStatus.FINISHED.value),
-                  (E.c.status == EnrollmentStatus.NOT_STARTED.value, EnrollmentStatus.IN_PROGRESS.value),
-                  else_=E.c.status)
-    references = case((func.coalesce(E.c.thread_references, "") == "", rows.c.b_mid),
-                      else_=E.c.thread_references + literal(" ") + rows.c.b_mid)
-    advance = (update(E).where(E.c.id == rows.c.b_id, E.c.status.in_([s.value for s in SENDS]))
-               .values(status=status,
-                       steps_sent=case((E.c.steps_sent > rows.c.b_step, E.c.steps_sent), else_=rows.c.b_step),
-                       thread_id=func.coalesce(E.c.thread_id, rows.c.b_thread),
-                       thread_references=references,
-                       thread_subject=func.coalesce(E.c.thread_subject, rows.c.b_subject),
-                       first_send_local=func.coalesce(E.c.first_send_local, rows.c.b_first),
-                       last_sent_at=now, ended_at=case((rows.c.b_last == 1, now), else_=None))
-               .returning(E.c.id, E.c.status))
-    return mark, advance
+    """Both bulk UPDATEs (the transitions' builders, bot.services.transitions.mark_sent and
+    .advance), built once per backend so SQLAlchemy compiles each once."""
+    return (transitions.mark_sent(rows_table(backend, "marks", _MARKS)),
+            transitions.advance(rows_table(backend, "advances", _ADVANCES)))
 
 
 def _mark_sent(connection: Connection, sent: list[tuple[_Row, SentMessage]], worker_id: str,

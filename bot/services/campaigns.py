@@ -241,11 +241,10 @@ def _plan_next(session: Session, replanner: planner.Planner, enrollment: Enrollm
             O.status.in_([OutboundStatus.FAILED, OutboundStatus.CANCELLED])))
     if earlier is not None:
         session.expunge(row)
-        earlier.status, earlier.error, earlier.attempts = OutboundStatus.PENDING, None, 0
-        earlier.message_id, earlier.due_at = row.message_id, row.due_at
-        earlier.window_start, earlier.window_end = row.window_start, row.window_end
-        earlier.in_reply_to, earlier.references = row.in_reply_to, row.references
-        earlier.claimed_by = earlier.lease_expires_at = earlier.attempted_at = None
+        with session.no_autoflush:  # as before: the caller's planned rows are flushed by the caller
+            transitions.reopen(session, earlier, message_id=row.message_id, due_at=row.due_at,
+                               window_start=row.window_start, window_end=row.window_end,
+                               in_reply_to=row.in_reply_to, references=row.references)
 
 
 def plan_again(session: Session, *, campaign: Campaign, now: datetime, rng: random.Random,

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import templates
@@ -42,7 +42,6 @@ from bot.models import (
     CandidateAddress,
     DirectMessage,
     Mailbox,
-    MailboxSendCount,
     MailboxStatus,
     Provider,
     Sequence,
@@ -51,7 +50,8 @@ from bot.models import (
 )
 from bot.services.connections import mark_needs_reconnect
 from bot.services.addresses import address_problem, check_line, control_problem, valid_address
-from bot.services.mailboxes import sending_mailboxes, sends_last_day
+from bot.services import send_counts
+from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import find_sequence, sequences_of
 from providers.base import (
     MailProvider,
@@ -67,14 +67,12 @@ from providers.base import (
     send_once,
 )
 from bot.provider_registry import ProviderRegistry
-from bot.services.send_counter import add_sends, hour_of
 
 log = logging.getLogger(__name__)
 
 SAMPLE_NAME = "Alex Sample"
 PREVIEW_PREFIX = "[Preview] "
 NAME_VARIABLES = ("name", "first_name", "last_name")  # made from the candidate's name (templates.candidate_values)
-DAY = timedelta(hours=24)
 MODAL_TEXT_LIMIT = 3000  # the most a Slack text input can hold: a longer draft cannot be shown for editing
 TEMPLATE_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{|\{%|\{#", re.S)
 FIELD_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[=:]\s*(.*?)\s*$")
@@ -188,7 +186,7 @@ def sender_choices(session: Session, *, user: User, now: datetime) -> list[Sende
     mailboxes = sending_mailboxes(session, user)
     if not mailboxes:
         raise UserError("You have no connected mailbox to send from. Connect one with `/outreach connect`.")
-    used = sends_last_day(session, [m.id for m in mailboxes], now)
+    used = send_counts.sends_last_day(session, [m.id for m in mailboxes], now)
     return [SenderChoice(m.id, m.address, max(m.daily_cap - used.get(m.id, 0), 0), m.daily_cap) for m in mailboxes]
 
 
@@ -257,11 +255,9 @@ def _minutes(seconds: float) -> str:
 
 def _cap_problem(session: Session, mailbox: Mailbox, sends: int, now: datetime, tz: str) -> str | None:
     """Why these sends would go over the rolling daily cap, and when room frees up; None when they fit.
-    Counted as the claim counts (bot/services/send_counter.py): whole UTC hours, so an hour's sends stop
+    Counted as the claim counts (bot.services.send_counts): whole UTC hours, so an hour's sends stop
     counting 25 hours after the hour began."""
-    C = MailboxSendCount
-    hours = session.execute(select(C.hour, C.sends).where(
-        C.mailbox_id == mailbox.id, C.hour >= hour_of(now) - DAY, C.sends > 0).order_by(C.hour)).all()
+    hours = send_counts.hours_last_day(session, mailbox.id, now)
     used = sum(n for _, n in hours)
     if used + sends <= mailbox.daily_cap:
         return None
@@ -273,7 +269,7 @@ def _cap_problem(session: Session, mailbox: Mailbox, sends: int, now: datetime, 
     for hour, count in hours:
         freed += count
         if used - freed + sends <= mailbox.daily_cap:
-            room_at = _at(hour + DAY + timedelta(hours=1), tz)
+            room_at = _at(hour + send_counts.DAY + timedelta(hours=1), tz)
             return (f"{mailbox.address} has sent {used} of its {mailbox.daily_cap} emails allowed in 24 hours, so "
                     f"{emails} would go over its daily cap. There is room again from {room_at}.")
     return f"{mailbox.address} has no room under its daily cap of {mailbox.daily_cap} emails in 24 hours."
@@ -458,10 +454,10 @@ def _reserve(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, 
             lost = exc
             mark_needs_reconnect(session, mailbox=mailbox, reason=str(exc), clock=clock)
         else:
-            add_sends(session, {mailbox.id: len(emails)}, hour_of(now))
+            send_counts.add(session, {mailbox.id: len(emails)}, send_counts.hour_of(now))
             _hold(mailbox, now + timedelta(seconds=mailbox.min_spacing_seconds))
         reserved = _Reserved(mailbox.id, mailbox.address, mailbox.provider, provider if lost is None else None,
-                             hour_of(now), emails)
+                             send_counts.hour_of(now), emails)
     if lost is not None:
         raise UserError(_lost_text(reserved.address, 0, len(emails)))
     return reserved, label
@@ -517,9 +513,7 @@ def _record(sessions: sessionmaker[Session], *, reserved: _Reserved, sent: list[
         if isinstance(error, TemporaryFailure):
             unsent -= 1  # the one that failed may have gone out: it keeps counting against the cap
         if unsent > 0:
-            session.execute(update(MailboxSendCount).where(
-                MailboxSendCount.mailbox_id == mailbox.id, MailboxSendCount.hour == reserved.hour)
-                .values(sends=MailboxSendCount.sends - unsent))
+            send_counts.add(session, {mailbox.id: -unsent}, reserved.hour)
         if sent:
             mailbox.last_send_at = now
             _hold(mailbox, now + timedelta(seconds=mailbox.min_spacing_seconds))

@@ -1,9 +1,8 @@
 """Mailboxes: connecting, listing, and the per-provider sending limits."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -12,7 +11,6 @@ from bot.models import (
     Delegation,
     DelegationStatus,
     Mailbox,
-    MailboxSendCount,
     MailboxStatus,
     PermissionLevel,
     Provider,
@@ -107,15 +105,6 @@ def sending_mailboxes(session: Session, user: User) -> list[Mailbox]:
         Mailbox.status == MailboxStatus.CONNECTED, grants(Mailbox.owner_id, user.id, Mailbox.id, None))
         .order_by(Mailbox.address))
     return sorted(found, key=lambda m: m.owner_id != user.id)
-
-
-def sends_last_day(session: Session, mailbox_ids: list[int], now: datetime) -> dict[int, int]:
-    """Sends counted against each mailbox's daily cap now (the same hourly counters the claim uses)."""
-    return {m: int(n) for m, n in session.execute(
-        select(MailboxSendCount.mailbox_id, func.sum(MailboxSendCount.sends)).where(
-            MailboxSendCount.mailbox_id.in_(mailbox_ids),
-            MailboxSendCount.hour >= now.replace(minute=0, second=0, microsecond=0) - timedelta(days=1))
-        .group_by(MailboxSendCount.mailbox_id)).all()}
 
 
 def approved_senders(session: Session, mailbox_ids: list[int]) -> dict[int, list[str]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -177,8 +177,7 @@ def _event(session: Session, mailbox: Mailbox, inbound: Inbound, clock: Clock, *
 def _cancel_planned(session: Session, enrollment: Enrollment) -> None:
     """Steps planned for this candidate will not go (the claim re-checks anyway): cancelled, so no
     report shows them as still to come."""
-    session.execute(update(O).where(O.enrollment_id == enrollment.id, O.status == OutboundStatus.PENDING)
-                    .values(status=OutboundStatus.CANCELLED))
+    transitions.cancel_planned(session, enrollment.id)
     mark_stale(session, [enrollment.campaign_id])
 
 

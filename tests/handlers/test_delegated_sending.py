@@ -47,7 +47,7 @@ from bot.services.sequences import StepDraft, create_sequence
 from handlers.ids import Action
 from handlers.notices import deliver_notices
 from providers.sandbox import PostOffice
-from bot.services.send_counter import hour_of
+from bot.services.send_counts import hour_of
 from scheduling.claims import Claim
 from scheduling.dispatcher import Dispatcher, DispatchReport
 from tests import factories
