@@ -33,8 +33,8 @@ from bot.models.enums import (
     SendPreference,
     ShareLevel,
 )
-from bot.models.mail import ChannelAlert, DirectMessage, InboundEvent, MailboxSendCount, OutboundMessage
-from bot.models.notices import AuditEntry, Notification
+from bot.models.mail import DirectMessage, InboundEvent, MailboxSendCount, OutboundMessage
+from bot.models.notices import AuditEntry, ChannelAlert, Notification
 
 __all__ = ["AddressKind", "AuditEntry", "Base", "Campaign", "CampaignShare", "CampaignStatus", "Candidate",
            "CandidateAddress", "CandidateUpload", "ChannelAlert", "Delegation", "DelegationStatus",

@@ -106,29 +106,6 @@ class InboundEvent(Base):
     created_at: Mapped[datetime]
 
 
-class ChannelAlert(Base):
-    """A reply or bounce alert for a campaign's channel, in an outbox like Notification. The serving
-    process posts a channel's waiting alerts as one message per run, so a busy campaign never
-    floods the channel (Slack allows about one message per second per channel)."""
-
-    __tablename__ = "channel_alerts"
-    __table_args__ = (Index(None, "delivered_at", "channel_id"),)
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
-    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime]
-    delivered_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # Delivery's lease: a run claims rows (claimed_by, until lease_expires_at) in one short write,
-    # calls Slack outside any transaction, and records in another; a crashed run's claim expires.
-    claimed_by: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None]
-
-
 class MailboxSendCount(Base):
     """Sends started per mailbox per UTC hour, for the rolling 24-hour daily cap: summing 25 small
     rows is constant work, where counting the sends themselves grows with the mailbox's volume.
