@@ -18,22 +18,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.command import Command
+
 PROG = "outreach classify"
 EXIT_UNREADABLE = 2
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser(
-        "classify", help="say whether .eml files are replies, auto-replies, bounces or other mail (JSON lines)",
-        description="Classify inbound email files as reply, auto_reply, bounce or other: one JSON object a line "
-                    "with the failing recipients of a bounce and whether the failure is permanent.",
-    )
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE.eml", help="raw RFC 5322 messages")
     parser.add_argument("--headers-only", action="store_true",
                         help="read only the header block of each file (what basic permissions allow)")
     parser.add_argument("--own", action="append", default=[], metavar="ADDRESS",
                         help="the mailbox's own address; mail from it is never a reply (repeatable)")
-    parser.set_defaults(run=run, no_settings=True)
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
@@ -52,3 +48,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         print(json.dumps({"file": name, "kind": verdict.kind.value, "recipients": list(verdict.recipients),
                           "permanent": verdict.permanent}), flush=True)
     return status
+
+
+COMMAND = Command(
+    "classify", "say whether .eml files are replies, auto-replies, bounces or other mail (JSON lines)", run,
+    _arguments, needs_settings=False,
+    parser={"description": "Classify inbound email files as reply, auto_reply, bounce or other: one JSON object a "
+                           "line with the failing recipients of a bounce and whether the failure is permanent."})

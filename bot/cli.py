@@ -10,7 +10,9 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from bot.command import Command
 from bot.config import ConfigError, Settings, load_settings
 from bot.crypto import CredentialsUnreadable, new_key
 
@@ -20,6 +22,10 @@ EXIT_CONFIG = 2
 EXIT_DATABASE = 3
 EXIT_SLACK_REFUSED = 4
 EXIT_SLACK_UNREACHABLE = 5
+
+
+GROUPS = {"db": "database commands", "keys": "encryption keys",
+          "campaign": "campaign commands (import a campaign from a file)"}
 
 
 def database_unreachable(url: str, error: Exception) -> str:
@@ -171,47 +177,66 @@ def _keys_new(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--host", default="0.0.0.0")
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workdir", default=None, help="where the demo keeps its files (default: a fresh temp dir)")
+
+
+def _audit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
+    parser.add_argument("--action", default="", help="only actions starting with this, e.g. delegation.")
+
+
+def commands() -> list[Command]:
+    """Every sub-command, in the order `outreach --help` lists them."""
+    from bot import classify_cli, plan_cli
+    from bot.campaign_import import cli as campaign_import_cli
+
+    return [
+        Command("serve", "run the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP) and its scheduler", _serve,
+                _serve_arguments),
+        Command("worker", "run only the scheduler and dispatcher (scale-out)", _worker),
+        Command("demo", "a scripted offline walk through the bot's main job", _demo, _demo_arguments,
+                needs_settings=False),
+        Command("db upgrade", "apply migrations", _db_upgrade),
+        Command("doctor", "check settings, database, Slack and providers; changes nothing", _doctor,
+                needs_settings=False),
+        Command("audit", "print the newest audit entries (delegation answers, refused clicks, ...)", _audit,
+                _audit_arguments),
+        plan_cli.COMMAND,
+        campaign_import_cli.COMMAND,
+        classify_cli.COMMAND,
+        Command("keys new", "print a new Fernet key for OUTREACH_ENCRYPTION_KEYS", _keys_new, needs_settings=False),
+        Command("keys rotate", "re-encrypt every stored credential under the first key", _keys_rotate),
+    ]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description="Recruiting outreach from Slack.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    serve = sub.add_parser("serve", help="run the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP) and its scheduler")
-    serve.add_argument("--port", type=int, default=3000)
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.set_defaults(run=_serve)
-
-    worker = sub.add_parser("worker", help="run only the scheduler and dispatcher (scale-out)")
-    worker.set_defaults(run=_worker)
-
-    demo = sub.add_parser("demo", help="a scripted offline walk through the bot's main job")
-    demo.add_argument("--workdir", default=None, help="where the demo keeps its files (default: a fresh temp dir)")
-    demo.set_defaults(run=_demo, no_settings=True)
-
-    db = sub.add_parser("db", help="database commands")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
-    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
-
-    sub.add_parser("doctor", help="check settings, database, Slack and providers; changes nothing").set_defaults(
-        run=_doctor, no_settings=True)
-    audit = sub.add_parser("audit", help="print the newest audit entries (delegation answers, refused clicks, ...)")
-    audit.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
-    audit.add_argument("--action", default="", help="only actions starting with this, e.g. delegation.")
-    audit.set_defaults(run=_audit)
-
-    from bot import campaign_import, classify_cli
-    from bot import plan_cli
-
-    plan_cli.add_parser(sub)
-    campaign_import.add_parser(sub)
-    classify_cli.add_parser(sub)
-
-    keys = sub.add_parser("keys", help="encryption keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
-    keys_sub.add_parser("new", help="print a new Fernet key for OUTREACH_ENCRYPTION_KEYS").set_defaults(
-        run=_keys_new, no_settings=True)
-    keys_sub.add_parser("rotate", help="re-encrypt every stored credential under the first key").set_defaults(
-        run=_keys_rotate)
+    groups: dict[str, Any] = {}
+    for command in commands():
+        group, _, name = command.name.rpartition(" ")
+        where = sub
+        if group:
+            if group not in groups:
+                members = sub.add_parser(group, help=GROUPS[group])
+                groups[group] = members.add_subparsers(dest=f"{group}_command", required=True,
+                                                       metavar=f"{group.upper()}_COMMAND")
+            where = groups[group]
+        kind = where._parser_class  # argparse offers no other way to choose one sub-command's parser class
+        where._parser_class = command.parser_class or kind
+        try:
+            one = where.add_parser(name, help=command.help, **command.parser)
+        finally:
+            where._parser_class = kind
+        command.arguments(one)
+        one.set_defaults(run=command.run, no_settings=not command.needs_settings)
     return parser
 
 

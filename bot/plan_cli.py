@@ -22,6 +22,8 @@ from datetime import date, datetime, time
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.command import Command
+
 from bot.rules import when
 
 PROG = "outreach plan"
@@ -77,18 +79,7 @@ def _report(line: str) -> int:
     return EXIT_USAGE
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    kind = sub._parser_class  # argparse offers no other way to choose one sub-command's parser class
-    sub._parser_class = _PlanParser
-    try:
-        parser = sub.add_parser(
-            "plan", help="print when each step would be sent (JSON), for a preference, zone and start",
-            description="Print the send plan of a campaign's steps as JSON: step, send_at, window_start, "
-                        "window_end, in the campaign's zone with UTC offsets.",
-            allow_abbrev=False,
-        )
-    finally:
-        sub._parser_class = kind
+def _arguments(parser: argparse.ArgumentParser) -> None:
     # Every value is read as text and checked by _options(), so each mistake gets its own one line.
     parser.add_argument("--preference", metavar="{started,specific,best}",
                         help="when to send: started (default rule), specific (needs --at) or best")
@@ -101,7 +92,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("--send-days", metavar="0123456", default="0123456",
                         help="weekdays that may carry sends, Monday=0 (default: all seven)")
     parser.add_argument("--holidays", metavar="YYYY-MM-DD,...", default="", help="dates that carry no sends")
-    parser.set_defaults(run=run, no_settings=True)
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
@@ -234,3 +224,10 @@ def _holidays(value: str) -> frozenset[date]:
         except ValueError:
             raise BadInput("--holidays", f"{item!r} is not a real date; {expected}") from None
     return frozenset(holidays)
+
+
+COMMAND = Command(
+    "plan", "print when each step would be sent (JSON), for a preference, zone and start", run, _arguments,
+    needs_settings=False, parser_class=_PlanParser,
+    parser={"description": "Print the send plan of a campaign's steps as JSON: step, send_at, window_start, "
+                           "window_end, in the campaign's zone with UTC offsets.", "allow_abbrev": False})

@@ -20,9 +20,9 @@ written), `writing` (the one transaction, and the Python API above) and `cli`.
 """
 from __future__ import annotations
 
-from bot.campaign_import.cli import EXIT_OK, EXIT_PROBLEMS, add_parser
+from bot.campaign_import.cli import EXIT_OK, EXIT_PROBLEMS
 from bot.campaign_import.problems import ImportProblems, ImportResult, Problem
 from bot.campaign_import.writing import import_campaign, import_campaign_text
 
-__all__ = ["EXIT_OK", "EXIT_PROBLEMS", "ImportProblems", "ImportResult", "Problem", "add_parser", "import_campaign",
+__all__ = ["EXIT_OK", "EXIT_PROBLEMS", "ImportProblems", "ImportResult", "Problem", "import_campaign",
            "import_campaign_text"]

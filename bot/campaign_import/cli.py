@@ -8,6 +8,7 @@ from bot import yaml_limits
 from bot.campaign_import.problems import ImportProblems
 from bot.campaign_import.schema import example
 from bot.campaign_import.writing import import_campaign, import_campaign_text
+from bot.command import Command
 from bot.config import Settings
 from bot.errors import UserError
 
@@ -15,21 +16,11 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 2
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    campaign = sub.add_parser("campaign", help="campaign commands (import a campaign from a file)")
-    commands = campaign.add_subparsers(dest="campaign_command", required=True, metavar="CAMPAIGN_COMMAND")
-    importer = commands.add_parser(
-        "import", help="create a campaign from a YAML file, without Slack",
-        description="Create a campaign (owner, mailbox, sequence, settings, candidates) from a YAML file. "
-                    "Every problem is reported as FILE:LINE: field: message, and a bad file writes nothing "
-                    "(exit 2).",
-        epilog=example(), formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    importer.add_argument("file", metavar="FILE", help="the YAML file, or - to read standard input")
-    importer.add_argument("--start", action="store_true", help="start the campaign right after the import")
-    importer.add_argument("--dry-run", action="store_true",
-                          help="check everything (database included), then write nothing")
-    importer.set_defaults(run=_run_import)
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="the YAML file, or - to read standard input")
+    parser.add_argument("--start", action="store_true", help="start the campaign right after the import")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check everything (database included), then write nothing")
 
 
 def _run_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -62,3 +53,11 @@ def _run_import(args: argparse.Namespace, settings: Settings) -> int:
         runtime.engine.dispose()
     print(result.summary())
     return EXIT_OK
+
+
+COMMAND = Command(
+    "campaign import", "create a campaign from a YAML file, without Slack", _run_import, _arguments,
+    parser={"description": "Create a campaign (owner, mailbox, sequence, settings, candidates) from a YAML file. "
+                           "Every problem is reported as FILE:LINE: field: message, and a bad file writes "
+                           "nothing (exit 2).",
+            "epilog": example(), "formatter_class": argparse.RawDescriptionHelpFormatter})
