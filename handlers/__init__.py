@@ -5,11 +5,12 @@ from slack_bolt import App
 
 from bot.runtime import Runtime
 from handlers import campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences, sharing
-from handlers.context import acting_user_middleware
+from handlers.context import acting_user_middleware, runtime_middleware
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     router = commands.CommandRouter()
+    app.use(runtime_middleware(runtime))  # listeners find the runtime in their context
     errors.register(app)
     commands.register(app, router)
     home.register(app, runtime)
@@ -17,7 +18,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     sequences.register(app, runtime, router)
     campaigns.register(app, runtime, router)
     sending.register(app, runtime, router)
-    replies.register(app, runtime)
+    replies.register(app)
     delegations.register(app, runtime, router)
     sharing.register(app, runtime, router)
     app.use(acting_user_middleware(runtime, router))  # the acting user, resolved before any listener runs
