@@ -13,7 +13,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     app.use(runtime_middleware(runtime))  # listeners find the runtime in their context
     errors.register(app)
     commands.register(app, router)
-    home.register(app, runtime)
+    home.register(app)
     mailboxes.register(app, runtime, router)
     sequences.register(app, runtime, router)
     campaigns.register(app, runtime, router)
