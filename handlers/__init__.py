@@ -20,6 +20,6 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     sending.register(app, runtime, router)
     replies.register(app)
     delegations.register(app, runtime, router)
-    sharing.register(app, runtime, router)
+    sharing.register(app, router)
     app.use(acting_user_middleware(runtime, router))  # the acting user, resolved before any listener runs
     return router
