@@ -19,7 +19,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     campaigns.register(app, runtime, router)
     sending.register(app, runtime, router)
     replies.register(app)
-    delegations.register(app, runtime, router)
+    delegations.register(app, router)
     sharing.register(app, router)
     app.use(acting_user_middleware(runtime, router))  # the acting user, resolved before any listener runs
     return router
