@@ -15,7 +15,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     commands.register(app, router)
     home.register(app)
     mailboxes.register(app, runtime, router)
-    sequences.register(app, runtime, router)
+    sequences.register(app, router)
     campaigns.register(app, runtime, router)
     sending.register(app, runtime, router)
     replies.register(app)
