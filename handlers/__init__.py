@@ -17,7 +17,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     mailboxes.register(app, runtime, router)
     sequences.register(app, router)
     campaigns.register(app, runtime, router)
-    sending.register(app, runtime, router)
+    sending.register(app, router)
     replies.register(app)
     delegations.register(app, router)
     sharing.register(app, router)
