@@ -14,7 +14,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     errors.register(app)
     commands.register(app, router)
     home.register(app)
-    mailboxes.register(app, runtime, router)
+    mailboxes.register(app, router)
     sequences.register(app, router)
     campaigns.register(app, runtime, router)
     sending.register(app, router)
