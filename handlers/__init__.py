@@ -1,4 +1,5 @@
-"""The Slack surface: one module per feature, each with register(app, ...)."""
+"""The Slack surface: one module per feature, its listeners module-level functions wired by its
+register(app[, router]). The runtime reaches them through the Bolt context (runtime_middleware)."""
 from __future__ import annotations
 
 from slack_bolt import App
@@ -16,7 +17,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     home.register(app)
     mailboxes.register(app, router)
     sequences.register(app, router)
-    campaigns.register(app, runtime, router)
+    campaigns.register(app, router)
     sending.register(app, router)
     replies.register(app)
     delegations.register(app, router)
