@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
@@ -26,6 +25,7 @@ from bot.runtime import Runtime
 from bot.services import access, candidate_rows, candidate_uploads
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page
+from bot.services.campaign_marks import record_drawn, record_message, stale_messages
 from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import (
     PAUSE_REASONS,
@@ -502,10 +502,7 @@ def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
     rate limited), and posted again if someone deleted it. Returns how many were redrawn."""
     slack, updated = Slack(client), 0
     with transaction(runtime.sessions) as session:
-        campaigns = session.scalars(select(Campaign).where(Campaign.status_ts.is_not(None)).where(
-            (Campaign.status != CampaignStatus.FINISHED) | ~Campaign.status_hash.startswith("finished:")).where(
-            Campaign.message_drawn_version.is_(None) | (Campaign.message_drawn_version != Campaign.message_version)))
-        drawn_all = [_draw(session, c) for c in campaigns]
+        drawn_all = [_draw(session, c) for c in stale_messages(session)]
     changed = [drawn for drawn in drawn_all if drawn.key != drawn.shown_key]
     _record_unchanged(runtime, [drawn for drawn in drawn_all if drawn.key == drawn.shown_key])
     for drawn in changed:
@@ -557,11 +554,9 @@ def _record(runtime: Runtime, slack: Slack, drawn: _Drawn, channel: str, ts: str
     """A short write: where the message is and what it shows, only if its ts is still the one that
     was read. When a concurrent refresh recorded another message meanwhile, that one stays and the
     one posted here is deleted, so the owner never sees two. True when recorded."""
-    seen = Campaign.status_ts.is_(None) if drawn.ts is None else Campaign.status_ts == drawn.ts
     with transaction(runtime.sessions, write=True) as session:
-        recorded = session.execute(update(Campaign).where(Campaign.id == drawn.campaign_id, seen).values(
-            status_channel=channel, status_ts=ts, status_hash=drawn.key,
-            message_drawn_version=drawn.version)).rowcount == 1
+        recorded = record_message(session, campaign_id=drawn.campaign_id, read_ts=drawn.ts, channel=channel, ts=ts,
+                                  key=drawn.key, version=drawn.version)
     if not recorded and ts != drawn.ts:
         slack.delete(channel, ts)
     return recorded
@@ -572,6 +567,4 @@ def _record_unchanged(runtime: Runtime, drawn: list[_Drawn]) -> None:
     if not drawn:
         return
     with transaction(runtime.sessions, write=True) as session:
-        for each in drawn:
-            session.execute(update(Campaign).where(Campaign.id == each.campaign_id)
-                            .values(message_drawn_version=each.version))
+        record_drawn(session, [(each.campaign_id, each.version) for each in drawn])
