@@ -10,14 +10,13 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
-from sqlalchemy import select
 
 from bot.db import transaction
 from bot.errors import UserError
-from bot.models import Notification
 from bot.runtime import Runtime
 from bot.services import access, delegations
 from bot.services.directory import ensure_user
+from bot.services.notifications import posted_notices
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, mentioned_person, runtime_of
 from handlers.home import deliver_and_refresh
@@ -51,8 +50,7 @@ def expire_requests(runtime: Runtime, client: WebClient) -> int:
     with transaction(runtime.sessions, write=True) as session:
         expired = delegations.expire_unanswered(session, clock=runtime.clock)
         keys = [f"delegation_request:{d.id}" for d in expired]
-        dms = [(n.channel, n.ts, n.text) for n in session.scalars(
-            select(Notification).where(Notification.dedupe_key.in_(keys), Notification.ts.is_not(None)))]
+        dms = posted_notices(session, dedupe_keys=keys)
     slack = Slack(client)
     for channel, ts, text in dms:
         said = f"{text}\n\n:hourglass: This request expired unanswered; the recruiter can ask again."
