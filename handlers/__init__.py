@@ -1,24 +1,26 @@
-"""The Slack surface: one module per feature, each with register(app, ...)."""
+"""The Slack surface: one module per feature, its listeners module-level functions wired by its
+register(app[, router]). The runtime reaches them through the Bolt context (runtime_middleware)."""
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bot.runtime import Runtime
 from handlers import campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences, sharing
-from handlers.context import acting_user_middleware
+from handlers.context import acting_user_middleware, runtime_middleware
 
 
 def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     router = commands.CommandRouter()
+    app.use(runtime_middleware(runtime))  # listeners find the runtime in their context
     errors.register(app)
     commands.register(app, router)
-    home.register(app, runtime)
-    mailboxes.register(app, runtime, router)
-    sequences.register(app, runtime, router)
-    campaigns.register(app, runtime, router)
-    sending.register(app, runtime, router)
-    replies.register(app, runtime)
-    delegations.register(app, runtime, router)
-    sharing.register(app, runtime, router)
+    home.register(app)
+    mailboxes.register(app, router)
+    sequences.register(app, router)
+    campaigns.register(app, router)
+    sending.register(app, router)
+    replies.register(app)
+    delegations.register(app, router)
+    sharing.register(app, router)
     app.use(acting_user_middleware(runtime, router))  # the acting user, resolved before any listener runs
     return router

@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
@@ -15,7 +16,6 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
@@ -25,6 +25,7 @@ from bot.runtime import Runtime
 from bot.services import access, candidate_rows, candidate_uploads
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page
+from bot.services.campaign_marks import record_drawn, record_message, stale_messages
 from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import (
     PAUSE_REASONS,
@@ -44,7 +45,7 @@ from bot.services.campaigns import (
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
 from handlers.commands import CommandCall, CommandRouter
-from handlers.context import current_user
+from handlers.context import acting, runtime_of
 from handlers.files import download, file_info
 from handlers.ids import Action, Callback
 from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, UploadTarget, action_value
@@ -108,341 +109,370 @@ def _open_campaigns(session: Session, user: User) -> list[tuple[int, str]]:
     return [(c.id, c.name) for c in open_campaigns(session, user)]
 
 
-def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
-    def refresh_message(slack: Slack, campaign_id: int, page: int = 0) -> None:
-        campaign_message(runtime, slack, campaign_id, page)
+def _tell(respond: Respond, text: str) -> None:
+    respond(text=text, response_type="ephemeral", replace_original=False)
 
-    def tell(respond: Respond, text: str) -> None:
-        respond(text=text, response_type="ephemeral", replace_original=False)
 
-    # ---- create ------------------------------------------------------------------------------
-    @router.add("campaign new", "create a campaign: sequence, mailbox, when to send, alert channel")
-    def _new(call: CommandCall) -> None:
-        slack = Slack(call.client)
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, call.context, slack, refresh=True)  # their Slack time zone now
-            sequences = [(s.id, s.name) for s in sequences_of(session, user=user)]
-            mailboxes = [(m.id, m.address if m.owner_id == user.id else f"{m.address} ({m.owner.name}'s, delegated)")
-                         for m in sending_mailboxes(session, user)]
-            tz = user.tz
-        if not sequences:
-            raise UserError("Create a sequence first: `/outreach sequence new`.")
-        if not mailboxes:
-            raise UserError("Connect the mailbox to send from first: `/outreach connect`.")
-        call.ack()
-        slack.open_modal(call.body["trigger_id"], campaign_modal(CampaignChoices(
-            sequences=sequences, mailboxes=mailboxes, timezone=tz)))
+# ---- create ----------------------------------------------------------------------------------
+def open_new_campaign(call: CommandCall) -> None:
+    """`/outreach campaign new`: the campaign modal (the asker's Slack time zone read again)."""
+    with acting(call.context, write=True, refresh=True) as (session, user):  # their Slack time zone now
+        sequences = [(s.id, s.name) for s in sequences_of(session, user=user)]
+        mailboxes = [(m.id, m.address if m.owner_id == user.id else f"{m.address} ({m.owner.name}'s, delegated)")
+                     for m in sending_mailboxes(session, user)]
+        tz = user.tz
+    if not sequences:
+        raise UserError("Create a sequence first: `/outreach sequence new`.")
+    if not mailboxes:
+        raise UserError("Connect the mailbox to send from first: `/outreach connect`.")
+    call.ack()
+    Slack(call.client).open_modal(call.body["trigger_id"], campaign_modal(CampaignChoices(
+        sequences=sequences, mailboxes=mailboxes, timezone=tz)))
 
-    @app.view(Callback.CAMPAIGN_NEW.value)
-    def _create(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        values, slack = view["state"]["values"], Slack(client)
-        try:
-            settings = _campaign_settings(values)
-            channel = settings["alert_channel_id"]
-            if channel and not slack.bot_is_in(channel):  # a private one it is not in: channel_not_found
-                raise UserError("Invite @Outreach to that channel first (`/invite @Outreach`), or pick another.",
-                                field="alert_channel")
-            with transaction(runtime.sessions, write=True) as session:
-                user = current_user(session, runtime, context, slack)
-                sequence = next((s for s in sequences_of(session, user=user)
-                                 if str(s.id) == _value(values, "sequence")), None)
-                mailbox = next((m for m in sending_mailboxes(session, user)
-                                if str(m.id) == _value(values, "mailbox")), None)
-                if sequence is None:
-                    raise UserError("That sequence is gone: pick another.", field="sequence")
-                if mailbox is None:
-                    raise UserError("You can no longer send from that mailbox: pick another.", field="mailbox")
-                campaign = create_campaign(session, owner=user, sequence=sequence, mailbox=mailbox,
-                                           clock=runtime.clock, **settings)
-                campaign_id = campaign.id
-        except UserError as error:
-            ack(response_action="errors", errors={error.field or "name": error.message})
-            return
-        ack()
-        refresh_message(slack, campaign_id)
 
-    # ---- candidates --------------------------------------------------------------------------
-    @app.action(Action.CAMPAIGN_ADD_CANDIDATES.value)
-    def _open_candidates(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        ack()
-        slack = Slack(client)
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, context, slack)
+def save_new_campaign(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The campaign modal's submission: the campaign is created as a draft and its message posted."""
+    runtime, values, slack = runtime_of(context), view["state"]["values"], Slack(client)
+    try:
+        settings = _campaign_settings(values)
+        channel = settings["alert_channel_id"]
+        if channel and not slack.bot_is_in(channel):  # a private one it is not in: channel_not_found
+            raise UserError("Invite @Outreach to that channel first (`/invite @Outreach`), or pick another.",
+                            field="alert_channel")
+        with acting(context, write=True) as (session, user):
+            sequence = next((s for s in sequences_of(session, user=user)
+                             if str(s.id) == _value(values, "sequence")), None)
+            mailbox = next((m for m in sending_mailboxes(session, user)
+                            if str(m.id) == _value(values, "mailbox")), None)
+            if sequence is None:
+                raise UserError("That sequence is gone: pick another.", field="sequence")
+            if mailbox is None:
+                raise UserError("You can no longer send from that mailbox: pick another.", field="mailbox")
+            campaign = create_campaign(session, owner=user, sequence=sequence, mailbox=mailbox,
+                                       clock=runtime.clock, **settings)
+            campaign_id = campaign.id
+    except UserError as error:
+        ack(response_action="errors", errors={error.field or "name": error.message})
+        return
+    ack()
+    campaign_message(runtime, slack, campaign_id)
+
+
+# ---- candidates ------------------------------------------------------------------------------
+def open_candidates_modal(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """Add candidates on the campaign message: upload a CSV or paste rows."""
+    ack()
+    with acting(context) as (session, user):
+        campaign = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id,
+                                   need=Need.CHANGE).campaign
+        view = candidates_modal(campaign.id, campaign.name)
+    Slack(client).open_modal(body["trigger_id"], view)
+
+
+def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaign_id: int | None) -> None:
+    """Keep what was read until the person confirms, and show them every problem by line."""
+    runtime = runtime_of(context)
+    with acting(context, write=True) as (session, user):
+        campaign = access.campaign(session, user=user, campaign_id=campaign_id,
+                                   need=Need.CHANGE).campaign if campaign_id else None
+        upload = candidate_uploads.stage_upload(session, campaign=campaign, user=user, parsed=parsed,
+                                                source=source, clock=runtime.clock)
+        targets = [(campaign.id, campaign.name)] if campaign else _open_campaigns(session, user)
+        summary = UploadSummary(upload_id=upload.id, source=source, good=len(parsed.rows),
+                                problems=[(p.line, p.message) for p in parsed.problems],
+                                merged=list(parsed.merged), encoding=parsed.encoding)
+        slack_user = user.slack_user_id
+    slack.send_dm(slack_user, f"{source}: {summary.good} candidate(s) ready", upload_blocks(summary, targets))
+
+
+def read_candidates(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The candidates modal's submission: the file or the pasted rows read, and staged."""
+    values, slack = view["state"]["values"], Slack(client)
+    files = values.get("file", {}).get(F, {}).get("files") or []
+    pasted = (_value(values, "paste") or "").strip()
+    try:
+        if files and pasted:
+            raise UserError("Upload a file or paste rows, not both.", field="paste")
+        if files:
+            shared = file_info(client, files[0]["id"])
+            source, field = shared.name, "file"
+            parsed = candidate_rows.read_csv(download(client, shared), source=source)
+        elif pasted:
+            source, parsed, field = "pasted rows", candidate_rows.read_pasted(pasted), "paste"
+        else:
+            raise UserError("Upload a CSV file or paste rows.", field="paste")
+        if not parsed.rows:
+            problems = "; ".join(f"line {p.line}: {p.message}" for p in parsed.problems[:5])
+            raise UserError(f"No candidate could be read. {problems}"[:1900], field=field)
+    except UserError as error:
+        ack(response_action="errors", errors={error.field or "file": error.message})
+        return
+    ack()
+    _stage(slack, context, parsed, source, Id.load(view["private_metadata"]).id)
+
+
+def read_shared_file(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """A CSV shared in the bot's DM: read it and ask which campaign it is for."""
+    if not str(event.get("channel_id", "")).startswith("D") or event.get("user_id") != context.user_id:
+        return  # files in channels are not for us; only the person's own DM with the bot
+    slack = Slack(client)
+    try:
+        shared = file_info(client, event["file_id"])
+        if not shared.name.lower().endswith((".csv", ".txt", ".tsv")):
+            return  # not a candidate list: say nothing about other files, and do not fetch them
+        _stage(slack, context, candidate_rows.read_csv(download(client, shared), source=shared.name),
+               shared.name, None)
+    except UserError as error:
+        slack.send_dm(event["user_id"], f":warning: {error.message}")
+
+
+def _add_upload(value: str, context: BoltContext, respond: Respond) -> None:
+    """Write a staged upload into the campaign a button or the select names ("<upload>:<campaign>");
+    both are re-checked for the clicking user. The answer replaces the message, so its buttons go."""
+    runtime = runtime_of(context)
+    target = UploadTarget.load(value)
+    upload_id, campaign_id = target.upload, target.campaign
+    try:
+        with acting(context, write=True) as (session, user):
+            campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
+            result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
+                                                      clock=runtime.clock, rng=runtime.rng)
+            name = campaign.name
+    except candidate_uploads.UploadExpired as expired:
+        respond(replace_original=True, text=f":hourglass: {expired.message}")
+        return
+    respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
+    campaign_message(runtime, Slack(context.client), campaign_id)
+
+
+def add_confirmed_upload(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    """Add them, on an upload staged for one campaign."""
+    ack()
+    _add_upload(action_value(body), context, respond)
+
+
+def add_upload_to_chosen(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    """The campaign picked for an upload shared in the DM."""
+    ack()
+    _add_upload(action_value(body), context, respond)
+
+
+def discard_staged_upload(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    ack()
+    with acting(context, write=True) as (session, user):
+        candidate_uploads.discard_upload(session, upload_id=Id.load(action_value(body)).id, user=user)
+    respond(replace_original=True, text="Discarded: no candidate was added.")
+
+
+# ---- start, pause, resume --------------------------------------------------------------------
+CampaignAct = Callable[[Session, Campaign, User, Runtime], Any]
+
+
+def _campaign_button(body: dict[str, Any], context: BoltContext, respond: Respond, need: Need,
+                     act: CampaignAct) -> None:
+    """A button on the campaign message: the campaign re-checked for the clicker, changed, redrawn."""
+    runtime = runtime_of(context)
+    try:
+        with acting(context, write=True) as (session, user):
             campaign = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id,
-                                       need=Need.CHANGE).campaign
-            view = candidates_modal(campaign.id, campaign.name)
-        slack.open_modal(body["trigger_id"], view)
+                                       need=need).campaign
+            act(session, campaign, user, runtime)
+            campaign_id = campaign.id
+    except UserError as error:
+        _tell(respond, f":warning: {error.message}")
+        return
+    campaign_message(runtime, Slack(context.client), campaign_id)
 
-    def stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaign_id: int | None) -> None:
-        """Keep what was read until the person confirms, and show them every problem by line."""
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, context, slack)
-            campaign = access.campaign(session, user=user, campaign_id=campaign_id,
-                                       need=Need.CHANGE).campaign if campaign_id else None
-            upload = candidate_uploads.stage_upload(session, campaign=campaign, user=user, parsed=parsed,
-                                                 source=source, clock=runtime.clock)
-            targets = [(campaign.id, campaign.name)] if campaign else _open_campaigns(session, user)
-            summary = UploadSummary(upload_id=upload.id, source=source, good=len(parsed.rows),
-                                    problems=[(p.line, p.message) for p in parsed.problems],
-                                    merged=list(parsed.merged), encoding=parsed.encoding)
-            slack_user = user.slack_user_id
-        slack.send_dm(slack_user, f"{source}: {summary.good} candidate(s) ready", upload_blocks(summary, targets))
 
-    @app.view(Callback.CANDIDATES_ADD.value)
-    def _read_candidates(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        values, slack = view["state"]["values"], Slack(client)
-        files = values.get("file", {}).get(F, {}).get("files") or []
-        pasted = (_value(values, "paste") or "").strip()
-        try:
-            if files and pasted:
-                raise UserError("Upload a file or paste rows, not both.", field="paste")
-            if files:
-                shared = file_info(client, files[0]["id"])
-                source, field = shared.name, "file"
-                parsed = candidate_rows.read_csv(download(client, shared), source=source)
-            elif pasted:
-                source, parsed, field = "pasted rows", candidate_rows.read_pasted(pasted), "paste"
-            else:
-                raise UserError("Upload a CSV file or paste rows.", field="paste")
-            if not parsed.rows:
-                problems = "; ".join(f"line {p.line}: {p.message}" for p in parsed.problems[:5])
-                raise UserError(f"No candidate could be read. {problems}"[:1900], field=field)
-        except UserError as error:
-            ack(response_action="errors", errors={error.field or "file": error.message})
-            return
-        ack()
-        stage(slack, context, parsed, source, Id.load(view["private_metadata"]).id)
-
-    @app.event("file_shared")
-    def _file_shared(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        """A CSV shared in the bot's DM: read it and ask which campaign it is for."""
-        if not str(event.get("channel_id", "")).startswith("D") or event.get("user_id") != context.user_id:
-            return  # files in channels are not for us; only the person's own DM with the bot
-        slack = Slack(client)
-        try:
-            shared = file_info(client, event["file_id"])
-            if not shared.name.lower().endswith((".csv", ".txt", ".tsv")):
-                return  # not a candidate list: say nothing about other files, and do not fetch them
-            stage(slack, context, candidate_rows.read_csv(download(client, shared), source=shared.name),
-                  shared.name, None)
-        except UserError as error:
-            slack.send_dm(event["user_id"], f":warning: {error.message}")
-
-    def add_upload(value: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
-        """Write a staged upload into the campaign a button or the select names ("<upload>:<campaign>");
-        both are re-checked for the clicking user. The answer replaces the message, so its buttons go."""
-        slack = Slack(client)
-        target = UploadTarget.load(value)
-        upload_id, campaign_id = target.upload, target.campaign
-        try:
-            with transaction(runtime.sessions, write=True) as session:
-                user = current_user(session, runtime, context, slack)
-                campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
-                result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
-                                                       clock=runtime.clock, rng=runtime.rng)
-                name = campaign.name
-        except candidate_uploads.UploadExpired as expired:
-            respond(replace_original=True, text=f":hourglass: {expired.message}")
-            return
-        respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
-        refresh_message(slack, campaign_id)
-
-    @app.action(Action.UPLOAD_CONFIRM.value)
-    def _confirm(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
-        ack()
-        add_upload(action_value(body), context, client, respond)
-
-    @app.action(Action.UPLOAD_CHOOSE.value)
-    def _choose(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
-        ack()
-        add_upload(action_value(body), context, client, respond)
-
-    @app.action(Action.UPLOAD_DISCARD.value)
-    def _discard(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
-        ack()
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, context, Slack(client))
-            candidate_uploads.discard_upload(session, upload_id=Id.load(action_value(body)).id, user=user)
-        respond(replace_original=True, text="Discarded: no candidate was added.")
-
-    # ---- start, pause, resume ----------------------------------------------------------------
-    def campaign_action(action: Action, need: Need, act: Any) -> None:
-        @app.action(action.value)
-        def _handle(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
-                    respond: Respond) -> None:
-            ack()
-            slack = Slack(client)
-            try:
-                with transaction(runtime.sessions, write=True) as session:
-                    user = current_user(session, runtime, context, slack)
-                    campaign = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id,
-                                               need=need).campaign
-                    act(session, campaign, user)
-                    campaign_id = campaign.id
-            except UserError as error:
-                tell(respond, f":warning: {error.message}")
-                return
-            refresh_message(slack, campaign_id)
-
-    campaign_action(Action.CAMPAIGN_START, Need.CHANGE, lambda session, campaign, user: start_campaign(
+def start_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    ack()
+    _campaign_button(body, context, respond, Need.CHANGE, lambda session, campaign, user, runtime: start_campaign(
         session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
-    campaign_action(Action.CAMPAIGN_PAUSE, Need.PAUSE, lambda session, campaign, user: pause_campaign(
+
+
+def pause_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    ack()
+    _campaign_button(body, context, respond, Need.PAUSE, lambda session, campaign, user, runtime: pause_campaign(
         session, campaign=campaign, clock=runtime.clock, by=user))
-    campaign_action(Action.CAMPAIGN_RESUME, Need.CHANGE, lambda session, campaign, user: resume_campaign(
+
+
+def resume_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    ack()
+    _campaign_button(body, context, respond, Need.CHANGE, lambda session, campaign, user, runtime: resume_campaign(
         session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
 
-    @app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_PAGE.value)}\."))
-    def _page(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
-        """The owner pages their campaign message; anyone else who may see it pages the copy `status` showed them."""
-        ack()
-        slack = Slack(client)
-        shown = MessagePage.load(action_value(body))
-        campaign_id, page = shown.campaign, shown.page
-        try:
-            with transaction(runtime.sessions) as session:
-                user = current_user(session, runtime, context, slack)
-                seen = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.SEE)
-                own_message = seen.is_owner and (body.get("container") or {}).get("message_ts") == seen.campaign.status_ts
-                blocks = None if own_message else campaign_blocks(campaign_status(session, seen.campaign, page=page,
-                                                                                  viewer=seen))
-                name = seen.campaign.name
-        except UserError as error:
-            tell(respond, f":warning: {error.message}")
-            return
-        if blocks is None:
-            refresh_message(slack, campaign_id, page)
-        else:
-            respond(replace_original=True, text=f"Campaign {name}", blocks=[b.to_dict() for b in blocks])
 
-    @router.add("resume", "resume paused campaigns: pick them in a list that says why each is paused")
-    def _resume(call: CommandCall) -> None:
-        slack = Slack(call.client)
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, call.context, slack)
-            paused = [PausedCampaign(c.id, c.name, PAUSE_REASONS[c.pause_reason] if c.pause_reason else "paused",
-                                     resume_blocker(c)) for c in paused_campaigns(session, user)]
-        if not paused:
-            call.ack(text="None of your campaigns is paused.")
-            return
-        call.ack()
-        slack.open_modal(call.body["trigger_id"], resume_modal(paused))
+def page_campaign_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    """The owner pages their campaign message; anyone else who may see it pages the copy `status` showed them."""
+    ack()
+    shown = MessagePage.load(action_value(body))
+    campaign_id, page = shown.campaign, shown.page
+    try:
+        with acting(context) as (session, user):
+            seen = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.SEE)
+            own_message = seen.is_owner and (body.get("container") or {}).get("message_ts") == seen.campaign.status_ts
+            blocks = None if own_message else campaign_blocks(campaign_status(session, seen.campaign, page=page,
+                                                                              viewer=seen))
+            name = seen.campaign.name
+    except UserError as error:
+        _tell(respond, f":warning: {error.message}")
+        return
+    if blocks is None:
+        campaign_message(runtime_of(context), Slack(context.client), campaign_id, page)
+    else:
+        respond(replace_original=True, text=f"Campaign {name}", blocks=[b.to_dict() for b in blocks])
 
-    @app.view(Callback.RESUME.value)
-    def _resume_chosen(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        chosen = [int(v) for v in _value(view["state"]["values"], "campaigns") or []]
-        slack, resumed = Slack(client), []
-        try:
-            with transaction(runtime.sessions, write=True) as session:
-                user = current_user(session, runtime, context, slack)
-                for campaign_id in chosen:  # all or nothing: one that cannot resume stops the rest
-                    campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
-                    resume_campaign(session, campaign=campaign, clock=runtime.clock, rng=runtime.rng)
-                    resumed.append(campaign.id)
-        except UserError as error:
-            ack(response_action="errors", errors={"campaigns": error.message})
-            return
-        ack()
-        for campaign_id in resumed:
-            refresh_message(slack, campaign_id)
 
-    # ---- one candidate -----------------------------------------------------------------------
-    @app.action(Action.CANDIDATE_MENU.value)
-    def _candidate_menu(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
-                        respond: Respond) -> None:
-        ack()
-        slack = Slack(client)
-        choice = CandidateChoice.load(action_value(body))
-        view = None
-        try:
-            with transaction(runtime.sessions, write=True) as session:
-                user = current_user(session, runtime, context, slack)
-                enrollment, _ = access.enrollment(session, user=user, enrollment_id=choice.enrollment, need=Need.CHANGE)
-                campaign_id = enrollment.campaign_id
-                if choice.action == "pause":
-                    pause_candidate(session, enrollment=enrollment, clock=runtime.clock)
-                elif choice.action == "resume":
-                    resume_candidate(session, enrollment=enrollment, clock=runtime.clock, rng=runtime.rng)
-                else:
-                    candidate = enrollment.candidate
-                    view = candidate_modal(
-                        enrollment_id=enrollment.id, name=candidate.name,
-                        addresses=[(a.address, a.kind.value)
-                                   for a in access.visible_addresses(candidate.addresses, user.id)],
-                        send_to=enrollment.address_override,
-                        fields={**candidate.fields, **enrollment.fields_override})
-        except UserError as error:
-            tell(respond, f":warning: {error.message}")
-            return
-        if view is not None:
-            slack.open_modal(body["trigger_id"], view)
-        else:
-            refresh_message(slack, campaign_id)
+def open_resume_list(call: CommandCall) -> None:
+    """`/outreach resume`: the paused campaigns, each with why, in a modal."""
+    with acting(call.context) as (session, user):
+        paused = [PausedCampaign(c.id, c.name, PAUSE_REASONS[c.pause_reason] if c.pause_reason else "paused",
+                                 resume_blocker(c)) for c in paused_campaigns(session, user)]
+    if not paused:
+        call.ack(text="None of your campaigns is paused.")
+        return
+    call.ack()
+    Slack(call.client).open_modal(call.body["trigger_id"], resume_modal(paused))
 
-    @app.view(Callback.CANDIDATE_EDIT.value)
-    def _save_candidate(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        values, slack = view["state"]["values"], Slack(client)
-        try:
-            with transaction(runtime.sessions, write=True) as session:
-                user = current_user(session, runtime, context, slack)
-                enrollment_id = Id.load(view["private_metadata"]).id
-                enrollment, _ = access.enrollment(session, user=user, enrollment_id=enrollment_id, need=Need.CHANGE)
-                edit_candidate_in_campaign(
-                    session, user=user, enrollment=enrollment, send_to=_value(values, "send_to"),
-                    new_address=_value(values, "new_address"), new_kind=AddressKind(_value(values, "new_kind")),
-                    use_first=bool(_value(values, "use_first")), fields=_fields(_value(values, "fields")),
-                    clock=runtime.clock)
-                campaign_id = enrollment.campaign_id
-        except UserError as error:
-            ack(response_action="errors", errors={error.field or "fields": error.message})
-            return
-        ack()
-        refresh_message(slack, campaign_id)
 
-    # ---- status and when ---------------------------------------------------------------------
-    @router.add("status", "a campaign's candidates, counts and next sends: `/outreach status [campaign]`")
-    def _status(call: CommandCall) -> None:
-        slack = Slack(call.client)
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, call.context, slack)
-            if not call.args.strip():  # the list: one page from two queries, so the ack is quick at any count
-                page = campaign_page(session, user=user, offset=0)
-                call.ack(text=campaign_list_text(page), blocks=campaign_list_blocks(page))
-                return
-            seen = access.find(session, user=user, name=call.args)
-            campaign, mine = seen.campaign, seen.is_owner
-            blocks, campaign_id = campaign_blocks(campaign_status(session, campaign, viewer=seen)), campaign.id
-        call.ack(text=f"Campaign {campaign.name}", blocks=blocks)
-        if mine:
-            refresh_message(slack, campaign_id)
+def resume_chosen(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The resume modal's submission: all or nothing."""
+    runtime = runtime_of(context)
+    chosen = [int(v) for v in _value(view["state"]["values"], "campaigns") or []]
+    slack, resumed = Slack(client), []
+    try:
+        with acting(context, write=True) as (session, user):
+            for campaign_id in chosen:  # all or nothing: one that cannot resume stops the rest
+                campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
+                resume_campaign(session, campaign=campaign, clock=runtime.clock, rng=runtime.rng)
+                resumed.append(campaign.id)
+    except UserError as error:
+        ack(response_action="errors", errors={"campaigns": error.message})
+        return
+    ack()
+    for campaign_id in resumed:
+        campaign_message(runtime, slack, campaign_id)
 
-    @app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_LIST_PAGE.value)}\."))
-    def _list_page(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
-                   respond: Respond) -> None:
-        """Previous / Next under the list: the same ephemeral, redrawn through the response_url. The
-        value is only an offset: the page is read again for whoever clicked, and clamped."""
-        ack()
-        offset = Offset.load(action_value(body)).offset
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, context, Slack(client))
-            page = campaign_page(session, user=user, offset=offset)
-        respond(replace_original=True, text=campaign_list_text(page), blocks=campaign_list_blocks(page))
 
-    @router.add("when", "the next planned sends of a campaign: `/outreach when <campaign>`")
-    def _when(call: CommandCall) -> None:
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, call.context, Slack(call.client))
-            campaign = access.find(session, user=user, name=call.args).campaign
-            zone = ZoneInfo(campaign.timezone)
-            now = runtime.clock.now()
-            if campaign.status == CampaignStatus.DRAFT:
-                blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=[], total=0,
-                                     preview=preview_plan(session, campaign, now=now, rng=random.Random(campaign.id)))
+# ---- one candidate ---------------------------------------------------------------------------
+def act_on_candidate(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
+                     respond: Respond) -> None:
+    """A candidate's menu on the campaign message: pause, resume, or edit (a modal)."""
+    ack()
+    runtime, slack = runtime_of(context), Slack(client)
+    choice = CandidateChoice.load(action_value(body))
+    view = None
+    try:
+        with acting(context, write=True) as (session, user):
+            enrollment, _ = access.enrollment(session, user=user, enrollment_id=choice.enrollment, need=Need.CHANGE)
+            campaign_id = enrollment.campaign_id
+            if choice.action == "pause":
+                pause_candidate(session, enrollment=enrollment, clock=runtime.clock)
+            elif choice.action == "resume":
+                resume_candidate(session, enrollment=enrollment, clock=runtime.clock, rng=runtime.rng)
             else:
-                sends, total = upcoming_sends(session, campaign, viewer_id=user.id)
-                held = campaign.mailbox.not_before
-                blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=sends,
-                                     total=total, held_until=held if held and held > now else None)
-        call.ack(text=f"When {campaign.name} sends", blocks=blocks)
+                candidate = enrollment.candidate
+                view = candidate_modal(
+                    enrollment_id=enrollment.id, name=candidate.name,
+                    addresses=[(a.address, a.kind.value)
+                               for a in access.visible_addresses(candidate.addresses, user.id)],
+                    send_to=enrollment.address_override,
+                    fields={**candidate.fields, **enrollment.fields_override})
+    except UserError as error:
+        _tell(respond, f":warning: {error.message}")
+        return
+    if view is not None:
+        slack.open_modal(body["trigger_id"], view)
+    else:
+        campaign_message(runtime, slack, campaign_id)
+
+
+def save_candidate(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The candidate modal's submission: where to send and their fields, in this campaign."""
+    runtime, values = runtime_of(context), view["state"]["values"]
+    try:
+        with acting(context, write=True) as (session, user):
+            enrollment_id = Id.load(view["private_metadata"]).id
+            enrollment, _ = access.enrollment(session, user=user, enrollment_id=enrollment_id, need=Need.CHANGE)
+            edit_candidate_in_campaign(
+                session, user=user, enrollment=enrollment, send_to=_value(values, "send_to"),
+                new_address=_value(values, "new_address"), new_kind=AddressKind(_value(values, "new_kind")),
+                use_first=bool(_value(values, "use_first")), fields=_fields(_value(values, "fields")),
+                clock=runtime.clock)
+            campaign_id = enrollment.campaign_id
+    except UserError as error:
+        ack(response_action="errors", errors={error.field or "fields": error.message})
+        return
+    ack()
+    campaign_message(runtime, Slack(client), campaign_id)
+
+
+# ---- status and when -------------------------------------------------------------------------
+def show_status(call: CommandCall) -> None:
+    """`/outreach status [campaign]`: the list of campaigns, or one campaign's status."""
+    with acting(call.context) as (session, user):
+        if not call.args.strip():  # the list: one page from two queries, so the ack is quick at any count
+            page = campaign_page(session, user=user, offset=0)
+            call.ack(text=campaign_list_text(page), blocks=campaign_list_blocks(page))
+            return
+        seen = access.find(session, user=user, name=call.args)
+        campaign, mine = seen.campaign, seen.is_owner
+        blocks, campaign_id = campaign_blocks(campaign_status(session, campaign, viewer=seen)), campaign.id
+    call.ack(text=f"Campaign {campaign.name}", blocks=blocks)
+    if mine:
+        campaign_message(runtime_of(call.context), Slack(call.client), campaign_id)
+
+
+def page_campaign_list(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    """Previous / Next under the list: the same ephemeral, redrawn through the response_url. The
+    value is only an offset: the page is read again for whoever clicked, and clamped."""
+    ack()
+    offset = Offset.load(action_value(body)).offset
+    with acting(context) as (session, user):
+        page = campaign_page(session, user=user, offset=offset)
+    respond(replace_original=True, text=campaign_list_text(page), blocks=campaign_list_blocks(page))
+
+
+def show_when(call: CommandCall) -> None:
+    """`/outreach when <campaign>`: its next planned sends (a preview plan for a draft)."""
+    runtime = runtime_of(call.context)
+    with acting(call.context) as (session, user):
+        campaign = access.find(session, user=user, name=call.args).campaign
+        zone = ZoneInfo(campaign.timezone)
+        now = runtime.clock.now()
+        if campaign.status == CampaignStatus.DRAFT:
+            blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=[], total=0,
+                                 preview=preview_plan(session, campaign, now=now, rng=random.Random(campaign.id)))
+        else:
+            sends, total = upcoming_sends(session, campaign, viewer_id=user.id)
+            held = campaign.mailbox.not_before
+            blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=sends,
+                                 total=total, held_until=held if held and held > now else None)
+    call.ack(text=f"When {campaign.name} sends", blocks=blocks)
+
+
+def register(app: App, router: CommandRouter) -> None:
+    router.add("campaign new", "create a campaign: sequence, mailbox, when to send, alert channel")(open_new_campaign)
+    app.view(Callback.CAMPAIGN_NEW.value)(save_new_campaign)
+    app.action(Action.CAMPAIGN_ADD_CANDIDATES.value)(open_candidates_modal)
+    app.view(Callback.CANDIDATES_ADD.value)(read_candidates)
+    app.event("file_shared")(read_shared_file)
+    app.action(Action.UPLOAD_CONFIRM.value)(add_confirmed_upload)
+    app.action(Action.UPLOAD_CHOOSE.value)(add_upload_to_chosen)
+    app.action(Action.UPLOAD_DISCARD.value)(discard_staged_upload)
+    app.action(Action.CAMPAIGN_START.value)(start_from_message)
+    app.action(Action.CAMPAIGN_PAUSE.value)(pause_from_message)
+    app.action(Action.CAMPAIGN_RESUME.value)(resume_from_message)
+    app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_PAGE.value)}\."))(page_campaign_message)
+    router.add("resume", "resume paused campaigns: pick them in a list that says why each is paused")(
+        open_resume_list)
+    app.view(Callback.RESUME.value)(resume_chosen)
+    app.action(Action.CANDIDATE_MENU.value)(act_on_candidate)
+    app.view(Callback.CANDIDATE_EDIT.value)(save_candidate)
+    router.add("status", "a campaign's candidates, counts and next sends: `/outreach status [campaign]`")(
+        show_status)
+    app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_LIST_PAGE.value)}\."))(page_campaign_list)
+    router.add("when", "the next planned sends of a campaign: `/outreach when <campaign>`")(show_when)
 
 
 def campaign_message(runtime: Runtime, slack: Slack, campaign_id: int, page: int = 0) -> None:
@@ -472,10 +502,7 @@ def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
     rate limited), and posted again if someone deleted it. Returns how many were redrawn."""
     slack, updated = Slack(client), 0
     with transaction(runtime.sessions) as session:
-        campaigns = session.scalars(select(Campaign).where(Campaign.status_ts.is_not(None)).where(
-            (Campaign.status != CampaignStatus.FINISHED) | ~Campaign.status_hash.startswith("finished:")).where(
-            Campaign.message_drawn_version.is_(None) | (Campaign.message_drawn_version != Campaign.message_version)))
-        drawn_all = [_draw(session, c) for c in campaigns]
+        drawn_all = [_draw(session, c) for c in stale_messages(session)]
     changed = [drawn for drawn in drawn_all if drawn.key != drawn.shown_key]
     _record_unchanged(runtime, [drawn for drawn in drawn_all if drawn.key == drawn.shown_key])
     for drawn in changed:
@@ -527,11 +554,9 @@ def _record(runtime: Runtime, slack: Slack, drawn: _Drawn, channel: str, ts: str
     """A short write: where the message is and what it shows, only if its ts is still the one that
     was read. When a concurrent refresh recorded another message meanwhile, that one stays and the
     one posted here is deleted, so the owner never sees two. True when recorded."""
-    seen = Campaign.status_ts.is_(None) if drawn.ts is None else Campaign.status_ts == drawn.ts
     with transaction(runtime.sessions, write=True) as session:
-        recorded = session.execute(update(Campaign).where(Campaign.id == drawn.campaign_id, seen).values(
-            status_channel=channel, status_ts=ts, status_hash=drawn.key,
-            message_drawn_version=drawn.version)).rowcount == 1
+        recorded = record_message(session, campaign_id=drawn.campaign_id, read_ts=drawn.ts, channel=channel, ts=ts,
+                                  key=drawn.key, version=drawn.version)
     if not recorded and ts != drawn.ts:
         slack.delete(channel, ts)
     return recorded
@@ -542,6 +567,4 @@ def _record_unchanged(runtime: Runtime, drawn: list[_Drawn]) -> None:
     if not drawn:
         return
     with transaction(runtime.sessions, write=True) as session:
-        for each in drawn:
-            session.execute(update(Campaign).where(Campaign.id == each.campaign_id)
-                            .values(message_drawn_version=each.version))
+        record_drawn(session, [(each.campaign_id, each.version) for each in drawn])

@@ -1,7 +1,8 @@
 """What every listener needs: who is asking, resolved to our User row."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import BoltContext
@@ -19,6 +20,7 @@ from handlers.commands import CommandRouter
 from handlers.slack import NotAPerson, Slack
 
 
+RUNTIME = "runtime"  # the Bolt context key: the Runtime, put there by runtime_middleware
 ACTING_USER = "acting_user_id"  # the Bolt context key: our User row's id for who is asking
 _ACTING_USER_ERROR = "acting_user_error"  # what users.info answered when it failed, raised where the user is needed
 
@@ -33,6 +35,21 @@ ANONYMOUS_COMMANDS = frozenset({"help"})
 # Requests whose user is the person acting (events are chosen one by one in _wants).
 ACTING_TYPES = frozenset({"block_actions", "block_suggestion", "view_submission", "view_closed", "shortcut",
                           "message_action"})
+
+
+def runtime_middleware(runtime: Runtime) -> Callable[..., None]:
+    """A Bolt global middleware: the runtime reaches every listener as context["runtime"], so
+    listeners are module-level functions (runtime_of(context)) rather than closures over it."""
+    def middleware(context: BoltContext, next: Callable[[], None]) -> None:
+        context[RUNTIME] = runtime
+        next()
+    return middleware
+
+
+def runtime_of(context: BoltContext) -> Runtime:
+    """The runtime runtime_middleware put into this request's context."""
+    runtime: Runtime = context[RUNTIME]
+    return runtime
 
 
 def _wants(body: dict[str, Any], context: BoltContext, router: CommandRouter) -> str | None:
@@ -107,6 +124,15 @@ def current_user(session: Session, runtime: Runtime, context: BoltContext, slack
     if user is None:
         user = ensure_user(session, slack_team_id=team_id, profile=slack.profile(user_id), clock=runtime.clock)
     return user
+
+
+@contextmanager
+def acting(context: BoltContext, *, write: bool = False, refresh: bool = False) -> Iterator[tuple[Session, User]]:
+    """The listener's prologue: a transaction (a write one when `write`) and the acting user in it
+    (current_user; `refresh` as there). Make no Slack call inside a write: leave the block first."""
+    runtime = runtime_of(context)
+    with transaction(runtime.sessions, write=write) as session:
+        yield session, current_user(session, runtime, context, Slack(context.client), refresh=refresh)
 
 
 MENTION_PROBLEMS = {

@@ -17,7 +17,7 @@ from bot.services.campaign_list import counts_of
 from bot.services.connections import organisation_enhanced
 from bot.services.mailboxes import approved_senders, mailboxes_of
 from bot.services.send_counts import sends_last_day
-from handlers.context import current_user
+from handlers.context import acting, runtime_of
 from handlers.slack import Slack
 from handlers.views.home import home_view
 from handlers.views.summaries import CampaignSummary, MailboxSummary
@@ -77,12 +77,13 @@ def home_refresher(runtime: Runtime, client: WebClient) -> Callable[[int], None]
     return refresh
 
 
-def register(app: App, runtime: Runtime) -> None:
-    @app.event("app_home_opened")
-    def on_home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        if event.get("tab") != "home":
-            return
-        slack = Slack(client)
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, context, slack, refresh=True)
-            publish_home(runtime, slack, session, user)
+def show_home(event: dict[str, Any], context: BoltContext) -> None:
+    """The Home tab, drawn afresh each time it opens (the asker's profile read again: REFRESH_EVENTS)."""
+    if event.get("tab") != "home":
+        return
+    with acting(context, refresh=True) as (session, user):
+        publish_home(runtime_of(context), Slack(context.client), session, user)
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(show_home)

@@ -9,7 +9,6 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
-from bot.db import transaction
 from bot.errors import UserError
 from bot.models import Mailbox, PermissionLevel, Provider, User
 from bot.oauth_web import build_connectors, start_url
@@ -25,7 +24,7 @@ from bot.services.connections import (
     set_organisation_permissions,
 )
 from handlers.commands import CommandCall, CommandRouter
-from handlers.context import current_user
+from handlers.context import acting, runtime_of
 from handlers.home import deliver_and_refresh, mailbox_summaries
 from handlers.payloads import Id, action_value
 from handlers.ids import Action, Callback
@@ -40,154 +39,163 @@ NOTHING_TO_CONNECT = ("No mail provider is configured on this bot yet. An admin 
 PORT_FIELDS = (BlockId.SMTP_PORT, BlockId.IMAP_PORT)
 
 
-def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
+def choices(runtime: Runtime, session: Session, user: User, reconnect: Mailbox | None = None) -> ConnectChoices:
+    """Sign-in links are made per person and per opening: each link works once, for 10 minutes."""
     connectors = build_connectors(runtime) if runtime.cipher is not None else {}
+    enhanced = organisation_enhanced(session, user)
+    wanted = [reconnect.provider] if reconnect is not None else [*connectors, Provider.SMTP_IMAP, Provider.SANDBOX]
+    links = {p.value: start_url(runtime, p, oauth_states.new_state(session, user=user, provider=p,
+                                                                  enhanced=enhanced, clock=runtime.clock))
+             for p in wanted if p in connectors}
+    result = ConnectChoices(sign_in_links=links, enhanced=enhanced,
+                            other=Provider.SMTP_IMAP in wanted and runtime.cipher is not None,
+                            sandbox=Provider.SANDBOX in wanted and runtime.settings.sandbox_mailboxes,
+                            reconnecting=reconnect.address if reconnect is not None else None)
+    if not (result.sign_in_links or result.other or result.sandbox):
+        raise UserError(NOTHING_TO_CONNECT)
+    return result
 
-    def choices(session: Session, user: User, reconnect: Mailbox | None = None) -> ConnectChoices:
-        """Sign-in links are made per person and per opening: each link works once, for 10 minutes."""
-        enhanced = organisation_enhanced(session, user)
-        wanted = [reconnect.provider] if reconnect is not None else [*connectors, Provider.SMTP_IMAP, Provider.SANDBOX]
-        links = {p.value: start_url(runtime, p, oauth_states.new_state(session, user=user, provider=p,
-                                                                      enhanced=enhanced, clock=runtime.clock))
-                 for p in wanted if p in connectors}
-        result = ConnectChoices(sign_in_links=links, enhanced=enhanced,
-                                other=Provider.SMTP_IMAP in wanted and runtime.cipher is not None,
-                                sandbox=Provider.SANDBOX in wanted and runtime.settings.sandbox_mailboxes,
-                                reconnecting=reconnect.address if reconnect is not None else None)
-        if not (result.sign_in_links or result.other or result.sandbox):
-            raise UserError(NOTHING_TO_CONNECT)
-        return result
 
-    def open_connect(client: WebClient, context: BoltContext, trigger_id: str, mailbox_id: int | None = None) -> None:
-        slack = Slack(client)
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, context, slack)
-            mailbox = own_mailbox(session, user=user, mailbox_id=mailbox_id) if mailbox_id is not None else None
-            view = connect_modal(choices(session, user, mailbox))
-        slack.open_modal(trigger_id, view)
+def open_connect(context: BoltContext, trigger_id: str, mailbox_id: int | None = None) -> None:
+    """The connect modal (for one mailbox's provider when reconnecting it)."""
+    with acting(context, write=True) as (session, user):
+        mailbox = own_mailbox(session, user=user, mailbox_id=mailbox_id) if mailbox_id is not None else None
+        view = connect_modal(choices(runtime_of(context), session, user, mailbox))
+    Slack(context.client).open_modal(trigger_id, view)
 
-    @router.add("connect", "connect the mailbox your campaigns send from")
-    def _connect(call: CommandCall) -> None:
-        call.ack()
-        open_connect(call.client, call.context, call.body["trigger_id"])
 
-    @router.add("mailboxes", "your mailboxes: status, permissions, today's sends against the cap")
-    def _mailboxes(call: CommandCall) -> None:
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, call.context, Slack(call.client))
-            blocks = mailbox_list_blocks(mailbox_summaries(session, user, runtime.clock.now()))
-        call.ack(text="Your mailboxes", blocks=blocks)
+def connect_command(call: CommandCall) -> None:
+    """`/outreach connect`."""
+    call.ack()
+    open_connect(call.context, call.body["trigger_id"])
 
-    @router.add("disconnect", "remove a mailbox (its campaigns pause)")
-    def _disconnect(call: CommandCall) -> None:
-        _mailboxes(call)  # the list carries a Disconnect button, with a confirm dialog, per mailbox
 
-    @router.add("admin", "admins: `admin permissions enhanced|basic` for the whole workspace")
-    def _admin(call: CommandCall) -> None:
-        words = call.args.split()
-        if len(words) != 2 or words[0] != "permissions" or words[1] not in ("enhanced", "basic"):
-            raise UserError("Usage: `/outreach admin permissions enhanced` or `/outreach admin permissions basic`.")
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, call.context, Slack(call.client), refresh=True)  # admin now?
-            set_organisation_permissions(session, user=user, level=PermissionLevel(words[1]))
-        call.ack(text=(f"Mailbox permissions for this workspace are now *{words[1]}*. "
-                       + ("Each person reconnects their mailbox to grant the new permission."
-                          if words[1] == "enhanced" else "Mailboxes connected from now on ask for basic permissions.")))
+def list_mailboxes(call: CommandCall) -> None:
+    """`/outreach mailboxes` (and `/outreach disconnect`: the list carries a Disconnect button per mailbox)."""
+    with acting(call.context) as (session, user):
+        blocks = mailbox_list_blocks(mailbox_summaries(session, user, runtime_of(call.context).clock.now()))
+    call.ack(text="Your mailboxes", blocks=blocks)
 
-    @app.action(Action.OPEN_CONNECT.value)
-    def _open_from_home(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        ack()
-        open_connect(client, context, body["trigger_id"])
 
-    @app.action(Action.RECONNECT.value)
-    def _reconnect(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        ack()
-        open_connect(client, context, body["trigger_id"], Id.load(action_value(body)).id)
+def set_permissions(call: CommandCall) -> None:
+    """`/outreach admin permissions enhanced|basic`: refused unless the asker is an admin now (a refresh)."""
+    words = call.args.split()
+    if len(words) != 2 or words[0] != "permissions" or words[1] not in ("enhanced", "basic"):
+        raise UserError("Usage: `/outreach admin permissions enhanced` or `/outreach admin permissions basic`.")
+    with acting(call.context, write=True, refresh=True) as (session, user):  # admin now?
+        set_organisation_permissions(session, user=user, level=PermissionLevel(words[1]))
+    call.ack(text=(f"Mailbox permissions for this workspace are now *{words[1]}*. "
+                   + ("Each person reconnects their mailbox to grant the new permission."
+                      if words[1] == "enhanced" else "Mailboxes connected from now on ask for basic permissions.")))
 
-    @app.action(re.compile(rf"^{re.escape(Action.SIGN_IN.value)}\."))
-    def _sign_in_link(ack: Ack) -> None:
-        ack()  # a link button: the browser does the rest
 
-    @app.action(Action.OPEN_OTHER.value)
-    def _open_other(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        Slack(client).push_modal(body["trigger_id"], other_modal())
+def connect_from_home(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    ack()
+    open_connect(context, body["trigger_id"])
 
-    @app.view(Callback.CONNECT_MAILBOX.value)
-    def _submit_sandbox(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        values = view["state"]["values"]
-        if BlockId.ADDRESS.value not in values or not runtime.settings.sandbox_mailboxes:
-            ack(response_action="errors", errors={BlockId.PROVIDER.value: "This provider is not available."})
-            return
-        slack = Slack(client)
-        try:
-            with transaction(runtime.sessions, write=True) as session:
-                user = current_user(session, runtime, context, slack)
-                complete_connect(session, owner=user, provider=Provider.SANDBOX, credentials=None,
-                                 address=values[BlockId.ADDRESS.value][Action.ADDRESS.value]["value"] or "",
-                                 enhanced=organisation_enhanced(session, user), clock=runtime.clock)
-                user_id = user.id
-        except UserError as error:
-            ack(response_action="errors", errors={error.field or BlockId.ADDRESS.value: error.message})
-            return
-        ack()
-        deliver_and_refresh(runtime, slack, user_id)
 
-    @app.view(Callback.CONNECT_OTHER.value)
-    def _submit_other(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        from providers.connect import LoginRefused
-        from providers.smtp_imap import verify_login
+def reconnect_mailbox(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    ack()
+    open_connect(context, body["trigger_id"], Id.load(action_value(body)).id)
 
-        try:
-            settings = _other_settings(view["state"]["values"])
-        except UserError as error:
-            ack(response_action="errors", errors={error.field: error.message})
-            return
-        try:  # both logins inside Slack's 3-second answer, so a wrong password shows on its field
-            verify_login(settings, ca_file=runtime.settings.ca_file, timeout=2.5)
-        except LoginRefused as refused:
-            ack(response_action="errors", errors={refused.field: str(refused)})
-            return
-        assert runtime.cipher is not None  # the Other button is offered only with encryption keys
-        slack = Slack(client)
-        try:
-            with transaction(runtime.sessions, write=True) as session:
-                user = current_user(session, runtime, context, slack)
-                complete_connect(session, owner=user, provider=Provider.SMTP_IMAP, address=settings.address,
-                                 credentials=runtime.cipher.encrypt(settings.to_credentials()),
-                                 enhanced=organisation_enhanced(session, user), clock=runtime.clock)
-                user_id = user.id
-        except UserError as error:
-            ack(response_action="errors", errors={BlockId.ADDRESS.value: error.message})
-            return
-        ack(response_action="clear")
-        deliver_and_refresh(runtime, slack, user_id)
 
-    @app.action(Action.DISCONNECT.value)
-    def _disconnect_one(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
-                        respond: Respond) -> None:
-        ack()
-        slack = Slack(client)
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, context, slack)
-            mailbox, paused = disconnect(session, user=user, mailbox_id=Id.load(action_value(body)).id,
-                                         clock=runtime.clock)
-            address, user_id = mailbox.address, user.id
-        respond(text=disconnected_text(address, paused), replace_original=False, response_type="ephemeral")
-        deliver_and_refresh(runtime, slack, user_id)
+def follow_sign_in_link(ack: Ack) -> None:
+    ack()  # a link button: the browser does the rest
 
-    @app.action(Action.RESUME_ALL.value)
-    def _resume_all(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
-        ack()
-        slack = Slack(client)
-        with transaction(runtime.sessions, write=True) as session:
-            user = current_user(session, runtime, context, slack)
-            resumed = resume_all(session, user=user, mailbox_id=Id.load(action_value(body)).id,
-                                 clock=runtime.clock, rng=runtime.rng)
+
+def open_other_form(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    ack()
+    Slack(client).push_modal(body["trigger_id"], other_modal())
+
+
+def connect_sandbox(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The connect modal's submission: only the sandbox's address is submitted from it."""
+    runtime = runtime_of(context)
+    values = view["state"]["values"]
+    if BlockId.ADDRESS.value not in values or not runtime.settings.sandbox_mailboxes:
+        ack(response_action="errors", errors={BlockId.PROVIDER.value: "This provider is not available."})
+        return
+    try:
+        with acting(context, write=True) as (session, user):
+            complete_connect(session, owner=user, provider=Provider.SANDBOX, credentials=None,
+                             address=values[BlockId.ADDRESS.value][Action.ADDRESS.value]["value"] or "",
+                             enhanced=organisation_enhanced(session, user), clock=runtime.clock)
             user_id = user.id
-        respond(text=f":arrow_forward: Resumed {resumed} campaign(s). Sending restarts within 20 minutes, from "
-                     "where each left off.", replace_original=True)
-        deliver_and_refresh(runtime, slack, user_id)
+    except UserError as error:
+        ack(response_action="errors", errors={error.field or BlockId.ADDRESS.value: error.message})
+        return
+    ack()
+    deliver_and_refresh(runtime, Slack(client), user_id)
+
+
+def connect_other(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The SMTP/IMAP form's submission: both logins tried before the modal closes."""
+    from providers.connect import LoginRefused
+    from providers.smtp_imap import verify_login
+
+    runtime = runtime_of(context)
+    try:
+        settings = _other_settings(view["state"]["values"])
+    except UserError as error:
+        ack(response_action="errors", errors={error.field: error.message})
+        return
+    try:  # both logins inside Slack's 3-second answer, so a wrong password shows on its field
+        verify_login(settings, ca_file=runtime.settings.ca_file, timeout=2.5)
+    except LoginRefused as refused:
+        ack(response_action="errors", errors={refused.field: str(refused)})
+        return
+    assert runtime.cipher is not None  # the Other button is offered only with encryption keys
+    try:
+        with acting(context, write=True) as (session, user):
+            complete_connect(session, owner=user, provider=Provider.SMTP_IMAP, address=settings.address,
+                             credentials=runtime.cipher.encrypt(settings.to_credentials()),
+                             enhanced=organisation_enhanced(session, user), clock=runtime.clock)
+            user_id = user.id
+    except UserError as error:
+        ack(response_action="errors", errors={BlockId.ADDRESS.value: error.message})
+        return
+    ack(response_action="clear")
+    deliver_and_refresh(runtime, Slack(client), user_id)
+
+
+def disconnect_mailbox(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    """Disconnect on the mailbox list (after its confirm dialog): its campaigns pause."""
+    ack()
+    runtime = runtime_of(context)
+    with acting(context, write=True) as (session, user):
+        mailbox, paused = disconnect(session, user=user, mailbox_id=Id.load(action_value(body)).id,
+                                     clock=runtime.clock)
+        address, user_id = mailbox.address, user.id
+    respond(text=disconnected_text(address, paused), replace_original=False, response_type="ephemeral")
+    deliver_and_refresh(runtime, Slack(context.client), user_id)
+
+
+def resume_paused(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    """Resume all on a reconnected mailbox's DM: the campaigns its lost connection paused."""
+    ack()
+    runtime = runtime_of(context)
+    with acting(context, write=True) as (session, user):
+        resumed = resume_all(session, user=user, mailbox_id=Id.load(action_value(body)).id,
+                             clock=runtime.clock, rng=runtime.rng)
+        user_id = user.id
+    respond(text=f":arrow_forward: Resumed {resumed} campaign(s). Sending restarts within 20 minutes, from "
+                 "where each left off.", replace_original=True)
+    deliver_and_refresh(runtime, Slack(context.client), user_id)
+
+
+def register(app: App, router: CommandRouter) -> None:
+    router.add("connect", "connect the mailbox your campaigns send from")(connect_command)
+    router.add("mailboxes", "your mailboxes: status, permissions, today's sends against the cap")(list_mailboxes)
+    router.add("disconnect", "remove a mailbox (its campaigns pause)")(list_mailboxes)
+    router.add("admin", "admins: `admin permissions enhanced|basic` for the whole workspace")(set_permissions)
+    app.action(Action.OPEN_CONNECT.value)(connect_from_home)
+    app.action(Action.RECONNECT.value)(reconnect_mailbox)
+    app.action(re.compile(rf"^{re.escape(Action.SIGN_IN.value)}\."))(follow_sign_in_link)
+    app.action(Action.OPEN_OTHER.value)(open_other_form)
+    app.view(Callback.CONNECT_MAILBOX.value)(connect_sandbox)
+    app.view(Callback.CONNECT_OTHER.value)(connect_other)
+    app.action(Action.DISCONNECT.value)(disconnect_mailbox)
+    app.action(Action.RESUME_ALL.value)(resume_paused)
 
 
 def _other_settings(values: dict[str, Any]) -> Any:

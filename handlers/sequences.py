@@ -11,10 +11,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from sqlalchemy.orm import Session
 
-from bot.db import transaction
 from bot.errors import UserError
 from bot.models import Sequence, User
-from bot.runtime import Runtime
 from bot.services.sequences import (
     StepDraft,
     campaign_uses,
@@ -26,7 +24,7 @@ from bot.services.sequences import (
     update_sequence,
 )
 from handlers.commands import CommandCall, CommandRouter
-from handlers.context import current_user
+from handlers.context import acting, runtime_of
 from handlers.errors import message_for
 from handlers.payloads import Id, action_value
 from handlers.ids import Action, Callback
@@ -84,120 +82,134 @@ def summaries(session: Session, user: User) -> list[SequenceSummary]:
                             used_by=tuple((use.name, use.status.value) for use in uses[s.id])) for s in sequences]
 
 
-def register(app: App, runtime: Runtime, router: CommandRouter) -> None:
-    def edit_modal(sequence: Sequence, channel_id: str | None) -> View:
-        if len(sequence.steps) > MAX_STEPS:
-            raise UserError(f"'{sequence.name}' has {len(sequence.steps)} steps; the Slack editor holds at most "
-                            f"{MAX_STEPS}. Make a shorter sequence with `/outreach sequence new`.")
-        return sequence_modal(form_of(sequence), ModalMeta(sequence_id=sequence.id, channel_id=channel_id))
+def edit_modal(sequence: Sequence, channel_id: str | None) -> View:
+    if len(sequence.steps) > MAX_STEPS:
+        raise UserError(f"'{sequence.name}' has {len(sequence.steps)} steps; the Slack editor holds at most "
+                        f"{MAX_STEPS}. Make a shorter sequence with `/outreach sequence new`.")
+    return sequence_modal(form_of(sequence), ModalMeta(sequence_id=sequence.id, channel_id=channel_id))
 
-    def confirm(slack: Slack, user_id: str, channel_id: str | None, text: str) -> None:
-        """Shown only to the person: in the channel where they started, or in their DM if the bot is not there."""
-        if channel_id:
-            try:
-                slack.tell(channel_id, user_id, text)
-                return
-            except SlackApiError as exc:
-                log.info("confirmation falls back to a DM: %s", exc.response.get("error"))
-        slack.send_dm(user_id, text)
 
-    @router.add("sequence new", "make a sequence of email steps (subjects, bodies, days between them)")
-    def _new(call: CommandCall) -> None:
-        call.ack()
-        Slack(call.client).open_modal(call.body["trigger_id"],
-                                      sequence_modal(SequenceForm(), ModalMeta(channel_id=call.channel_id or None)))
-
-    @router.add("sequence edit", "edit one of your sequences: `/outreach sequence edit <name or number>`")
-    def _edit(call: CommandCall) -> None:
-        slack = Slack(call.client)
+def confirm(slack: Slack, user_id: str, channel_id: str | None, text: str) -> None:
+    """Shown only to the person: in the channel where they started, or in their DM if the bot is not there."""
+    if channel_id:
         try:
-            with transaction(runtime.sessions) as session:
-                user = current_user(session, runtime, call.context, slack)
-                view = edit_modal(find_sequence(session, user=user, name_or_id=call.args), call.channel_id or None)
-        except UserError as error:  # answered in the ack: the command itself did not fail
-            call.ack(text=message_for(error))
+            slack.tell(channel_id, user_id, text)
             return
-        call.ack()
-        slack.open_modal(call.body["trigger_id"], view)
-
-    @router.add("sequences", "your sequences: their steps and the campaigns using them; edit or delete")
-    def _list(call: CommandCall) -> None:
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, call.context, Slack(call.client))
-            blocks = sequence_list_blocks(summaries(session, user))
-        call.ack(text="Your sequences", blocks=blocks)
-
-    def redraw(client: WebClient, body: dict[str, Any], change: Literal["add", "remove"]) -> None:
-        """Add or remove a step, keeping everything typed so far. The view's hash makes Slack refuse the
-        update if the modal changed meanwhile (a double click), so a stale form never overwrites a newer one."""
-        view = body["view"]
-        meta = ModalMeta.load(view.get("private_metadata"))
-        form = read_form(view["state"]["values"], meta)
-        if change == "add":
-            form = form.with_step_added()
-        else:
-            form = form.with_step_removed(Id.load(action_value(body)).id)
-            meta = meta.model_copy(update={"revision": meta.revision + 1})
-        try:
-            Slack(client).update_modal(view["id"], sequence_modal(form, meta), hash=view["hash"])
         except SlackApiError as exc:
-            if exc.response.get("error") not in STALE_VIEW:
-                raise
-            log.info("sequence modal not updated: %s", exc.response.get("error"))
+            log.info("confirmation falls back to a DM: %s", exc.response.get("error"))
+    slack.send_dm(user_id, text)
 
-    @app.action(Action.SEQUENCE_ADD_STEP.value)
-    def _add_step(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        redraw(client, body, "add")
 
-    @app.action(Action.SEQUENCE_REMOVE_STEP.value)
-    def _remove_step(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        redraw(client, body, "remove")
+def redraw(client: WebClient, body: dict[str, Any], change: Literal["add", "remove"]) -> None:
+    """Add or remove a step, keeping everything typed so far. The view's hash makes Slack refuse the
+    update if the modal changed meanwhile (a double click), so a stale form never overwrites a newer one."""
+    view = body["view"]
+    meta = ModalMeta.load(view.get("private_metadata"))
+    form = read_form(view["state"]["values"], meta)
+    if change == "add":
+        form = form.with_step_added()
+    else:
+        form = form.with_step_removed(Id.load(action_value(body)).id)
+        meta = meta.model_copy(update={"revision": meta.revision + 1})
+    try:
+        Slack(client).update_modal(view["id"], sequence_modal(form, meta), hash=view["hash"])
+    except SlackApiError as exc:
+        if exc.response.get("error") not in STALE_VIEW:
+            raise
+        log.info("sequence modal not updated: %s", exc.response.get("error"))
 
-    @app.view(Callback.SEQUENCE_EDIT.value)
-    def _submit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        meta = ModalMeta.load(view.get("private_metadata"))
-        form = read_form(view["state"]["values"], meta)
-        slack = Slack(client)
-        try:
-            drafts = drafts_of(form)
-            with transaction(runtime.sessions, write=True) as session:
-                user = current_user(session, runtime, context, slack)
-                if meta.sequence_id is None:
-                    sequence, running = create_sequence(session, owner=user, name=form.name, steps=drafts,
-                                                        clock=runtime.clock), ()
-                else:
-                    saved = update_sequence(session, user=user, sequence_id=meta.sequence_id, name=form.name,
-                                            steps=drafts, clock=runtime.clock)
-                    sequence, running = saved.sequence, saved.running
-                text = saved_text(sequence.name, [(s.subject, s.delay_days) for s in sequence.steps],
-                                  created=meta.sequence_id is None, running=running)
-                slack_user_id = user.slack_user_id
-        except UserError as error:
-            ack(response_action="errors", errors={field_block(error.field, meta): error.message})
-            return
-        ack()
-        confirm(slack, slack_user_id, meta.channel_id, text)
 
-    @app.action(Action.SEQUENCE_OPEN_EDIT.value)
-    def _open_edit(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        ack()
-        slack = Slack(client)
-        with transaction(runtime.sessions) as session:
-            user = current_user(session, runtime, context, slack)
-            sequence = own_sequence(session, user=user, sequence_id=Id.load(action_value(body)).id)
-            view = edit_modal(sequence, (body.get("channel") or {}).get("id"))
-        slack.open_modal(body["trigger_id"], view)
+def open_new_sequence(call: CommandCall) -> None:
+    """`/outreach sequence new`: an empty sequence modal."""
+    call.ack()
+    Slack(call.client).open_modal(call.body["trigger_id"],
+                                  sequence_modal(SequenceForm(), ModalMeta(channel_id=call.channel_id or None)))
 
-    @app.action(Action.SEQUENCE_DELETE.value)
-    def _delete(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
-        ack()
-        slack = Slack(client)
-        with transaction(runtime.sessions, write=True) as session:  # a refusal (UserError) writes nothing
-            user = current_user(session, runtime, context, slack)
-            removed = delete_sequence(session, user=user, sequence_id=Id.load(action_value(body)).id,
-                                      clock=runtime.clock)
-            notice = removed_text(removed.name, archived=removed.archived)
-            blocks = sequence_list_blocks(summaries(session, user), notice=notice)
-        respond(text=notice, blocks=blocks, replace_original=True)  # the list, redrawn without it
+
+def open_sequence_edit(call: CommandCall) -> None:
+    """`/outreach sequence edit <name or number>`: the sequence's modal, filled in."""
+    slack = Slack(call.client)
+    try:
+        with acting(call.context) as (session, user):
+            view = edit_modal(find_sequence(session, user=user, name_or_id=call.args), call.channel_id or None)
+    except UserError as error:  # answered in the ack: the command itself did not fail
+        call.ack(text=message_for(error))
+        return
+    call.ack()
+    slack.open_modal(call.body["trigger_id"], view)
+
+
+def list_sequences(call: CommandCall) -> None:
+    """`/outreach sequences`."""
+    with acting(call.context) as (session, user):
+        blocks = sequence_list_blocks(summaries(session, user))
+    call.ack(text="Your sequences", blocks=blocks)
+
+
+def add_step(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    ack()
+    redraw(client, body, "add")
+
+
+def remove_step(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    ack()
+    redraw(client, body, "remove")
+
+
+def save_sequence(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The sequence modal's submission: a new sequence, or the edited one saved."""
+    meta = ModalMeta.load(view.get("private_metadata"))
+    form = read_form(view["state"]["values"], meta)
+    runtime, slack = runtime_of(context), Slack(client)
+    try:
+        drafts = drafts_of(form)
+        with acting(context, write=True) as (session, user):
+            if meta.sequence_id is None:
+                sequence, running = create_sequence(session, owner=user, name=form.name, steps=drafts,
+                                                    clock=runtime.clock), ()
+            else:
+                saved = update_sequence(session, user=user, sequence_id=meta.sequence_id, name=form.name,
+                                        steps=drafts, clock=runtime.clock)
+                sequence, running = saved.sequence, saved.running
+            text = saved_text(sequence.name, [(s.subject, s.delay_days) for s in sequence.steps],
+                              created=meta.sequence_id is None, running=running)
+            slack_user_id = user.slack_user_id
+    except UserError as error:
+        ack(response_action="errors", errors={field_block(error.field, meta): error.message})
+        return
+    ack()
+    confirm(slack, slack_user_id, meta.channel_id, text)
+
+
+def open_edit_from_list(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """Edit on `/outreach sequences`."""
+    ack()
+    with acting(context) as (session, user):
+        sequence = own_sequence(session, user=user, sequence_id=Id.load(action_value(body)).id)
+        view = edit_modal(sequence, (body.get("channel") or {}).get("id"))
+    Slack(client).open_modal(body["trigger_id"], view)
+
+
+def delete_from_list(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    """Delete on `/outreach sequences` (archived instead when a campaign used it)."""
+    ack()
+    with acting(context, write=True) as (session, user):  # a refusal (UserError) writes nothing
+        removed = delete_sequence(session, user=user, sequence_id=Id.load(action_value(body)).id,
+                                  clock=runtime_of(context).clock)
+        notice = removed_text(removed.name, archived=removed.archived)
+        blocks = sequence_list_blocks(summaries(session, user), notice=notice)
+    respond(text=notice, blocks=blocks, replace_original=True)  # the list, redrawn without it
+
+
+def register(app: App, router: CommandRouter) -> None:
+    router.add("sequence new", "make a sequence of email steps (subjects, bodies, days between them)")(
+        open_new_sequence)
+    router.add("sequence edit", "edit one of your sequences: `/outreach sequence edit <name or number>`")(
+        open_sequence_edit)
+    router.add("sequences", "your sequences: their steps and the campaigns using them; edit or delete")(
+        list_sequences)
+    app.action(Action.SEQUENCE_ADD_STEP.value)(add_step)
+    app.action(Action.SEQUENCE_REMOVE_STEP.value)(remove_step)
+    app.view(Callback.SEQUENCE_EDIT.value)(save_sequence)
+    app.action(Action.SEQUENCE_OPEN_EDIT.value)(open_edit_from_list)
+    app.action(Action.SEQUENCE_DELETE.value)(delete_from_list)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Campaign, Enrollment
+from bot.models import Campaign, CampaignStatus, Enrollment
 
 
 def mark_stale(session: Session, campaign_ids: Iterable[int]) -> None:
@@ -31,3 +31,27 @@ def mark_stale_enrollments(session: Session, enrollment_ids: Iterable[int]) -> N
 
 def mark_stale_sequence(session: Session, sequence_id: int) -> None:
     mark_stale(session, session.scalars(select(Campaign.id).where(Campaign.sequence_id == sequence_id)))
+
+
+# ---- the refresher's reads and writes (handlers.campaigns: read, Slack outside, record) ----------
+def stale_messages(session: Session) -> list[Campaign]:
+    """Campaigns with a message in Slack marked stale since it was last drawn (message_version
+    past message_drawn_version), a finished one only until its last message is recorded."""
+    return list(session.scalars(select(Campaign).where(Campaign.status_ts.is_not(None)).where(
+        (Campaign.status != CampaignStatus.FINISHED) | ~Campaign.status_hash.startswith("finished:")).where(
+        Campaign.message_drawn_version.is_(None) | (Campaign.message_drawn_version != Campaign.message_version))))
+
+
+def record_message(session: Session, *, campaign_id: int, read_ts: str | None, channel: str, ts: str, key: str,
+                   version: int) -> bool:
+    """Where the campaign's message is and what it shows, only if its ts is still `read_ts` (the one
+    read before Slack was called): one guarded UPDATE. True when recorded."""
+    seen = Campaign.status_ts.is_(None) if read_ts is None else Campaign.status_ts == read_ts
+    return session.execute(update(Campaign).where(Campaign.id == campaign_id, seen).values(
+        status_channel=channel, status_ts=ts, status_hash=key, message_drawn_version=version)).rowcount == 1
+
+
+def record_drawn(session: Session, versions: Iterable[tuple[int, int]]) -> None:
+    """Drawn and showing the same: only the version read is recorded, per (campaign id, version)."""
+    for campaign_id, version in versions:
+        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(message_drawn_version=version))

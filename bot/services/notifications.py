@@ -156,3 +156,10 @@ def record_alerts(session: Session, *, ids: list[int], posted: bool, claimant: s
                     .values(attempts=ChannelAlert.attempts + 1, claimed_by=None, lease_expires_at=None))
     session.execute(update(ChannelAlert).where(ChannelAlert.id.in_(ids), ChannelAlert.delivered_at.is_(None),
                                                ChannelAlert.attempts >= MAX_ATTEMPTS).values(delivered_at=clock.now()))
+
+
+def posted_notices(session: Session, *, dedupe_keys: list[str]) -> list[tuple[str | None, str | None, str]]:
+    """(channel, ts, text) of the notices with these keys that were posted (a ts recorded): the DMs
+    a later change edits in place."""
+    return [(n.channel, n.ts, n.text) for n in session.scalars(
+        select(Notification).where(Notification.dedupe_key.in_(dedupe_keys), Notification.ts.is_not(None)))]
