@@ -7,6 +7,8 @@ message lands on the field to fix; the send itself happens after the acknowledge
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -26,6 +28,7 @@ from handlers.payloads import TemplateStep
 from handlers.ids import Action, Callback
 from handlers.slack import Slack
 from handlers.view_state import text_of
+from scheduling.dispatcher import Dispatcher
 from handlers.views.sending import (
     choose_modal,
     draft_from_metadata,
@@ -37,6 +40,17 @@ from handlers.views.sending import (
 )
 
 SAMPLE_PREFIX = direct_send.sample_field("")
+
+
+def send_now(runtime: Runtime, ids: Sequence[int]) -> None:
+    """The rows direct_send queued, sent now through the dispatcher's claim → send → record."""
+    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=runtime.clock,
+                            rng=runtime.rng, concurrency=1,
+                            lease=timedelta(seconds=runtime.settings.dispatch_lease_seconds))
+    try:
+        dispatcher.send_now(ids)
+    finally:
+        dispatcher.close()
 
 
 def _value(values: dict[str, Any], block: str) -> str:
@@ -96,9 +110,10 @@ def send_preview(ack: Ack, view: dict[str, Any], context: BoltContext, client: W
         return
     ack()
     try:
-        sent = direct_send.send_preview(runtime.sessions, user_id=user_id, sequence_id=sequence_id,
-                                        mailbox_id=mailbox_id, samples=samples,
-                                        providers=runtime.providers, clock=runtime.clock)
+        queued = direct_send.queue_preview(runtime.sessions, user_id=user_id, sequence_id=sequence_id,
+                                           mailbox_id=mailbox_id, samples=samples, clock=runtime.clock)
+        send_now(runtime, queued.ids)
+        sent = direct_send.result(runtime.sessions, queued, clock=runtime.clock)
     except UserError as error:
         tell(runtime, slack, user_id, problem_text(error.message))
         return
@@ -149,8 +164,10 @@ def _send_checked(ack: Ack, view: dict[str, Any], metadata: dict[str, Any], cont
         return
     ack(response_action="clear")
     try:
-        sent = direct_send.send_one(runtime.sessions, user_id=user_id, draft=draft, mailbox_id=mailbox_id,
-                                    providers=runtime.providers, clock=runtime.clock)
+        queued = direct_send.queue_one(runtime.sessions, user_id=user_id, draft=draft, mailbox_id=mailbox_id,
+                                       clock=runtime.clock)
+        send_now(runtime, queued.ids)
+        sent = direct_send.result(runtime.sessions, queued, clock=runtime.clock)
     except UserError as error:
         tell(runtime, slack, user_id, problem_text(error.message))
         return

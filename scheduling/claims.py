@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, column, exists, func, or_, select, true, update, values
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, and_, bindparam, column, exists, func, or_, select, true, update, values
+from sqlalchemy.orm import Session, aliased
 
 from bot.models import (
     Campaign,
@@ -21,6 +21,7 @@ from bot.models import (
     Enrollment,
     Mailbox,
     MailboxStatus,
+    OutboundKind,
     OutboundMessage,
     OutboundStatus,
 )
@@ -44,6 +45,19 @@ def may_send():  # type: ignore[no-untyped-def]
         M.id == O.mailbox_id,
         M.status == MailboxStatus.CONNECTED,
         grants(M.owner_id, Campaign.owner_id, M.id, Campaign.id),
+    )
+
+
+def one_off_may_send():  # type: ignore[no-untyped-def]
+    """A one-off or preview row (correlated to O) may go out: its mailbox is connected, its sender may
+    still use it (theirs, or a delegation not revoked), and the preview step before it was sent. (No
+    enrollment: `may_send` never takes these rows, so campaign claims and counts never see them.)"""
+    previous = aliased(OutboundMessage)
+    return and_(
+        O.kind != OutboundKind.CAMPAIGN,
+        exists().where(M.id == O.mailbox_id, M.status == MailboxStatus.CONNECTED,
+                       grants(M.owner_id, O.sender_id, M.id, None)),
+        or_(O.follows_id.is_(None), exists().where(previous.id == O.follows_id, previous.status == OutboundStatus.SENT)),
     )
 
 

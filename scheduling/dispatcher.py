@@ -10,6 +10,12 @@ One run:
    each send preceded by its own last look (scheduling.last_look): a row that may no longer go out
    is withdrawn, never sent.
 4. record (scheduling.outcomes): results in batches, planning each next step.
+
+One-off emails and previews (bot.services.direct_send queues them) take the same path through
+scheduling.one_off: `send_now` sends the rows a command queued, at once, round by round (a preview
+step after the one before it); run_once takes any left pending (a worker that died between the
+queue and the send) and cancels those held too long; reconcile looks up unclear ones whatever
+their kind.
 """
 from __future__ import annotations
 
@@ -52,7 +58,7 @@ from providers.base import (
 )
 from bot.provider_registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
-from scheduling import claims
+from scheduling import claims, one_off
 from scheduling.compose import compose, load_sendables
 from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
@@ -108,10 +114,29 @@ class Dispatcher:
     def run_once(self) -> DispatchReport:
         report = DispatchReport()
         self.reconcile(report)
-        claim = self._claim()
+        one_offs: dict[int, list[int]] = {}
+        claim = self._claim(one_offs)
         report.claimed = claim.count
         if claim.count:
             self._send(claim, report)
+        if one_offs:  # left pending by a worker that died between a command's queue and its send
+            report.claimed += self._send_one_offs(one_offs, report, tell=True)
+        return report
+
+    def send_now(self, ids: Iterable[int]) -> DispatchReport:
+        """Send the one-off or preview rows `ids` (bot.services.direct_send queued them) now: claim →
+        last look → send once → record, as campaign steps, in rounds until they settle (a preview's
+        step k goes out in round k, after step k - 1 was sent). No spacing or cap quota: they were
+        counted when queued."""
+        ids = list(ids)
+        report = DispatchReport()
+        for _ in range(len(ids)):
+            with transaction(self.sessions, write=True) as session:
+                rows = one_off.claim(session, now=self.clock.now(), worker_id=self.worker_id, lease=self.lease,
+                                     ids=ids)
+            if not rows:
+                break
+            report.claimed += self._send_one_offs(rows, report, tell=False)
         return report
 
     def run_until_idle(self, max_runs: int = 10_000) -> DispatchReport:
@@ -126,14 +151,46 @@ class Dispatcher:
         return total
 
     # -- claim ------------------------------------------------------------------------------
-    def _claim(self) -> claims.Claim:
+    def _claim(self, one_offs: dict[int, list[int]] | None = None) -> claims.Claim:
+        """The campaign claim; with `one_offs`, in the same transaction, one-offs held too long are
+        cancelled and those left pending are claimed into it (mailbox id → row ids)."""
         now = self.clock.now()
         with transaction(self.sessions, write=True) as session:
             claim = claims.claim(session, now=now, worker_id=self.worker_id, lease=self.lease,
                                  max_rows=self.batch_size, max_mailboxes=self.max_mailboxes)
             for hit in claim.capped:
                 self._tell_cap(session, hit)
+            if one_offs is not None:
+                one_off.expire(session, now=now, clock=self.clock)
+                one_offs.update(one_off.claim(session, now=now, worker_id=self.worker_id, lease=self.lease))
         return claim
+
+    def _send_one_offs(self, rows: dict[int, list[int]], report: DispatchReport, *, tell: bool) -> int:
+        """Claimed one-off rows, composed from their stored text, each sent once after its last look,
+        in order (a preview's steps are one thread), and recorded (Recorder.record_one_offs)."""
+        claimed = [i for ids in rows.values() for i in ids]
+        with transaction(self.sessions) as session:
+            items = one_off.load(session, claimed, self.clock.now())
+            providers = self._providers(session, rows)
+        outcomes: list[Outcome] = []
+        with self.last_look.batch() as look:
+            for row_id, mailbox_id, email in items:
+                provider = providers[mailbox_id]
+                if isinstance(provider, ProviderError):
+                    outcomes.append(Outcome(row_id, error=provider))
+                    continue
+                try:
+                    check_headers(email)
+                except PermanentFailure as failure:
+                    outcomes.append(Outcome(row_id, error=failure))
+                    continue
+                outcomes.append(_attempt(row_id, provider.send, email, lambda i: look(i, one_off=True)))
+        with transaction(self.sessions, write=True) as session:
+            Recorder(session, clock=self.clock, rng=self.rng, worker_id=self.worker_id).record_one_offs(
+                outcomes, tell=tell)
+        self._save_credentials(providers)
+        self._count(outcomes, report)
+        return len(claimed)
 
     def _tell_cap(self, session: Session, hit: claims.CapHit) -> None:
         """The owner learns once per mailbox and day that its campaigns will finish later."""
@@ -216,6 +273,10 @@ class Dispatcher:
     def _record(self, outcomes: list[Outcome], report: DispatchReport) -> None:
         with transaction(self.sessions, write=True) as session:
             Recorder(session, clock=self.clock, rng=self.rng, worker_id=self.worker_id).record(outcomes)
+        self._count(outcomes, report)
+
+    @staticmethod
+    def _count(outcomes: list[Outcome], report: DispatchReport) -> None:
         for outcome in outcomes:
             if outcome.sent is not None:
                 report.sent += 1
@@ -239,6 +300,7 @@ class Dispatcher:
             providers = self._providers(session, {mailbox_id for _, mailbox_id, _ in taken})
         with transaction(self.sessions) as session:  # rendering holds no write lock
             lookups = self._sent_lookups(session, [row_id for row_id, _, _ in taken])
+            one_offs = one_off.kinds(session, [row_id for row_id, _, _ in taken])
         outcomes, unknown = [], []
         for row_id, mailbox_id, message_id in taken:
             provider = providers[mailbox_id]
@@ -261,7 +323,14 @@ class Dispatcher:
                     transitions.set_aside(session, row, worker_id=self.worker_id, check_at=now + backoff(row.attempts))
         if outcomes:
             scratch = report or DispatchReport()
-            self._record(outcomes, scratch)
+            campaign = [o for o in outcomes if o.row_id not in one_offs]
+            if campaign:
+                self._record(campaign, scratch)
+            if len(campaign) < len(outcomes):  # found → sent, not found → failed: never sent again
+                with transaction(self.sessions, write=True) as session:
+                    Recorder(session, clock=self.clock, rng=self.rng, worker_id=self.worker_id).record_one_offs(
+                        [o for o in outcomes if o.row_id in one_offs], tell=True)
+                self._count([o for o in outcomes if o.row_id in one_offs], scratch)
         if report is not None:
             report.reconciled += len(taken)
         return len(taken)
@@ -273,6 +342,11 @@ class Dispatcher:
         attempted = {row_id: at for row_id, at in session.execute(select(O.id, O.attempted_at).where(O.id.in_(ids)))}
         planner = Planner(session, rng=self.rng, now=self.clock.now())
         found = {}
+        for row_id, to_address, subject in session.execute(select(O.id, O.to_address, O.subject).where(
+                O.id.in_(ids), O.kind.in_(one_off.ONE_OFF_KINDS), O.subject.is_not(None))):
+            started = attempted.get(row_id)
+            if started is not None and subject is not None:
+                found[row_id] = SentLookup(to_address, subject, started, started + self.lease)
         for item in load_sendables(session, ids):
             started = attempted.get(item.row_id)
             try:

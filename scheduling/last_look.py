@@ -21,16 +21,18 @@ from typing import Any
 from sqlalchemy import Engine, literal_column, select
 
 from bot.models import OutboundMessage, OutboundStatus
-from scheduling.claims import may_send
+from scheduling.claims import may_send, one_off_may_send
 
 O = OutboundMessage
 
 
-def _sql(engine: Engine) -> str:
-    """The look as SQL text with two positional placeholders (row id, worker), constants inlined."""
+def _sql(engine: Engine, one_off: bool = False) -> str:
+    """The look as SQL text with two positional placeholders (row id, worker), constants inlined; for
+    a one-off or preview row (`one_off`), its own condition (claims.one_off_may_send)."""
     row, worker = literal_column("__ROW_ID__"), literal_column("__WORKER__")
     query = select(literal_column("1")).select_from(O).where(
-        O.id == row, O.status == OutboundStatus.SENDING, O.claimed_by == worker, may_send())
+        O.id == row, O.status == OutboundStatus.SENDING, O.claimed_by == worker,
+        one_off_may_send() if one_off else may_send())
     text = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
     return text.replace("__ROW_ID__", mark).replace("__WORKER__", mark)
@@ -41,6 +43,7 @@ class LastLook:
         self.engine = engine
         self.worker_id = worker_id
         self.sql = _sql(engine)
+        self.one_off_sql = _sql(engine, one_off=True)
         self._autocommit = engine.dialect.name == "postgresql"
 
     @contextmanager
@@ -66,13 +69,13 @@ class _Looks:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.CONNECTIONS)
 
-    def __call__(self, row_id: int) -> bool:
-        """Whether the claimed row may still go out now."""
+    def __call__(self, row_id: int, one_off: bool = False) -> bool:
+        """Whether the claimed row (a one-off or preview row with `one_off`) may still go out now."""
         with self._slots:
             connection = self._take()
             try:
                 cursor = connection.cursor()
-                cursor.execute(self.owner.sql, (row_id, self.owner.worker_id))
+                cursor.execute(self.owner.one_off_sql if one_off else self.owner.sql, (row_id, self.owner.worker_id))
                 found = cursor.fetchone() is not None
                 cursor.close()
             except BaseException:

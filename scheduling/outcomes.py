@@ -10,6 +10,15 @@ many rows at a time.
 | not found when checked | pending again (or failed after MAX_ATTEMPTS) | – | owner, when it gives up |
 | reconnect needed | pending again: never sent | needs reconnect; its campaigns pause | owner, once |
 | permanent | failed with its reason; the candidate is paused | – | owner |
+
+A one-off email or a preview step (`record_one_offs`; no enrollment, nothing planned after it):
+
+| outcome | the row | the mailbox | who is told |
+|---|---|---|---|
+| sent | sent, its text cleared; a one-off kept as a DirectMessage; audited | last send time; the spacing hold | the sender, if it settled after the command answered |
+| rate limited / reconnect / permanent / withdrawn / not found | failed with error_kind, its count given back; never retried | held / needs reconnect | the sender, likewise |
+| temporary | stays `sending`, checked after a backoff (found → sent, not found → failed, never resent) | – | – |
+| any but sent | the preview steps after it are cancelled, their count given back | – | – |
 """
 from __future__ import annotations
 
@@ -30,8 +39,10 @@ from bot.models import (
     Mailbox,
     OutboundMessage,
     OutboundStatus,
+    User,
 )
 from bot.services.campaigns import finish_if_done
+from bot.services import direct_send, send_counts
 from bot.services.connections import mark_needs_reconnect
 from bot.services import access, transitions
 from bot.services.notifications import notify
@@ -124,6 +135,84 @@ class Recorder:
             else:  # temporary or unknown: it may have gone out, so look before sending again
                 transitions.set_aside(self.session, row, worker_id=self.worker_id,
                                       check_at=self.now + backoff(row.attempts), error=str(outcome.error)[:1000])
+
+    def record_one_offs(self, outcomes: list[Outcome], *, tell: bool) -> None:
+        """One-off and preview rows (bot.services.direct_send). `tell`: they settle after the command
+        that sent them answered (the next tick, a reconcile), so their sender is told in a notice."""
+        if not outcomes:
+            return
+        ids = [o.row_id for o in outcomes]
+        # Locked as the campaign recorder takes them: the rows, then the counters, then (at the flush) the mailbox.
+        rows = {r.id: r for r in self.session.scalars(
+            select(OutboundMessage).where(OutboundMessage.id.in_(ids)).order_by(OutboundMessage.id)
+            .with_for_update(of=OutboundMessage).execution_options(populate_existing=True))}
+        mailboxes = {m.id: m for m in self.session.scalars(
+            select(Mailbox).where(Mailbox.id.in_({r.mailbox_id for r in rows.values()})))}
+        for outcome in sorted(outcomes, key=lambda o: o.row_id):
+            row = rows[outcome.row_id]
+            if row.status != OutboundStatus.SENDING or row.claimed_by != self.worker_id:
+                continue  # settled, or taken over by another worker since; each transition re-checks
+            mailbox = mailboxes[row.mailbox_id]
+            if outcome.sent is not None:
+                self._one_off_sent(row, mailbox, outcome, tell)
+                continue
+            error = outcome.error
+            if outcome.withdrawn:
+                kind, reason = "withdrawn", "the mailbox may no longer send for its sender"
+            elif outcome.not_found:
+                kind, reason = "not_sent", row.error or "not found in the mailbox when checked"
+            elif isinstance(error, RateLimited):
+                kind, reason = "rate_limited", f"rate limited: {error}"
+                self._hold_mailbox(mailbox, self.now + timedelta(seconds=error.retry_after))
+            elif isinstance(error, ReconnectNeeded):
+                kind, reason = "reconnect", str(error)
+                self.needs_reconnect(mailbox, str(error))
+            elif isinstance(error, PermanentFailure):
+                kind, reason = "permanent", str(error)
+            else:  # temporary or unknown: it may have gone out, so it is looked up, never resent
+                transitions.set_aside(self.session, row, worker_id=self.worker_id,
+                                      check_at=self.now + backoff(row.attempts), error=str(error)[:1000],
+                                      error_kind="unclear")
+                self._stop_after(row)
+                direct_send.audit(self.session, row, now=self.now)
+                continue
+            if transitions.fail(self.session, row, worker_id=self.worker_id, reason=reason, error_kind=kind,
+                                subject=None, body=None):
+                send_counts.give_back(self.session, [(row.mailbox_id, row.created_at)])  # it never went out
+                self._stop_after(row)
+                direct_send.audit(self.session, row, now=self.now)
+                if tell:
+                    self._tell_sender(row, mailbox)
+        self.session.flush()
+
+    def _one_off_sent(self, row: OutboundMessage, mailbox: Mailbox, outcome: Outcome, tell: bool) -> None:
+        message = outcome.sent
+        assert message is not None
+        subject = row.subject or ""
+        sent_id = message.message_id if message.message_id and message.message_id != row.message_id else None
+        if not transitions.one_off_sent(self.session, row, worker_id=self.worker_id, now=self.now,
+                                        provider_message_id=message.provider_message_id, thread_id=message.thread_id,
+                                        sent_message_id=sent_id):
+            return
+        mailbox.last_send_at = self.now
+        self._hold_mailbox(mailbox, self.now + timedelta(seconds=mailbox.min_spacing_seconds))
+        direct_send.keep_sent(self.session, row, subject=subject, now=self.now)
+        last = self.session.scalar(select(OutboundMessage.id).where(OutboundMessage.follows_id == row.id).limit(1))
+        if last is None:  # the whole send is done: one audit entry for it
+            direct_send.audit(self.session, row, now=self.now)
+            if tell:
+                self._tell_sender(row, mailbox)
+
+    def _stop_after(self, row: OutboundMessage) -> None:
+        """A preview stops at its first error: the steps after it are cancelled and stop counting."""
+        stopped = transitions.cancel_following(self.session, [row.id])
+        send_counts.give_back(self.session, [(mailbox_id, created_at) for _, mailbox_id, created_at in stopped])
+
+    def _tell_sender(self, row: OutboundMessage, mailbox: Mailbox) -> None:
+        sender = self.session.get(User, row.sender_id)
+        if sender is not None:
+            notify(self.session, user=sender, kind="one_off_settled", clock=self.clock,
+                   dedupe_key=f"one_off:{row.id}", text=direct_send.settled_text(row, mailbox))
 
     def _load_candidates(self, rows: Iterable[OutboundMessage]) -> None:
         """Candidates and their addresses in one query, for the enrollments that will plan a next

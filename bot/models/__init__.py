@@ -26,6 +26,7 @@ from bot.models.enums import (
     DelegationStatus,
     EnrollmentStatus,
     MailboxStatus,
+    OutboundKind,
     OutboundStatus,
     PauseReason,
     PermissionLevel,
@@ -40,5 +41,5 @@ __all__ = ["AddressKind", "AuditEntry", "Base", "Campaign", "CampaignShare", "Ca
            "CandidateAddress", "CandidateUpload", "ChannelAlert", "Delegation", "DelegationStatus",
            "DirectMessage", "Enrollment", "EnrollmentStatus", "Id", "InboundEvent", "InboundKind",
            "Mailbox", "MailboxSendCount", "MailboxStatus", "NAMING", "Notification", "OAuthState",
-           "Organisation", "OutboundMessage", "OutboundStatus", "PauseReason", "PermissionLevel",
+           "Organisation", "OutboundKind", "OutboundMessage", "OutboundStatus", "PauseReason", "PermissionLevel",
            "Provider", "SendPreference", "Sequence", "SequenceStep", "ShareLevel", "UTCDateTime", "User"]

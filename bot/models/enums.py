@@ -86,3 +86,9 @@ class OutboundStatus(str, enum.Enum):
     CANCELLED = "cancelled"  # the enrollment ended or paused before this step was due
 
 
+class OutboundKind(str, enum.Enum):
+    CAMPAIGN = "campaign"  # a step of an enrollment, planned by the planner
+    ONE_OFF = "one_off"  # `/outreach send`: one email to one candidate, sent now
+    PREVIEW = "preview"  # `/outreach preview`: a step of a sequence, to the recruiter's own address
+
+

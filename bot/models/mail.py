@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, Id, stored_enum
-from bot.models.enums import OutboundStatus
+from bot.models.enums import OutboundKind, OutboundStatus
 from providers.base import InboundKind
 
 if TYPE_CHECKING:  # relationships name their targets; SQLAlchemy finds them by name
@@ -17,17 +17,23 @@ if TYPE_CHECKING:  # relationships name their targets; SQLAlchemy finds them by 
 
 
 class OutboundMessage(Base):
-    """One row per step per enrollment per address: the durable intent to send, made before sending."""
+    """One row per step per enrollment per address: the durable intent to send, made before sending.
+
+    A one-off email or a preview step is a row too (kind), with no enrollment: its sender, and its
+    subject and body, kept only while it is unsent and cleared when it settles (SPEC "Data kept")."""
 
     __tablename__ = "outbound_messages"
     __table_args__ = (
         UniqueConstraint("enrollment_id", "step_position", "to_address"),
         Index(None, "status", "due_at"),
         Index("ix_outbound_messages_mailbox_queue", "mailbox_id", "status", "due_at"),
+        Index("ix_outbound_messages_kind_queue", "kind", "status", "due_at"),  # one-offs, among many campaign rows
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
+    kind: Mapped[OutboundKind] = mapped_column(stored_enum(OutboundKind, "outbound_kind"),
+                                               default=OutboundKind.CAMPAIGN, server_default="campaign")
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
     step_position: Mapped[int] = mapped_column(Integer)
     to_address: Mapped[str] = mapped_column(String(320))
@@ -53,8 +59,15 @@ class OutboundMessage(Base):
     error: Mapped[str | None] = mapped_column(String(1000))
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # One-off and preview rows only (kind), see bot.services.direct_send:
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sequence_id: Mapped[int | None] = mapped_column(ForeignKey("sequences.id", ondelete="SET NULL"))
+    subject: Mapped[str | None] = mapped_column(Text)  # while unsent; cleared when the row settles
+    body: Mapped[str | None] = mapped_column(Text)  # while unsent; cleared when the row settles
+    follows_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id", ondelete="CASCADE"))
+    error_kind: Mapped[str | None] = mapped_column(String(24))  # rate_limited, reconnect, permanent, unclear, …
 
-    enrollment: Mapped[Enrollment] = relationship()
+    enrollment: Mapped[Enrollment | None] = relationship()
 
 
 class DirectMessage(Base):

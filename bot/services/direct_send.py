@@ -8,13 +8,14 @@ a DirectMessage (metadata only) so its reply reaches the sender; a preview, to t
 address, is not. The provider is called outside any database transaction: a slow provider never
 holds SQLite's write lock.
 
-One send, in three steps:
-1. reserve (one write transaction): check the mailbox may send (allowed, connected, not held by a
-   provider's Retry-After, room under the cap), build every email, count them against the cap.
-2. send each email; stop at the first error.
-3. record (one write transaction): last send time, the count of what surely did not go out given
-   back, a lost sign-in marked (its campaigns pause, the owner is told), refreshed tokens stored,
-   a one-off email kept.
+One send path: this module queues the emails as outbound rows (kind one_off or preview, no
+enrollment), and the dispatcher sends them as it sends campaign steps (`Dispatcher.send_now`:
+claim → last look → send once → record, bot.services.transitions owning every status change):
+1. queue (one write transaction): check the mailbox may send (allowed, connected, not held by a
+   provider's Retry-After, room under the cap), build every email, count them against the cap,
+   insert one pending row per email with its Message-ID.
+2. the dispatcher sends them, each preview step after the one before it; it stops at the first error.
+3. `result` reads the rows back into what the recruiter is told.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -43,30 +44,19 @@ from bot.models import (
     DirectMessage,
     Mailbox,
     MailboxStatus,
+    OutboundKind,
+    OutboundMessage,
+    OutboundStatus,
     Provider,
     Sequence,
     SequenceStep,
     User,
 )
-from bot.services.connections import mark_needs_reconnect
 from bot.services.addresses import address_problem, check_line, control_problem, valid_address
 from bot.services import send_counts
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import find_sequence, sequences_of
-from providers.base import (
-    MailProvider,
-    OutgoingEmail,
-    PermanentFailure,
-    ProviderError,
-    RateLimited,
-    ReconnectNeeded,
-    SentMessage,
-    TemporaryFailure,
-    check_headers,
-    new_message_id,
-    send_once,
-)
-from bot.provider_registry import ProviderRegistry
+from providers.base import OutgoingEmail, PermanentFailure, check_headers, new_message_id
 
 log = logging.getLogger(__name__)
 
@@ -412,35 +402,35 @@ def draft_one(session: Session, *, user: User, sequence_id: int, position: int, 
     return Draft(sequence.id, sequence.name, position, address, name, subject.strip(), body)
 
 
-# -- sending --------------------------------------------------------------------------------------
+# -- sending: queued here as outbound rows, sent by the dispatcher (scheduling.one_off) -------------
 
 @dataclass(frozen=True)
-class _Reserved:
-    mailbox_id: int
-    address: str
-    provider_kind: Provider
-    provider: MailProvider | None  # None when the sign-in was found lost before sending
-    hour: datetime
-    emails: list[OutgoingEmail]
+class Queued:
+    """Emails written as pending outbound rows, due now, for the dispatcher's `send_now`."""
+
+    ids: tuple[int, ...]
+    to_address: str
+    from_address: str
+    sequence_name: str
+    subjects: tuple[str, ...]
 
 
-Build = Callable[[Session, User, Mailbox], tuple[list[OutgoingEmail], str]]
+Build = Callable[[Session, User, Mailbox], tuple[list[OutgoingEmail], str, int, int | None]]
 
 
-def _hold(mailbox: Mailbox, until: datetime) -> None:
-    if mailbox.not_before is None or mailbox.not_before < until:
-        mailbox.not_before = until
-
-
-def _reserve(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, providers: ProviderRegistry,
-             clock: Clock, build: Build) -> tuple[_Reserved, str]:
+def _queue(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, clock: Clock, kind: OutboundKind,
+           build: Build) -> Queued:
+    """One write transaction: the sender may send this many from the mailbox now (allowed, connected,
+    not held by a provider's Retry-After, room under the cap), every email is built and its headers
+    checked, they are counted against the cap (a reservation: two sends racing for the last room
+    cannot both pass), and one pending row per email is inserted, each preview step after the one
+    before it (follows_id). Message-IDs are made here, before anything is sent."""
     now = clock.now()
-    lost: ProviderError | None = None
     with transaction(sessions, write=True) as session:
         user = session.get(User, user_id)
         assert user is not None
         mailbox = check_sender(session, user=user, mailbox_id=mailbox_id, sends=1, now=now, lock=True)
-        emails, label = build(session, user, mailbox)
+        emails, label, sequence_id, step = build(session, user, mailbox)
         for email in emails:  # a header the email package cannot write: refused before anything is counted
             try:
                 check_headers(email)
@@ -448,20 +438,54 @@ def _reserve(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, 
                 raise UserError(f"This email cannot be sent: {failure}. Nothing was sent.") from None
         if len(emails) > 1:  # the whole batch must fit under the cap, not only its first email
             check_sender(session, user=user, mailbox_id=mailbox_id, sends=len(emails), now=now)
-        try:
-            provider = providers.for_mailbox(mailbox)
-        except ProviderError as exc:  # a saved sign-in that cannot be used: the owner must reconnect
-            lost = exc
-            mark_needs_reconnect(session, mailbox=mailbox, reason=str(exc), clock=clock)
-        else:
-            send_counts.add(session, {mailbox.id: len(emails)}, send_counts.hour_of(now))
-            _hold(mailbox, now + timedelta(seconds=mailbox.min_spacing_seconds))
-        reserved = _Reserved(mailbox.id, mailbox.address, mailbox.provider, provider if lost is None else None,
-                             send_counts.hour_of(now), emails)
-    if lost is not None:
-        raise UserError(_lost_text(reserved.address, 0, len(emails)))
-    return reserved, label
+        send_counts.add(session, {mailbox.id: len(emails)}, send_counts.hour_of(now))
+        ids: list[int] = []
+        for position, email in enumerate(emails, start=1):
+            row = OutboundMessage(
+                kind=kind, enrollment_id=None, mailbox_id=mailbox.id, sender_id=user.id, sequence_id=sequence_id,
+                step_position=step if step is not None else position, to_address=email.to_address,
+                message_id=email.message_id, in_reply_to=email.in_reply_to,
+                references=" ".join(email.references) or None, subject=email.subject, body=email.body,
+                follows_id=ids[-1] if ids else None, status=OutboundStatus.PENDING, due_at=now, attempts=0,
+                created_at=now)
+            session.add(row)
+            session.flush()
+            ids.append(row.id)
+        return Queued(tuple(ids), emails[0].to_address, mailbox.address, label, tuple(e.subject for e in emails))
 
+
+def queue_preview(sessions: sessionmaker[Session], *, user_id: int, sequence_id: int, mailbox_id: int,
+                  samples: Mapping[str, str], clock: Clock, same_thread: bool = True) -> Queued:
+    """The whole sequence, now, to the user's own address, rendered for "Alex Sample" with `samples`
+    for the other template variables; every subject marked "[Preview] "."""
+    def build(session: Session, user: User, mailbox: Mailbox) -> tuple[list[OutgoingEmail], str, int, int | None]:
+        sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
+        emails = preview_emails(sequence, samples=samples, from_address=mailbox.address,
+                                from_name=mailbox.owner.name, to_address=_own_address(user), now=clock.now(),
+                                same_thread=same_thread)
+        return emails, sequence.name, sequence.id, None
+
+    return _queue(sessions, user_id=user_id, mailbox_id=mailbox_id, clock=clock, kind=OutboundKind.PREVIEW,
+                  build=build)
+
+
+def queue_one(sessions: sessionmaker[Session], *, user_id: int, draft: Draft, mailbox_id: int,
+              clock: Clock) -> Queued:
+    """One email, now, exactly as the recruiter last saw and edited it (the draft's subject and body)."""
+    check_edited(draft.subject, draft.body)
+    to_address = valid_address(draft.to_address, field=Field.TO.value)
+
+    def build(session: Session, user: User, mailbox: Mailbox) -> tuple[list[OutgoingEmail], str, int, int | None]:
+        email = OutgoingEmail(from_address=mailbox.address, from_name=mailbox.owner.name or None,
+                              to_address=to_address, subject=draft.subject.strip(), body=draft.body,
+                              message_id=new_message_id(mailbox.address), date=clock.now())
+        return [email], draft.sequence_name, draft.sequence_id, draft.position
+
+    return _queue(sessions, user_id=user_id, mailbox_id=mailbox_id, clock=clock, kind=OutboundKind.ONE_OFF,
+                  build=build)
+
+
+# -- what came of it ------------------------------------------------------------------------------
 
 def _lost_text(address: str, sent: int, total: int) -> str:
     return (f"The connection to {address} was lost, so {_how_many(sent, total)}. Reconnect it with the Reconnect "
@@ -474,124 +498,96 @@ def _how_many(sent: int, total: int) -> str:
     return f"only the first {sent} of {total} emails went out"
 
 
-def _send_all(reserved: _Reserved) -> tuple[list[SentMessage], ProviderError | None]:
-    """Send in order, each follow-up in step 1's provider thread; stop at the first error."""
-    sent: list[SentMessage] = []
-    assert reserved.provider is not None
-    for email in reserved.emails:
-        if sent and email.in_reply_to:
-            email = replace(email, thread_id=sent[0].thread_id)
-        try:
-            sent.append(send_once(reserved.provider.send, email,
-                                  what=f"a direct email from mailbox {reserved.mailbox_id}"))
-        except ProviderError as exc:
-            return sent, exc
-    return sent, None
-
-
-def _keep(session: Session, user: User, reserved: _Reserved, sent: list[SentMessage], now: datetime) -> None:
-    """What went out, kept so a reply can be matched to it (bot.services.replies)."""
-    for email, done in zip(reserved.emails, sent):
-        candidate = _known_candidate(session, user, email.to_address)
-        session.add(DirectMessage(
-            mailbox_id=reserved.mailbox_id, sender_id=user.id, candidate_id=candidate.id if candidate else None,
-            to_address=email.to_address, message_id=email.message_id,
-            sent_message_id=done.message_id if done.message_id != email.message_id else None,
-            provider_message_id=done.provider_message_id, provider_thread_id=done.thread_id,
-            subject=email.subject[:998], sent_at=now))
-
-
-def _record(sessions: sessionmaker[Session], *, reserved: _Reserved, sent: list[SentMessage],
-            error: ProviderError | None, user_id: int, action: str, detail: dict[str, object],
-            providers: ProviderRegistry, clock: Clock, keep: bool) -> None:
-    now = clock.now()
-    with transaction(sessions, write=True) as session:
-        mailbox = session.get(Mailbox, reserved.mailbox_id, with_for_update=True)
-        user = session.get(User, user_id)
-        assert mailbox is not None and user is not None
-        unsent = len(reserved.emails) - len(sent)
-        if isinstance(error, TemporaryFailure):
-            unsent -= 1  # the one that failed may have gone out: it keeps counting against the cap
-        if unsent > 0:
-            send_counts.add(session, {mailbox.id: -unsent}, reserved.hour)
-        if sent:
-            mailbox.last_send_at = now
-            _hold(mailbox, now + timedelta(seconds=mailbox.min_spacing_seconds))
-        if isinstance(error, RateLimited):
-            _hold(mailbox, now + timedelta(seconds=error.retry_after))
-        elif isinstance(error, ReconnectNeeded):
-            mark_needs_reconnect(session, mailbox=mailbox, reason=str(error), clock=clock)
-        blob = reserved.provider.refresh_credentials() if reserved.provider is not None else None
-        if blob is not None and providers.cipher is not None and mailbox.credentials is not None:
-            mailbox.credentials = providers.cipher.encrypt(blob)
-        if sent and keep:
-            _keep(session, user, reserved, sent, now)
-        if sent:
-            session.add(AuditEntry(
-                organisation_id=user.organisation_id, actor=user.slack_user_id, action=action,
-                subject_type="mailbox", subject_id=mailbox.id, created_at=now,
-                detail={**detail, "to": reserved.emails[0].to_address, "from": mailbox.address,
-                        "message_ids": [s.message_id for s in sent],
-                        **({"error": type(error).__name__} if error is not None else {})}))
-
-
-def _explain(error: ProviderError, reserved: _Reserved, sent: int) -> UserError:
-    """A provider's refusal in words the recruiter can act on. Provider messages never carry
-    credentials (providers/base.py), and only refusals name theirs."""
-    total, who = len(reserved.emails), PROVIDER_NAME[reserved.provider_kind]
+def _problem(row: OutboundMessage, mailbox: Mailbox, sent: int, total: int, now: datetime) -> str:
+    """Why `row` (the first of its batch that did not go out) did not, in words the recruiter can act
+    on. Provider messages never carry credentials (providers/base.py), and only refusals name theirs."""
+    who = PROVIDER_NAME[mailbox.provider]
     done = _how_many(sent, total)
     done = done[0].upper() + done[1:]
-    if isinstance(error, RateLimited):
-        return UserError(f"{who} asked us to slow down; try again in {_minutes(error.retry_after)}. {done}.")
-    if isinstance(error, ReconnectNeeded):
-        return UserError(_lost_text(reserved.address, sent, total))
-    if isinstance(error, PermanentFailure):
-        return UserError(f"{who} refused the email to {reserved.emails[0].to_address}: {str(error)[:300]}. {done}.")
-    return UserError(f"{who} did not answer clearly ({str(error)[:200]}), so the email may or may not have gone "
-                     f"out. Look in the Sent folder of {reserved.address} before trying again.")
+    error = row.error or ""
+    if row.error_kind == "rate_limited":
+        wait = (mailbox.not_before - now).total_seconds() if mailbox.not_before is not None else 60
+        return f"{who} asked us to slow down; try again in {_minutes(wait)}. {done}."
+    if row.error_kind == "reconnect":
+        return _lost_text(mailbox.address, sent, total)
+    if row.error_kind == "permanent":
+        return f"{who} refused the email to {row.to_address}: {error[:300]}. {done}."
+    if row.status == OutboundStatus.PENDING or (row.status == OutboundStatus.SENDING and row.claimed_by):
+        return (f"{mailbox.address} is held for a moment, so {_how_many(sent, total)} yet: it goes out within "
+                "10 minutes, and the bot tells you when it does (or if it cannot).")
+    if row.status == OutboundStatus.SENDING or row.error_kind == "unclear":
+        return (f"{who} did not answer clearly ({error[:200]}), so the email may or may not have gone out. Look in "
+                f"the Sent folder of {mailbox.address} before trying again.")
+    if row.error_kind == "not_sent":
+        return f"{who} did not take the email to {row.to_address}. {done}: try again."
+    return f"{mailbox.address} can no longer send for you, so {_how_many(sent, total)}."
 
 
-def _send_now(sessions: sessionmaker[Session], *, user_id: int, mailbox_id: int, providers: ProviderRegistry,
-              clock: Clock, action: str, detail: dict[str, object], build: Build, keep: bool = False) -> DirectSent:
-    reserved, label = _reserve(sessions, user_id=user_id, mailbox_id=mailbox_id, providers=providers,
-                               clock=clock, build=build)
-    sent, error = _send_all(reserved)
-    _record(sessions, reserved=reserved, sent=sent, error=error, user_id=user_id, action=action, detail=detail,
-            providers=providers, clock=clock, keep=keep)
-    if error is not None:
-        raise _explain(error, reserved, len(sent))
-    return DirectSent(reserved.emails[0].to_address, reserved.address, label,
-                      tuple(e.subject for e in reserved.emails), tuple(s.message_id for s in sent))
+def result(sessions: sessionmaker[Session], queued: Queued, *, clock: Clock) -> DirectSent:
+    """What the dispatcher did with the queued rows: what went out, or a UserError saying what did not."""
+    with transaction(sessions) as session:
+        rows = list(session.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(queued.ids))
+                                    .order_by(OutboundMessage.id)))
+        sent = [r for r in rows if r.status == OutboundStatus.SENT]
+        if len(sent) < len(rows):
+            stopped = next((r for r in rows if r.status != OutboundStatus.SENT and
+                            (r.error_kind is not None or r.status != OutboundStatus.CANCELLED)), None)
+            mailbox = session.get(Mailbox, rows[0].mailbox_id)
+            assert stopped is not None and mailbox is not None
+            raise UserError(_problem(stopped, mailbox, len(sent), len(rows), clock.now()))
+        return DirectSent(queued.to_address, queued.from_address, queued.sequence_name, queued.subjects,
+                          tuple(r.sent_message_id or r.message_id for r in sent))
 
 
-def send_preview(sessions: sessionmaker[Session], *, user_id: int, sequence_id: int, mailbox_id: int,
-                 samples: Mapping[str, str], providers: ProviderRegistry, clock: Clock,
-                 same_thread: bool = True) -> DirectSent:
-    """The whole sequence, now, to the user's own address, rendered for "Alex Sample" with `samples`
-    for the other template variables; every subject marked "[Preview] "."""
-    def build(session: Session, user: User, mailbox: Mailbox) -> tuple[list[OutgoingEmail], str]:
-        sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
-        emails = preview_emails(sequence, samples=samples, from_address=mailbox.address,
-                                from_name=mailbox.owner.name, to_address=_own_address(user), now=clock.now(),
-                                same_thread=same_thread)
-        return emails, sequence.name
+# -- recorded by the dispatcher (scheduling.outcomes) ---------------------------------------------
 
-    return _send_now(sessions, user_id=user_id, mailbox_id=mailbox_id, providers=providers, clock=clock,
-                     action="preview_sent", detail={"sequence_id": sequence_id}, build=build)
+def keep_sent(session: Session, row: OutboundMessage, *, subject: str, now: datetime) -> None:
+    """A one-off email that went out, kept (metadata only) so a reply reaches its sender
+    (bot.services.replies); a preview, to the recruiter's own address, is not."""
+    user = session.get(User, row.sender_id)
+    if row.kind != OutboundKind.ONE_OFF or user is None:
+        return
+    candidate = _known_candidate(session, user, row.to_address)
+    session.add(DirectMessage(
+        mailbox_id=row.mailbox_id, sender_id=user.id, candidate_id=candidate.id if candidate else None,
+        to_address=row.to_address, message_id=row.message_id, sent_message_id=row.sent_message_id,
+        provider_message_id=row.provider_message_id, provider_thread_id=row.provider_thread_id,
+        subject=subject[:998], sent_at=now))
 
 
-def send_one(sessions: sessionmaker[Session], *, user_id: int, draft: Draft, mailbox_id: int,
-             providers: ProviderRegistry, clock: Clock) -> DirectSent:
-    """One email, now, exactly as the recruiter last saw and edited it (the draft's subject and body)."""
-    check_edited(draft.subject, draft.body)
-    to_address = valid_address(draft.to_address, field=Field.TO.value)
+def audit(session: Session, row: OutboundMessage, *, now: datetime) -> None:
+    """One audit entry for a whole send (a one-off, or every step of a preview), written when its last
+    row settles: message ids and recipient, never a body."""
+    O = OutboundMessage
+    chain = [row]
+    while chain[0].follows_id is not None:  # back to step 1
+        before = session.get(O, chain[0].follows_id)
+        if before is None:
+            break
+        chain.insert(0, before)
+    sent = [r for r in chain if r.status == OutboundStatus.SENT]
+    user, mailbox = session.get(User, row.sender_id), session.get(Mailbox, row.mailbox_id)
+    if not sent or user is None or mailbox is None:
+        return
+    detail: dict[str, object] = {"sequence_id": row.sequence_id}
+    if row.kind == OutboundKind.ONE_OFF:
+        detail["step"] = row.step_position
+    stopped = next((r.error_kind for r in chain if r.status != OutboundStatus.SENT and r.error_kind), None)
+    session.add(AuditEntry(
+        organisation_id=user.organisation_id, actor=user.slack_user_id,
+        action="preview_sent" if row.kind == OutboundKind.PREVIEW else "email_sent",
+        subject_type="mailbox", subject_id=mailbox.id, created_at=now,
+        detail={**detail, "to": row.to_address, "from": mailbox.address,
+                "message_ids": [r.sent_message_id or r.message_id for r in sent],
+                **({"error": stopped} if stopped is not None else {})}))
 
-    def build(session: Session, user: User, mailbox: Mailbox) -> tuple[list[OutgoingEmail], str]:
-        email = OutgoingEmail(from_address=mailbox.address, from_name=mailbox.owner.name or None,
-                              to_address=to_address, subject=draft.subject.strip(), body=draft.body,
-                              message_id=new_message_id(mailbox.address), date=clock.now())
-        return [email], draft.sequence_name
 
-    return _send_now(sessions, user_id=user_id, mailbox_id=mailbox_id, providers=providers, clock=clock,
-                     action="email_sent", detail={"sequence_id": draft.sequence_id, "step": draft.position},
-                     build=build, keep=True)
+def settled_text(row: OutboundMessage, mailbox: Mailbox) -> str:
+    """What the sender is told when their one-off or preview settles after the command that sent it
+    had answered (a crash, an unclear answer checked later, a mailbox held too long)."""
+    what = "Your preview" if row.kind == OutboundKind.PREVIEW else f"Your email to {row.to_address}"
+    if row.status == OutboundStatus.SENT:
+        return f":envelope: {what} went out from {mailbox.address} after all."
+    reason = {"held": f"{mailbox.address} was held too long", "reconnect": f"the connection to {mailbox.address} "
+              "was lost", "not_sent": "the mail server did not take it"}.get(row.error_kind or "", row.error or "")
+    return f":x: {what} was not sent from {mailbox.address} ({reason}). Try again when you are ready."

@@ -29,6 +29,7 @@ from bot.models import (
     EnrollmentStatus,
     InboundEvent,
     Mailbox,
+    OutboundKind,
     OutboundMessage,
     OutboundStatus,
     Provider,
@@ -76,7 +77,8 @@ def _match(session: Session, mailbox: Mailbox, inbound: Inbound) -> OutboundMess
     """The send this message answers: by Message-ID (In-Reply-To/References), then by thread, then
     (a bounce) by failing recipient, then (anything else) by the candidate's address in From in any
     thread, which catches replies in a new thread or with a changed subject."""
-    sent = select(O).where(O.mailbox_id == mailbox.id, O.status == OutboundStatus.SENT)
+    sent = select(O).where(O.mailbox_id == mailbox.id, O.status == OutboundStatus.SENT,
+                           O.kind == OutboundKind.CAMPAIGN)  # a one-off's reply: _match_direct
     ids = [f"<{_bare(m)}>" for m in inbound.references if _bare(m)]
     if ids:
         # the provider may have stored the send under its own Message-ID (Exchange): replies quote that one

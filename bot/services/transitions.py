@@ -28,6 +28,18 @@ An outbound row (one step to one address):
 | failed, cancelled | pending | `reopen` ← bot.services.campaigns: the same step to the same address planned again |
 | sent | – | never left |
 
+A one-off email or a preview step (kind one_off / preview, no enrollment; bot.services.direct_send
+inserts it pending, due now) moves through the same states, with these transitions of its own:
+
+| state | may move to | who moves it |
+|---|---|---|
+| pending, due | sending, claimed | `claim_rows` ← scheduling.one_off (a targeted claim, or run_once's) |
+| sending, claimed by w | sent, its subject and body cleared | `one_off_sent` ← scheduling.outcomes |
+| sending, claimed by w | failed (error_kind), its text cleared; never retried | `fail` ← scheduling.outcomes |
+| sending, claimed by w | sending, unclaimed, checked after a backoff | `set_aside` ← scheduling.outcomes, as above |
+| pending | cancelled: the step before it did not go out | `cancel_following` ← scheduling.outcomes |
+| pending, held for too long | cancelled | `expire_one_offs` ← scheduling.one_off |
+
 An enrollment (one candidate in one campaign):
 
 | transition | leaves | enters | who |
@@ -49,7 +61,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, FromClause, Row, String, and_, bindparam, case, exists, func, literal, or_, true, update
 from sqlalchemy.orm import Session
 
-from bot.models import Enrollment, EnrollmentStatus, OutboundMessage, OutboundStatus, UTCDateTime
+from bot.models import Enrollment, EnrollmentStatus, OutboundKind, OutboundMessage, OutboundStatus, UTCDateTime
 from bot.services.campaign_marks import mark_stale
 
 SENDS = frozenset(s for s in EnrollmentStatus if s.sends)
@@ -166,10 +178,47 @@ def back_to_pending(session: Session, row: OutboundMessage, *, worker_id: str, r
     return moved
 
 
-def fail(session: Session, row: OutboundMessage, *, worker_id: str, reason: str) -> bool:
-    """sending (claimed by `worker_id`) → failed, with its reason."""
+def fail(session: Session, row: OutboundMessage, *, worker_id: str, reason: str, **values: Any) -> bool:
+    """sending (claimed by `worker_id`) → failed, with its reason (and `values`: a one-off's error_kind)."""
     return _settle(session, row, leaving=[OutboundStatus.SENDING], worker_id=worker_id, status=OutboundStatus.FAILED,
-                   error=reason[:1000], claimed_by=None, lease_expires_at=None)
+                   error=reason[:1000], claimed_by=None, lease_expires_at=None, **values)
+
+
+def one_off_sent(session: Session, row: OutboundMessage, *, worker_id: str, now: datetime,
+                 provider_message_id: str | None, thread_id: str | None, sent_message_id: str | None) -> bool:
+    """A one-off or preview row (claimed by `worker_id`): sending → sent, its text cleared (no body of
+    sent mail is kept). No enrollment to advance."""
+    return _settle(session, row, leaving=[OutboundStatus.SENDING], worker_id=worker_id, status=OutboundStatus.SENT,
+                   sent_at=now, error=None, claimed_by=None, lease_expires_at=None, subject=None, body=None,
+                   provider_message_id=provider_message_id, provider_thread_id=thread_id,
+                   sent_message_id=sent_message_id)
+
+
+def cancel_following(session: Session, row_ids: Collection[int]) -> list[Row[Any]]:
+    """pending → cancelled for the preview steps after these rows, and the steps after those (a
+    preview stops at its first error). Returns (id, mailbox_id, created_at) of each row that moved."""
+    moved: list[Row[Any]] = []
+    after = list(row_ids)
+    while after:
+        found = session.execute(
+            update(O).where(O.follows_id.in_(after), O.status == OutboundStatus.PENDING,
+                            O.kind != OutboundKind.CAMPAIGN)
+            .values(status=OutboundStatus.CANCELLED, subject=None, body=None)
+            .returning(O.id, O.mailbox_id, O.created_at)).all()
+        moved += found
+        after = [r[0] for r in found]
+    return moved
+
+
+def expire_one_offs(session: Session, *, created_before: datetime) -> list[Row[Any]]:
+    """pending → cancelled for one-offs and preview steps queued before `created_before` (their
+    mailbox was held all that while). Returns (id, mailbox_id, created_at, sender_id, to_address, kind)."""
+    return session.execute(
+        update(O).where(O.kind.in_([OutboundKind.ONE_OFF, OutboundKind.PREVIEW]),
+                        O.status == OutboundStatus.PENDING, O.created_at < created_before)
+        .values(status=OutboundStatus.CANCELLED, subject=None, body=None, error_kind="held",
+                error="the mailbox was held too long")
+        .returning(O.id, O.mailbox_id, O.created_at, O.sender_id, O.to_address, O.kind)).all()
 
 
 def set_aside(session: Session, row: OutboundMessage, *, worker_id: str, check_at: datetime,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from email.message import Message
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import FakeClock
+from bot.clock import Clock, FakeClock
 from bot.db import transaction
 from bot.errors import UserError
 from bot.models import (
@@ -23,6 +25,7 @@ from bot.models import (
     SequenceStep,
     User,
 )
+from bot.provider_registry import ProviderRegistry
 from bot.runtime import Runtime
 from bot.services import direct_send
 from bot.services.campaigns import start_campaign
@@ -54,10 +57,25 @@ def _setup(runtime: Runtime, clock: FakeClock, *, steps: list[StepDraft] = STEPS
         return rita.id, mailbox.id, sequence.id
 
 
+def send_preview(sessions: sessionmaker[Session], *, providers: ProviderRegistry, clock: Clock,
+                 **arguments: Any) -> direct_send.DirectSent:
+    """Queued by the service, sent by the dispatcher, read back: what handlers/sending.py does."""
+    queued = direct_send.queue_preview(sessions, clock=clock, **arguments)
+    Dispatcher(session_factory=sessions, providers=providers, clock=clock, concurrency=1).send_now(queued.ids)
+    return direct_send.result(sessions, queued, clock=clock)
+
+
+def send_one(sessions: sessionmaker[Session], *, providers: ProviderRegistry, clock: Clock,
+             **arguments: Any) -> direct_send.DirectSent:
+    queued = direct_send.queue_one(sessions, clock=clock, **arguments)
+    Dispatcher(session_factory=sessions, providers=providers, clock=clock, concurrency=1).send_now(queued.ids)
+    return direct_send.result(sessions, queued, clock=clock)
+
+
 def _preview(runtime: Runtime, ids: tuple[int, int, int], **samples: str) -> direct_send.DirectSent:
     user_id, mailbox_id, sequence_id = ids
-    return direct_send.send_preview(runtime.sessions, user_id=user_id, sequence_id=sequence_id, mailbox_id=mailbox_id,
-                                    samples=samples, providers=runtime.providers, clock=runtime.clock)
+    return send_preview(runtime.sessions, user_id=user_id, sequence_id=sequence_id, mailbox_id=mailbox_id,
+                        samples=samples, providers=runtime.providers, clock=runtime.clock)
 
 
 def _sent(runtime: Runtime) -> list[Message]:
@@ -132,7 +150,7 @@ def test_a_preview_counts_toward_the_cap_and_is_audited_without_its_text(runtime
 
 def test_follow_ups_keep_their_own_subjects_when_not_threaded(runtime: Runtime, clock: FakeClock) -> None:
     user_id, mailbox_id, sequence_id = _setup(runtime, clock)
-    direct_send.send_preview(runtime.sessions, user_id=user_id, sequence_id=sequence_id, mailbox_id=mailbox_id,
+    send_preview(runtime.sessions, user_id=user_id, sequence_id=sequence_id, mailbox_id=mailbox_id,
                              samples={}, providers=runtime.providers, clock=clock, same_thread=False)
     sent = _sent(runtime)
     assert [str(m["Subject"]) for m in sent] == [
@@ -253,7 +271,7 @@ def test_one_email_goes_out_exactly_as_edited(runtime: Runtime, clock: FakeClock
     assert draft.body == "Hi Ana,\nWe are hiring a backend engineer at Acme.\nRita"  # typed fields win
 
     edited = direct_send.Draft(**{**draft.__dict__, "body": "Hi Ana,\nA quick one: are you open to a chat?\nRita"})
-    result = direct_send.send_one(runtime.sessions, user_id=user_id, draft=edited, mailbox_id=mailbox_id,
+    result = send_one(runtime.sessions, user_id=user_id, draft=edited, mailbox_id=mailbox_id,
                                   providers=runtime.providers, clock=clock)
     (message,) = _sent(runtime)
     assert (str(message["To"]), str(message["Subject"])) == ("ana@work.example", "Backend role at Acme")
@@ -335,7 +353,7 @@ def test_a_mailbox_the_user_may_not_send_from_is_refused(runtime: Runtime, clock
         omar.email = "omar@acme.example"
         other_id = factories.sandbox_mailbox(session, omar, clock, address="omar@acme.example").id
     with pytest.raises(UserError, match="You may not send from that mailbox") as refused:
-        direct_send.send_preview(runtime.sessions, user_id=user_id, sequence_id=sequence_id, mailbox_id=other_id,
+        send_preview(runtime.sessions, user_id=user_id, sequence_id=sequence_id, mailbox_id=other_id,
                                  samples={}, providers=runtime.providers, clock=clock)
     assert refused.value.field == "mailbox"
     assert PostOffice(runtime.providers.sandbox).all_sent() == []  # type: ignore[attr-defined]
@@ -362,7 +380,7 @@ def test_an_address_that_is_not_one_plain_address_is_refused_on_the_to_field(
     # A draft is sent as it was shown; one that did not come from draft_one is checked again.
     draft = direct_send.Draft(sequence_id, "Backend engineers", 1, address, "Ana", "Hello", "Hi Ana")
     with pytest.raises(UserError) as again:
-        direct_send.send_one(runtime.sessions, user_id=user_id, draft=draft, mailbox_id=mailbox_id,
+        send_one(runtime.sessions, user_id=user_id, draft=draft, mailbox_id=mailbox_id,
                              providers=runtime.providers, clock=clock)
     assert again.value.field == "to"
     assert _sent(runtime) == [] and _counted(runtime, mailbox_id) == 0
@@ -433,7 +451,7 @@ def test_a_header_that_cannot_be_written_is_refused_before_anything_is_counted(
         user.name = "Rita\nBcc: evil@x.example"  # the From name, stored before names were checked
     draft = direct_send.Draft(sequence_id, "Backend engineers", 1, "ana@work.example", "Ana", "Hello", "Hi Ana")
     with pytest.raises(UserError, match="This email cannot be sent: the From header would contain a line break"):
-        direct_send.send_one(runtime.sessions, user_id=user_id, draft=draft, mailbox_id=mailbox_id,
+        send_one(runtime.sessions, user_id=user_id, draft=draft, mailbox_id=mailbox_id,
                              providers=runtime.providers, clock=clock)
     assert _sent(runtime) == [] and _counted(runtime, mailbox_id) == 0
 

@@ -12,9 +12,10 @@ from bot.db import transaction
 from bot.models import Enrollment, EnrollmentStatus, Mailbox
 from bot.runtime import Runtime
 from bot.services.campaigns import start_campaign
-from bot.services.direct_send import Draft, send_one, send_preview
+from bot.services.direct_send import Draft
 from bot.services.sequences import StepDraft, create_sequence
 from tests import factories
+from tests.bot.test_direct_send import send_one, send_preview
 from tests.clock_jobs import SYNC_INTERVAL, dispatch_for, sync_mailboxes
 from tests.standins.counting_store import CountingStore
 
