@@ -5,8 +5,8 @@ refusal (a 200 with a message), never an exception (a 500).
 Button and option values are the model's fields joined by ':' in the order declared, as short as Slack
 likes them (it caps a value at 2,000 characters, and a message is re-sent whole on every update).
 Values already out in posted messages and queued notices ("42", "42:7") read as they did.
-Modal metadata with free text (a sequence form, a drafted email) stays JSON, through its own pydantic
-model (handlers/views/sequences.py ModalMeta, bot/services/direct_send.py draft metadata).
+Modal metadata with free text (a drafted email) is JSON, through a `JsonPayload` model with the same
+dump()/load(); the sequence modal's ModalMeta (handlers/views/sequences.py) is one too, kept beside its form.
 """
 from __future__ import annotations
 
@@ -97,6 +97,37 @@ class TemplateStep(Payload):
 
 class Offset(Payload):
     offset: int
+
+
+J = TypeVar("J", bound="JsonPayload")
+
+
+class JsonPayload(BaseModel):
+    """Metadata that holds free text (names, addresses): JSON, read back as strictly as Payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def load(cls: type[J], raw: Any) -> J:
+        try:
+            return cls.model_validate_json(str(raw or "{}"))
+        except ValidationError:
+            raise UserError(STALE) from None
+
+
+class SendStage(JsonPayload):
+    """The `/outreach send` modals: "choose" (template, address) then "send" (the drafted email, whose
+    subject and body are the modal's inputs; the rest rides here)."""
+
+    stage: Literal["choose", "send"]
+    sequence_id: int | None = None
+    sequence_name: str | None = None
+    position: int | None = None
+    to: str | None = None
+    name: str | None = None
 
 
 def action_value(body: dict[str, Any]) -> Any:

@@ -6,7 +6,6 @@ message lands on the field to fix; the send itself happens after the acknowledge
 3 seconds) and its outcome comes as a DM."""
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from bot.services.sequences import find_sequence
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
 from handlers.home import deliver_and_refresh
-from handlers.payloads import TemplateStep
+from handlers.payloads import Id, SendStage, TemplateStep
 from handlers.ids import Action, Callback
 from handlers.slack import Slack
 from handlers.view_state import text_of
@@ -95,7 +94,7 @@ def open_send(call: CommandCall) -> None:
 def send_preview(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """The preview modal's submission: checked on its fields, then sent after the ack."""
     values = view["state"]["values"]
-    sequence_id = int(json.loads(view["private_metadata"])["sequence_id"])
+    sequence_id = Id.load(view["private_metadata"]).id
     samples = {block[len(SAMPLE_PREFIX):]: _value(values, block) for block in values
                if block.startswith(SAMPLE_PREFIX)}
     mailbox_id = int(_value(values, Field.MAILBOX.value))
@@ -122,8 +121,8 @@ def send_preview(ack: Ack, view: dict[str, Any], context: BoltContext, client: W
 
 def submit_send(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """Both `/outreach send` modals submit here; the metadata's stage tells which."""
-    metadata = json.loads(view["private_metadata"] or "{}")
-    if metadata.get("stage") == "send":
+    metadata = SendStage.load(view["private_metadata"])
+    if metadata.stage == "send":
         _send_checked(ack, view, metadata, context, client)
     else:
         _show_draft(ack, view, context)
@@ -147,7 +146,7 @@ def _show_draft(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
     ack(response_action="push", view=edit_modal(draft, senders))
 
 
-def _send_checked(ack: Ack, view: dict[str, Any], metadata: dict[str, Any], context: BoltContext,
+def _send_checked(ack: Ack, view: dict[str, Any], metadata: SendStage, context: BoltContext,
                   client: WebClient) -> None:
     """The second modal: what the recruiter sees (and maybe edited) goes out as it is."""
     values = view["state"]["values"]

@@ -2,9 +2,7 @@
 check and edit), and the messages that say what went out."""
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -20,6 +18,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.errors import UserError
+
 from bot.services.direct_send import (
     PREVIEW_PREFIX,
     SAMPLE_NAME,
@@ -31,7 +31,7 @@ from bot.services.direct_send import (
     SenderChoice,
     sample_field,
 )
-from handlers.payloads import TemplateStep
+from handlers.payloads import STALE, Id, SendStage, TemplateStep
 from handlers.ids import Action, Callback
 
 OPTION_TEXT_LIMIT = 75  # Slack's limit for an option's (and an option group's) label
@@ -82,7 +82,7 @@ def preview_modal(form: PreviewForm) -> View:
                                  element=PlainTextInputElement(action_id=Action.SEND_FIELD.value, initial_value=value,
                                                                max_length=BODY_LIMIT)))
     return View(type="modal", callback_id=Callback.PREVIEW.value, title="Send preview", submit="Send preview",
-                close="Cancel", private_metadata=json.dumps({"sequence_id": form.sequence_id}), blocks=blocks)
+                close="Cancel", private_metadata=Id(id=form.sequence_id).dump(), blocks=blocks)
 
 
 def _template_select(form: SendForm, initial: str | None) -> StaticSelectElement:
@@ -115,17 +115,19 @@ def choose_modal(form: SendForm, *, initial_template: str | None = None) -> View
                                                  max_length=BODY_LIMIT)),
     ]
     return View(type="modal", callback_id=Callback.SEND_ONE.value, title="Email a candidate", submit="Next",
-                close="Cancel", private_metadata=json.dumps({"stage": "choose"}), blocks=blocks)
+                close="Cancel", private_metadata=SendStage(stage="choose").dump(), blocks=blocks)
 
 
 def draft_metadata(draft: Draft) -> str:
-    return json.dumps({"stage": "send", "sequence_id": draft.sequence_id, "sequence_name": draft.sequence_name,
-                       "position": draft.position, "to": draft.to_address, "name": draft.name})
+    return SendStage(stage="send", sequence_id=draft.sequence_id, sequence_name=draft.sequence_name,
+                     position=draft.position, to=draft.to_address, name=draft.name).dump()
 
 
-def draft_from_metadata(metadata: dict[str, Any], subject: str, body: str) -> Draft:
-    return Draft(int(metadata["sequence_id"]), str(metadata["sequence_name"]), int(metadata["position"]),
-                 str(metadata["to"]), str(metadata["name"]), subject, body)
+def draft_from_metadata(metadata: SendStage, subject: str, body: str) -> Draft:
+    if metadata.sequence_id is None or metadata.position is None or metadata.to is None:
+        raise UserError(STALE)
+    return Draft(metadata.sequence_id, metadata.sequence_name or "", metadata.position, metadata.to,
+                 metadata.name or "", subject, body)
 
 
 def edit_modal(draft: Draft, senders: Sequence[SenderChoice]) -> View:

@@ -269,7 +269,7 @@ ROWS: list[Row] = [
         CHANGES),
     Row(("view", Callback.PREVIEW.value), _submit(Callback.PREVIEW, lambda w: {
         "mailbox": _pick(SF, str(w.mailbox)), "sample.first_name": _text(SF, "Sam"),
-        "sample.company": _text(SF, "Acme")}, lambda w: json.dumps({"sequence_id": w.sequence})), NONE),
+        "sample.company": _text(SF, "Acme")}, lambda w: str(w.sequence)), NONE),
     Row(("view", Callback.SEND_ONE.value), _submit(Callback.SEND_ONE, lambda w: {
         "template": _pick(SF, f"{w.sequence}:1"), "to": {SF: {"type": "email_text_input", "value": "x@y.example"}},
         "name": _text(SF, "Xavier Y"), "fields": _text(SF, "company=Acme")}, lambda w: json.dumps({"stage": "choose"})),
