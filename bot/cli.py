@@ -79,11 +79,12 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import build_runtime
     from bot.jobs import start_scheduler
 
+    stop = threading.Event()  # first: a SIGTERM during start-up stops the worker cleanly once it is up
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     timer = start_scheduler(runtime)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    log.info("worker running; SIGTERM stops it")
     try:
         stop.wait()
     except KeyboardInterrupt:
