@@ -55,14 +55,24 @@ RESYNC_DAYS = 14  # a cursor the store does not know (the sandbox was wiped): th
 RESYNC_MAX_MESSAGES = 200  # ...and no more than this many messages
 
 
-def _fault_error(kind: str, arg: str) -> ProviderError:
+def _recipient(message: bytes) -> str:
+    """The To address of a message about to be sent (headers only)."""
+    from email.parser import BytesHeaderParser
+    from email.utils import parseaddr
+
+    return parseaddr(str(BytesHeaderParser().parsebytes(message).get("To", "")))[1]
+
+
+def _fault_error(kind: str, arg: str, recipient: str = "") -> ProviderError:
     kind = kind.removeprefix("sync_")
     if kind == "rate_limited":
         return RateLimited("sandbox: 429 Too Many Requests", retry_after=float(arg or 60))
     if kind == "reconnect":
         return ReconnectNeeded("sandbox: invalid_grant (token revoked)")
     if kind == "permanent":
-        return PermanentFailure("sandbox: 400 invalid recipient")
+        # "permanent:named" words it as many mail servers do (SMTP 550 5.1.1 names the address it refused).
+        return PermanentFailure(f"sandbox: 400 invalid recipient <{recipient}>" if arg == "named"
+                                else "sandbox: 400 invalid recipient")
     if kind == "server_error":
         return TemporaryFailure("sandbox: 500 backendError")
     return TemporaryFailure("sandbox: timed out")
@@ -135,7 +145,7 @@ class SandboxStore:
     # Faults are scripted per mailbox in a file, so a test can script them for worker processes too.
     def inject(self, address: str, *faults: str) -> None:
         """Queue faults for the next calls: rate_limited:SECONDS, server_error, timeout,
-        timeout_after_accept, reconnect, permanent (sends), lookup_error (find_sent), and
+        timeout_after_accept, reconnect, permanent or permanent:named (sends), lookup_error (find_sent), and
         sync_rate_limited:SECONDS, sync_server_error, sync_reconnect (fetch_changes)."""
         with self._locked(address) as (base, _):
             path = base / ".faults"
@@ -163,7 +173,7 @@ class SandboxStore:
             kind, _, arg = fault.partition(":")
             if kind == "timeout_after_accept":
                 self._append_locked(handle, address, SENT, message, extra)
-            raise _fault_error(kind, arg)
+            raise _fault_error(kind, arg, _recipient(message))
 
     def check_lookup(self, address: str) -> None:
         with self._locked(address) as (base, _):

@@ -236,16 +236,21 @@ class Recorder:
             return  # settled by someone else since: nothing to tell
         enrollment = row.enrollment
         candidate, campaign = enrollment.candidate, enrollment.campaign
+        # A provider's refusal often names the address it refused: one added by hand is left out of
+        # what others see (the candidate's status shows to everyone the campaign is shared with).
+        by_hand = any(a.address == row.to_address and a.added_by_id is not None for a in candidate.addresses)
+        shared_reason = reason.replace(row.to_address, "the address added by hand") if by_hand else reason
         # Paused, so the recruiter can fix it and resume the candidate; a reply recorded meanwhile stays.
         paused = transitions.move(self.session, enrollment, leaving=transitions.SENDS, to=EnrollmentStatus.PAUSED,
-                                  status_reason=f"step {row.step_position} could not be sent: {reason}"[:500])
+                                  status_reason=f"step {row.step_position} could not be sent: {shared_reason}"[:500])
         then = (f"{candidate.name} is paused in this campaign until you resume them." if paused else
                 f"{candidate.name} is {enrollment.status.value.replace('_', ' ')}: nothing more is sent to them.")
         address = access.shown_address(candidate.addresses, row.to_address, campaign.owner_id)
         notify(self.session, user=campaign.owner, kind="send_failed", clock=self.clock,
                dedupe_key=f"send_failed:{row.id}",
                text=(f":x: Step {row.step_position} of *{campaign.name}* could not be sent to "
-                     f"{candidate.name}{f' ({address})' if address else ''}: {reason}. {then}"))
+                     f"{candidate.name}{f' ({address})' if address else ''}: {reason if address else shared_reason}."
+                     f" {then}"))
 
     def _hold_mailbox(self, mailbox: Mailbox, until: datetime) -> None:
         if mailbox.not_before is None or mailbox.not_before < until:

@@ -301,6 +301,33 @@ def test_a_permanent_failure_marks_the_step_failed_pauses_the_candidate_and_tell
         assert "could not be sent to Ana Candidate0" in notice.text
 
 
+def test_a_refusal_that_names_an_address_added_by_hand_shows_it_only_to_who_added_it(
+        runtime: Runtime, clock: FakeClock) -> None:
+    """The provider's refusal names the address it refused. A teammate with edit access added it by
+    hand, so Rita's DM and the candidate's status (seen by everyone the campaign is shared with) leave it out."""
+    from bot.models import AddressKind
+    from bot.services.campaigns import edit_candidate_in_campaign
+    from bot.services.directory import Profile, ensure_user
+
+    _started(runtime, clock)
+    with transaction(runtime.sessions, write=True) as session:
+        teammate = ensure_user(session, slack_team_id="T0LOCAL", clock=clock, profile=Profile("U0TEAM", name="Tea"))
+        enrollment = session.scalar(select(Enrollment))
+        edit_candidate_in_campaign(session, user=teammate, enrollment=enrollment, send_to=None,
+                                   new_address="ana.private@home.example", new_kind=AddressKind.PERSONAL,
+                                   use_first=False, fields={}, clock=clock)
+    _store(runtime).inject(ADDRESS, "permanent:named")
+    clock.advance(timedelta(minutes=41))
+    assert _dispatcher(runtime).run_once().failed == 1
+    with transaction(runtime.sessions) as session:
+        row = session.scalar(select(OutboundMessage))
+        assert row.to_address == "ana.private@home.example" and row.to_address in row.error  # kept for on-call
+        enrollment = session.scalar(select(Enrollment))
+        [notice] = session.scalars(select(Notification)).all()
+        for shown in (enrollment.status_reason, notice.text):
+            assert "ana.private@home.example" not in shown and "the address added by hand" in shown, shown
+
+
 def test_a_template_that_no_longer_renders_fails_that_step_with_the_field_named(
         runtime: Runtime, clock: FakeClock) -> None:
     _started(runtime, clock)
