@@ -26,7 +26,7 @@ class OutboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("enrollment_id", "step_position", "to_address"),
         Index(None, "status", "due_at"),
-        Index("ix_outbound_messages_mailbox_queue", "mailbox_id", "status", "due_at"),
+        Index("ix_outbound_messages_mailbox_queue", "mailbox_id", "status", "due_at", "id"),  # claim order
         Index("ix_outbound_messages_kind_queue", "kind", "status", "due_at"),  # one-offs, among many campaign rows
     )
 
