@@ -23,7 +23,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(parsed, **kwargs)
+        engine = create_engine(parsed, **kwargs)
+        if parsed.get_backend_name() == "postgresql":
+            @event.listens_for(engine, "connect")
+            def _no_jit(dbapi_connection: Any, _record: Any) -> None:
+                # Every query here is a short index lookup or a batch of a few hundred rows; JIT
+                # compiling a plan whose estimate crosses jit_above_cost cost ~16 ms a claim.
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SET jit = off")
+                dbapi_connection.commit()
+        return engine
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,13 @@ mailbox may still send: a reply recorded a moment earlier stops the send.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, column, exists, func, or_, select, true, update, values
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.models import (
@@ -29,6 +31,7 @@ from bot.services.delegations import grants
 from bot.services import send_counts, transitions
 from bot.services.transitions import SENDS
 from bot.rules.limits import Allowance, Usage, allowance
+from scheduling.bulk_rows import Columns, rows_params, rows_table
 
 O, M = OutboundMessage, Mailbox
 SENDING_CAMPAIGN = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
@@ -116,32 +119,50 @@ def _count_sends(session: Session, counts: dict[int, int], now: datetime) -> Non
     send_counts.forget_old(session, now)
 
 
-def _take_each(session: Session, quotas: dict[int, int], *, now: datetime, worker_id: str,
-               lease: timedelta) -> dict[int, list[int]]:
-    """One statement per mailbox, each an index range scan of at most its quota (SQLite)."""
+def _take_each(session: Session, quotas: dict[int, int], *, now: datetime, worker_id: str, lease: timedelta,
+               total: int) -> dict[int, list[int]]:
+    """One statement per mailbox, in the order given, each an index range scan of at most its quota,
+    until `total` rows are taken (SQLite)."""
     connection = session.connection()  # Core execution: the ORM's bulk-UPDATE path costs ~1 ms a call
     rows: dict[int, list[int]] = {}
     for mailbox_id, quota in quotas.items():
         taken = list(connection.execute(_TAKE_ROWS, {
-            "b_mailbox": mailbox_id, "now": now, "quota": quota, "b_worker": worker_id,
+            "b_mailbox": mailbox_id, "now": now, "quota": min(quota, total), "b_worker": worker_id,
             "b_lease_until": now + lease}).scalars())
         if taken:
             rows[mailbox_id] = sorted(taken)
+            total -= len(taken)
+            if total <= 0:
+                break
     return rows
 
 
-def _take_all(session: Session, quotas: dict[int, int], *, now: datetime, worker_id: str,
-              lease: timedelta) -> dict[int, list[int]]:
-    """Every mailbox's quota in one statement (PostgreSQL): a LATERAL subquery per mailbox, each
-    locking at most its quota of rows with SKIP LOCKED. One round trip instead of one per mailbox."""
-    quota = values(column("mailbox_id", Integer), column("n", Integer), name="quota").data(list(quotas.items()))
-    picked = (select(O.id).where(O.mailbox_id == quota.c.mailbox_id, _due(now), may_send())
-              .order_by(O.due_at, O.id).limit(quota.c.n)
+_QUOTAS: Columns = [("b_mailbox", Integer()), ("b_quota", Integer())]
+
+
+@functools.cache
+def _take_all_statement() -> Any:
+    """Built once (the quotas are one bound parameter, not a VALUES list that made a new statement to
+    compile on every claim)."""
+    quota = rows_table("postgresql", "quota", _QUOTAS)
+    picked = (select(O.id).where(O.mailbox_id == quota.c.b_mailbox, _due(_NOW), may_send())
+              .order_by(O.due_at, O.id).limit(quota.c.b_quota)
               .with_for_update(of=O, skip_locked=True).lateral("picked"))
-    chosen = select(picked.c.id).select_from(quota).join(picked, true())
-    taken = session.connection().execute(
-        transitions.claim_rows(chosen.scalar_subquery(), worker=worker_id, lease_until=now + lease, now=now)
-        .returning(O.id, O.mailbox_id)).all()
+    chosen = select(picked.c.id).select_from(quota).join(picked, true()).limit(bindparam("b_total", type_=Integer))
+    return transitions.claim_rows(
+        chosen.scalar_subquery(), worker=bindparam("b_worker"),
+        lease_until=bindparam("b_lease_until", type_=O.__table__.c.due_at.type), now=_NOW).returning(O.id, O.mailbox_id)
+
+
+def _take_all(session: Session, quotas: dict[int, int], *, now: datetime, worker_id: str, lease: timedelta,
+              total: int) -> dict[int, list[int]]:
+    """Every mailbox's quota in one statement (PostgreSQL): a LATERAL subquery per mailbox, in the
+    order given, each locking at most its quota of rows with SKIP LOCKED, `total` rows in all. One
+    round trip instead of one per mailbox."""
+    connection = session.connection()
+    taken = connection.execute(_take_all_statement(), {
+        "now": now, "b_worker": worker_id, "b_lease_until": now + lease, "b_total": total,
+        **rows_params(connection.dialect, "quota", _QUOTAS, list(quotas.items()))}).all()
     rows: dict[int, list[int]] = {}
     for row_id, mailbox_id in taken:
         rows.setdefault(mailbox_id, []).append(row_id)
@@ -161,23 +182,21 @@ def claim(session: Session, *, now: datetime, worker_id: str, lease: timedelta, 
     if not mailboxes:
         return Claim({}, [])
     usage = _usage(session, [m.id for m in mailboxes], now)
+    # Each mailbox's own quota, though they add up to more than max_rows: a mailbox may have fewer
+    # rows due than its quota, and the take stops at max_rows in this order (least recently served first).
     quotas: dict[int, int] = {}
     capped: list[CapHit] = []
-    room = max_rows
     for mailbox in mailboxes:
         allowed: Allowance = allowance(
             daily_cap=mailbox.daily_cap, min_spacing_seconds=mailbox.min_spacing_seconds,
-            max_in_flight=mailbox.max_in_flight, usage=usage[mailbox.id], now=now, room=room)
+            max_in_flight=mailbox.max_in_flight, usage=usage[mailbox.id], now=now, room=max_rows)
         if allowed.capped:
             capped.append(CapHit(mailbox.id, allowed.not_before))  # type: ignore[arg-type]
             session.execute(update(M).where(M.id == mailbox.id).values(not_before=allowed.not_before))
         if allowed.quota:
             quotas[mailbox.id] = allowed.quota
-            room -= allowed.quota
-        if room <= 0:
-            break
     take = _take_all if session.get_bind().dialect.name == "postgresql" else _take_each
-    rows = take(session, quotas, now=now, worker_id=worker_id, lease=lease) if quotas else {}
+    rows = take(session, quotas, now=now, worker_id=worker_id, lease=lease, total=max_rows) if quotas else {}
     spacing = {m.id: m.min_spacing_seconds for m in mailboxes if m.id in rows and m.min_spacing_seconds}
     for mailbox_id, seconds in spacing.items():  # the next send from it waits its spacing
         session.execute(update(M).where(M.id == mailbox_id).values(not_before=now + timedelta(seconds=seconds)))

@@ -7,9 +7,12 @@ One run:
 2. claim (scheduling.claims): due rows that may go out now, within each mailbox's limits, move to
    `sending` in one transaction that re-checks the enrollment (no send after a recorded reply).
 3. send: concurrently across mailboxes (at most `max_in_flight` per mailbox, set by the claim),
-   each send preceded by its own last look (scheduling.last_look): a row that may no longer go out
-   is withdrawn, never sent.
+   each send preceded by a last look at most scheduling.last_look.FRESH_SECONDS old: a row that
+   may no longer go out is withdrawn, never sent.
 4. record (scheduling.outcomes): results in batches, planning each next step.
+With provider latency (concurrency > 1) the steps overlap: while sends wait on the provider, the
+next claim is made and composed and finished sends are recorded, so the threads never run dry
+between batches (`_overlapped`).
 
 One-off emails and previews (bot.services.direct_send queues them) take the same path through
 scheduling.one_off: `send_now` sends the rows a command queued, at once, round by round (a preview
@@ -23,6 +26,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -66,6 +70,10 @@ from bot.services.planner import Planner
 
 log = logging.getLogger(__name__)
 O = OutboundMessage
+Job = tuple[int, MailProvider, OutgoingEmail]  # outbound row id, its mailbox's provider, the email
+# Reconciling unclear sends and the one-offs' upkeep (expired ones cancelled, ones a dead worker left
+# claimed) run at a run's first claim and then at most this often: a long run claims every few ms.
+UPKEEP_SECONDS = 1.0
 
 
 @dataclass
@@ -89,8 +97,10 @@ class Dispatcher:
         batch_size: int = 200,
         max_mailboxes: int = 256,
         concurrency: int = 32,
-        record_every: int = 100,
+        record_every: int | None = None,
+        record_seconds: float = 0.25,
         lease: timedelta = timedelta(minutes=5),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = session_factory
         self.providers = providers
@@ -100,27 +110,44 @@ class Dispatcher:
         self.batch_size = batch_size
         self.max_mailboxes = max_mailboxes
         self.concurrency = concurrency
-        self.record_every = record_every
+        # Outcomes are recorded in batches: a claim's worth, or sooner when the oldest unrecorded one
+        # has waited record_seconds (sends with latency), so statuses move while sends go on.
+        self.record_every = record_every or batch_size
+        self.record_seconds = record_seconds
         self.lease = lease
-        self.last_look = LastLook(session_factory.kw["bind"], self.worker_id)
+        self.monotonic = monotonic
+        self.last_look = LastLook(session_factory.kw["bind"], self.worker_id, monotonic=monotonic)
         self._pool: ThreadPoolExecutor | None = None
+        self._used_providers: dict[int, MailProvider | ProviderError] = {}
+        self._next_upkeep = 0.0
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    # -- one run ---------------------------------------------------------------------------
+    # -- runs ------------------------------------------------------------------------------
     def run_once(self) -> DispatchReport:
+        """One claim, its sends and their records (and any reconciling due)."""
+        return self._run(max_claims=1)
+
+    def run_until_idle(self, max_runs: int = 10_000) -> DispatchReport:
+        """Claim, send and record until a claim finds nothing due and nothing is left to reconcile
+        (the worker's tick, benchmarks, tests, the demo)."""
+        return self._run(max_claims=max_runs)
+
+    def _run(self, max_claims: int) -> DispatchReport:
         report = DispatchReport()
-        self.reconcile(report)
-        one_offs: dict[int, list[int]] = {}
-        claim = self._claim(one_offs)
-        report.claimed = claim.count
-        if claim.count:
-            self._send(claim, report)
-        if one_offs:  # left pending by a worker that died between a command's queue and its send
-            report.claimed += self._send_one_offs(one_offs, report, tell=True)
+        self._next_upkeep = 0.0
+        if self.concurrency > 1:
+            self._overlapped(report, max_claims)
+            return report
+        for _ in range(max_claims):  # a provider with no latency: one thread, claim after claim
+            jobs, worked = self._claim_jobs(report, max_rows=self.batch_size)
+            if jobs:
+                self._record_as_they_come(self._run_sends(jobs), report)
+            if not worked:
+                break
         return report
 
     def send_now(self, ids: Iterable[int]) -> DispatchReport:
@@ -139,25 +166,32 @@ class Dispatcher:
             report.claimed += self._send_one_offs(rows, report, tell=False)
         return report
 
-    def run_until_idle(self, max_runs: int = 10_000) -> DispatchReport:
-        """Run until a run claims and reconciles nothing (benchmarks, tests, the demo)."""
-        total = DispatchReport()
-        for _ in range(max_runs):
-            report = self.run_once()
-            for name in ("claimed", "sent", "failed", "retrying", "reconciled"):
-                setattr(total, name, getattr(total, name) + getattr(report, name))
-            if not report.claimed and not report.reconciled:
-                break
-        return total
-
     # -- claim ------------------------------------------------------------------------------
-    def _claim(self, one_offs: dict[int, list[int]] | None = None) -> claims.Claim:
+    def _claim_jobs(self, report: DispatchReport, *, max_rows: int) -> tuple[list[Job], bool]:
+        """Reconcile what is due for it, claim up to `max_rows` campaign sends and compose them (the
+        ones that cannot be sent are recorded at once); one-offs left pending are sent here. Returns
+        the sends to make, and whether there was any work at all."""
+        upkeep = self.monotonic() >= self._next_upkeep
+        if upkeep:  # at a run's first claim, then at most once every UPKEEP_SECONDS of a long run
+            self._next_upkeep = self.monotonic() + UPKEEP_SECONDS
+        reconciled = self.reconcile(report) if upkeep else 0
+        one_offs: dict[int, list[int]] = {}
+        claim = self._claim(one_offs if upkeep else None, max_rows=max_rows)
+        report.claimed += claim.count
+        jobs = self._prepare(claim, report) if claim.count else []
+        if one_offs:  # left pending by a worker that died between a command's queue and its send
+            report.claimed += self._send_one_offs(one_offs, report, tell=True)
+        if reconciled or one_offs:
+            self._next_upkeep = 0.0  # more may be waiting: a preview's next step, the next 200 to check
+        return jobs, bool(reconciled or claim.count or one_offs)
+
+    def _claim(self, one_offs: dict[int, list[int]] | None = None, *, max_rows: int | None = None) -> claims.Claim:
         """The campaign claim; with `one_offs`, in the same transaction, one-offs held too long are
         cancelled and those left pending are claimed into it (mailbox id → row ids)."""
         now = self.clock.now()
         with transaction(self.sessions, write=True) as session:
             claim = claims.claim(session, now=now, worker_id=self.worker_id, lease=self.lease,
-                                 max_rows=self.batch_size, max_mailboxes=self.max_mailboxes)
+                                 max_rows=max_rows or self.batch_size, max_mailboxes=self.max_mailboxes)
             for hit in claim.capped:
                 self._tell_cap(session, hit)
             if one_offs is not None:
@@ -217,8 +251,9 @@ class Dispatcher:
         store_refreshed_credentials(self.sessions, self.providers, providers)
 
     # -- send -------------------------------------------------------------------------------
-    def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
-        jobs: list[tuple[int, MailProvider, OutgoingEmail]] = []
+    def _prepare(self, claim: claims.Claim, report: DispatchReport) -> list[Job]:
+        """Each claimed row's email, composed; rows that cannot be sent are recorded at once."""
+        jobs: list[Job] = []
         with transaction(self.sessions) as session:
             claimed = [i for ids in claim.rows.values() for i in ids]
             items = load_sendables(session, claimed)
@@ -239,41 +274,75 @@ class Dispatcher:
                     unsendable.append(Outcome(item.row_id, error=failure))
                     continue
                 jobs.append((item.row_id, provider, email))
+        self._used_providers.update(providers)
         # Left out by the look before composing: withdrawn, as at the last look before each send.
         unsendable += [Outcome(row_id, withdrawn=True) for row_id in sorted(set(claimed) - {i.row_id for i in items})]
         if unsendable:
             self._record(unsendable, report)
+        return jobs
+
+    def _record_as_they_come(self, outcomes: Iterator[Outcome], report: DispatchReport) -> None:
         pending: list[Outcome] = []
-        for outcome in self._run_sends(jobs):
+        for outcome in outcomes:
             pending.append(outcome)
             if len(pending) >= self.record_every:
                 self._record(pending, report)
                 pending = []
         if pending:
             self._record(pending, report)
-        self._save_credentials(providers)
 
-    def _run_sends(self, jobs: list[tuple[int, MailProvider, OutgoingEmail]]) -> Iterator[Outcome]:
+    def _run_sends(self, jobs: list[Job]) -> Iterator[Outcome]:
+        """One at a time, in this thread (no latency to overlap: threads would only fight for the GIL)."""
+        with self.last_look.batch(row_id for row_id, _, _ in jobs) as look:
+            for row_id, provider, email in jobs:
+                yield _attempt(row_id, provider.send, email, look)
+
+    def _overlapped(self, report: DispatchReport, max_claims: int) -> None:
+        """Sends that wait on the provider: up to `concurrency` at once, and as many again claimed and
+        composed ahead, so a thread that finishes starts the next send at once. Claims and records
+        happen while earlier sends still wait; a claim that finds nothing waits record_seconds before
+        the next, unless every send is done (then the run ends, or claims what finishing freed)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
+        ahead, in_flight = 2 * self.concurrency, set[Future[Outcome]]()
+        claims_made, next_claim = 0, 0.0
+        unrecorded: list[Outcome] = []
+        first_unrecorded = 0.0
         with self.last_look.batch() as look:
-            if self.concurrency == 1:  # a provider with no latency: threads would only fight for the GIL
-                for row_id, provider, email in jobs:
-                    yield _attempt(row_id, provider.send, email, look)
-                return
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
-            futures: dict[Future[Outcome], int] = {
-                self._pool.submit(_attempt, row_id, provider.send, email, look): row_id
-                for row_id, provider, email in jobs}
-            remaining = set(futures)
-            while remaining:
-                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
+            try:
+                while True:
+                    room = ahead - len(in_flight)
+                    if claims_made < max_claims and room >= max(1, self.concurrency // 2) and (
+                            not in_flight or self.monotonic() >= next_claim):
+                        claims_made += 1
+                        jobs, worked = self._claim_jobs(report, max_rows=min(self.batch_size, room))
+                        look.expect(row_id for row_id, _, _ in jobs)
+                        in_flight |= {self._pool.submit(_attempt, row_id, provider.send, email, look)
+                                      for row_id, provider, email in jobs}
+                        if not worked:
+                            if not in_flight:
+                                break
+                            next_claim = self.monotonic() + self.record_seconds
+                    elif not in_flight:
+                        break
+                    if in_flight:
+                        done, in_flight = wait(in_flight, timeout=self.record_seconds, return_when=FIRST_COMPLETED)
+                        if done and not unrecorded:
+                            first_unrecorded = self.monotonic()
+                        unrecorded += [future.result() for future in done]
+                    if unrecorded and (len(unrecorded) >= self.record_every or not in_flight
+                                       or self.monotonic() - first_unrecorded >= self.record_seconds):
+                        self._record(unrecorded, report)
+                        unrecorded = []
+            except BaseException:
+                wait(in_flight)  # their looks share this batch's connection; their rows wait for reconcile
+                raise
 
     def _record(self, outcomes: list[Outcome], report: DispatchReport) -> None:
         with transaction(self.sessions, write=True) as session:
             Recorder(session, clock=self.clock, rng=self.rng, worker_id=self.worker_id).record(outcomes)
         self._count(outcomes, report)
+        self._save_credentials(self._used_providers)  # tokens refreshed by these sends
 
     @staticmethod
     def _count(outcomes: list[Outcome], report: DispatchReport) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Integer, String, Time, func, select, update
+from sqlalchemy import Connection, Integer, String, Time, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import (
@@ -93,10 +93,9 @@ def record_sent(session: Session, sent: Sequence[Sent], *, worker_id: str, now: 
         else:
             follow_ups.append((row.enrollment_id, row.step_position + 1))
     session.execute(update(Mailbox).where(Mailbox.id.in_({r.mailbox_id for r in mine})).values(last_send_at=now))
-    session.execute(update(Campaign).where(Campaign.id.in_({r.campaign_id for r in mine}),
-                                           Campaign.status == CampaignStatus.SCHEDULED)
-                    .values(status=CampaignStatus.ACTIVE))
-    mark_stale(session, {r.campaign_id for r in mine})  # their campaign messages show the sends
+    # Scheduled → Active with the first send; their campaign messages show the sends (mark_stale).
+    mark_stale(session, {r.campaign_id for r in mine}, status=case(
+        (Campaign.status == CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE.value), else_=Campaign.status))
     if follow_ups:
         _plan_follow_ups(session, follow_ups, planner)
     return ended

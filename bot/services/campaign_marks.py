@@ -7,6 +7,7 @@ past the one it last drew, so a tick with nothing changed costs one SELECT."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,12 +15,13 @@ from sqlalchemy.orm import Session
 from bot.models import Campaign, CampaignStatus, Enrollment
 
 
-def mark_stale(session: Session, campaign_ids: Iterable[int]) -> None:
-    """One UPDATE, rows in id order (two writers marking the same campaigns never deadlock)."""
+def mark_stale(session: Session, campaign_ids: Iterable[int], **also: Any) -> None:
+    """One UPDATE, rows in id order (two writers marking the same campaigns never deadlock); `also`:
+    more columns the writer sets on the same rows in the same statement."""
     ids = sorted(set(campaign_ids))
     if ids:
         session.execute(update(Campaign).where(Campaign.id.in_(ids))
-                        .values(message_version=Campaign.message_version + 1)
+                        .values(message_version=Campaign.message_version + 1, **also)
                         .execution_options(synchronize_session=False))
 
 

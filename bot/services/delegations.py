@@ -48,8 +48,10 @@ def _covering(mailbox_owner_id, user_id, mailbox_id, campaign_id):  # type: igno
 
 def grants(mailbox_owner_id, user_id, mailbox_id, campaign_id):  # type: ignore[no-untyped-def]
     """SQL: `user_id` may send from the mailbox for this campaign: they own it, or a delegation covers it."""
+    # correlate_except: every table but delegations comes from the enclosing queries, at any depth
+    # (auto-correlation reaches only the query right around it, and a one-off's sender is two up).
     return or_(mailbox_owner_id == user_id, exists().where(*_covering(mailbox_owner_id, user_id, mailbox_id,
-                                                                      campaign_id)))
+                                                                      campaign_id)).correlate_except(D))
 
 
 def may_use(session: Session, *, user_id: int, mailbox: Mailbox, campaign_id: int | None = None) -> bool:

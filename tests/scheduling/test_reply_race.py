@@ -14,11 +14,12 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.clock import FakeClock
@@ -39,7 +40,8 @@ from bot.services.sequences import StepDraft
 from providers.base import InboundKind, SentMessage
 from providers.sandbox import PostOffice
 from scheduling import claims
-from scheduling.dispatcher import Dispatcher
+from scheduling.dispatcher import DispatchReport, Dispatcher
+from scheduling.last_look import FRESH_SECONDS
 from scheduling.outcomes import Outcome, Recorder
 from tests import factories
 from tests.conftest import make_settings
@@ -203,10 +205,7 @@ def test_a_reply_holding_the_candidate_makes_a_resume_wait_and_then_refuse(
     assert rows.get(3) in (None, OutboundStatus.CANCELLED)
 
 
-def test_a_claimed_send_whose_candidate_replies_is_cancelled_at_the_last_look_not_sent_nor_pending(
-        runtime: Runtime, clock: FakeClock) -> None:
-    """The last look is per send, right before its provider call: a reply that commits after the batch
-    was composed, before this send's turn, stops it, and the row is cancelled, never pending again."""
+def _three_due(runtime: Runtime, clock: FakeClock) -> None:
     with transaction(runtime.sessions, write=True) as session:
         rita = factories.recruiter(session, clock)
         mailbox = factories.sandbox_mailbox(session, rita, clock)
@@ -214,24 +213,42 @@ def test_a_claimed_send_whose_candidate_replies_is_cancelled_at_the_last_look_no
         campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=3, steps=STEPS)
         start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
     clock.advance(timedelta(minutes=41))
-    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
-                            rng=random.Random(2), worker_id="w1", concurrency=1)
-    sent_to: list[str] = []
-    real_run_sends = dispatcher._run_sends
+
+
+def _reply_after_first_send(runtime: Runtime, clock: FakeClock, dispatcher: Dispatcher,
+                            then: Callable[[], None] = lambda: None) -> DispatchReport:
+    """The real send loop, one send at a time; between the first send and the second, the second
+    candidate's reply commits, then `then` runs."""
+    real_run_sends, sent = dispatcher._run_sends, []
 
     def run_sends(jobs):  # type: ignore[no-untyped-def]
-        """The real send loop, sending one at a time; between the first send and the second, the
-        second candidate's reply commits."""
         for outcome in real_run_sends(jobs):
-            sent_to.append(str(outcome.row_id))
-            if len(sent_to) == 1:
+            sent.append(outcome.row_id)
+            if len(sent) == 1:
                 with transaction(runtime.sessions, write=True) as session:
                     enrollment = session.scalar(select(Enrollment).order_by(Enrollment.id).offset(1))
                     assert transitions.end(session, enrollment, EnrollmentStatus.REPLIED, ended_at=clock.now())
+                then()
             yield outcome
 
     dispatcher._run_sends = run_sends  # type: ignore[method-assign]
-    report = dispatcher.run_once()
+    return dispatcher.run_once()
+
+
+def test_a_claimed_send_whose_candidate_replies_is_cancelled_at_the_last_look_not_sent_nor_pending(
+        runtime: Runtime, clock: FakeClock) -> None:
+    """The last look is at most FRESH_SECONDS old when a send's provider call starts: a reply that
+    commits after the batch was composed, longer than that before this send's turn, stops it, and
+    the row is cancelled, never pending again."""
+    _three_due(runtime, clock)
+    ticks = [0.0]
+    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
+                            rng=random.Random(2), worker_id="w1", concurrency=1, monotonic=lambda: ticks[0])
+
+    def time_passes() -> None:
+        ticks[0] += FRESH_SECONDS + 0.001
+
+    report = _reply_after_first_send(runtime, clock, dispatcher, then=time_passes)
     assert report.claimed == 3 and report.sent == 2
     with transaction(runtime.sessions) as session:
         second = session.scalar(select(Enrollment).order_by(Enrollment.id).offset(1))
@@ -239,6 +256,33 @@ def test_a_claimed_send_whose_candidate_replies_is_cancelled_at_the_last_look_no
         assert session.scalar(select(O.status).where(O.enrollment_id == second.id)) == OutboundStatus.CANCELLED
     recipients = sorted(str(m["To"]) for m in PostOffice(runtime.providers.sandbox).all_sent())  # type: ignore[attr-defined]
     assert recipients == ["ana0@work.example", "ana2@work.example"]
+
+
+def test_one_read_answers_the_next_sends_while_fresh_and_its_answer_is_used_once(
+        runtime: Runtime, clock: FakeClock) -> None:
+    """The window the last look leaves, written down: within FRESH_SECONDS of the read that covered
+    it, a send goes out on that read (its step is recorded sent and the reply still ends the
+    sequence); and the read is made once for the three sends, not once each."""
+    _three_due(runtime, clock)
+    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
+                            rng=random.Random(2), worker_id="w1", concurrency=1, monotonic=lambda: 0.0)
+    reads = []
+    real_batch = dispatcher.last_look.batch
+
+    @contextmanager
+    def counted(order=()):  # type: ignore[no-untyped-def]
+        with real_batch(order) as looks:
+            yield looks
+        reads.append(looks.reads)
+
+    dispatcher.last_look.batch = counted  # type: ignore[method-assign]
+    report = _reply_after_first_send(runtime, clock, dispatcher)
+    assert (report.claimed, report.sent, reads) == (3, 3, [1])
+    with transaction(runtime.sessions) as session:
+        second = session.scalar(select(Enrollment).order_by(Enrollment.id).offset(1))
+        assert second.status == EnrollmentStatus.REPLIED  # the reply stays final; nothing after it is planned
+        assert session.scalar(select(func.count()).select_from(O).where(
+            O.enrollment_id == second.id, O.status == OutboundStatus.PENDING)) == 0
 
 
 def test_many_sends_in_flight_look_through_a_few_connections_and_all_go_out(
