@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.models import (
+    Delegation,
+    DelegationStatus,
     DirectMessage,
     Mailbox,
     MailboxSendCount,
@@ -210,3 +212,33 @@ def test_one_off_rows_never_appear_in_a_campaigns_claim_status_or_counts(runtime
         assert session.scalar(select(func.count()).where(
             OutboundMessage.kind != OutboundKind.CAMPAIGN, OutboundMessage.enrollment_id.is_not(None))) == 0
     assert len(_sent(runtime)) == 2 + 2 + 1  # the preview's two steps, the one-off, the campaign's two
+
+
+def test_a_one_off_from_a_mailbox_someone_else_was_delegated_is_not_claimed(
+        runtime: Runtime, clock: FakeClock) -> None:
+    """The delegation check is about the row's own sender: Hana let Rita send from her mailbox, so
+    Omar's one-off queued from it (his access gone, or forged) is never claimed, though Rita has
+    rows of her own. (Its delegation test once ignored which row it was asked about.)"""
+    with transaction(runtime.sessions, write=True) as session:
+        hana = factories.recruiter(session, clock, slack_id="U0HANA")
+        rita = factories.recruiter(session, clock)
+        omar = factories.recruiter(session, clock, slack_id="U0OMAR")
+        mailbox = factories.sandbox_mailbox(session, hana, clock, address=MAILBOX)
+        session.add(Delegation(mailbox_id=mailbox.id, grantor_id=hana.id, grantee_id=rita.id,
+                               status=DelegationStatus.APPROVED, requested_at=clock.now(),
+                               expires_at=clock.now() + timedelta(days=7), decided_at=clock.now()))
+        session.flush()
+        rows = {}
+        for sender in (rita, omar):
+            rows[sender.slack_user_id] = OutboundMessage(
+                kind=OutboundKind.ONE_OFF, sender_id=sender.id, mailbox_id=mailbox.id, step_position=1,
+                to_address=f"noor+{sender.slack_user_id.lower()}@new.example", subject="Backend role",
+                body="Hi Noor", message_id=f"<{sender.slack_user_id}@acme.example>",
+                status=OutboundStatus.PENDING, due_at=clock.now(), created_at=clock.now())
+            session.add(rows[sender.slack_user_id])
+        session.flush()
+        ids = {name: row.id for name, row in rows.items()}
+    with transaction(runtime.sessions, write=True) as session:
+        claimed = one_off.claim(session, now=clock.now(), worker_id="w", lease=LEASE)
+    assert [i for ids_ in claimed.values() for i in ids_] == [ids["U0RITA"]]
+    assert _row(runtime, ids["U0OMAR"]).status == OutboundStatus.PENDING
