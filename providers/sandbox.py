@@ -84,28 +84,30 @@ class SandboxStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, IO[str]]] = {}
-        self._folders: set[Path] = set()
+        self._locks: dict[str, tuple[threading.Lock, IO[str], Path]] = {}
+        self._folders: dict[tuple[str, str], Path] = {}
+        self._faults: dict[Path, str] = {}  # mailbox folder → its .faults file
 
     def folder(self, address: str, name: str) -> Path:
-        path = self.root / address.lower() / name
-        if path not in self._folders:
+        path = self._folders.get((address, name))  # made once per mailbox: path joins cost more than the write
+        if path is None:
+            path = self.root / address.lower() / name
             path.mkdir(parents=True, exist_ok=True)
-            self._folders.add(path)
+            self._folders[(address, name)] = path
         return path
 
     @contextmanager
     def _locked(self, address: str) -> Iterator[tuple[Path, IO[str]]]:
         """The mailbox's lock: a thread lock in this process, flock across processes. The lock
         file stays open (opening files is the slow part of a send) and holds the UID counter."""
-        base = self.root / address.lower()
         with self._guard:
             if address not in self._locks:
+                base = self.root / address.lower()
                 base.mkdir(parents=True, exist_ok=True)
                 # Read-write, not append: in append mode every write lands at the end of the file.
                 descriptor = os.open(base / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-                self._locks[address] = (threading.Lock(), os.fdopen(descriptor, "r+"))
-            thread_lock, handle = self._locks[address]
+                self._locks[address] = (threading.Lock(), os.fdopen(descriptor, "r+"), base)
+            thread_lock, handle, base = self._locks[address]
         with thread_lock:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -115,7 +117,7 @@ class SandboxStore:
 
     def close(self) -> None:
         with self._guard:
-            for _, handle in self._locks.values():
+            for _, handle, _ in self._locks.values():
                 handle.close()
             self._locks.clear()
 
@@ -153,9 +155,12 @@ class SandboxStore:
             path.write_text(json.dumps([*queued, *faults]))
 
     def _next_fault(self, base: Path, kinds: tuple[str, ...]) -> str | None:
-        path = base / ".faults"
-        if not path.exists():
+        name = self._faults.get(base)
+        if name is None:
+            name = self._faults[base] = os.path.join(base, ".faults")
+        if not os.path.exists(name):  # every send looks: faults are scripted by other processes too
             return None
+        path = Path(name)
         queued = json.loads(path.read_text())
         for index, fault in enumerate(queued):
             if fault.split(":")[0] in kinds:

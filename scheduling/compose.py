@@ -15,6 +15,7 @@ from bot.models import Campaign, Candidate, Enrollment, Mailbox, MailboxStatus, 
 from providers.base import OutgoingEmail
 from bot.services.delegations import grants
 from scheduling.claims import SENDING_CAMPAIGN
+from scheduling.record_sent import SentRow
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ class Sendable:
     fields_override: dict[str, Any]
     from_address: str
     from_name: str
+    enrollment_id: int
+    campaign_id: int
+    timezone: str
+
+    def sent_row(self) -> SentRow:
+        return SentRow(self.row_id, self.enrollment_id, self.step_position, self.message_id, self.mailbox_id,
+                       self.campaign_id, self.sequence_id, self.timezone)
 
 
 def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
@@ -47,7 +55,7 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
     rows = session.execute(
         select(O.id, O.mailbox_id, Campaign.sequence_id, O.step_position, O.to_address, O.message_id,
                O.in_reply_to, O.references, E.thread_id, E.thread_subject, Candidate.name, Candidate.fields,
-               E.fields_override, Mailbox.address, User.name,
+               E.fields_override, Mailbox.address, User.name, E.id, E.campaign_id, Campaign.timezone,
                E.status, Campaign.status, Mailbox.status,
                grants(Mailbox.owner_id, Campaign.owner_id, Mailbox.id, Campaign.id))
         .join(E, E.id == O.enrollment_id).join(Candidate, Candidate.id == E.candidate_id)

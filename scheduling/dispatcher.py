@@ -66,6 +66,7 @@ from scheduling import claims, one_off
 from scheduling.compose import compose, load_sendables
 from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
+from scheduling.record_sent import SentRow
 from bot.services.planner import Planner
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class Dispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self._used_providers: dict[int, MailProvider | ProviderError] = {}
         self._next_upkeep = 0.0
+        self._known: dict[int, SentRow] = {}  # composed rows not yet recorded: what recording needs of them
 
     def close(self) -> None:
         if self._pool is not None:
@@ -139,6 +141,7 @@ class Dispatcher:
     def _run(self, max_claims: int) -> DispatchReport:
         report = DispatchReport()
         self._next_upkeep = 0.0
+        self._known.clear()  # left by a run that raised
         if self.concurrency > 1:
             self._overlapped(report, max_claims)
             return report
@@ -274,6 +277,7 @@ class Dispatcher:
                     unsendable.append(Outcome(item.row_id, error=failure))
                     continue
                 jobs.append((item.row_id, provider, email))
+                self._known[item.row_id] = item.sent_row()
         self._used_providers.update(providers)
         # Left out by the look before composing: withdrawn, as at the last look before each send.
         unsendable += [Outcome(row_id, withdrawn=True) for row_id in sorted(set(claimed) - {i.row_id for i in items})]
@@ -340,7 +344,9 @@ class Dispatcher:
 
     def _record(self, outcomes: list[Outcome], report: DispatchReport) -> None:
         with transaction(self.sessions, write=True) as session:
-            Recorder(session, clock=self.clock, rng=self.rng, worker_id=self.worker_id).record(outcomes)
+            Recorder(session, clock=self.clock, rng=self.rng, worker_id=self.worker_id).record(outcomes, self._known)
+        for outcome in outcomes:
+            self._known.pop(outcome.row_id, None)
         self._count(outcomes, report)
         self._save_credentials(self._used_providers)  # tokens refreshed by these sends
 

@@ -23,7 +23,7 @@ A one-off email or a preview step (`record_one_offs`; no enrollment, nothing pla
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,7 +49,7 @@ from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
 from bot.services.planner import Planner
 from scheduling.claims import release
-from scheduling.record_sent import Sent, record_sent
+from scheduling.record_sent import Sent, SentRow, record_sent
 from bot.services.campaign_marks import mark_stale
 
 MAX_ATTEMPTS = 6
@@ -96,11 +96,12 @@ class Recorder:
         self.planner = Planner(session, rng=rng, now=self.now)
         self._ended: set[int] = set()  # campaigns where an enrollment ended: maybe finished now
 
-    def record(self, outcomes: list[Outcome]) -> None:
+    def record(self, outcomes: list[Outcome], known: Mapping[int, SentRow] | None = None) -> None:
+        """`known`: what recording needs of the rows, read when they were composed (record_sent)."""
         sent = [Sent(o.row_id, o.sent, o.subject) for o in outcomes if o.sent is not None]
         if sent:  # the common case, on a fast path
             self._ended |= record_sent(self.session, sent, worker_id=self.worker_id, now=self.now,
-                                       planner=self.planner)
+                                       planner=self.planner, known=known)
         withdrawn = [o.row_id for o in outcomes if o.withdrawn]
         if withdrawn:
             release(self.session, withdrawn, self.now, worker_id=self.worker_id)

@@ -12,7 +12,7 @@ next step is planned) or waits for this transaction and then cancels the step pl
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,7 +51,10 @@ class Sent:
 
 
 @dataclass(frozen=True)
-class _Row:
+class SentRow:
+    """What recording a send needs of its row, none of which changes once the row is planned: read
+    when the batch is composed (compose.load_sendables), so recording skips a query."""
+
     id: int
     enrollment_id: int
     step_position: int
@@ -63,15 +66,19 @@ class _Row:
 
 
 def record_sent(session: Session, sent: Sequence[Sent], *, worker_id: str, now: datetime,
-                planner: Planner) -> set[int]:
+                planner: Planner, known: Mapping[int, SentRow] | None = None) -> set[int]:
     """Mark rows sent, advance their enrollments, plan next steps. Returns the campaigns in which an
-    enrollment ended (they may now be finished). Rows no longer ours are left alone."""
+    enrollment ended (they may now be finished). Rows no longer ours are left alone (the mark's own
+    guard). `known`: the rows' SentRow, where the caller has them."""
     results = {s.row_id: s for s in sent}
-    rows = {r[0]: _Row(*r) for r in session.execute(
-        select(O.c.id, O.c.enrollment_id, O.c.step_position, O.c.message_id, O.c.mailbox_id, E.c.campaign_id,
-               Campaign.sequence_id, Campaign.timezone)
-        .join(E, E.c.id == O.c.enrollment_id).join(Campaign, Campaign.id == E.c.campaign_id)
-        .where(O.c.id.in_(results), O.c.status == OutboundStatus.SENDING.value, O.c.claimed_by == worker_id))}
+    if known is not None and all(i in known for i in results):
+        rows = {i: known[i] for i in results}
+    else:  # a reconciliation's finds
+        rows = {r[0]: SentRow(*r) for r in session.execute(
+            select(O.c.id, O.c.enrollment_id, O.c.step_position, O.c.message_id, O.c.mailbox_id, E.c.campaign_id,
+                   Campaign.sequence_id, Campaign.timezone)
+            .join(E, E.c.id == O.c.enrollment_id).join(Campaign, Campaign.id == E.c.campaign_id)
+            .where(O.c.id.in_(results), O.c.status == OutboundStatus.SENDING.value, O.c.claimed_by == worker_id))}
     if not rows:
         return set()
     connection = session.connection()
@@ -101,7 +108,7 @@ def record_sent(session: Session, sent: Sequence[Sent], *, worker_id: str, now: 
     return ended
 
 
-def _sent_id(row: _Row, message: SentMessage) -> str:
+def _sent_id(row: SentRow, message: SentMessage) -> str:
     """The Message-ID the recipient sees: the provider's, where it kept one (Exchange may rewrite ours)."""
     return message.message_id or row.message_id
 
@@ -119,7 +126,7 @@ def _statements(backend: str) -> tuple[Any, Any]:
             transitions.advance(rows_table(backend, "advances", _ADVANCES)))
 
 
-def _mark_sent(connection: Connection, sent: list[tuple[_Row, SentMessage]], worker_id: str,
+def _mark_sent(connection: Connection, sent: list[tuple[SentRow, SentMessage]], worker_id: str,
                now: datetime) -> set[int]:
     dialect = connection.dialect
     rows = [(row.id, message.provider_message_id, message.thread_id,
@@ -128,7 +135,7 @@ def _mark_sent(connection: Connection, sent: list[tuple[_Row, SentMessage]], wor
         "b_worker": worker_id, "b_now": now, **rows_params(dialect, "marks", _MARKS, rows)}).scalars())
 
 
-def _advance(connection: Connection, rows: list[_Row], results: dict[int, Sent], step_counts: dict[int, int],
+def _advance(connection: Connection, rows: list[SentRow], results: dict[int, Sent], step_counts: dict[int, int],
              now: datetime) -> dict[int, str]:
     """One guarded UPDATE for every enrollment whose step went out; returns enrollment id → new status
     for those that advanced. Everything is computed from the row as it is when the UPDATE runs."""
