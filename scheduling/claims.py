@@ -9,12 +9,12 @@ mailbox may still send: a reply recorded a moment earlier stops the send.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, true, update
+from sqlalchemy import Dialect, Integer, and_, bindparam, exists, func, literal_column, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.models import (
@@ -67,16 +67,24 @@ def one_off_may_send():  # type: ignore[no-untyped-def]
 _due = transitions.claimable
 
 
-# Built once with bind parameters, so SQLAlchemy compiles it once: it runs for every mailbox of
-# every claim. The transition (pending → sending) is transitions.claim_rows; its guard is the
-# locked subquery's `claimable`.
-_NOW = bindparam("now", type_=O.__table__.c.due_at.type)
-_TAKE_ROWS = transitions.claim_rows(
-    select(O.id).where(O.mailbox_id == bindparam("b_mailbox"), _due(_NOW), may_send())
-    .order_by(O.due_at, O.id).limit(bindparam("quota", type_=Integer))
-    .with_for_update(of=O, skip_locked=True).correlate(None).scalar_subquery(),
-    worker=bindparam("b_worker"), lease_until=bindparam("b_lease_until", type_=O.__table__.c.due_at.type),
-    now=_NOW).returning(O.id)
+# SQLite takes each mailbox's rows in a statement of its own (no LATERAL), up to a hundred a claim:
+# SQLAlchemy's work per execution cost about as much as SQLite's, so it is compiled once to SQL text
+# with named placeholders (constants inlined) and run on the transaction's own DBAPI connection. The
+# transition (pending → sending) is transitions.claim_rows; its guard is the locked subquery's `claimable`.
+_TAKE_ONE = transitions.claim_rows(
+    select(O.id).where(O.mailbox_id == literal_column(":b_mailbox"), _due(literal_column(":b_now")), may_send())
+    .order_by(O.due_at, O.id).limit(literal_column(":b_quota"))
+    .correlate(None).scalar_subquery(),
+    worker=literal_column(":b_worker"), lease_until=literal_column(":b_lease_until"),
+    now=literal_column(":b_now")).returning(O.id)
+
+
+@functools.cache
+def _take_one_sql(dialect: Dialect) -> tuple[str, Callable[[datetime], Any]]:
+    """The statement as SQLite text, and how a moment is written for it (the column type's own form)."""
+    text = str(_TAKE_ONE.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    moment = O.__table__.c.due_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return text, moment
 
 
 @dataclass(frozen=True)
@@ -123,21 +131,27 @@ def _take_each(session: Session, quotas: dict[int, int], *, now: datetime, worke
                total: int) -> dict[int, list[int]]:
     """One statement per mailbox, in the order given, each an index range scan of at most its quota,
     until `total` rows are taken (SQLite)."""
-    connection = session.connection()  # Core execution: the ORM's bulk-UPDATE path costs ~1 ms a call
+    connection = session.connection()
+    sql, moment = _take_one_sql(connection.dialect)
+    cursor = connection.connection.cursor()  # the transaction's (BEGIN IMMEDIATE) connection
+    params = {"b_now": moment(now), "b_worker": worker_id, "b_lease_until": moment(now + lease)}
     rows: dict[int, list[int]] = {}
-    for mailbox_id, quota in quotas.items():
-        taken = list(connection.execute(_TAKE_ROWS, {
-            "b_mailbox": mailbox_id, "now": now, "quota": min(quota, total), "b_worker": worker_id,
-            "b_lease_until": now + lease}).scalars())
-        if taken:
-            rows[mailbox_id] = sorted(taken)
-            total -= len(taken)
-            if total <= 0:
-                break
+    try:
+        for mailbox_id, quota in quotas.items():
+            cursor.execute(sql, {**params, "b_mailbox": mailbox_id, "b_quota": min(quota, total)})
+            taken = [row[0] for row in cursor.fetchall()]
+            if taken:
+                rows[mailbox_id] = sorted(taken)
+                total -= len(taken)
+                if total <= 0:
+                    break
+    finally:
+        cursor.close()
     return rows
 
 
 _QUOTAS: Columns = [("b_mailbox", Integer()), ("b_quota", Integer())]
+_NOW = bindparam("now", type_=O.__table__.c.due_at.type)
 
 
 @functools.cache
