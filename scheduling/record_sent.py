@@ -122,7 +122,7 @@ _ADVANCES: Columns = [("b_id", Integer()), ("b_step", Integer()), ("b_last", Int
 def _statements(backend: str) -> tuple[Any, Any]:
     """Both bulk UPDATEs (the transitions' builders, bot.services.transitions.mark_sent and
     .advance), built once per backend so SQLAlchemy compiles each once."""
-    return (transitions.mark_sent(rows_table(backend, "marks", _MARKS)),
+    return (transitions.mark_sent(rows_table(backend, "marks", _MARKS), backend),
             transitions.advance(rows_table(backend, "advances", _ADVANCES)))
 
 

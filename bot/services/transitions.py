@@ -134,14 +134,16 @@ def claim_rows(chosen: Any, *, worker: Any, lease_until: Any, now: Any) -> Any:
         attempts=O.attempts + 1)
 
 
-def mark_sent(marks: FromClause) -> Any:
+def mark_sent(marks: FromClause, backend: str) -> Any:
     """sending (claimed by b_worker) → sent, for the rows of `marks` (columns b_id, b_pid, b_tid,
     b_mid; bind parameters b_worker, b_now). Returns the ids that moved: a row no longer ours (a
     lease that ran out and another worker's check) is left alone."""
-    # `status || ''`: the same test, but SQLite would otherwise drive the join from the status index
-    # (every row in `sending`, each against every mark) instead of one primary-key seek per mark.
-    return (update(OT).where(OT.c.id == marks.c.b_id,
-                             OT.c.status.op("||")(literal("", String())) == OutboundStatus.SENDING.value,
+    # SQLite: `status || ''`, the same test, or it drives the join from the status index (every row
+    # in `sending`, each against every mark) instead of one primary-key seek per mark. PostgreSQL:
+    # the plain test, which it serves from that index (the rows in flight); the opaque one made it
+    # scan the whole table for every batch, a cost that grew with the table.
+    status = OT.c.status.op("||")(literal("", String())) if backend == "sqlite" else OT.c.status
+    return (update(OT).where(OT.c.id == marks.c.b_id, status == OutboundStatus.SENDING.value,
                              OT.c.claimed_by == bindparam("b_worker"))
             .values(status=OutboundStatus.SENT.value, sent_at=bindparam("b_now", type_=UTCDateTime()), error=None,
                     claimed_by=None, lease_expires_at=None, provider_message_id=marks.c.b_pid,
