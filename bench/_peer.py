@@ -1,6 +1,6 @@
 """The dispatch benchmark's peer queue, pgqueuer, run from a virtual environment of its own.
 
-peer_rate(pg_url, rows) builds the environment once (var/bench-peer-venv-<stamp>, the stamp taken
+peer_rate(pg_url, rows[, workers]) builds the environment once (var/bench-peer-venv-<stamp>, the stamp taken
 from the pinned requirements and the Python version, so a change of either builds a new one), runs
 bench/peer_pgqueuer.py in it and returns its sends per second; None, with the reason on stderr, when
 the environment cannot be built (no PyPI) or the run fails.
@@ -16,8 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "peer_pgqueuer.py"
-# Pinned: the versions measured. jinja2 as the bot's (the template work must cost the same).
-REQUIREMENTS = ("pgqueuer==1.6.0", "asyncpg==0.32.0", "jinja2==3.1.6")
+# Pinned: the versions measured. uvloop: the event loop pgqueuer's own `pgq run` uses when installed.
+# jinja2 as the bot's (the template work must cost the same).
+REQUIREMENTS = ("pgqueuer==1.6.0", "asyncpg==0.32.0", "uvloop==0.23.0", "jinja2==3.1.6")
 TIMEOUT_S = 1800
 
 
@@ -68,6 +69,7 @@ def peer_run(pg_url: str, rows: int, *extra: str) -> dict[str, object] | None:
     return json.loads(lines[-1])
 
 
-def peer_rate(pg_url: str, rows: int) -> float | None:
-    result = peer_run(pg_url, rows)
+def peer_rate(pg_url: str, rows: int, workers: int = 1) -> float | None:
+    """pgqueuer's sends per second for `rows` jobs over 100 mailboxes (bench/peer_pgqueuer.py)."""
+    result = peer_run(pg_url, rows, "--workers", str(workers))
     return float(result["peer_per_s"]) if result else None  # type: ignore[arg-type]
