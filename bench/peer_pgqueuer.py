@@ -116,15 +116,15 @@ async def consume(dsn: str, sandbox: Path, config: Config, stop_after: int | Non
     if stop_after is None:
         print("ready", flush=True)
         sys.stdin.readline()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await qm.run(batch_size=config.batch_size, max_concurrent_tasks=config.max_concurrent_tasks or None,
                  # drained workers: how soon an idle one looks again, and so exits (no NOTIFY comes then)
                  dequeue_timeout=timedelta(seconds=1 if stop_after else 0.1),
                  mode=QueueExecutionMode.continuous if stop_after else QueueExecutionMode.drain)
-    acked = time.perf_counter()
+    acked, cpu = time.perf_counter(), time.process_time() - cpu
     work.close()
     await (connections.close() if config.pool else connection.close())
-    return {"done": done, "began": began, "finished": finished, "acked": acked}
+    return {"done": done, "began": began, "finished": finished, "acked": acked, "cpu_s": cpu}
 
 
 async def run(url: str, rows: int, mailboxes: int, config: Config, workers: int) -> dict[str, object]:
@@ -151,8 +151,9 @@ async def run(url: str, rows: int, mailboxes: int, config: Config, workers: int)
         if workers == 1:
             timed = await consume(_dsn(url, database), sandbox, config, stop_after=rows)
             done, elapsed, acked_s = timed["done"], timed["finished"] - timed["began"], timed["acked"] - timed["began"]
+            cpu_s = timed["cpu_s"]
         else:
-            elapsed, done = await asyncio.to_thread(_processes, _dsn(url, database), sandbox, config, workers)
+            elapsed, done, cpu_s = await asyncio.to_thread(_processes, _dsn(url, database), sandbox, config, workers)
             acked_s = elapsed
         left = await setup.fetchval("SELECT count(*) FROM pgqueuer")
         await setup.close()
@@ -160,6 +161,7 @@ async def run(url: str, rows: int, mailboxes: int, config: Config, workers: int)
         assert done == rows and sent == rows, f"{done} jobs done, {sent} messages written, of {rows}"
         return {"peer": "pgqueuer", "rows": rows, "workers": workers, "peer_per_s": round(rows / elapsed, 1),
                 "acked_per_s": round(rows / acked_s, 1), "left_in_queue": left,
+                "consumer_cpu_us_per_job": round(cpu_s / rows * 1e6, 1),
                 "enqueue_s": round(enqueue_s, 2), "mailboxes": mailboxes, "batch_size": config.batch_size,
                 "max_concurrent_tasks": config.max_concurrent_tasks, "to_thread": config.to_thread,
                 "pool": config.pool, "pgqueuer_version": pgqueuer.__version__, "payload": "job"}
@@ -169,7 +171,7 @@ async def run(url: str, rows: int, mailboxes: int, config: Config, workers: int)
         shutil.rmtree(sandbox, ignore_errors=True)
 
 
-def _processes(dsn: str, sandbox: Path, config: Config, workers: int) -> tuple[float, int]:
+def _processes(dsn: str, sandbox: Path, config: Config, workers: int) -> tuple[float, int, float]:
     """`workers` consumer processes started at once, timed to the last one's exit (every job acked)."""
     command = [sys.executable, __file__, "--consume", dsn, "--sandbox", str(sandbox),
                "--batch-size", str(config.batch_size), "--max-concurrent-tasks", str(config.max_concurrent_tasks),
@@ -184,7 +186,8 @@ def _processes(dsn: str, sandbox: Path, config: Config, workers: int) -> tuple[f
         proc.stdin.write("go\n")
         proc.stdin.flush()
     reports = [json.loads(proc.communicate()[0].strip().splitlines()[-1]) for proc in procs]
-    return time.perf_counter() - began, sum(int(r["done"]) for r in reports)
+    return (time.perf_counter() - began, sum(int(r["done"]) for r in reports),
+            sum(float(r["cpu_s"]) for r in reports))
 
 
 def main() -> None:
