@@ -2,7 +2,7 @@
 
 peer_rate(pg_url, rows[, workers]) builds the environment once (var/bench-peer-venv-<stamp>, the stamp taken
 from the pinned requirements and the Python version, so a change of either builds a new one), runs
-bench/peer_pgqueuer.py in it and returns its sends per second; None, with the reason on stderr, when
+bench/_peer_pgqueuer.py in it and returns its sends per second; None, with the reason on stderr, when
 the environment cannot be built (no PyPI) or the run fails.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "peer_pgqueuer.py"
+SCRIPT = ROOT / "bench" / "_peer_pgqueuer.py"
 # Pinned: the versions measured. uvloop: the event loop pgqueuer's own `pgq run` uses when installed.
 # jinja2 as the bot's (the template work must cost the same).
 REQUIREMENTS = ("pgqueuer==1.6.0", "asyncpg==0.32.0", "uvloop==0.23.0", "jinja2==3.1.6")
@@ -51,7 +51,7 @@ def ensure_venv() -> Path | None:
 
 
 def peer_run(pg_url: str, rows: int, *extra: str) -> dict[str, object] | None:
-    """bench/peer_pgqueuer.py's JSON line (see its docstring), or None with the reason on stderr."""
+    """bench/_peer_pgqueuer.py's JSON line (see its docstring), or None with the reason on stderr."""
     python = ensure_venv()
     if python is None:
         return None
@@ -70,6 +70,6 @@ def peer_run(pg_url: str, rows: int, *extra: str) -> dict[str, object] | None:
 
 
 def peer_rate(pg_url: str, rows: int, workers: int = 1) -> float | None:
-    """pgqueuer's sends per second for `rows` jobs over 100 mailboxes (bench/peer_pgqueuer.py)."""
+    """pgqueuer's sends per second for `rows` jobs over 100 mailboxes (bench/_peer_pgqueuer.py)."""
     result = peer_run(pg_url, rows, "--workers", str(workers))
     return float(result["peer_per_s"]) if result else None  # type: ignore[arg-type]

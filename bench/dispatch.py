@@ -1,20 +1,26 @@
-"""Dispatcher throughput, against a floor measured in the same run.
+"""Dispatcher throughput, against a same-work floor and a peer queue measured in the same run.
 
-For each database (SQLite; PostgreSQL when OUTREACH_TEST_DATABASE_URL or --pg is given), each size
-(10,000 and 100,000 due sends over 100 sandbox mailboxes, zero provider latency) and 1 and 2 worker
-processes, it prints one JSON line:
-  sends_per_s     the bot's dispatchers, from the moment the workers start to the last send
-  floor_per_s     the same rows claimed and marked sent by bare SQL, in batches of the same size,
-                  with none of the bot's code (no templates, no MIME, no provider, no planning)
-  ratio           sends_per_s / floor_per_s
-  p99_lateness_s  99th percentile of sent_at − due_at (every row falls due as the workers start)
-  peak_rss_mb     the largest worker's peak resident memory
-The zero-latency runs send from one thread (OUTREACH_DISPATCH_CONCURRENCY=1): with nothing to wait
-for, more threads only contend for the GIL. A second part sends through sandbox mailboxes with
-200 ms of simulated latency per send and 128 sends in flight, over 10 and over 1,000 mailboxes, to
-show that throughput comes from concurrency across mailboxes (each mailbox allows 4 in flight).
+For each database (SQLite; PostgreSQL when OUTREACH_TEST_DATABASE_URL or --pg is given) and each size
+(10,000 and 100,000 due sends over 100 sandbox mailboxes, zero provider latency, 1 worker process
+sending from one thread), runs alternate between the bot and the floor, 3 of each, on the same rows
+(set back to due, and vacuumed on PostgreSQL, before every run), and one JSON line gives the medians:
+  sends_per_s     the bot's worker, from the moment it starts to its last send
+  floor_per_s     bench/_floor.py: one process, none of the bot's code, doing the same work per send:
+                  a batched bare-SQL claim (SKIP LOCKED; BEGIN IMMEDIATE on SQLite), the same sandboxed
+                  Jinja template rendered, the same MIME bytes, the same sandbox file write, and one
+                  batched mark-sent per claim (bench/_same_work.py)
+  ratio           sends_per_s / floor_per_s (target: at least 0.5)
+  p99_lateness_s  99th percentile of sent_at − due_at in the bot's median run
+  peak_rss_mb     the worker's peak resident memory
+A `dispatch_scale` line compares each backend's bot at 100,000 rows with itself at 10,000 (target on
+PostgreSQL: at least 0.85).
+`dispatch_latency`: 1,000 sandbox mailboxes, 200 ms per send, 128 sends in flight; the physical limit
+is in-flight ÷ latency = 640 sends a second, `fraction` the share of it reached (target: 0.9).
+`dispatch_peer` (PostgreSQL): pgqueuer, installed in a virtual environment of its own
+(bench/_peer.py), doing the same per-message work on the same server and the same N
+(bench/_peer_pgqueuer.py); ratio = the bot's sends_per_s / pgqueuer's (target: 1.5).
 
-Usage: python bench/dispatch.py [--sizes 10000,100000] [--workers 1,2] [--pg URL] [--quick]
+Usage: python bench/dispatch.py [--sizes 10000,100000] [--workers 1] [--runs 3] [--pg URL] [--quick] [--no-peer]
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,18 +38,22 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._databases import drop_database, fresh_database  # noqa: E402
+from bench._floor import floor as same_work_floor  # noqa: E402
+from bench._peer import peer_rate  # noqa: E402
 from bot.models import (  # noqa: E402
     Campaign,
     CampaignStatus,
     Candidate,
     CandidateAddress,
     Enrollment,
+    EnrollmentStatus,
     Mailbox,
+    MailboxSendCount,
     Organisation,
     OutboundMessage,
     OutboundStatus,
@@ -53,7 +64,7 @@ from bot.models import (  # noqa: E402
 )
 
 BATCH = 400  # the bot claims up to 4 rows per mailbox, 100 mailboxes: the floor uses the same batch
-LATENCY_CONCURRENCY = 128  # sends in flight per worker when each send waits 200 ms
+LATENCY_MAILBOXES, LATENCY_ROWS, LATENCY_MS, LATENCY_IN_FLIGHT = 1000, 5000, 200, 128
 SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
 
 
@@ -100,26 +111,32 @@ def seed(engine: Engine, rows: int, mailboxes: int, due: datetime) -> None:
                 for i, e in zip(n, enr_ids)])
 
 
-# -- the floor: bare SQL, same batches --------------------------------------------------------------
-def floor(engine: Engine, rows: int) -> float:
-    t = OutboundMessage.__table__
-    started = time.perf_counter()
-    done = 0
-    while done < rows:
-        now = datetime.now(timezone.utc)
-        with engine.begin() as conn:
-            ids = conn.execute(
-                update(t).where(t.c.id.in_(
-                    select(t.c.id).where(t.c.status == "pending", t.c.due_at <= now)
-                    .order_by(t.c.due_at, t.c.id).limit(BATCH)
-                    .with_for_update(skip_locked=True).correlate(None).scalar_subquery()))
-                .values(status="sending", claimed_by="floor", attempted_at=now).returning(t.c.id)).scalars().all()
-        if not ids:
-            break
-        with engine.begin() as conn:
-            conn.execute(update(t).where(t.c.id.in_(ids)).values(status="sent", sent_at=now, claimed_by=None))
-        done += len(ids)
-    return done / (time.perf_counter() - started)
+def reset(engine: Engine) -> None:
+    """Every row due again, as seeded; on PostgreSQL the dead rows of the last run vacuumed away, so
+    each run starts from the same tables."""
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(update(OutboundMessage).values(
+            status=OutboundStatus.PENDING, due_at=now - timedelta(seconds=1), sent_at=None, claimed_by=None,
+            attempted_at=None, lease_expires_at=None, attempts=0, provider_message_id=None,
+            provider_thread_id=None, sent_message_id=None, error=None))
+        conn.execute(update(Enrollment).values(
+            status=EnrollmentStatus.NOT_STARTED, steps_sent=0, thread_id=None, thread_references=None,
+            thread_subject=None, first_send_local=None, last_sent_at=None, ended_at=None))
+        conn.execute(update(Campaign).values(status=CampaignStatus.ACTIVE))
+        conn.execute(update(Mailbox).values(last_send_at=None, not_before=None))
+        conn.execute(delete(MailboxSendCount))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+
+
+def run_floor(engine: Engine) -> float:
+    sandbox = SCRATCH / f"bench-floor-{uuid.uuid4().hex[:6]}"
+    try:
+        return same_work_floor(engine, 10**9, sandbox)
+    finally:
+        shutil.rmtree(sandbox, ignore_errors=True)
 
 
 # -- the bot: worker processes ----------------------------------------------------------------------
@@ -134,8 +151,7 @@ def worker_main(url: str, sandbox: str, latency_ms: int, concurrency: int) -> No
                         OUTREACH_SANDBOX_DIR=sandbox, OUTREACH_SANDBOX_LATENCY_MS=latency_ms)
     runtime = build_runtime(settings, clock=SystemClock())
     dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=runtime.clock,
-                            batch_size=BATCH * 10 if latency_ms else BATCH, max_mailboxes=1000,
-                            concurrency=concurrency)
+                            batch_size=BATCH, max_mailboxes=1000, concurrency=concurrency)
     print("ready", flush=True)
     sys.stdin.readline()  # the parent starts every worker at once
     while True:
@@ -148,7 +164,7 @@ def worker_main(url: str, sandbox: str, latency_ms: int, concurrency: int) -> No
     print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 
-def run_workers(url: str, engine: Engine, rows: int, workers: int, latency_ms: int = 0,
+def run_workers(url: str, engine: Engine, workers: int, latency_ms: int = 0,
                 concurrency: int = 1) -> dict[str, float]:
     """Zero latency: one sending thread (OUTREACH_DISPATCH_CONCURRENCY=1), since threads only contend
     for the GIL when sends cost no waiting; with latency, a large pool."""
@@ -158,9 +174,7 @@ def run_workers(url: str, engine: Engine, rows: int, workers: int, latency_ms: i
              for _ in range(workers)]
     for proc in procs:  # imports and connections are not what is measured
         assert proc.stdout and proc.stdout.readline().strip() == "ready"
-    start = datetime.now(timezone.utc)
-    with engine.begin() as conn:  # every row falls due now
-        conn.execute(update(OutboundMessage).values(due_at=start))
+    start = datetime.now(timezone.utc)  # every row is due (reset, seed): lateness counts from here
     began = time.perf_counter()
     for proc in procs:
         assert proc.stdin
@@ -178,30 +192,38 @@ def run_workers(url: str, engine: Engine, rows: int, workers: int, latency_ms: i
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in reports), 1)}
 
 
-def measure(backend: str, pg_url: str | None, rows: int, workers: int, workdir: Path) -> None:
+def measure(backend: str, pg_url: str | None, rows: int, workers: int, runs: int, workdir: Path) -> float:
+    """Bot and floor alternating on the same rows; prints the line, returns the bot's median."""
     url, engine = fresh_database(backend, pg_url, workdir)
     seed(engine, rows, mailboxes=100, due=datetime.now(timezone.utc) - timedelta(seconds=1))
-    floor_rate = floor(engine, rows)
-    with engine.begin() as conn:  # the same rows again, for the bot
-        conn.execute(update(OutboundMessage).values(status=OutboundStatus.PENDING, sent_at=None, claimed_by=None,
-                                                    attempted_at=None))
-    result = run_workers(url, engine, rows, workers)
-    assert result["sent"] == rows, f"only {result['sent']} of {rows} were sent"
-    print(json.dumps({"bench": "dispatch", "backend": backend, "rows": rows, "workers": workers,
-                      "mailboxes": 100, "sends_per_s": result["sends_per_s"],
-                      "floor_per_s": round(floor_rate, 1), "ratio": round(result["sends_per_s"] / floor_rate, 3),
-                      "p99_lateness_s": result["p99_lateness_s"], "peak_rss_mb": result["peak_rss_mb"]}),
-          flush=True)
+    bots, floors = [], []
+    for _ in range(runs):
+        reset(engine)
+        floors.append(run_floor(engine))
+        reset(engine)
+        bot = run_workers(url, engine, workers)
+        assert bot["sent"] == rows, f"only {bot['sent']} of {rows} were sent"
+        bots.append(bot)
+    median_bot = sorted(bots, key=lambda b: b["sends_per_s"])[len(bots) // 2]
+    sends, floor_rate = median_bot["sends_per_s"], statistics.median(floors)
+    print(json.dumps({"bench": "dispatch", "floor": "same-work", "backend": backend, "rows": rows,
+                      "workers": workers, "mailboxes": 100, "sends_per_s": sends, "floor_per_s": round(floor_rate, 1),
+                      "ratio": round(sends / floor_rate, 3), "bot_runs": [b["sends_per_s"] for b in bots],
+                      "floor_runs": [round(f, 1) for f in floors], "p99_lateness_s": median_bot["p99_lateness_s"],
+                      "peak_rss_mb": median_bot["peak_rss_mb"]}), flush=True)
     drop_database(backend, url, engine, pg_url)
+    return sends
 
 
-def measure_latency(backend: str, pg_url: str | None, mailboxes: int, rows: int, workdir: Path) -> None:
+def measure_latency(backend: str, pg_url: str | None, workdir: Path) -> None:
     url, engine = fresh_database(backend, pg_url, workdir)
-    seed(engine, rows, mailboxes=mailboxes, due=datetime.now(timezone.utc))
-    result = run_workers(url, engine, rows, workers=1, latency_ms=200, concurrency=LATENCY_CONCURRENCY)
-    print(json.dumps({"bench": "dispatch_latency", "backend": backend, "rows": rows, "mailboxes": mailboxes,
-                      "provider_latency_ms": 200, "concurrency": LATENCY_CONCURRENCY,
-                      "sends_per_s": result["sends_per_s"],
+    seed(engine, LATENCY_ROWS, mailboxes=LATENCY_MAILBOXES, due=datetime.now(timezone.utc))
+    result = run_workers(url, engine, workers=1, latency_ms=LATENCY_MS, concurrency=LATENCY_IN_FLIGHT)
+    limit = LATENCY_IN_FLIGHT / (LATENCY_MS / 1000)
+    print(json.dumps({"bench": "dispatch_latency", "backend": backend, "rows": LATENCY_ROWS,
+                      "mailboxes": LATENCY_MAILBOXES, "in_flight": LATENCY_IN_FLIGHT, "latency_ms": LATENCY_MS,
+                      "sends_per_s": result["sends_per_s"], "limit_per_s": limit,
+                      "fraction": round(result["sends_per_s"] / limit, 3),
                       "p99_lateness_s": result["p99_lateness_s"]}), flush=True)
     drop_database(backend, url, engine, pg_url)
 
@@ -212,20 +234,34 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--workers", default="1")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the bot and of the floor, alternating")
     parser.add_argument("--pg", default=os.environ.get("OUTREACH_TEST_DATABASE_URL"))
-    parser.add_argument("--quick", action="store_true", help="10,000 rows only, one worker count")
+    parser.add_argument("--quick", action="store_true", help="10,000 rows only, one run of each")
+    parser.add_argument("--no-peer", action="store_true", help="skip pgqueuer (it installs a venv)")
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    worker_counts = [1] if args.quick else [int(w) for w in args.workers.split(",")]
+    runs = 1 if args.quick else args.runs
     backends = ["sqlite"] + (["postgresql"] if args.pg else [])
     with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
         for backend in backends:
+            rates = {}
             for rows in sizes:
-                for workers in worker_counts:
-                    measure(backend, args.pg, rows, workers, Path(tmp))
-        for mailboxes in (10, 1000):
-            measure_latency(backends[-1], args.pg, mailboxes, rows=2000, workdir=Path(tmp))
+                for workers in [int(w) for w in args.workers.split(",")]:
+                    rate = measure(backend, args.pg, rows, workers, runs, Path(tmp))
+                    if workers == 1:
+                        rates[rows] = rate
+                if backend == "postgresql" and not args.no_peer:
+                    peer = peer_rate(args.pg, rows)
+                    if peer:
+                        print(json.dumps({"bench": "dispatch_peer", "peer": "pgqueuer", "backend": backend,
+                                          "rows": rows, "sends_per_s": rates[rows], "peer_per_s": round(peer, 1),
+                                          "ratio": round(rates[rows] / peer, 3)}), flush=True)
+            if len(rates) > 1:
+                small, large = min(rates), max(rates)
+                print(json.dumps({"bench": "dispatch_scale", "backend": backend, "rows_small": small,
+                                  "rows_large": large, "ratio": round(rates[large] / rates[small], 3)}), flush=True)
+        measure_latency(backends[-1], args.pg, Path(tmp))
 
 
 if __name__ == "__main__":

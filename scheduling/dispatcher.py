@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -302,27 +303,31 @@ class Dispatcher:
                 yield _attempt(row_id, provider.send, email, look)
 
     def _overlapped(self, report: DispatchReport, max_claims: int) -> None:
-        """Sends that wait on the provider: up to `concurrency` at once, and as many again claimed and
-        composed ahead, so a thread that finishes starts the next send at once. Claims and records
-        happen while earlier sends still wait; a claim that finds nothing waits record_seconds before
-        the next, unless every send is done (then the run ends, or claims what finishing freed)."""
+        """Sends that wait on the provider: up to `concurrency` at once, and up to twice as many more
+        claimed and composed ahead, so a thread that finishes starts the next send at once while the
+        next claim is made. Finished sends are recorded in batches while others still wait. A claim
+        that finds nothing waits record_seconds before the next, unless every send is done (then the
+        run ends, or claims what finishing freed: a mailbox's sends in flight count against it)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
-        ahead, in_flight = 2 * self.concurrency, set[Future[Outcome]]()
+        ahead, in_flight = 3 * self.concurrency, 0
+        finished: queue.SimpleQueue[Future[Outcome]] = queue.SimpleQueue()
         claims_made, next_claim = 0, 0.0
         unrecorded: list[Outcome] = []
         first_unrecorded = 0.0
         with self.last_look.batch() as look:
             try:
                 while True:
-                    room = ahead - len(in_flight)
-                    if claims_made < max_claims and room >= max(1, self.concurrency // 2) and (
+                    room = ahead - in_flight
+                    if claims_made < max_claims and room >= self.concurrency and (
                             not in_flight or self.monotonic() >= next_claim):
                         claims_made += 1
                         jobs, worked = self._claim_jobs(report, max_rows=min(self.batch_size, room))
                         look.expect(row_id for row_id, _, _ in jobs)
-                        in_flight |= {self._pool.submit(_attempt, row_id, provider.send, email, look)
-                                      for row_id, provider, email in jobs}
+                        for row_id, provider, email in jobs:
+                            self._pool.submit(_attempt, row_id, provider.send, email, look).add_done_callback(
+                                finished.put)
+                        in_flight += len(jobs)
                         if not worked:
                             if not in_flight:
                                 break
@@ -330,7 +335,8 @@ class Dispatcher:
                     elif not in_flight:
                         break
                     if in_flight:
-                        done, in_flight = wait(in_flight, timeout=self.record_seconds, return_when=FIRST_COMPLETED)
+                        done = _drain(finished, timeout=self.record_seconds)
+                        in_flight -= len(done)
                         if done and not unrecorded:
                             first_unrecorded = self.monotonic()
                         unrecorded += [future.result() for future in done]
@@ -339,7 +345,8 @@ class Dispatcher:
                         self._record(unrecorded, report)
                         unrecorded = []
             except BaseException:
-                wait(in_flight)  # their looks share this batch's connection; their rows wait for reconcile
+                while in_flight:  # their looks share this batch's connection; their rows wait for reconcile
+                    in_flight -= len(_drain(finished, timeout=None))
                 raise
 
     def _record(self, outcomes: list[Outcome], report: DispatchReport) -> None:
@@ -431,6 +438,19 @@ class Dispatcher:
             if started is not None:
                 found[item.row_id] = SentLookup(email.to_address, email.subject, started, started + self.lease)
         return found
+
+
+def _drain(finished: queue.SimpleQueue[Future[Outcome]], timeout: float | None) -> list[Future[Outcome]]:
+    """The sends finished so far: waits up to `timeout` for the first, then takes what else is there."""
+    try:
+        done = [finished.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            done.append(finished.get_nowait())
+        except queue.Empty:
+            return done
 
 
 def _attempt(row_id: int, send: Callable[[OutgoingEmail], SentMessage], email: OutgoingEmail,

@@ -24,7 +24,7 @@ What it does, on the PostgreSQL server of --url:
   5. drops its database and the sandbox folder.
 Prints one JSON line: {"peer": "pgqueuer", "rows": N, "peer_per_s": ..., ...}.
 
-Usage: python bench/peer_pgqueuer.py --url postgresql://... --rows 10000 [--mailboxes 100] [--workers 1]
+Usage: python bench/_peer_pgqueuer.py --url postgresql://... --rows 10000 [--mailboxes 100] [--workers 1]
 Without --url (as `make bench` runs every bench script) it says how it is run and exits.
 """
 from __future__ import annotations
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--sandbox", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.url and not args.consume:
-        print("bench/peer_pgqueuer.py runs in its own virtual environment: bench/dispatch.py starts it through "
+        print("bench/_peer_pgqueuer.py runs in its own virtual environment: bench/dispatch.py starts it through "
               "bench/_peer.py (or give --url with that environment's python)", file=sys.stderr)
         return
     config = Config(args.batch_size, 2 * args.batch_size if args.max_concurrent_tasks is None
