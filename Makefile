@@ -26,8 +26,17 @@ test: $(STAMP)
 	$(BIN)/lint-imports --no-cache  # the import contracts in pyproject.toml (README "Architecture")
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
+# Every bench/*.py, on SQLite and on PostgreSQL as the tests get it (OUTREACH_TEST_DATABASE_URL, else
+# the local server CI uses when it answers); each script's lines also go to bench/results/NAME-DATE.jsonl.
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/test
 bench: $(STAMP)
-	@for script in bench/[!_]*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true
+	@if [ -z "$$OUTREACH_TEST_DATABASE_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  export OUTREACH_TEST_DATABASE_URL=$(BENCH_PG); fi; \
+	mkdir -p bench/results; \
+	for script in bench/[!_]*.py; do \
+	  name=$$(basename "$$script" .py); echo "== $$name" >&2; \
+	  $(BIN)/python "$$script" | tee "bench/results/$$name-$$(date +%F).jsonl"; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/python -m pyflakes bot handlers scheduling providers bench tests

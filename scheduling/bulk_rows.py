@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Dialect, FromClause, bindparam, cast, column, func, select, type_coerce
+from sqlalchemy import Dialect, FromClause, any_, bindparam, cast, column, func, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeEngine
 
@@ -33,3 +33,12 @@ def rows_params(dialect: Dialect, name: str, columns: Columns, rows: Sequence[Se
     processors = [t.dialect_impl(dialect).bind_processor(dialect) for _, t in columns]
     return {f"{name}_json": json.dumps([[p(v) if p and v is not None else v for p, v in zip(processors, row)]
                                         for row in rows])}
+
+
+def among(column: Any, ids: Sequence[int], dialect: Dialect) -> Any:
+    """`column IN ids` for a batch of ids: on PostgreSQL one array parameter (`= ANY`), so the
+    statement's text is the same for every batch; psycopg converts a long IN list's text anew each
+    time (it keeps only short statements)."""
+    if dialect.name == "postgresql":
+        return column == any_(bindparam(f"{column.key}_ids", list(ids), type_=ARRAY(column.type)))
+    return column.in_(list(ids))

@@ -14,6 +14,7 @@ from bot import templates
 from bot.models import Campaign, Candidate, Enrollment, Mailbox, MailboxStatus, OutboundMessage, SequenceStep, User
 from providers.base import OutgoingEmail
 from bot.services.delegations import grants
+from scheduling.bulk_rows import among
 from scheduling.claims import SENDING_CAMPAIGN
 from scheduling.record_sent import SentRow
 
@@ -61,7 +62,7 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
         .join(E, E.id == O.enrollment_id).join(Candidate, Candidate.id == E.candidate_id)
         .join(Campaign, Campaign.id == E.campaign_id).join(Mailbox, Mailbox.id == O.mailbox_id)
         .join(User, User.id == Mailbox.owner_id)  # a manager's mailbox sends in the manager's name
-        .where(O.id.in_(ids)).order_by(O.id)).all()
+        .where(among(O.id, ids, session.get_bind().dialect)).order_by(O.id)).all()
     return [Sendable(*row[:-4]) for row in rows
             if row[-4].sends and row[-3] in SENDING_CAMPAIGN and row[-2] == MailboxStatus.CONNECTED and row[-1]]
 
