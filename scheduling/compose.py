@@ -42,9 +42,9 @@ class Sendable:
     campaign_id: int
     timezone: str
 
-    def sent_row(self) -> SentRow:
+    def sent_row(self, steps: int) -> SentRow:
         return SentRow(self.row_id, self.enrollment_id, self.step_position, self.message_id, self.mailbox_id,
-                       self.campaign_id, self.sequence_id, self.timezone)
+                       self.campaign_id, self.sequence_id, self.timezone, steps)
 
 
 def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:

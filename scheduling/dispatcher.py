@@ -269,8 +269,9 @@ class Dispatcher:
                 if isinstance(provider, ProviderError):
                     unsendable.append(Outcome(item.row_id, error=provider))
                     continue
+                steps = planner.steps(item.sequence_id)
                 try:
-                    email = check_headers(compose(item, planner.steps(item.sequence_id), self.clock.now()))
+                    email = check_headers(compose(item, steps, self.clock.now()))
                 except templates.TemplateProblem as problem:  # the template changed, or a field is gone
                     unsendable.append(Outcome(item.row_id, error=PermanentFailure(problem.message)))
                     continue
@@ -278,7 +279,7 @@ class Dispatcher:
                     unsendable.append(Outcome(item.row_id, error=failure))
                     continue
                 jobs.append((item.row_id, provider, email))
-                self._known[item.row_id] = item.sent_row()
+                self._known[item.row_id] = item.sent_row(len(steps))
         self._used_providers.update(providers)
         # Left out by the look before composing: withdrawn, as at the last look before each send.
         unsendable += [Outcome(row_id, withdrawn=True) for row_id in sorted(set(claimed) - {i.row_id for i in items})]

@@ -63,6 +63,7 @@ class SentRow:
     campaign_id: int
     sequence_id: int
     timezone: str
+    steps: int | None = None  # how many steps its sequence has (a running sequence's steps are locked)
 
 
 def record_sent(session: Session, sent: Sequence[Sent], *, worker_id: str, now: datetime,
@@ -86,9 +87,11 @@ def record_sent(session: Session, sent: Sequence[Sent], *, worker_id: str, now: 
     if not marked:
         return set()
     mine = [rows[i] for i in marked]
-    step_counts = dict(session.execute(
-        select(SequenceStep.sequence_id, func.count()).where(SequenceStep.sequence_id.in_({r.sequence_id for r in mine}))
-        .group_by(SequenceStep.sequence_id)).all())
+    step_counts = {r.sequence_id: r.steps for r in mine if r.steps is not None}
+    if len(step_counts) < len({r.sequence_id for r in mine}):
+        step_counts = dict(session.execute(
+            select(SequenceStep.sequence_id, func.count())
+            .where(SequenceStep.sequence_id.in_({r.sequence_id for r in mine})).group_by(SequenceStep.sequence_id)).all())
     advanced = _advance(connection, mine, results, step_counts, now)
     ended, follow_ups = set(), []
     for row in mine:
