@@ -195,7 +195,10 @@ class Dispatcher:
         now = self.clock.now()
         with transaction(self.sessions, write=True) as session:
             claim = claims.claim(session, now=now, worker_id=self.worker_id, lease=self.lease,
-                                 max_rows=max_rows or self.batch_size, max_mailboxes=self.max_mailboxes)
+                                 max_rows=max_rows or self.batch_size,
+                                 # a claim's cost grows with the mailboxes it weighs: no more than
+                                 # twice its rows need (a mailbox's in-flight sends may leave it none)
+                                 max_mailboxes=min(self.max_mailboxes, 2 * (max_rows or self.batch_size)))
             for hit in claim.capped:
                 self._tell_cap(session, hit)
             if one_offs is not None:
