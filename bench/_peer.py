@@ -70,6 +70,7 @@ def peer_run(pg_url: str, rows: int, *extra: str) -> dict[str, object] | None:
 
 
 def peer_rate(pg_url: str, rows: int, workers: int = 1) -> float | None:
-    """pgqueuer's sends per second for `rows` jobs over 100 mailboxes (bench/_peer_pgqueuer.py)."""
+    """pgqueuer's sends per second for `rows` jobs over 100 mailboxes (bench/_peer_pgqueuer.py), to
+    every job acknowledged: the bot's rate likewise counts to its last send recorded."""
     result = peer_run(pg_url, rows, "--workers", str(workers))
-    return float(result["peer_per_s"]) if result else None  # type: ignore[arg-type]
+    return float(result["acked_per_s"]) if result else None  # type: ignore[arg-type]

@@ -192,8 +192,9 @@ def run_workers(url: str, engine: Engine, workers: int, latency_ms: int = 0,
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in reports), 1)}
 
 
-def measure(backend: str, pg_url: str | None, rows: int, workers: int, runs: int, workdir: Path) -> float:
-    """Bot and floor alternating on the same rows; prints the line, returns the bot's median."""
+def measure(backend: str, pg_url: str | None, rows: int, workers: int, runs: int,
+            workdir: Path) -> tuple[float, float]:
+    """Bot and floor alternating on the same rows; prints the line, returns both medians."""
     url, engine = fresh_database(backend, pg_url, workdir)
     seed(engine, rows, mailboxes=100, due=datetime.now(timezone.utc) - timedelta(seconds=1))
     bots, floors = [], []
@@ -212,7 +213,7 @@ def measure(backend: str, pg_url: str | None, rows: int, workers: int, runs: int
                       "floor_runs": [round(f, 1) for f in floors], "p99_lateness_s": median_bot["p99_lateness_s"],
                       "peak_rss_mb": median_bot["peak_rss_mb"]}), flush=True)
     drop_database(backend, url, engine, pg_url)
-    return sends
+    return sends, floor_rate
 
 
 def measure_latency(backend: str, pg_url: str | None, workdir: Path) -> None:
@@ -245,18 +246,20 @@ def main() -> None:
     backends = ["sqlite"] + (["postgresql"] if args.pg else [])
     with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
         for backend in backends:
-            rates = {}
+            rates, floors = {}, {}
             for rows in sizes:
                 for workers in [int(w) for w in args.workers.split(",")]:
-                    rate = measure(backend, args.pg, rows, workers, runs, Path(tmp))
+                    rate, floor_rate = measure(backend, args.pg, rows, workers, runs, Path(tmp))
                     if workers == 1:
-                        rates[rows] = rate
+                        rates[rows], floors[rows] = rate, floor_rate
                 if backend == "postgresql" and not args.no_peer:
                     peer = peer_rate(args.pg, rows)
                     if peer:
                         print(json.dumps({"bench": "dispatch_peer", "peer": "pgqueuer", "backend": backend,
                                           "rows": rows, "sends_per_s": rates[rows], "peer_per_s": round(peer, 1),
-                                          "ratio": round(rates[rows] / peer, 3)}), flush=True)
+                                          "ratio": round(rates[rows] / peer, 3),
+                                          # the peer against the same-work floor of the same rows
+                                          "peer_vs_floor": round(peer / floors[rows], 3)}), flush=True)
             if len(rates) > 1:
                 small, large = min(rates), max(rates)
                 print(json.dumps({"bench": "dispatch_scale", "backend": backend, "rows_small": small,
