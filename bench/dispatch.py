@@ -141,7 +141,8 @@ def run_floor(engine: Engine) -> float:
 
 # -- the bot: worker processes ----------------------------------------------------------------------
 def worker_main(url: str, sandbox: str, latency_ms: int, concurrency: int) -> None:
-    """Runs in a child process: the real Dispatcher until nothing is left, then reports memory."""
+    """Runs in a child process, as a worker runs for days: at each "go" from the parent, the real
+    Dispatcher until nothing is left, then "done" with its peak memory; ends at anything else."""
     from bot.clock import SystemClock
     from bot.config import Settings
     from bot.runtime import build_runtime
@@ -153,43 +154,56 @@ def worker_main(url: str, sandbox: str, latency_ms: int, concurrency: int) -> No
     dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=runtime.clock,
                             batch_size=BATCH, max_mailboxes=1000, concurrency=concurrency)
     print("ready", flush=True)
-    sys.stdin.readline()  # the parent starts every worker at once
-    while True:
-        report = dispatcher.run_until_idle()
-        with runtime.sessions() as session:
-            left = session.scalar(select(func.count()).where(OutboundMessage.status == OutboundStatus.PENDING))
-        if not left and not report.claimed:
-            break
+    while sys.stdin.readline().strip() == "go":  # the parent starts every worker at once
+        while True:
+            report = dispatcher.run_until_idle()
+            with runtime.sessions() as session:
+                left = session.scalar(select(func.count()).where(OutboundMessage.status == OutboundStatus.PENDING))
+            if not left and not report.claimed:
+                break
+        print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
     dispatcher.close()
-    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 
-def run_workers(url: str, engine: Engine, workers: int, latency_ms: int = 0,
-                concurrency: int = 1) -> dict[str, float]:
-    """Zero latency: one sending thread (OUTREACH_DISPATCH_CONCURRENCY=1), since threads only contend
-    for the GIL when sends cost no waiting; with latency, a large pool."""
-    sandbox = SCRATCH / f"bench-mail-{uuid.uuid4().hex[:6]}"
-    procs = [subprocess.Popen([sys.executable, __file__, "--worker", url, str(sandbox), str(latency_ms),
-                               str(concurrency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for _ in range(workers)]
-    for proc in procs:  # imports and connections are not what is measured
-        assert proc.stdout and proc.stdout.readline().strip() == "ready"
-    start = datetime.now(timezone.utc)  # every row is due (reset, seed): lateness counts from here
-    began = time.perf_counter()
-    for proc in procs:
-        assert proc.stdin
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    reports = [json.loads(proc.communicate()[0].strip().splitlines()[-1]) for proc in procs]
-    elapsed = time.perf_counter() - began
-    with engine.connect() as conn:
-        sent = conn.execute(select(OutboundMessage.sent_at).where(
-            OutboundMessage.status == OutboundStatus.SENT)).scalars().all()
-    shutil.rmtree(sandbox, ignore_errors=True)
-    lateness = sorted((s - start).total_seconds() for s in sent)
-    return {"sent": len(sent), "sends_per_s": round(len(sent) / elapsed, 1),
-            "p99_lateness_s": round(lateness[int(len(lateness) * 0.99) - 1], 2) if lateness else None,
-            "peak_rss_mb": round(max(r["peak_rss_mb"] for r in reports), 1)}
+class Workers:
+    """Worker processes kept across runs (imports, connections and compiled statements are not what
+    is measured; the first run of each is as cold as the floor's first)."""
+
+    def __init__(self, url: str, count: int, latency_ms: int = 0, concurrency: int = 1) -> None:
+        self.sandbox = SCRATCH / f"bench-mail-{uuid.uuid4().hex[:6]}"
+        self.procs = [subprocess.Popen([sys.executable, __file__, "--worker", url, str(self.sandbox),
+                                        str(latency_ms), str(concurrency)],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                      for _ in range(count)]
+        for proc in self.procs:
+            assert proc.stdout and proc.stdout.readline().strip() == "ready"
+
+    def run(self, engine: Engine) -> dict[str, float]:
+        """Zero latency: one sending thread (OUTREACH_DISPATCH_CONCURRENCY=1), since threads only
+        contend for the GIL when sends cost no waiting; with latency, a large pool."""
+        for sent in self.sandbox.glob("*/Sent"):  # the last run's files, as the floor starts each run empty
+            shutil.rmtree(sent)
+            sent.mkdir()
+        start = datetime.now(timezone.utc)  # every row is due (reset, seed): lateness counts from here
+        began = time.perf_counter()
+        for proc in self.procs:
+            assert proc.stdin
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        reports = [json.loads(proc.stdout.readline()) for proc in self.procs]  # type: ignore[union-attr]
+        elapsed = time.perf_counter() - began
+        with engine.connect() as conn:
+            sent = conn.execute(select(OutboundMessage.sent_at).where(
+                OutboundMessage.status == OutboundStatus.SENT)).scalars().all()
+        lateness = sorted((s - start).total_seconds() for s in sent)
+        return {"sent": len(sent), "sends_per_s": round(len(sent) / elapsed, 1),
+                "p99_lateness_s": round(lateness[int(len(lateness) * 0.99) - 1], 2) if lateness else None,
+                "peak_rss_mb": round(max(r["peak_rss_mb"] for r in reports), 1)}
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.communicate("exit\n")
+        shutil.rmtree(self.sandbox, ignore_errors=True)
 
 
 def measure(backend: str, pg_url: str | None, rows: int, workers: int, runs: int,
@@ -198,13 +212,15 @@ def measure(backend: str, pg_url: str | None, rows: int, workers: int, runs: int
     url, engine = fresh_database(backend, pg_url, workdir)
     seed(engine, rows, mailboxes=100, due=datetime.now(timezone.utc) - timedelta(seconds=1))
     bots, floors = [], []
+    pool = Workers(url, workers)
     for _ in range(runs):
         reset(engine)
         floors.append(run_floor(engine))
         reset(engine)
-        bot = run_workers(url, engine, workers)
+        bot = pool.run(engine)
         assert bot["sent"] == rows, f"only {bot['sent']} of {rows} were sent"
         bots.append(bot)
+    pool.close()
     median_bot = sorted(bots, key=lambda b: b["sends_per_s"])[len(bots) // 2]
     sends, floor_rate = median_bot["sends_per_s"], statistics.median(floors)
     print(json.dumps({"bench": "dispatch", "floor": "same-work", "backend": backend, "rows": rows,
@@ -219,7 +235,9 @@ def measure(backend: str, pg_url: str | None, rows: int, workers: int, runs: int
 def measure_latency(backend: str, pg_url: str | None, workdir: Path) -> None:
     url, engine = fresh_database(backend, pg_url, workdir)
     seed(engine, LATENCY_ROWS, mailboxes=LATENCY_MAILBOXES, due=datetime.now(timezone.utc))
-    result = run_workers(url, engine, workers=1, latency_ms=LATENCY_MS, concurrency=LATENCY_IN_FLIGHT)
+    pool = Workers(url, 1, latency_ms=LATENCY_MS, concurrency=LATENCY_IN_FLIGHT)
+    result = pool.run(engine)
+    pool.close()
     limit = LATENCY_IN_FLIGHT / (LATENCY_MS / 1000)
     print(json.dumps({"bench": "dispatch_latency", "backend": backend, "rows": LATENCY_ROWS,
                       "mailboxes": LATENCY_MAILBOXES, "in_flight": LATENCY_IN_FLIGHT, "latency_ms": LATENCY_MS,
