@@ -290,6 +290,12 @@ class Dispatcher:
             self._record(unsendable, report)
         return jobs
 
+    def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
+        """A claim's sends, composed, made one at a time and recorded as they come."""
+        jobs = self._prepare(claim, report)
+        if jobs:
+            self._record_as_they_come(self._run_sends(jobs), report)
+
     def _record_as_they_come(self, outcomes: Iterator[Outcome], report: DispatchReport) -> None:
         pending: list[Outcome] = []
         for outcome in outcomes:
