@@ -87,16 +87,29 @@ def add_upload(body: dict[str, Any], context: BoltContext, respond: Respond, red
                 candidate_uploads.confirm_chunk(session, job=job, user=user, clock=runtime.clock, rng=runtime.rng)
         except candidate_uploads.ConfirmRunning:  # a Resume took over: that run shows its own progress here
             return
-        except UserError as error:  # the campaign finished meanwhile, the rows expired, …
-            progress.show(runtime.clock.now(), stopped=error.message)
+        except Exception as error:  # noqa: BLE001 - told on the message (with a reference to the log), then Resume
+            _stopped(runtime, context, progress, error)
             return
-        except Exception:  # noqa: BLE001 - told on the message, with a reference to the log
-            reference = uuid.uuid4().hex[:8]
-            log.exception("adding upload %s stopped (ref %s)", job.upload_id, reference)
-            progress.show(runtime.clock.now(), stopped=f"Something went wrong on our side (reference {reference}).")
-            return
-        progress.show(runtime.clock.now())
+        if not job.finished:  # the last chunk's news is the summary
+            progress.show(runtime.clock.now())
     with transaction(runtime.sessions) as session:  # its own short transaction: ANALYZE locks out other ANALYZEs
         analyze_after_bulk_write(session, rows=job.total)
     progress.finish()
     redraw(runtime, progress.slack, job.campaign_id)
+
+
+def _stopped(runtime: Runtime, context: BoltContext, progress: _Progress, error: Exception) -> None:
+    """Say where the rows stand and give up the claim, so Resume goes on at once (were the database
+    itself what failed, Resume waits for the claim's lease instead)."""
+    if isinstance(error, UserError):  # the campaign finished meanwhile, the rows expired, …
+        why = error.message
+    else:
+        reference = uuid.uuid4().hex[:8]
+        log.error("adding upload %s stopped (ref %s)", progress.job.upload_id, reference, exc_info=error)
+        why = f"Something went wrong on our side (reference {reference})."
+    progress.show(runtime.clock.now(), stopped=why)
+    try:
+        with transaction(runtime.sessions, write=True) as session:
+            candidate_uploads.release_confirm(session, job=progress.job, clock=runtime.clock)
+    except Exception:  # noqa: BLE001 - the lease runs out by itself
+        log.exception("could not release upload %s", progress.job.upload_id)

@@ -188,7 +188,7 @@ def begin_confirm(session: Session, *, upload_id: int, user: User, clock: Clock,
 
 
 def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock, rng: random.Random | None = None,
-                  size: int = CHUNK_ROWS) -> ConfirmJob:
+                  size: int | None = None) -> ConfirmJob:
     """Write the job's next `size` rows in the caller's transaction and record them as done with the
     counts so far (the last chunk marks the upload confirmed), so a run that dies loses only its
     open transaction and Resume goes on from the first row not written. Refused (ConfirmRunning)
@@ -206,7 +206,7 @@ def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock
     if campaign is None:
         raise NotFound("That campaign was not found.")
     _campaign_takes_candidates(campaign)
-    rows = [CandidateRow.from_json(r) for r in job.rows[job.done:job.done + size]]
+    rows = [CandidateRow.from_json(r) for r in job.rows[job.done:job.done + (size or CHUNK_ROWS)]]
     chunk, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(rows)
     if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
         _plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
@@ -218,6 +218,14 @@ def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock
         confirmed_at=now if job.finished else None))
     session.flush()
     return job
+
+
+def release_confirm(session: Session, *, job: ConfirmJob, clock: Clock) -> None:
+    """A run that stopped (and said so) gives up its claim, so Resume need not wait CONFIRM_LEASE: its
+    last progress is set a lease ago, which keeps the rows within UPLOAD_TTL all the same."""
+    session.execute(update(CandidateUpload).where(
+        CandidateUpload.id == job.upload_id, CandidateUpload.confirm_claim == job.claim,
+        CandidateUpload.confirmed_at.is_(None)).values(confirming_at=clock.now() - CONFIRM_LEASE))
 
 
 def confirm_upload(session: Session, *, upload_id: int, user: User, clock: Clock, campaign: Campaign | None = None,
