@@ -52,9 +52,14 @@ def _show_path(path: Loc) -> str:
 
 def read_yaml(text: str, file: str) -> Document:
     doc = Document(file)
-    loader = yaml_limits.LimitedLoader(text)
+    loader = yaml_limits.loader(text)
     try:
-        root = loader.get_single_node()
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError:  # said again in PyYAML's words, which the problems below quote
+            loader.dispose()
+            loader = yaml_limits.LimitedLoader(text)
+            root = loader.get_single_node()
         if root is None:
             doc.report((), "the file is empty: expected owner, mailbox, sequence, campaign and candidates "
                            "(see `outreach campaign import --help`)", line=1)

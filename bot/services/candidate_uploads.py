@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.errors import NotFound, UserError
@@ -41,6 +41,7 @@ from bot.services import planner
 
 from bot.services.candidate_rows import PASTED, CandidateRow, ParsedRows
 from bot.services.campaign_marks import mark_stale
+from bot.services.bulk_candidates import insert_returning_ids
 from bot.services.fresh_statistics import analyze_after_bulk_write
 
 
@@ -209,7 +210,7 @@ def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock
     rows = [CandidateRow.from_json(r) for r in job.rows[job.done:job.done + (size or CHUNK_ROWS)]]
     chunk, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(rows)
     if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
-        _plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
+        planner.plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
     mark_stale(session, [campaign.id])  # its message lists the new candidates
     job.done += len(rows)
     job.result = ConfirmResult(*(a + b for a, b in zip(astuple(job.result), astuple(chunk))))
@@ -383,12 +384,12 @@ class _Writer:
         return overrides
 
     def _insert_candidates(self, rows: list[CandidateRow]) -> list[int]:
-        return _insert_returning_ids(self.session, Candidate, [
+        return insert_returning_ids(self.session, Candidate, [
             {"organisation_id": self.user.organisation_id, "name": row.name, "fields": row.fields,
              "created_by_id": self.user.id, "created_at": self.now} for row in rows])
 
     def _insert_enrollments(self, enrollments: dict[int, dict[str, Any]]) -> list[int]:
-        return _insert_returning_ids(self.session, Enrollment, [
+        return insert_returning_ids(self.session, Enrollment, [
             {"campaign_id": self.campaign.id, "candidate_id": candidate_id, "fields_override": overrides,
              "tried_addresses": [], "created_at": self.now} for candidate_id, overrides in enrollments.items()])
 
@@ -398,38 +399,3 @@ class _Writer:
         for obj in list(self.session.identity_map.values()):
             if isinstance(obj, Candidate) and obj.id in candidate_ids:
                 self.session.expire(obj)
-
-
-def _insert_returning_ids(session: Session, model: type[Candidate] | type[Enrollment],
-                          rows: list[dict[str, Any]]) -> list[int]:
-    """Insert in batches and return the new ids in the order of `rows`. PostgreSQL keeps the order
-    itself (sort_by_parameter_order); SQLAlchemy can do that on SQLite only one row per statement,
-    so there the ids are sorted instead: SQLite numbers a statement's rows upwards in the order given,
-    and the write transaction (BEGIN IMMEDIATE) keeps anyone else from inserting in between."""
-    if not rows:
-        return []
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    statement = insert(model).returning(model.id, sort_by_parameter_order=not sqlite)
-    ids = list(session.scalars(statement, rows))
-    return sorted(ids) if sqlite else ids
-
-
-def _plan_first_steps(session: Session, enrollment_ids: list[int], *, rng: random.Random, now: datetime) -> None:
-    """Step 1 for each new enrollment, as start_campaign plans it (no send sooner than 20 minutes).
-    One Planner for all (plan_step's, for many: the steps are read once); the rows it makes are then
-    written in one batch, since the ORM would insert them one by one on SQLite to learn their ids,
-    which nothing here needs."""
-    batch = planner.Planner(session, rng=rng, now=now)
-    for chunk in _chunks(enrollment_ids, LOOKUP_CHUNK):
-        enrollments = session.scalars(
-            select(Enrollment).where(Enrollment.id.in_(chunk))
-            .options(selectinload(Enrollment.candidate).selectinload(Candidate.addresses))
-            .execution_options(populate_existing=True).order_by(Enrollment.id)).all()
-        with session.no_autoflush:
-            planned = [row for enrollment in enrollments if (row := batch.plan(enrollment, 1)) is not None]
-            unflushed = {id(obj) for obj in session.new}  # not already flushed by the planner
-            pending = [row for row in planned if id(row) in unflushed]
-            for row in pending:
-                session.expunge(row)
-        session.bulk_save_objects(pending)
-    session.flush()
