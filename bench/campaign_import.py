@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,15 @@ def bench_import(backend: str, pg_url: str | None, rows: int, workdir: Path, rep
                           "ratio": round(import_s / confirm_s, 3), "yaml_bytes": len(text.encode())}), flush=True)
 
 
+def wait_for(found: Callable[[], Any], limit: float = 600) -> Any:
+    """What `found` returns once it is something: listeners run on Bolt's threads after the ack."""
+    until = time.perf_counter() + limit
+    while (value := found()) is None and time.perf_counter() < until:
+        time.sleep(0.01)
+    assert value is not None, "gave up waiting"
+    return value
+
+
 def bench_progress(backend: str, pg_url: str | None, rows: int, workdir: Path) -> None:
     """The Slack path on the real clock: when the message the person clicked changes."""
     url, engine = fresh_database(backend, pg_url, workdir)
@@ -172,21 +182,23 @@ def bench_progress(backend: str, pg_url: str | None, rows: int, workdir: Path) -
         campaign_for_csv(runtime, started=True)
         rita = Person(ws, RITA, BoltTarget(build_app(runtime)))  # as served: the ack first, the listener after it
         rita.upload("people.csv", as_csv(people(rows, "ana")))
-        message = rita.dm_messages()[-1]
+        message = wait_for(lambda: next((m for m in rita.dm_messages() if "candidate(s) ready" in m.text), None))
         changes: list[float] = []
         update = ws._update_message
 
-        def timed(*args: Any, **kwargs: Any) -> None:  # every chat.update and response_url replace
-            changes.append(time.perf_counter())
-            update(*args, **kwargs)
+        def timed(changed: Any, *args: Any, **kwargs: Any) -> None:  # chat.update and response_url replace
+            if changed.ts == message.ts:  # not the campaign's own message, redrawn at the end
+                changes.append(time.perf_counter())
+            update(changed, *args, **kwargs)
 
         ws._update_message = timed  # type: ignore[method-assign]
+        before = len(rita.dm_messages())
         clicked = time.perf_counter()
         assert rita.click(Action.UPLOAD_CONFIRM.value, in_message=message).ok  # acked within Slack's 3 s
-        while not (shown := next(m for m in rita.dm_messages() if m.ts == message.ts).text).startswith(
-                (":white_check_mark:", ":warning:", ":x:")) and time.perf_counter() - clicked < 600:
-            time.sleep(0.01)  # the listener runs on Bolt's threads after the ack
+        shown = wait_for(lambda: next((m.text for m in rita.dm_messages() if m.ts == message.ts and m.text.startswith(
+            (":white_check_mark:", ":warning:", ":x:"))), None))
         done = changes[-1]
+        wait_for(lambda: len(rita.dm_messages()) > before or None, limit=60)  # then the campaign's message
         assert shown.startswith(":white_check_mark: Added") and enrolled(engine) == rows + 1, shown
         moments = [clicked, *changes]
         print(json.dumps({"bench": "confirm_progress", "backend": backend, "rows": rows,
