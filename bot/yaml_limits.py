@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from yaml.composer import Composer
+from yaml.composer import Composer, ComposerError
+from yaml.events import AliasEvent, ScalarEvent, SequenceStartEvent
 
 try:
     from yaml.cyaml import CParser  # libyaml, which PyYAML's wheels include
@@ -53,8 +54,8 @@ class LimitedLoader(yaml.SafeLoader):
 if CParser is not None:
     class FastLimitedLoader(CParser, LimitedLoader):  # type: ignore[misc, valid-type]
         """LimitedLoader over libyaml's scanner and parser, several times faster: the events come from C,
-        and the nodes are still composed here (LimitedLoader.compose_node, so the node limit holds while
-        composing). PyYAML's Reader still checks the characters first, as LimitedLoader does."""
+        and the nodes are still composed here, so the node limit holds while composing. PyYAML's Reader
+        still checks the characters first, as LimitedLoader does."""
 
         check_node, get_node, get_single_node = Composer.check_node, Composer.get_node, Composer.get_single_node
 
@@ -62,10 +63,39 @@ if CParser is not None:
             LimitedLoader.__init__(self, stream)  # PyYAML's own reader refuses the characters it refuses
             CParser.__init__(self, stream)
 
+        # PyYAML's Composer.compose_node and compose_scalar_node, leaner: the event's type is asked once,
+        # and the path resolvers (SafeLoader registers none) are skipped; the node limit as LimitedLoader's.
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise YamlTooLarge(f"the file holds more than {MAX_NODES:,} values: import fewer candidates per "
+                                   "file")
+            event = self.peek_event()
+            kind = type(event)
+            if kind is AliasEvent:
+                self.get_event()
+                if event.anchor not in self.anchors:
+                    raise ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
+                return self.anchors[event.anchor]
+            anchor = event.anchor
+            if anchor is not None and anchor in self.anchors:
+                raise ComposerError(f"found duplicate anchor {anchor!r}; first occurrence",
+                                    self.anchors[anchor].start_mark, "second occurrence", event.start_mark)
+            if kind is ScalarEvent:
+                return self.compose_scalar_node(anchor)
+            if kind is SequenceStartEvent:
+                return self.compose_sequence_node(anchor)
+            return self.compose_mapping_node(anchor)
+
         def compose_scalar_node(self, anchor: Any) -> Any:
-            node = Composer.compose_scalar_node(self, anchor)
-            if node.style == "":  # a plain scalar: PyYAML says None, which the reader tests for
-                node.style = None
+            event = self.get_event()
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
+            # style: libyaml says '' for a plain scalar, PyYAML None, which the reader tests for
+            node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style or None)
+            if anchor is not None:
+                self.anchors[anchor] = node
             return node
 
 
