@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -151,3 +152,25 @@ def test_after_a_bulk_confirm_postgresql_has_analyzed_the_tables_it_wrote(runtim
     assert all(analyzed[table] is not None and analyzed[table] >= before for table in CANDIDATE_TABLES), analyzed
     assert planned == MIN_ROWS + 1  # the planner knows the rows are there
     assert _count(runtime, Campaign) == 1
+
+
+def _analyzed_since(runtime: Runtime, before: object) -> dict[str, bool]:
+    with transaction(runtime.sessions) as session:
+        rows = session.execute(text("SELECT relname, last_analyze FROM pg_stat_user_tables "
+                                    "WHERE schemaname = current_schema()")).all()
+    return {name: when is not None and when >= before for name, when in rows if name in CANDIDATE_TABLES}
+
+
+def test_the_campaign_import_analyzes_the_tables_it_wrote_on_postgresql(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.campaign_import import import_campaign
+    from bot.services import fresh_statistics
+
+    with transaction(runtime.sessions) as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite keeps no such statistics here")
+        before = session.scalar(text("SELECT now()"))
+    monkeypatch.setattr(fresh_statistics, "MIN_ROWS", 1)  # the fixture file has a few candidates, not 500
+    result = import_campaign(runtime, Path(__file__).parent / "fixtures" / "import" / "good.yaml", start=True)
+    assert result.candidate_ids
+    assert _analyzed_since(runtime, before) == {table: True for table in CANDIDATE_TABLES}

@@ -149,3 +149,22 @@ def test_after_a_crash_resume_waits_for_the_lease_then_goes_on_from_the_last_chu
         with pytest.raises(candidate_uploads.ConfirmRunning):
             candidate_uploads.confirm_chunk(session, job=job, user=_rita(session), clock=clock)
     assert _counts(runtime) == (7, 7, 7)
+
+
+def test_on_postgresql_the_tables_are_analyzed_once_the_last_chunk_is_in(
+        rita: Person, runtime: Runtime, clock: FakeClock, campaign: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import text
+
+    from bot.services import fresh_statistics
+
+    with transaction(runtime.sessions) as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite keeps no such statistics here")
+        before = session.scalar(text("SELECT now()"))
+    monkeypatch.setattr(fresh_statistics, "MIN_ROWS", ROWS)
+    message = _share(rita)
+    assert rita.click(Action.UPLOAD_CONFIRM.value, in_message=message).ok
+    with transaction(runtime.sessions) as session:
+        analyzed = dict(session.execute(text("SELECT relname, last_analyze FROM pg_stat_user_tables "
+                                             "WHERE schemaname = current_schema()")).all())
+    assert all(analyzed[t] is not None and analyzed[t] >= before for t in fresh_statistics.CANDIDATE_TABLES)
