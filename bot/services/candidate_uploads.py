@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from bot.clock import Clock
 from bot.errors import NotFound, UserError
@@ -114,7 +114,8 @@ class UploadExpired(NotFound):
 def _find_upload(session: Session, upload_id: int, user: User) -> CandidateUpload | None:
     """The upload, locked against a second click confirming it at the same time; None when it is
     gone (discarded, or deleted as expired) or belongs to another organisation."""
-    upload = session.scalar(select(CandidateUpload).where(CandidateUpload.id == upload_id).with_for_update())
+    upload = session.scalar(select(CandidateUpload).where(CandidateUpload.id == upload_id).with_for_update()
+                            .options(defer(CandidateUpload.rows)))  # 10,000 rows: read only to write them
     if upload is None or upload.organisation_id != user.organisation_id:
         return None
     if upload.user_id != user.id:
@@ -143,19 +144,17 @@ class ConfirmRunning(UserError):
 
 @dataclass
 class ConfirmJob:
-    """A confirm in progress: what a run needs between its chunks (the rows are read once)."""
+    """A confirm in progress: what a run needs between its chunks. The rows are read once, by the
+    first chunk: the claim stays quick, so the person sees progress before they are read."""
 
     upload_id: int
     claim: int
     campaign_id: int
     campaign_name: str
-    rows: list[dict[str, Any]]
+    total: int
     done: int
     result: ConfirmResult
-
-    @property
-    def total(self) -> int:
-        return len(self.rows)
+    rows: list[dict[str, Any]] | None = None
 
     @property
     def finished(self) -> bool:
@@ -169,8 +168,10 @@ def begin_confirm(session: Session, *, upload_id: int, user: User, clock: Clock,
     that one stopped. Writes nothing else; confirm_chunk then writes the rows."""
     now = clock.now()
     upload = _pending_upload(session, upload_id, user, now)
+    total = int(session.scalar(select(func.json_array_length(CandidateUpload.rows))
+                               .where(CandidateUpload.id == upload.id)) or 0)
     if upload.confirming_at is not None and upload.confirming_at > now - CONFIRM_LEASE:
-        raise ConfirmRunning(f"These rows are being added now ({upload.rows_done:,} of {len(upload.rows):,} so far). "
+        raise ConfirmRunning(f"These rows are being added now ({upload.rows_done:,} of {total:,} so far). "
                              "If the message stops moving for 2 minutes, press Resume.")
     if campaign is None:
         campaign = session.get(Campaign, upload.campaign_id) if upload.campaign_id is not None else None
@@ -179,13 +180,13 @@ def begin_confirm(session: Session, *, upload_id: int, user: User, clock: Clock,
     elif upload.campaign_id not in (None, campaign.id):
         raise UserError("These rows were uploaded for another campaign: add them there, or upload them again.")
     _check_campaign(campaign, user)
-    if not upload.rows:
+    if not total:
         raise UserError("There are no good rows to add: fix the problems and upload the file again.")
     upload.campaign_id, upload.confirming_at = campaign.id, now
     upload.confirm_claim += 1
     session.flush()
-    return ConfirmJob(upload.id, upload.confirm_claim, campaign.id, campaign.name, list(upload.rows),
-                      upload.rows_done, ConfirmResult(**(upload.counts or NOTHING_YET)))
+    return ConfirmJob(upload.id, upload.confirm_claim, campaign.id, campaign.name, total, upload.rows_done,
+                      ConfirmResult(**(upload.counts or NOTHING_YET)))
 
 
 def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock, rng: random.Random | None = None,
@@ -207,6 +208,8 @@ def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock
     if campaign is None:
         raise NotFound("That campaign was not found.")
     _campaign_takes_candidates(campaign)
+    if job.rows is None:
+        job.rows = list(session.scalar(select(CandidateUpload.rows).where(CandidateUpload.id == job.upload_id)))
     rows = [CandidateRow.from_json(r) for r in job.rows[job.done:job.done + (size or CHUNK_ROWS)]]
     chunk, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(rows)
     if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
