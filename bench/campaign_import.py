@@ -205,6 +205,8 @@ def bench_progress(backend: str, pg_url: str | None, rows: int, workdir: Path) -
                           "first_progress_s": round(changes[0] - clicked, 3),
                           "max_gap_s": round(max(b - a for a, b in zip(moments, moments[1:])), 3),
                           "updates": len(changes), "total_s": round(done - clicked, 3)}), flush=True)
+        if os.environ.get("BENCH_GAPS"):
+            print([round(b - a, 3) for a, b in zip(moments, moments[1:])], file=sys.stderr)
     drop_database(backend, url, engine, pg_url)
 
 

@@ -18,9 +18,8 @@ from slack_sdk.errors import SlackApiError
 from bot.db import transaction
 from bot.errors import UserError
 from bot.runtime import Runtime
-from bot.services import access, candidate_uploads
+from bot.services import access, candidate_uploads, fresh_statistics
 from bot.services.access import Need
-from bot.services.fresh_statistics import analyze_after_bulk_write
 from handlers.context import acting, runtime_of
 from handlers.payloads import UploadTarget, action_value
 from handlers.slack import Slack
@@ -81,6 +80,7 @@ def add_upload(body: dict[str, Any], context: BoltContext, respond: Respond, red
         return
     progress = _Progress(Slack(context.client), body.get("container") or {}, job, target)
     progress.show(runtime.clock.now())  # before the first row is written
+    analyze_at = 2 * fresh_statistics.MIN_ROWS
     while not job.finished:
         try:
             with acting(context, write=True) as (session, user):
@@ -92,8 +92,10 @@ def add_upload(body: dict[str, Any], context: BoltContext, respond: Respond, red
             return
         if not job.finished:  # the last chunk's news is the summary
             progress.show(runtime.clock.now())
-    with transaction(runtime.sessions) as session:  # its own short transaction: ANALYZE locks out other ANALYZEs
-        analyze_after_bulk_write(session, rows=job.total)
+        if job.done >= analyze_at or job.finished:  # each time the rows written double, and at the end: a
+            analyze_at *= 2  # chunk's lookups must not plan on statistics of tables a fraction of their size
+            with transaction(runtime.sessions) as session:  # its own: ANALYZE locks out other ANALYZEs
+                fresh_statistics.analyze_after_bulk_write(session, rows=job.done)
     progress.finish()
     redraw(runtime, progress.slack, job.campaign_id)
 

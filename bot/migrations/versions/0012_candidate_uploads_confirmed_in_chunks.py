@@ -4,7 +4,7 @@ Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-05
 
-A confirm of 10,000 rows writes them 500 at a time, one transaction each, and shows its progress
+A confirm of 10,000 rows writes them 250 at a time, one transaction each, and shows its progress
 in Slack between them; a run that dies part-way is resumed from rows_done (nothing written twice,
 nothing left out), under a new confirm_claim so the old run, were it only slow, writes no more.
 """
