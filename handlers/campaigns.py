@@ -48,8 +48,9 @@ from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
 from handlers.files import download, file_info
 from handlers.ids import Action, Callback
-from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, UploadTarget, action_value
+from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, action_value
 from handlers.slack import Slack
+from handlers.upload_progress import add_upload
 from handlers.view_state import value_of
 from handlers.views.campaigns import (
     CampaignChoices,
@@ -226,35 +227,16 @@ def read_shared_file(event: dict[str, Any], context: BoltContext, client: WebCli
         slack.send_dm(event["user_id"], f":warning: {error.message}")
 
 
-def _add_upload(value: str, context: BoltContext, respond: Respond) -> None:
-    """Write a staged upload into the campaign a button or the select names ("<upload>:<campaign>");
-    both are re-checked for the clicking user. The answer replaces the message, so its buttons go."""
-    runtime = runtime_of(context)
-    target = UploadTarget.load(value)
-    upload_id, campaign_id = target.upload, target.campaign
-    try:
-        with acting(context, write=True) as (session, user):
-            campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
-            result = candidate_uploads.confirm_upload(session, upload_id=upload_id, user=user, campaign=campaign,
-                                                      clock=runtime.clock, rng=runtime.rng)
-            name = campaign.name
-    except candidate_uploads.UploadExpired as expired:
-        respond(replace_original=True, text=f":hourglass: {expired.message}")
-        return
-    respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
-    campaign_message(runtime, Slack(context.client), campaign_id)
-
-
 def add_confirmed_upload(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    """Add them, on an upload staged for one campaign."""
+    """Add them, on an upload staged for one campaign (and Resume on its progress message)."""
     ack()
-    _add_upload(action_value(body), context, respond)
+    add_upload(body, context, respond, campaign_message)
 
 
 def add_upload_to_chosen(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """The campaign picked for an upload shared in the DM."""
     ack()
-    _add_upload(action_value(body), context, respond)
+    add_upload(body, context, respond, campaign_message)
 
 
 def discard_staged_upload(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:

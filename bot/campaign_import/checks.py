@@ -157,8 +157,6 @@ def _check_candidates(parsed: Parsed) -> None:
         if candidate is None:
             continue
         path: Loc = ("candidates", n)
-        addresses = [CandidateAddress(address=a.address, kind=a.type, position=p, use_first=a.use_first)
-                     for p, a in enumerate(candidate.addresses, start=1)]
         if sum(a.use_first for a in candidate.addresses) > 1:
             doc.report(path + ("addresses",), f"{candidate.name} has more than one address with use_first: "
                                               "expected use_first on one address at most")
@@ -174,8 +172,10 @@ def _check_candidates(parsed: Parsed) -> None:
                            f"{address.address} is already an address of candidates[{earlier[0] + 1}] "
                            f"({earlier[1]}, line {doc.line(('candidates', earlier[0]))}): expected each person "
                            "once (duplicates are not merged: keep one entry)")
-        if campaign is not None and choose_address(
-            addresses, preferred=AddressKind(campaign.email_preference), strict=campaign.strict, user_id=0,
+        if campaign is not None and campaign.strict and choose_address(  # not strict: any address will do
+            [CandidateAddress(address=a.address, kind=a.type, position=p, use_first=a.use_first)
+             for p, a in enumerate(candidate.addresses, start=1)],
+            preferred=AddressKind(campaign.email_preference), strict=True, user_id=0,
         ) is None:
             doc.report(path + ("addresses",),
                        f"{candidate.name} has no {campaign.email_preference} address and the campaign is "

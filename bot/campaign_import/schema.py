@@ -274,6 +274,9 @@ class CampaignSpec(_Spec):
         return {} if data is None else data
 
 
+_ADDRESS_KINDS = frozenset(kind.value for kind in AddressKind)  # once: iterating an Enum is slow, and 10,000 candidates ask
+
+
 class AddressSpec(_Spec):
     address: str = Field(max_length=320, description="an email address")
     type: AddressKind = Field(description="work, personal or other")
@@ -289,7 +292,7 @@ class AddressSpec(_Spec):
             raise ValueError(f"{show(data)} has no type: expected `work: {data}`, `personal: {data}` "
                              f"or `other: {data}`")
         if isinstance(data, dict) and "address" not in data and "type" not in data:
-            kinds = [k for k in data if k in {kind.value for kind in AddressKind}]
+            kinds = [k for k in data if k in _ADDRESS_KINDS]
             if len(kinds) > 1:
                 raise ValueError(f"one entry gives {' and '.join(kinds)} addresses: expected one address "
                                  "per list item (`- work: …` then `- personal: …`)")

@@ -52,14 +52,20 @@ def _show_path(path: Loc) -> str:
 
 def read_yaml(text: str, file: str) -> Document:
     doc = Document(file)
-    loader = yaml_limits.LimitedLoader(text)
+    loader = yaml_limits.loader(text)
     try:
-        root = loader.get_single_node()
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError:  # said again in PyYAML's words, which the problems below quote
+            loader.dispose()
+            loader = yaml_limits.LimitedLoader(text)
+            root = loader.get_single_node()
         if root is None:
             doc.report((), "the file is empty: expected owner, mailbox, sequence, campaign and candidates "
                            "(see `outreach campaign import --help`)", line=1)
             return doc
-        yaml_limits.check_expansion(root)  # before _node_data builds what the aliases stand for
+        if "*" in text:  # no alias without a `*`: then every value is a node, counted while composing
+            yaml_limits.check_expansion(root)  # before _node_data builds what the aliases stand for
         doc.lines[()] = root.start_mark.line + 1
         doc.data = _node_data(loader, root, (), doc, set())
     except yaml_limits.YamlTooLarge as exc:

@@ -197,3 +197,10 @@ class CandidateUpload(Base):
     problems: Mapped[list[Any]] = mapped_column(default=list)  # [{"line": n, "message": ...}]
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
+    # A confirm writes the rows in chunks, one transaction each (services/candidate_uploads.py):
+    # how many are written, which claim runs it (a Resume after a crash takes a new one, so a run
+    # that was thought dead cannot write on), its last progress, and the counts so far.
+    rows_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    confirm_claim: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    confirming_at: Mapped[datetime | None]
+    counts: Mapped[dict[str, Any] | None]

@@ -115,9 +115,7 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
                         "from the candidate's menu) or leave them out of the subjects.")
     campaign.status = CampaignStatus.SCHEDULED
     campaign.started_at = clock.now()
-    planned = 0
-    for enrollment in enrollments:
-        planned += planner.plan_step(session, enrollment=enrollment, position=1, rng=rng, now=clock.now()) is not None
+    planned = planner.plan_first_steps(session, [e.id for e in enrollments], rng=rng, now=clock.now())
     mark_stale(session, [campaign.id])
     session.flush()
     return planned

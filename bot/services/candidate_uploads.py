@@ -1,21 +1,30 @@
 """Confirmed candidate rows written into a campaign: the good rows of an upload wait in a
-CandidateUpload (`stage_upload`) until the person who uploaded them confirms (`confirm_upload`),
-which writes them in bulk in the caller's transaction; duplicates merge with candidates the
-organisation already has (fields that differ become this campaign's overrides).
+CandidateUpload (`stage_upload`) until the person who uploaded them confirms; duplicates merge with
+candidates the organisation already has (fields that differ become this campaign's overrides).
 
-Rows wait a day (UPLOAD_TTL): after that they cannot be confirmed (UploadExpired), and the
+A confirm is claimed (`begin_confirm`), then written CHUNK_ROWS at a time (`confirm_chunk`), each
+chunk one transaction that also records how many rows are done and the counts so far, so Slack can
+show progress between chunks and a run that dies part-way is resumed from the first row not
+written (by Resume, after CONFIRM_LEASE without progress): nothing is written twice or left out,
+and the upload is confirmed only with its last chunk. `confirm_upload` does all of it in the
+caller's one transaction. (Two rows of a file that name one known person by different addresses
+make one enrollment when they fall in one chunk; in two chunks the second counts as already in
+the campaign, and its fields that differ are not kept as overrides.)
+
+Rows wait a day (UPLOAD_TTL) after staging or after a confirm's last progress: after that they
+cannot be confirmed (UploadExpired, which says how many a stopped confirm had added), and the
 scheduler's periodic job deletes them (`delete_expired_uploads`), so names and addresses nobody
 added are not kept."""
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session, defer
 
 from bot.clock import Clock
 from bot.errors import NotFound, UserError
@@ -32,6 +41,8 @@ from bot.services import planner
 
 from bot.services.candidate_rows import PASTED, CandidateRow, ParsedRows
 from bot.services.campaign_marks import mark_stale
+from bot.services.bulk_candidates import insert_returning_ids
+from bot.services.fresh_statistics import analyze_after_bulk_write
 
 
 # --- Writing --------------------------------------------------------------------------------------
@@ -54,6 +65,7 @@ class ConfirmResult:
         return f"{text} ({'; '.join(notes)})" if notes else text
 
 
+NOTHING_YET = {"added": 0, "merged_with_existing": 0, "already_enrolled": 0}  # counts before the first chunk
 UPLOAD_TTL = timedelta(days=1)  # staged rows not confirmed within this are refused, then deleted
 LOOKUP_CHUNK = 5_000  # addresses per IN (...): few queries, far below SQLite's and PostgreSQL's limits
 
@@ -87,17 +99,23 @@ def stage_upload(session: Session, *, campaign: Campaign | None, user: User, par
 
 
 class UploadExpired(NotFound):
-    """The rows waited longer than UPLOAD_TTL (or were deleted): nothing was added."""
+    """The rows waited longer than UPLOAD_TTL (or were deleted): none was added, or only those a
+    confirm had written before it stopped (`done`)."""
 
-    def __init__(self) -> None:
-        super().__init__("This upload expired: rows that are not added within a day are deleted, and none of "
-                         "these was added. Share the file again (or paste the rows again) to add them.")
+    def __init__(self, done: int = 0) -> None:
+        added = (f"{done:,} of these were added before adding stopped; the others were not" if done
+                 else "none of these was added")
+        super().__init__(f"This upload expired: rows that are not added within a day are deleted, and {added}. "
+                         "Share the file again (or paste the rows again) to add them"
+                         + (": rows already added are recognised and not added twice." if done else "."))
+        self.done = done
 
 
 def _find_upload(session: Session, upload_id: int, user: User) -> CandidateUpload | None:
     """The upload, locked against a second click confirming it at the same time; None when it is
     gone (discarded, or deleted as expired) or belongs to another organisation."""
-    upload = session.scalar(select(CandidateUpload).where(CandidateUpload.id == upload_id).with_for_update())
+    upload = session.scalar(select(CandidateUpload).where(CandidateUpload.id == upload_id).with_for_update()
+                            .options(defer(CandidateUpload.rows)))  # 10,000 rows: read only to write them
     if upload is None or upload.organisation_id != user.organisation_id:
         return None
     if upload.user_id != user.id:
@@ -108,21 +126,54 @@ def _find_upload(session: Session, upload_id: int, user: User) -> CandidateUploa
 
 
 def _pending_upload(session: Session, upload_id: int, user: User, now: datetime) -> CandidateUpload:
-    """An upload that may still be confirmed: its uploader's, not confirmed, younger than UPLOAD_TTL."""
+    """An upload that may still be confirmed: its uploader's, not confirmed, touched within
+    UPLOAD_TTL (staged, or a confirm's last progress: a stopped confirm may be resumed for a day)."""
     upload = _find_upload(session, upload_id, user)
-    if upload is None or upload.created_at <= now - UPLOAD_TTL:
-        raise UploadExpired()
+    if upload is None or (upload.confirming_at or upload.created_at) <= now - UPLOAD_TTL:
+        raise UploadExpired(upload.rows_done if upload else 0)
     return upload
 
 
-def confirm_upload(session: Session, *, upload_id: int, user: User, clock: Clock, campaign: Campaign | None = None,
-                   rng: random.Random | None = None) -> ConfirmResult:
-    """Write a staged upload's rows into its campaign (or `campaign`, for an upload staged without
-    one): new candidates are created, known ones (an address this user can see already belongs to
-    them) are reused. In a started campaign each new enrollment gets step 1 planned as at Start; in a
-    paused one, resume_campaign plans it. `rng` picks send times (the runtime's, in the bot)."""
+CHUNK_ROWS = 250  # rows a transaction: about 0.3 s each into a started campaign on PostgreSQL (step 1 planned
+# for each), so with an update at most once a second the person never waits 2 s for news
+CONFIRM_LEASE = timedelta(minutes=2)  # no progress for this long: the run is taken for dead, Resume may take over
+
+
+class ConfirmRunning(UserError):
+    """Another run is writing this upload now (a second click, or Resume while it still moves)."""
+
+
+@dataclass
+class ConfirmJob:
+    """A confirm in progress: what a run needs between its chunks. The rows are read once, by the
+    first chunk: the claim stays quick, so the person sees progress before they are read."""
+
+    upload_id: int
+    claim: int
+    campaign_id: int
+    campaign_name: str
+    total: int
+    done: int
+    result: ConfirmResult
+    rows: list[dict[str, Any]] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.total
+
+
+def begin_confirm(session: Session, *, upload_id: int, user: User, clock: Clock,
+                  campaign: Campaign | None = None) -> ConfirmJob:
+    """Claim a staged upload for writing into its campaign (or `campaign`, for an upload staged
+    without one), or take over a run that stopped (no progress for CONFIRM_LEASE): it resumes where
+    that one stopped. Writes nothing else; confirm_chunk then writes the rows."""
     now = clock.now()
     upload = _pending_upload(session, upload_id, user, now)
+    total = int(session.scalar(select(func.json_array_length(CandidateUpload.rows))
+                               .where(CandidateUpload.id == upload.id)) or 0)
+    if upload.confirming_at is not None and upload.confirming_at > now - CONFIRM_LEASE:
+        raise ConfirmRunning(f"These rows are being added now ({upload.rows_done:,} of {total:,} so far). "
+                             "If the message stops moving for 2 minutes, press Resume.")
     if campaign is None:
         campaign = session.get(Campaign, upload.campaign_id) if upload.campaign_id is not None else None
         if campaign is None:
@@ -130,16 +181,68 @@ def confirm_upload(session: Session, *, upload_id: int, user: User, clock: Clock
     elif upload.campaign_id not in (None, campaign.id):
         raise UserError("These rows were uploaded for another campaign: add them there, or upload them again.")
     _check_campaign(campaign, user)
-    rows = [CandidateRow.from_json(r) for r in upload.rows]
-    if not rows:
+    if not total:
         raise UserError("There are no good rows to add: fix the problems and upload the file again.")
-    result, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(rows)
-    if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
-        _plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
-    upload.campaign_id, upload.confirmed_at = campaign.id, now
-    mark_stale(session, [campaign.id])  # its message lists the new candidates
+    upload.campaign_id, upload.confirming_at = campaign.id, now
+    upload.confirm_claim += 1
     session.flush()
-    return result
+    return ConfirmJob(upload.id, upload.confirm_claim, campaign.id, campaign.name, total, upload.rows_done,
+                      ConfirmResult(**(upload.counts or NOTHING_YET)))
+
+
+def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock, rng: random.Random | None = None,
+                  size: int | None = None) -> ConfirmJob:
+    """Write the job's next `size` rows in the caller's transaction and record them as done with the
+    counts so far (the last chunk marks the upload confirmed), so a run that dies loses only its
+    open transaction and Resume goes on from the first row not written. Refused (ConfirmRunning)
+    when another run took the upload over meanwhile. In a started campaign each new enrollment gets
+    step 1 planned as at Start; in a paused one, resume_campaign plans it. `rng` picks send times."""
+    now = clock.now()
+    upload = session.execute(select(CandidateUpload.confirm_claim, CandidateUpload.rows_done,
+                                    CandidateUpload.confirmed_at)
+                             .where(CandidateUpload.id == job.upload_id).with_for_update()).one_or_none()
+    if upload is None:
+        raise UploadExpired(job.done)
+    if upload.confirm_claim != job.claim or upload.rows_done != job.done or upload.confirmed_at is not None:
+        raise ConfirmRunning("Another run took over adding these rows: its message shows how far it got.")
+    campaign = session.get(Campaign, job.campaign_id)
+    if campaign is None:
+        raise NotFound("That campaign was not found.")
+    _campaign_takes_candidates(campaign)
+    if job.rows is None:
+        job.rows = list(session.scalar(select(CandidateUpload.rows).where(CandidateUpload.id == job.upload_id)))
+    rows = [CandidateRow.from_json(r) for r in job.rows[job.done:job.done + (size or CHUNK_ROWS)]]
+    chunk, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(rows)
+    if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
+        planner.plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
+    mark_stale(session, [campaign.id])  # its message lists the new candidates
+    job.done += len(rows)
+    job.result = ConfirmResult(*(a + b for a, b in zip(astuple(job.result), astuple(chunk))))
+    session.execute(update(CandidateUpload).where(CandidateUpload.id == job.upload_id).values(
+        rows_done=job.done, counts=asdict(job.result), confirming_at=now,
+        confirmed_at=now if job.finished else None))
+    session.flush()
+    return job
+
+
+def release_confirm(session: Session, *, job: ConfirmJob, clock: Clock) -> None:
+    """A run that stopped (and said so) gives up its claim, so Resume need not wait CONFIRM_LEASE: its
+    last progress is set a lease ago, which keeps the rows within UPLOAD_TTL all the same."""
+    session.execute(update(CandidateUpload).where(
+        CandidateUpload.id == job.upload_id, CandidateUpload.confirm_claim == job.claim,
+        CandidateUpload.confirmed_at.is_(None)).values(confirming_at=clock.now() - CONFIRM_LEASE))
+
+
+def confirm_upload(session: Session, *, upload_id: int, user: User, clock: Clock, campaign: Campaign | None = None,
+                   rng: random.Random | None = None) -> ConfirmResult:
+    """Write a staged upload's rows into its campaign in the caller's one transaction (the Slack
+    button writes in chunks instead, showing progress: handlers/upload_progress.py). New candidates
+    are created, known ones (an address this user can see already belongs to them) are reused."""
+    job = begin_confirm(session, upload_id=upload_id, user=user, clock=clock, campaign=campaign)
+    while not job.finished:
+        confirm_chunk(session, job=job, user=user, clock=clock, rng=rng, size=max(job.total, 1))
+    analyze_after_bulk_write(session, rows=job.total)
+    return job.result
 
 
 def discard_upload(session: Session, *, upload_id: int, user: User) -> None:
@@ -154,8 +257,9 @@ def discard_upload(session: Session, *, upload_id: int, user: User) -> None:
 def delete_expired_uploads(session: Session, *, clock: Clock) -> int:
     """Delete staged rows nobody confirmed within UPLOAD_TTL (the scheduler runs this periodically);
     confirmed uploads stay. Returns how many uploads were deleted."""
+    touched = func.coalesce(CandidateUpload.confirming_at, CandidateUpload.created_at)  # as _pending_upload
     result = session.execute(delete(CandidateUpload).where(
-        CandidateUpload.confirmed_at.is_(None), CandidateUpload.created_at <= clock.now() - UPLOAD_TTL)
+        CandidateUpload.confirmed_at.is_(None), touched <= clock.now() - UPLOAD_TTL)
         .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -284,12 +388,12 @@ class _Writer:
         return overrides
 
     def _insert_candidates(self, rows: list[CandidateRow]) -> list[int]:
-        return _insert_returning_ids(self.session, Candidate, [
+        return insert_returning_ids(self.session, Candidate, [
             {"organisation_id": self.user.organisation_id, "name": row.name, "fields": row.fields,
              "created_by_id": self.user.id, "created_at": self.now} for row in rows])
 
     def _insert_enrollments(self, enrollments: dict[int, dict[str, Any]]) -> list[int]:
-        return _insert_returning_ids(self.session, Enrollment, [
+        return insert_returning_ids(self.session, Enrollment, [
             {"campaign_id": self.campaign.id, "candidate_id": candidate_id, "fields_override": overrides,
              "tried_addresses": [], "created_at": self.now} for candidate_id, overrides in enrollments.items()])
 
@@ -299,38 +403,3 @@ class _Writer:
         for obj in list(self.session.identity_map.values()):
             if isinstance(obj, Candidate) and obj.id in candidate_ids:
                 self.session.expire(obj)
-
-
-def _insert_returning_ids(session: Session, model: type[Candidate] | type[Enrollment],
-                          rows: list[dict[str, Any]]) -> list[int]:
-    """Insert in batches and return the new ids in the order of `rows`. PostgreSQL keeps the order
-    itself (sort_by_parameter_order); SQLAlchemy can do that on SQLite only one row per statement,
-    so there the ids are sorted instead: SQLite numbers a statement's rows upwards in the order given,
-    and the write transaction (BEGIN IMMEDIATE) keeps anyone else from inserting in between."""
-    if not rows:
-        return []
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    statement = insert(model).returning(model.id, sort_by_parameter_order=not sqlite)
-    ids = list(session.scalars(statement, rows))
-    return sorted(ids) if sqlite else ids
-
-
-def _plan_first_steps(session: Session, enrollment_ids: list[int], *, rng: random.Random, now: datetime) -> None:
-    """Step 1 for each new enrollment, as start_campaign plans it (no send sooner than 20 minutes).
-    One Planner for all (plan_step's, for many: the steps are read once); the rows it makes are then
-    written in one batch, since the ORM would insert them one by one on SQLite to learn their ids,
-    which nothing here needs."""
-    batch = planner.Planner(session, rng=rng, now=now)
-    for chunk in _chunks(enrollment_ids, LOOKUP_CHUNK):
-        enrollments = session.scalars(
-            select(Enrollment).where(Enrollment.id.in_(chunk))
-            .options(selectinload(Enrollment.candidate).selectinload(Candidate.addresses))
-            .execution_options(populate_existing=True).order_by(Enrollment.id)).all()
-        with session.no_autoflush:
-            planned = [row for enrollment in enrollments if (row := batch.plan(enrollment, 1)) is not None]
-            unflushed = {id(obj) for obj in session.new}  # not already flushed by the planner
-            pending = [row for row in planned if id(row) in unflushed]
-            for row in pending:
-                session.expunge(row)
-        session.bulk_save_objects(pending)
-    session.flush()

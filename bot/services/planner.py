@@ -8,14 +8,16 @@ no message history; a Planner caches each sequence's steps, so a batch plans wit
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.models import (
     Campaign,
+    Candidate,
     Enrollment,
     OutboundMessage,
     OutboundStatus,
@@ -93,3 +95,31 @@ def plan_step(session: Session, *, enrollment: Enrollment, position: int, rng: r
     row = Planner(session, rng=rng, now=now).plan(enrollment, position)
     session.flush()
     return row
+
+
+PLAN_BATCH = 5_000  # enrollments read a query
+
+
+def plan_first_steps(session: Session, enrollment_ids: Sequence[int], *, rng: random.Random, now: datetime) -> int:
+    """Step 1 for each enrollment, as plan_step plans it one by one (Start, a CSV confirm into a
+    started campaign), in id order; returns how many were planned. One Planner for all (the steps
+    are read once); the rows it makes are then written in one batch, since the ORM would insert them
+    one by one on SQLite to learn their ids, which nothing here needs."""
+    batch = Planner(session, rng=rng, now=now)
+    planned_count = 0
+    ordered = sorted(enrollment_ids)
+    for start in range(0, len(ordered), PLAN_BATCH):
+        enrollments = session.scalars(
+            select(Enrollment).where(Enrollment.id.in_(ordered[start:start + PLAN_BATCH]))
+            .options(selectinload(Enrollment.candidate).selectinload(Candidate.addresses))
+            .execution_options(populate_existing=True).order_by(Enrollment.id)).all()
+        with session.no_autoflush:
+            planned = [row for enrollment in enrollments if (row := batch.plan(enrollment, 1)) is not None]
+            unflushed = {id(obj) for obj in session.new}  # not already flushed by the planner
+            pending = [row for row in planned if id(row) in unflushed]
+            for row in pending:
+                session.expunge(row)
+        session.bulk_save_objects(pending)
+        planned_count += len(planned)
+    session.flush()
+    return planned_count

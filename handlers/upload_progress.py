@@ -1,0 +1,117 @@
+"""Adding a confirmed upload's rows with progress shown (issue 16: nothing slow before the person
+sees something). After the ack, the message with the Add button becomes a progress message at once,
+before any row is written; the rows are then written a chunk at a time, one transaction each
+(bot/services/candidate_uploads.py), and between chunks, outside any transaction, the message is
+updated at most every PROGRESS_EVERY by the runtime's clock; it ends with the summary. A run that
+stops (an error, a crash) leaves its progress recorded: Resume on the message goes on from there."""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt import BoltContext, Respond
+from slack_sdk.errors import SlackApiError
+
+from bot.db import transaction
+from bot.errors import UserError
+from bot.runtime import Runtime
+from bot.services import access, candidate_uploads, fresh_statistics
+from bot.services.access import Need
+from handlers.context import acting, runtime_of
+from handlers.payloads import UploadTarget, action_value
+from handlers.slack import Slack
+from handlers.views.uploads import progress_blocks, progress_text
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = timedelta(seconds=1)  # Slack allows about one chat.update a second per message
+Redraw = Callable[[Runtime, Slack, int], None]
+
+
+class _Progress:
+    """The upload's message in the person's DM, updated in place (chat.update; response_url allows
+    only five answers). Slack failing to show progress never stops the writing."""
+
+    def __init__(self, slack: Slack, container: dict[str, Any], job: candidate_uploads.ConfirmJob,
+                 target: UploadTarget) -> None:
+        self.slack, self.job, self.target = slack, job, target
+        self.channel, self.ts = container.get("channel_id"), container.get("message_ts")
+        self.shown_at: datetime | None = None
+
+    def show(self, now: datetime, *, stopped: str | None = None) -> None:
+        job = self.job
+        if stopped is None and self.shown_at is not None and now - self.shown_at < PROGRESS_EVERY:
+            return
+        self.shown_at = now
+        self._update(progress_text(job.done, job.total, job.campaign_name, stopped=stopped),
+                     progress_blocks(job.done, job.total, job.campaign_name, self.target, stopped=stopped))
+
+    def finish(self) -> None:
+        self._update(f":white_check_mark: {self.job.result.describe()} to *{self.job.campaign_name}*.", [])
+
+    def _update(self, text: str, blocks: list[Any]) -> None:
+        try:
+            if self.channel and self.ts and self.slack.update_if_there(self.channel, self.ts, text, blocks):
+                return
+            if self.channel:  # the message is gone (or never was): the person still hears how it went
+                self.ts = self.slack.post(self.channel, text, blocks)
+        except SlackApiError as exc:
+            log.warning("could not show upload %s's progress: %s", self.job.upload_id, exc.response.get("error"))
+
+
+def add_upload(body: dict[str, Any], context: BoltContext, respond: Respond, redraw: Redraw) -> None:
+    """Write a staged upload into the campaign a button or the select names ("<upload>:<campaign>"),
+    both re-checked for the clicking user, with progress on the message clicked; Resume on that
+    message comes here too."""
+    runtime = runtime_of(context)
+    target = UploadTarget.load(action_value(body))
+    try:
+        with acting(context, write=True) as (session, user):
+            campaign = access.campaign(session, user=user, campaign_id=target.campaign, need=Need.CHANGE).campaign
+            job = candidate_uploads.begin_confirm(session, upload_id=target.upload, user=user, campaign=campaign,
+                                                  clock=runtime.clock)
+    except candidate_uploads.UploadExpired as expired:
+        respond(replace_original=True, text=f":hourglass: {expired.message}")
+        return
+    except candidate_uploads.ConfirmRunning as running:
+        respond(text=f":warning: {running.message}", response_type="ephemeral", replace_original=False)
+        return
+    progress = _Progress(Slack(context.client), body.get("container") or {}, job, target)
+    progress.show(runtime.clock.now())  # before the first row is written
+    analyze_at = 2 * fresh_statistics.MIN_ROWS
+    while not job.finished:
+        try:
+            with acting(context, write=True) as (session, user):
+                candidate_uploads.confirm_chunk(session, job=job, user=user, clock=runtime.clock, rng=runtime.rng)
+        except candidate_uploads.ConfirmRunning:  # a Resume took over: that run shows its own progress here
+            return
+        except Exception as error:  # noqa: BLE001 - told on the message (with a reference to the log), then Resume
+            _stopped(runtime, context, progress, error)
+            return
+        if not job.finished:  # the last chunk's news is the summary
+            progress.show(runtime.clock.now())
+        if job.done >= analyze_at or job.finished:  # each time the rows written double, and at the end: a
+            analyze_at *= 2  # chunk's lookups must not plan on statistics of tables a fraction of their size
+            with transaction(runtime.sessions) as session:  # its own: ANALYZE locks out other ANALYZEs
+                fresh_statistics.analyze_after_bulk_write(session, rows=job.done)
+    progress.finish()
+    redraw(runtime, progress.slack, job.campaign_id)
+
+
+def _stopped(runtime: Runtime, context: BoltContext, progress: _Progress, error: Exception) -> None:
+    """Say where the rows stand and give up the claim, so Resume goes on at once (were the database
+    itself what failed, Resume waits for the claim's lease instead)."""
+    if isinstance(error, UserError):  # the campaign finished meanwhile, the rows expired, …
+        why = error.message
+    else:
+        reference = uuid.uuid4().hex[:8]
+        log.error("adding upload %s stopped (ref %s)", progress.job.upload_id, reference, exc_info=error)
+        why = f"Something went wrong on our side (reference {reference})."
+    progress.show(runtime.clock.now(), stopped=why)
+    try:
+        with transaction(runtime.sessions, write=True) as session:
+            candidate_uploads.release_confirm(session, job=progress.job, clock=runtime.clock)
+    except Exception:  # noqa: BLE001 - the lease runs out by itself
+        log.exception("could not release upload %s", progress.job.upload_id)
