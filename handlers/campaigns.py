@@ -42,6 +42,7 @@ from bot.services.campaigns import (
     start_campaign,
     upcoming_sends,
 )
+from bot.services.fresh_statistics import refresh_after_bulk_write
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
 from handlers.commands import CommandCall, CommandRouter
@@ -242,6 +243,7 @@ def _add_upload(value: str, context: BoltContext, respond: Respond) -> None:
         respond(replace_original=True, text=f":hourglass: {expired.message}")
         return
     respond(replace_original=True, text=f":white_check_mark: {result.describe()} to *{name}*.")
+    refresh_after_bulk_write(runtime.sessions, rows=result.added)  # so the message's reads plan well at once
     campaign_message(runtime, Slack(context.client), campaign_id)
 
 
@@ -276,11 +278,12 @@ def _campaign_button(body: dict[str, Any], context: BoltContext, respond: Respon
         with acting(context, write=True) as (session, user):
             campaign = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id,
                                        need=need).campaign
-            act(session, campaign, user, runtime)
+            planned = act(session, campaign, user, runtime)  # Start and Resume: the steps they planned
             campaign_id = campaign.id
     except UserError as error:
         _tell(respond, f":warning: {error.message}")
         return
+    refresh_after_bulk_write(runtime.sessions, rows=planned if isinstance(planned, int) else 0)
     campaign_message(runtime, Slack(context.client), campaign_id)
 
 
