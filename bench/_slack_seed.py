@@ -66,7 +66,8 @@ def seed(engine: Engine, *, sizes: dict[str, int] = SIZES, campaigns: int = CAMP
                 conn.execute(insert(CandidateAddress), [
                     {"candidate_id": c, "address": f"p{c}@work.example", "kind": AddressKind.WORK, "position": 1}
                     for c in people])
-                enrolled = conn.execute(insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=not sqlite), [
+                enrolled = conn.execute(insert(Enrollment).returning(
+                    Enrollment.id, sort_by_parameter_order=not sqlite), [
                     {"campaign_id": campaign_id, "candidate_id": c, "created_at": now, "tried_addresses": [],
                      "status": EnrollmentStatus.IN_PROGRESS if started else EnrollmentStatus.NOT_STARTED}
                     for c in people]).scalars().all()
