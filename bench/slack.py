@@ -59,6 +59,9 @@ from bot.web import favour_acks, wsgi_app  # noqa: E402
 from handlers.ids import Action  # noqa: E402
 
 
+ACK_WINDOW = 3.0  # seconds Slack waits for an ack
+
+
 # -- serving: waitress on a loopback port, as `outreach serve` does ---------------------------------
 @contextmanager
 def served(app: App) -> Iterator[str]:
@@ -172,7 +175,8 @@ class Samples:
     def once(self) -> None:
         started = time.perf_counter()
         result = self.run()
-        self.failed += result is not None and not result.ok
+        # a non-200, or an ack over Slack's 3 s by real time (Slack's clock skips the bot's 429 waits)
+        self.failed += (result is not None and result.status != 200) or self.target.last > ACK_WINDOW
         self.work.wait()
         self.acks.append(self.target.last)
         self.answers.append(time.perf_counter() - started)
@@ -210,9 +214,7 @@ def bench_acks(url: str, backend: str, samples: int, warmup: int, workdir: Path,
             bot_actions = actions(rita_bot)
             bot_actions["status_campaign"]()  # the owner's status posts the campaign message the click pages
             bot_work.wait()
-            bare_actions = actions(rita_bare)
-            bare_actions["page_click"] = lambda: rita_bare.forge_action(f"{Action.CAMPAIGN_PAGE.value}.next",
-                                                                        value="1:1")
+            bare_actions = actions(rita_bare)  # the same requests: the bare app's click carries the same message
             for name, run in bot_actions.items():
                 if only and name not in only:
                     continue
