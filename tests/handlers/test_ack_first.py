@@ -66,44 +66,37 @@ def _started_campaign(runtime: Runtime, clock: FakeClock) -> None:
         start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
 
 
-def test_status_is_acknowledged_empty_and_answered_through_the_response_url_after(
-        runtime: Runtime, workspace: LocalSlack, clock: FakeClock, slack_time: SkipClock) -> None:
-    _started_campaign(runtime, clock)
-    target = Watched(serving(runtime, slack_time))
+def slash_answered_after_the_ack(workspace: LocalSlack, target: Watched, text: str) -> list[bool]:
+    """Rita types `/outreach <text>`: the ack must be empty, and the answer that follows (an
+    ephemeral the bot posts through the response_url) is held until the HTTP answer reached her,
+    which happens only if the ack came first. Returns [True] when it did."""
     after_ack: list[bool] = []
     shown = threading.Event()
-    unsubscribe = workspace.subscribe(lambda a: _hold_first(a, after_ack, shown, target))
+
+    def hold_the_answer(activity: Activity) -> None:
+        if activity.kind == "ephemeral" and activity.data.get("source") != "slash_ack" and not after_ack:
+            after_ack.append(target.answered.wait(timeout=WAIT))
+            shown.set()
+    unsubscribe = workspace.subscribe(hold_the_answer)
     try:
-        result = Person(workspace, RITA, target).slash("/outreach", "status Backend Q4")
+        result = Person(workspace, RITA, target).slash("/outreach", text)
         assert result.ok and result.body == ""  # the ack says nothing: the answer follows
         assert shown.wait(timeout=WAIT)
     finally:
         unsubscribe()
-    assert after_ack == [True]
+    return after_ack
+
+
+def test_status_is_acknowledged_empty_and_answered_through_the_response_url_after(
+        runtime: Runtime, workspace: LocalSlack, clock: FakeClock, slack_time: SkipClock) -> None:
+    _started_campaign(runtime, clock)
+    assert slash_answered_after_the_ack(workspace, Watched(serving(runtime, slack_time)), "status Backend Q4") == [True]
     assert "Backend Q4" in render_blocks(workspace.ephemerals(RITA)[-1].blocks)
-
-
-def _hold_first(activity: Activity, after_ack: list[bool], shown: threading.Event, target: Watched) -> None:
-    """On the bot's answer (an ephemeral it posts through the response_url, not the ack's body): its
-    call is held until the HTTP answer reached the person, which happens only if the ack came first."""
-    if activity.kind == "ephemeral" and activity.data.get("source") != "slash_ack" and not after_ack:
-        after_ack.append(target.answered.wait(timeout=WAIT))
-        shown.set()
 
 
 def test_a_refusal_is_answered_after_the_ack_too(
         runtime: Runtime, workspace: LocalSlack, clock: FakeClock, slack_time: SkipClock) -> None:
-    target = Watched(serving(runtime, slack_time))
-    after_ack: list[bool] = []
-    shown = threading.Event()
-    unsubscribe = workspace.subscribe(lambda a: _hold_first(a, after_ack, shown, target))
-    try:
-        result = Person(workspace, RITA, target).slash("/outreach", "when Nope")
-        assert result.ok and result.body == ""
-        assert shown.wait(timeout=WAIT)
-    finally:
-        unsubscribe()
-    assert after_ack == [True]
+    assert slash_answered_after_the_ack(workspace, Watched(serving(runtime, slack_time)), "when Nope") == [True]
     assert workspace.ephemerals(RITA)[-1].text.startswith(":warning: No campaign called 'Nope'.")
 
 
