@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import build_runtime
     from bot.slack_app import build_app
     from bot.slack_check import check_slack
-    from bot.web import wsgi_app
+    from bot.web import favour_acks, wsgi_app
     from handlers.home import home_refresher
     from bot.jobs import start_scheduler
 
@@ -55,6 +55,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = build_app(runtime)  # makes no call: the token was checked just above
     oauth = OAuthRoutes(runtime, build_connectors(runtime), on_connected=home_refresher(runtime, app.client))
     timer = start_scheduler(runtime, slack_client=app.client)
+    favour_acks()
     try:
         from waitress import serve
 

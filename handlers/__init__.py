@@ -22,5 +22,5 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     replies.register(app)
     delegations.register(app, router)
     sharing.register(app, router)
-    app.use(acting_user_middleware(runtime, router))  # the acting user, resolved before any listener runs
+    app.use(acting_user_middleware(runtime, router))  # notes who acts; acting() resolves them after the ack
     return router

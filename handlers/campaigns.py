@@ -42,6 +42,7 @@ from bot.services.campaigns import (
     start_campaign,
     upcoming_sends,
 )
+from bot.services.fresh_statistics import refresh_after_bulk_write
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
 from handlers.commands import CommandCall, CommandRouter
@@ -258,11 +259,12 @@ def _campaign_button(body: dict[str, Any], context: BoltContext, respond: Respon
         with acting(context, write=True) as (session, user):
             campaign = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id,
                                        need=need).campaign
-            act(session, campaign, user, runtime)
+            planned = act(session, campaign, user, runtime)  # Start and Resume: the steps they planned
             campaign_id = campaign.id
     except UserError as error:
         _tell(respond, f":warning: {error.message}")
         return
+    refresh_after_bulk_write(runtime.sessions, rows=planned if isinstance(planned, int) else 0)
     campaign_message(runtime, Slack(context.client), campaign_id)
 
 

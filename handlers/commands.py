@@ -25,12 +25,27 @@ def shown(text: str) -> str:
 
 
 
+class Answer:
+    """A sub-command's answer. `dispatch` acknowledges the command before any sub-command runs, so no
+    database read or Slack call ever holds up Slack's 3-second ack; what a sub-command says then goes
+    through the response_url as an ephemeral, shown as the ack's body would have been. Called with
+    nothing (before opening a modal), it says nothing."""
+
+    def __init__(self, respond: Respond) -> None:
+        self.respond = respond
+
+    def __call__(self, text: str | None = None, blocks: Any = None) -> None:
+        if text or blocks:
+            self.respond(text=text or "", blocks=blocks, response_type="ephemeral", replace_original=False)
+
+
 @dataclass(frozen=True)
 class CommandCall:
-    """What a sub-command gets: the text after its name, and the request's Bolt utilities."""
+    """What a sub-command gets: the text after its name, and the request's Bolt utilities. `ack` is
+    an Answer: Slack was acknowledged already."""
 
     args: str
-    ack: Ack
+    ack: Answer
     respond: Respond
     client: WebClient
     context: BoltContext
@@ -94,10 +109,9 @@ def register(app: App, router: CommandRouter) -> None:
         if sub is None:  # an unknown sub-command answers with the help, naming what was typed
             ack(text=help_text(router.listing), blocks=help_blocks(router.listing, unknown=shown(word) or None))
             return
+        ack()  # first: the work runs after Slack has its answer (the acting user too: handlers.context.acting)
+        answer = Answer(respond)
         try:
-            sub.handler(CommandCall(args=rest, ack=ack, respond=respond, client=client, context=context, body=body))
-        except UserError as error:  # refused before the ack: the ack carries the reason (Slack wants one
-            if ack.response is None:  # within 3 seconds, and a failed request would show "dispatch_failed")
-                ack(text=message_for(error))
-            else:
-                raise
+            sub.handler(CommandCall(args=rest, ack=answer, respond=respond, client=client, context=context, body=body))
+        except UserError as error:  # a refusal: told as the answer would have been
+            answer(text=message_for(error))

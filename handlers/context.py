@@ -6,7 +6,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import BoltContext
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,7 @@ RUNTIME = "runtime"  # the Bolt context key: the Runtime, put there by runtime_m
 ACTING_USER = "acting_user_id"  # the Bolt context key: our User row's id for who is asking
 _ACTING_USER_ERROR = "acting_user_error"  # what users.info answered when it failed, raised where the user is needed
 
-# When the middleware reads the asker's profile from Slack again, not only on first contact: where
+# When acting() reads the asker's profile from Slack again, not only on first contact: where
 # what we keep of it must be fresh. App Home opens (the Home tab shows their name and mailboxes);
 # `/outreach campaign new` (their Slack time zone now); `preview` (their email as Slack has it now);
 # `admin …` (whether they are an admin now). These are the listeners that said `refresh=True`.
@@ -86,22 +85,34 @@ def resolve_acting_user(runtime: Runtime, *, slack: Slack, team_id: str, slack_u
         return ensure_user(session, slack_team_id=team_id, profile=profile, clock=runtime.clock).id
 
 
+_WANTED = "acting_user_wanted"  # the Bolt context key: what acting() must resolve ("find" / "refresh")
+
+
 def acting_user_middleware(runtime: Runtime, router: CommandRouter) -> Callable[..., None]:
-    """A Bolt global middleware: before any listener runs, the person acting is resolved to our
-    User row (resolve_acting_user) and its id put in context["acting_user_id"], so listeners'
-    transactions only read it (current_user). A users.info failure is kept and raised where the
-    user is needed, so a listener that needs nobody still runs."""
-    def middleware(body: dict[str, Any], context: BoltContext, client: WebClient, next: Callable[[], None]) -> None:
+    """A Bolt global middleware: it only notes whether this request needs the person acting, and
+    how fresh (_wants). Middleware runs before Bolt acknowledges, so it reads no database and calls
+    no Slack: acting() resolves the person (resolve_acting_user) when the listener first needs them,
+    after its ack and outside any transaction, so listeners' transactions only read the row."""
+    def middleware(body: dict[str, Any], context: BoltContext, next: Callable[[], None]) -> None:
         wants = _wants(body, context, router)
         if wants is not None:
-            try:
-                context[ACTING_USER] = resolve_acting_user(
-                    runtime, slack=Slack(client), team_id=context.team_id or "", slack_user_id=context.user_id or "",
-                    refresh=wants == "refresh")
-            except SlackApiError as error:
-                context[_ACTING_USER_ERROR] = error
+            context[_WANTED] = wants
         next()
     return middleware
+
+
+def resolve_wanted(context: BoltContext) -> None:
+    """Resolve the acting user the middleware noted, once per request: context["acting_user_id"],
+    or the users.info failure, kept and raised where the user is needed (current_user)."""
+    wants = context.get(_WANTED)
+    if wants is None or context.get(ACTING_USER) is not None or context.get(_ACTING_USER_ERROR) is not None:
+        return
+    try:
+        context[ACTING_USER] = resolve_acting_user(
+            runtime_of(context), slack=Slack(context.client), team_id=context.team_id or "",
+            slack_user_id=context.user_id or "", refresh=wants == "refresh")
+    except SlackApiError as error:
+        context[_ACTING_USER_ERROR] = error
 
 
 def current_user(session: Session, runtime: Runtime, context: BoltContext, slack: Slack,
@@ -131,6 +142,7 @@ def acting(context: BoltContext, *, write: bool = False, refresh: bool = False) 
     """The listener's prologue: a transaction (a write one when `write`) and the acting user in it
     (current_user; `refresh` as there). Make no Slack call inside a write: leave the block first."""
     runtime = runtime_of(context)
+    resolve_wanted(context)  # Slack, if it must be asked, before the transaction opens
     with transaction(runtime.sessions, write=write) as session:
         yield session, current_user(session, runtime, context, Slack(context.client), refresh=refresh)
 

@@ -80,7 +80,7 @@ def add_upload(body: dict[str, Any], context: BoltContext, respond: Respond, red
         return
     progress = _Progress(Slack(context.client), body.get("container") or {}, job, target)
     progress.show(runtime.clock.now())  # before the first row is written
-    analyze_at = 2 * fresh_statistics.MIN_ROWS
+    analyze_at = 2 * fresh_statistics.BULK_ROWS
     while not job.finished:
         try:
             with acting(context, write=True) as (session, user):

@@ -26,7 +26,7 @@ from bot.services.bulk_candidates import NewCandidate, add_candidates, enroll_ca
 from bot.services.campaign_marks import mark_stale
 from bot.services.campaigns import create_campaign, start_campaign
 from bot.services.directory import Profile, ensure_user
-from bot.services.fresh_statistics import analyze_after_bulk_write
+from bot.services.fresh_statistics import refresh_after_bulk_write
 from bot.services.mailboxes import connect_mailbox, set_limits
 from bot.services.sequences import StepDraft, create_sequence
 
@@ -156,6 +156,5 @@ def _import(runtime: Runtime, text: str, *, file: str, start: bool, dry_run: boo
                 raise _DryRun(result)
     except _DryRun as rolled_back:
         return replace(rolled_back.result, dry_run=True)
-    with transaction(runtime.sessions) as session:  # after the write's commit: fresh plans for what reads it next
-        analyze_after_bulk_write(session, rows=len(result.candidate_ids))
+    refresh_after_bulk_write(runtime.sessions, rows=len(result.candidate_ids))  # after the commit: fresh plans
     return result

@@ -1,36 +1,53 @@
 """Planner statistics brought up to date after a bulk write (PostgreSQL only).
 
-Autovacuum analyzes a table only after a share of it changed and only when its launcher next
-comes round (up to a minute), so right after 10,000 candidates land the planner may still think
-`enrollments` or `outbound_messages` hold a handful of rows and pick nested loops for the campaign
-message, the claim or the template check. ANALYZE samples at most 300 × default_statistics_target
-rows a table, so its cost does not grow with the table. SQLite plans without such statistics here.
+Right after thousands of rows land in one go (a CSV confirmed into a campaign, `outreach campaign
+import`, Start on a large campaign), PostgreSQL still plans with the statistics it had before: on a
+young database it believes a campaign has 3 enrollments and 2 sends are pending, and joins them by
+a nested loop that compares every enrollment with every pending send (10,000 × 15,000 rows: 10–30
+s for one `/outreach status`, when or campaign message, against 20 ms once analysed). Autovacuum
+analyses these tables after 2% of them change (migration 0011), but only on its next round, up to
+a minute later: the writer analyses them itself, at once.
+
+ANALYZE samples at most 30,000 rows a table whatever its size (tens of milliseconds, a share
+update lock that blocks no read or write), so it runs only after a write of BULK_ROWS or more.
+SQLite needs nothing: its planner without statistics prefers the indexes these reads use.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from sqlalchemy import Connection, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db import transaction
 from bot.models import Base
 
-# What the bulk paths write (candidate confirm, campaign import): the tables their readers join.
-CANDIDATE_TABLES = ("candidates", "candidate_addresses", "enrollments", "outbound_messages")
-MIN_ROWS = 500  # fewer rows than this change no plan: autovacuum's own analyze is soon enough
+BULK_ROWS = 500  # rows written at once from which the statistics are refreshed
+# What a bulk write of candidates touches, and what status, when and the campaign message read.
+TABLES = ("candidates", "candidate_addresses", "enrollments", "outbound_messages")
 
 
-def analyze_after_bulk_write(bind: Session | Connection, tables: Iterable[str] = CANDIDATE_TABLES, *,
+def analyze_after_bulk_write(bind: Session | Connection, tables: Iterable[str] = TABLES, *,
                              rows: int | None = None) -> bool:
-    """ANALYZE `tables` on PostgreSQL; nothing elsewhere, nor when `rows` (how many were written, when
-    known) is under MIN_ROWS. Allowed inside a transaction, where it holds a lock that only other
-    ANALYZE, VACUUM and DDL wait on until commit: call it at a transaction's end or in its own.
-    Returns whether it ran."""
+    """ANALYZE `tables` on PostgreSQL through `bind`; nothing elsewhere, nor when `rows` (how many
+    were written, when known) is under BULK_ROWS. Allowed inside a transaction, where it holds a lock
+    only other ANALYZE, VACUUM and DDL wait on until commit: call it at a transaction's end or in its
+    own (refresh_after_bulk_write). Returns whether it ran."""
     dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
-    if dialect.name != "postgresql" or (rows is not None and rows < MIN_ROWS):
+    if dialect.name != "postgresql" or (rows is not None and rows < BULK_ROWS):
         return False
-    for table in tables:
+    names = list(tables)
+    for table in names:
         if table not in Base.metadata.tables:  # the name goes into SQL: only our own tables
             raise ValueError(f"not a table of the bot: {table!r}")
-        bind.execute(text(f'ANALYZE "{table}"'))
+    bind.execute(text(f"ANALYZE {', '.join(names)}"))
     return True
+
+
+def refresh_after_bulk_write(sessions: sessionmaker[Session], *, rows: int, tables: Iterable[str] = TABLES) -> bool:
+    """The same in a transaction of its own: call it after the write has committed (its rows are
+    then what ANALYZE samples)."""
+    if rows < BULK_ROWS:
+        return False
+    with transaction(sessions, write=True) as session:
+        return analyze_after_bulk_write(session, tables, rows=rows)

@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.services import candidate_uploads
 from bot.services.campaigns import start_campaign
 from bot.services.candidate_rows import read_csv
-from bot.services.fresh_statistics import CANDIDATE_TABLES, MIN_ROWS, analyze_after_bulk_write
+from bot.services.fresh_statistics import TABLES, BULK_ROWS, analyze_after_bulk_write
 from tests import factories
 
 
@@ -129,8 +129,8 @@ def test_a_stopped_confirms_rows_expire_a_day_after_its_last_progress(runtime: R
 def test_analyze_runs_only_on_postgresql_only_for_bulk_writes_and_only_on_our_tables(runtime: Runtime) -> None:
     with transaction(runtime.sessions) as session:
         postgres = session.get_bind().dialect.name == "postgresql"
-        assert analyze_after_bulk_write(session, rows=MIN_ROWS - 1) is False
-        assert analyze_after_bulk_write(session, rows=MIN_ROWS) is postgres
+        assert analyze_after_bulk_write(session, rows=BULK_ROWS - 1) is False
+        assert analyze_after_bulk_write(session, rows=BULK_ROWS) is postgres
         if postgres:
             with pytest.raises(ValueError, match="not a table of the bot"):
                 analyze_after_bulk_write(session, ["pg_class; DROP TABLE users"])
@@ -141,7 +141,7 @@ def test_after_a_bulk_confirm_postgresql_has_analyzed_the_tables_it_wrote(runtim
         if session.get_bind().dialect.name != "postgresql":
             pytest.skip("SQLite keeps no such statistics here")
         before = session.scalar(text("SELECT now()"))
-    upload_id = _stage(runtime, clock, MIN_ROWS, started=True)
+    upload_id = _stage(runtime, clock, BULK_ROWS, started=True)
     with transaction(runtime.sessions, write=True) as session:
         candidate_uploads.confirm_upload(session, upload_id=upload_id, user=session.scalars(select(User)).one(),
                                          clock=clock, rng=random.Random(3))
@@ -149,8 +149,8 @@ def test_after_a_bulk_confirm_postgresql_has_analyzed_the_tables_it_wrote(runtim
         analyzed = dict(session.execute(text(
             "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE schemaname = current_schema()")).all())
         planned = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass"))
-    assert all(analyzed[table] is not None and analyzed[table] >= before for table in CANDIDATE_TABLES), analyzed
-    assert planned == MIN_ROWS + 1  # the planner knows the rows are there
+    assert all(analyzed[table] is not None and analyzed[table] >= before for table in TABLES), analyzed
+    assert planned == BULK_ROWS + 1  # the planner knows the rows are there
     assert _count(runtime, Campaign) == 1
 
 
@@ -158,7 +158,7 @@ def _analyzed_since(runtime: Runtime, before: object) -> dict[str, bool]:
     with transaction(runtime.sessions) as session:
         rows = session.execute(text("SELECT relname, last_analyze FROM pg_stat_user_tables "
                                     "WHERE schemaname = current_schema()")).all()
-    return {name: when is not None and when >= before for name, when in rows if name in CANDIDATE_TABLES}
+    return {name: when is not None and when >= before for name, when in rows if name in TABLES}
 
 
 def test_the_campaign_import_analyzes_the_tables_it_wrote_on_postgresql(
@@ -170,7 +170,7 @@ def test_the_campaign_import_analyzes_the_tables_it_wrote_on_postgresql(
         if session.get_bind().dialect.name != "postgresql":
             pytest.skip("SQLite keeps no such statistics here")
         before = session.scalar(text("SELECT now()"))
-    monkeypatch.setattr(fresh_statistics, "MIN_ROWS", 1)  # the fixture file has a few candidates, not 500
+    monkeypatch.setattr(fresh_statistics, "BULK_ROWS", 1)  # the fixture file has a few candidates, not 500
     result = import_campaign(runtime, Path(__file__).parent / "fixtures" / "import" / "good.yaml", start=True)
     assert result.candidate_ids
-    assert _analyzed_since(runtime, before) == {table: True for table in CANDIDATE_TABLES}
+    assert _analyzed_since(runtime, before) == {table: True for table in TABLES}

@@ -1,6 +1,7 @@
 """No Slack call inside a database write transaction (issue 15, part 3): notices and alerts are
 claimed with a lease, sent outside any transaction and recorded after; the campaign-message
-refresher reads only what was marked stale; the acting user is resolved before the listener.
+refresher reads only what was marked stale; the acting user is resolved (acting()) before the
+listener's transaction opens.
 (tests/conftest.py also fails every test that calls out inside a write.)"""
 from __future__ import annotations
 
@@ -142,10 +143,11 @@ def test_the_refresher_with_nothing_changed_draws_nothing_in_a_constant_number_o
     assert refresh_campaign_messages(runtime, client) == 0
 
 
-def test_first_contact_reads_the_profile_before_the_listener_and_outside_any_write(
+def test_first_contact_reads_the_profile_before_the_listeners_transaction_and_outside_any_write(
         runtime: Runtime, workspace: LocalSlack, omar: Person) -> None:
-    """Omar has never used the bot: the middleware reads users.info once (the autouse fixture
-    would fail this test were it inside a write), keeps his row, and the listener finds it."""
+    """Omar has never used the bot: acting() reads users.info once, before its transaction (the
+    autouse fixture would fail this test were it inside a write), keeps his row, and the listener
+    finds it."""
     assert omar.slash("/outreach", "delegations").ok
     assert [c.params.get("user") for c in workspace.calls_to("users.info")] == [OMAR]
     with transaction(runtime.sessions) as session:

@@ -161,10 +161,10 @@ def test_on_postgresql_the_tables_are_analyzed_once_the_last_chunk_is_in(
         if session.get_bind().dialect.name != "postgresql":
             pytest.skip("SQLite keeps no such statistics here")
         before = session.scalar(text("SELECT now()"))
-    monkeypatch.setattr(fresh_statistics, "MIN_ROWS", ROWS)
+    monkeypatch.setattr(fresh_statistics, "BULK_ROWS", ROWS)
     message = _share(rita)
     assert rita.click(Action.UPLOAD_CONFIRM.value, in_message=message).ok
     with transaction(runtime.sessions) as session:
         analyzed = dict(session.execute(text("SELECT relname, last_analyze FROM pg_stat_user_tables "
                                              "WHERE schemaname = current_schema()")).all())
-    assert all(analyzed[t] is not None and analyzed[t] >= before for t in fresh_statistics.CANDIDATE_TABLES)
+    assert all(analyzed[t] is not None and analyzed[t] >= before for t in fresh_statistics.TABLES)
