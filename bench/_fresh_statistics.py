@@ -14,7 +14,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from bench._databases import drop_database, fresh_database
-from bench._slack_seed import BIG, RITA, seed
+from bench._recruiter import RITA
+from bench._slack_seed import BIG, seed
 from bot.db import session_factory, transaction
 from bot.models import Campaign, User
 from bot.services import access

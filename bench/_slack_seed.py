@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, insert, update
 
+from bench._recruiter import rita_and_campaigns
 from bot.clock import SystemClock
 from bot.db import session_factory, transaction
 from bot.models import (
@@ -20,14 +21,8 @@ from bot.models import (
     EnrollmentStatus,
     OutboundMessage,
     OutboundStatus,
-    Provider,
 )
-from bot.services.campaigns import create_campaign
-from bot.services.directory import Profile, ensure_user
-from bot.services.mailboxes import connect_mailbox, set_limits
-from bot.services.sequences import StepDraft, create_sequence
 
-RITA, TEAM = "U0RITA", "T0LOCAL"
 BIG, LARGE = "Big Q4", "Large Q4"
 SIZES = {BIG: 10_000, LARGE: 5_000}
 CAMPAIGNS, SMALL = 50, 10
@@ -41,16 +36,7 @@ def seed(engine: Engine, *, sizes: dict[str, int] = SIZES, campaigns: int = CAMP
     sessions = session_factory(engine)
     names = [*sizes, *(f"Campaign {n:02d}" for n in range(campaigns - len(sizes)))]
     with transaction(sessions, write=True) as session:
-        rita = ensure_user(session, slack_team_id=TEAM, clock=clock,
-                           profile=Profile(RITA, name="Rita Recruiter", email="rita@acme.example", tz="UTC"))
-        mailbox = connect_mailbox(session, owner=rita, provider=Provider.SANDBOX, address="rita@acme.example",
-                                  credentials=None, clock=clock)
-        set_limits(mailbox, daily_cap=1000)
-        sequence = create_sequence(session, owner=rita, name="Backend engineers", clock=clock, steps=[
-            StepDraft("A role at {{ company }}", "Hi {{ first_name }}, would you like to talk?"),
-            StepDraft("Following up", "Hi {{ first_name }}, any thoughts?", delay_days=2)])
-        ids = {name: create_campaign(session, owner=rita, sequence=sequence, mailbox=mailbox, name=name,
-                                     clock=clock).id for name in reversed(names)}  # the big ones newest
+        rita, mailbox, ids = rita_and_campaigns(session, clock, list(reversed(names)))  # the big ones newest
         now, org, owner, box = clock.now(), rita.organisation_id, rita.id, mailbox.id
     sqlite = engine.dialect.name == "sqlite"
     for name, campaign_id in ids.items():

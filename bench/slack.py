@@ -46,10 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from slack_bolt import App  # noqa: E402
 
 from bench._databases import drop_database, fresh_database  # noqa: E402
-from bench._slack_seed import BIG, RITA, seed  # noqa: E402
+from bench._recruiter import RITA, workspace_settings  # noqa: E402
+from bench._slack_seed import BIG, seed  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.crypto import new_key  # noqa: E402
 from bot.db import session_factory  # noqa: E402
 from bot.local.slack import HttpTarget, LocalSlack, Person, SkipClock, TargetResponse  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
@@ -197,11 +196,7 @@ def bench_acks(url: str, backend: str, samples: int, warmup: int, workdir: Path,
     slack_time = SkipClock()  # Slack's rate limits hold; their waits (chat.update: 50 a minute) cost no real time
     with LocalSlack(monotonic=slack_time) as ws:
         ws.add_user(RITA, name="rita", real_name="Rita Recruiter", tz="UTC", email="rita@acme.example")
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            DATABASE_URL=url, SLACK_BOT_TOKEN=ws.bot_token, SLACK_SIGNING_SECRET=ws.signing_secret,
-            SLACK_API_URL=ws.api_url, OUTREACH_SANDBOX_MAILBOXES=True,
-            OUTREACH_SANDBOX_DIR=str(workdir / "sandbox-mail"), OUTREACH_ENCRYPTION_KEYS=new_key())
+        settings = workspace_settings(ws, url, workdir)
         runtime = build_runtime(settings, clock=SystemClock(), rng=random.Random(1))
         bot = build_app(runtime, slack_sleep=slack_time.sleep)  # process_before_response off, as `serve` runs it
         favour_acks()  # as `serve` does

@@ -36,10 +36,9 @@ from sqlalchemy import Engine, event, insert, select, update
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._databases import drop_database, fresh_database  # noqa: E402
+from bench._recruiter import RITA, rita_and_campaigns, workspace_settings  # noqa: E402
 from bench._timing import best  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.crypto import new_key  # noqa: E402
 from bot.db import session_factory, transaction  # noqa: E402
 from bot.local.slack import BoltTarget, LocalSlack, Person  # noqa: E402
 from bot.models import (  # noqa: E402
@@ -49,22 +48,17 @@ from bot.models import (  # noqa: E402
     CandidateAddress,
     Enrollment,
     EnrollmentStatus,
-    Provider,
     User,
 )
 from bot.runtime import Runtime, build_runtime  # noqa: E402
 from bot.services.campaign_list import campaign_page  # noqa: E402
 from bot.services.campaign_status import CampaignStatusView, campaign_status  # noqa: E402
-from bot.services.campaigns import create_campaign, start_campaign  # noqa: E402
-from bot.services.directory import Profile, ensure_user  # noqa: E402
-from bot.services.mailboxes import connect_mailbox, set_limits  # noqa: E402
-from bot.services.sequences import StepDraft, create_sequence  # noqa: E402
+from bot.services.campaigns import start_campaign  # noqa: E402
 from bot.slack_app import build_app  # noqa: E402
 from handlers.context import current_user  # noqa: E402
 from handlers.slack import Slack  # noqa: E402
 from handlers.views.campaigns import CAMPAIGN_STATUS, campaign_list_blocks  # noqa: E402
 
-RITA, TEAM = "U0RITA", "T0LOCAL"
 CANDIDATES = 10
 REPEAT = 3
 ACK_WINDOW = 3.0  # seconds Slack gives an app to acknowledge
@@ -93,16 +87,8 @@ def seed(engine: Engine, clock: FakeClock, campaigns: int) -> None:
     started through start_campaign (which plans step 1 for each candidate), replies set by SQL."""
     sessions = session_factory(engine)
     with transaction(sessions, write=True) as session:
-        rita = ensure_user(session, slack_team_id=TEAM, clock=clock,
-                           profile=Profile(RITA, name="Rita Recruiter", email="rita@acme.example", tz="UTC"))
-        mailbox = connect_mailbox(session, owner=rita, provider=Provider.SANDBOX, address="rita@acme.example",
-                                  credentials=None, clock=clock)
-        set_limits(mailbox, daily_cap=1000)
-        sequence = create_sequence(session, owner=rita, name="Backend engineers", clock=clock, steps=[
-            StepDraft("A role at {{ company }}", "Hi {{ first_name }}, would you like to talk?"),
-            StepDraft("Following up", "Hi {{ first_name }}, any thoughts?", delay_days=2)])
-        ids = [create_campaign(session, owner=rita, sequence=sequence, mailbox=mailbox, name=f"Campaign {n:04d}",
-                               clock=clock).id for n in range(campaigns)]
+        rita, _, named = rita_and_campaigns(session, clock, [f"Campaign {n:04d}" for n in range(campaigns)])
+        ids = list(named.values())
         now, org, owner = clock.now(), rita.organisation_id, rita.id
     sqlite = engine.dialect.name == "sqlite"
     with engine.begin() as conn:
@@ -179,11 +165,7 @@ def bench_service(engine: Engine, backend: str, campaigns: int) -> None:
 def bench_slash(url: str, engine: Engine, clock: FakeClock, backend: str, campaigns: int, workdir: Path) -> None:
     with LocalSlack() as ws:
         ws.add_user(RITA, name="rita", real_name="Rita Recruiter", tz="UTC", email="rita@acme.example")
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            DATABASE_URL=url, SLACK_BOT_TOKEN=ws.bot_token, SLACK_SIGNING_SECRET=ws.signing_secret,
-            SLACK_API_URL=ws.api_url, OUTREACH_SANDBOX_MAILBOXES=True,
-            OUTREACH_SANDBOX_DIR=str(workdir / "sandbox-mail"), OUTREACH_ENCRYPTION_KEYS=new_key())
+        settings = workspace_settings(ws, url, workdir)
         runtime: Runtime = build_runtime(settings, clock=clock, rng=random.Random(1), engine=engine)
         app = build_app(runtime, process_before_response=True)
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select, text
 
-from bench._slack_seed import BIG, RITA, seed
+from bench._recruiter import RITA
+from bench._slack_seed import BIG, seed
 from bot.db import make_engine, session_factory, transaction, upgrade
 from bot.models import Campaign, User
 from bot.services import access
