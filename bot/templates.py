@@ -11,6 +11,7 @@ from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from bot import template_limits as limits
+from bot.names import first_and_last
 from bot.errors import UserError
 from bot.template_limits import TemplateLimit
 
@@ -163,9 +164,10 @@ def check_limits(source: str, *, field: str) -> None:
 
 
 def candidate_values(name: str, fields: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The variables a template sees: name, first_name, last_name, then the candidate's fields."""
-    first, _, last = name.strip().partition(" ")
-    values: dict[str, Any] = {"name": name, "first_name": first, "last_name": last.strip()}
+    """The variables a template sees: name, first_name, last_name (bot.names), then the candidate's
+    fields: a `first name` or `last name` column given with the candidate wins."""
+    first, last = first_and_last(name)
+    values: dict[str, Any] = {"name": name, "first_name": first, "last_name": last}
     values.update(fields)
     values.update(overrides or {})
     return values

@@ -5,7 +5,8 @@ Reading is pure (`read_csv`, `read_pasted`), so a handler can show the problems 
 written; bot/services/candidate_uploads.py keeps the good rows until the recruiter confirms.
 
 The file's shape: a header row, then one row per candidate.
-- `name`, or `first name` and `last name`;
+- `name`, or `first name` and `last name` (given, they are the template's `first_name` and
+  `last_name`; else those are read from the name by bot/names.py);
 - email columns, in relevancy order (SPEC "Choosing the recipient address"): `work email`,
   `personal email`, `other email`, or a bare `email` (type unknown: other); numbered variants such
   as `work email 2` or `email 3` are allowed;
@@ -336,6 +337,9 @@ def _read_row(record: _Record, columns: _Columns, problems: list[RowProblem]) ->
         problems.extend(RowProblem(line, message) for message in found)
         return None
     fields = {key: value for index, key in columns.fields if (value := cell(index))}
+    for key, index in (("first_name", columns.first), ("last_name", columns.last)):
+        if cell(index):  # the file's own first or last name wins over what is read from the full name
+            fields[key] = " ".join(cell(index).split())
     return CandidateRow(line=line, name=name, addresses=addresses, fields=fields)
 
 

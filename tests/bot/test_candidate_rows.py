@@ -44,6 +44,7 @@ from bot.services.candidate_rows import (
     read_pasted,
 )
 from bot.services.candidates import add_candidate
+from bot.templates import candidate_values
 from providers.sandbox import PostOffice
 from scheduling.dispatcher import Dispatcher
 from tests import factories
@@ -108,7 +109,17 @@ def test_header_names_match_whatever_their_case_spaces_underscores_or_numbering(
     assert parsed.problems == []
     assert parsed.rows == [CandidateRow(2, "Ana Lima", [("ana@acme.example", W), ("ana@acme2.example", W),
                                                         ("ana@x.example", O), ("ana@home.example", P)],
-                                        {"years_of_xp": "7"})]
+                                        {"years_of_xp": "7", "first_name": "Ana", "last_name": "Lima"})]
+
+
+def test_a_first_name_column_is_the_templates_first_name_over_what_the_full_name_reads_as() -> None:
+    """The file knows best: "Mary Ann" is her first name, though a parser of "Mary Ann Smith" says Mary."""
+    parsed = read_csv(b"first name,last name,email\nMary Ann,Smith,mary@acme.example\n,Okafor,ob@acme.example\n",
+                      source="x.csv")
+    first, second = parsed.rows
+    assert (first.name, first.fields) == ("Mary Ann Smith", {"first_name": "Mary Ann", "last_name": "Smith"})
+    assert candidate_values(first.name, first.fields)["first_name"] == "Mary Ann"
+    assert (second.name, second.fields) == ("Okafor", {"last_name": "Okafor"})
 
 
 def test_a_header_that_cannot_name_a_field_or_is_given_twice_keeps_nothing() -> None:
@@ -172,7 +183,7 @@ def test_a_control_character_in_a_name_or_field_is_refused_but_a_field_may_span_
         (5, 'the cell in column "last name" contains a line separator (U+2028): remove it, a name is one line '
             "of plain text"),
     ]
-    assert [(r.name, r.fields) for r in parsed.rows] == [("Di Ng", {"company": "Hooli", "notes": "two\nlines"})]
+    assert [(r.name, r.fields) for r in parsed.rows] == [("Di Ng", {"company": "Hooli", "notes": "two\nlines", "first_name": "Di", "last_name": "Ng"})]
 
 
 @pytest.mark.parametrize(("name", "encoding", "people"), [
@@ -191,16 +202,18 @@ def test_files_in_other_encodings_read_names_as_written(name: str, encoding: str
 def test_a_semicolon_separated_file_keeps_commas_inside_values() -> None:
     parsed = fixture("semicolon.csv")
     assert parsed.problems == []
-    assert [(r.name, r.fields) for r in parsed.rows] == [("José Müller", {"company": "Müller & Söhne, GmbH"}),
-                                                         ("Ana Lima", {"company": "Acme; Europe"})]
+    assert [(r.name, r.fields) for r in parsed.rows] == [
+        ("José Müller", {"company": "Müller & Söhne, GmbH", "first_name": "José", "last_name": "Müller"}),
+        ("Ana Lima", {"company": "Acme; Europe", "first_name": "Ana", "last_name": "Lima"})]
 
 
 def test_rows_pasted_from_a_spreadsheet_are_read_tab_separated() -> None:
     parsed = read_pasted((FIXTURES / "pasted.tsv").read_text(encoding="utf-8"))
     assert parsed.problems == []
     assert parsed.rows == [
-        CandidateRow(2, "Ana Lima", [("ana@acme.example", W), ("ana.lima@mail.example", P)], {"company": "Acme"}),
-        CandidateRow(3, "Bo Chen", [("bo@initech.example", W)], {"company": "Initech"}),
+        CandidateRow(2, "Ana Lima", [("ana@acme.example", W), ("ana.lima@mail.example", P)],
+                     {"company": "Acme", "first_name": "Ana", "last_name": "Lima"}),
+        CandidateRow(3, "Bo Chen", [("bo@initech.example", W)], {"company": "Initech", "first_name": "Bo", "last_name": "Chen"}),
     ]
 
 
