@@ -68,6 +68,8 @@ def check_sequence(name: str, steps: list[StepDraft]) -> None:
     for number, step in enumerate(steps, start=1):
         if not step.subject.strip():
             raise UserError(f"Step {number} has no subject.", field=f"subject_{number}")
+        if not step.body.strip():  # spaces or blank lines only: an empty email
+            raise UserError(f"Step {number} has no text: write the email.", field=f"body_{number}")
         if problem := control_problem(step.subject):  # it would end the Subject header and start another
             raise UserError(f"Step {number}: the subject contains {problem}: remove it, a subject is one line.",
                             field=f"subject_{number}")

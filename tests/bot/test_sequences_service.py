@@ -105,6 +105,7 @@ def test_a_template_error_names_the_step_the_part_and_the_line(
 @pytest.mark.parametrize("name, steps, field, message", [
     ("  ", TWO_STEPS, "name", "A sequence needs a name."),
     ("X", [TWO_STEPS[0], StepDraft(" ", "body", 1)], "subject_2", "Step 2 has no subject."),
+    ("X", [TWO_STEPS[0], StepDraft("Hi", " \n\t\n ", 1)], "body_2", "Step 2 has no text: write the email."),
     ("X", [TWO_STEPS[0], StepDraft("Hi", "body", -1)], "delay_2", "Step 2: the delay cannot be negative."),
     ("X", [TWO_STEPS[0], StepDraft("Hi", "body", 366)], "delay_2", "Step 2: the delay is at most 365 days."),
     ("X" * 201, TWO_STEPS, "name", "A sequence name has at most 200 characters."),

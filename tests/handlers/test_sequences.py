@@ -153,6 +153,7 @@ def test_add_step_stops_at_ten_steps(rita: Person, workspace: LocalSlack) -> Non
 @pytest.mark.parametrize("typed, errors", [
     ({"name": "   "}, {"name": "A sequence needs a name."}),
     ({"subject_1": "   "}, {"subject_1": "Step 1 has no subject."}),
+    ({"body_1": " \n \n"}, {"body_1": "Step 1 has no text: write the email."}),
     ({"delay_2": "-1"}, {"delay_2": "Step 2: the delay cannot be negative."}),
     ({"body_2": "Hi,\nthanks {{ first_name }"}, {"body_2": "Step 2 body, line 2: unexpected '}'"}),
     ({"subject_2": "Re {% if %}"},
