@@ -15,6 +15,7 @@ from typing import Any
 from bot.command import Command
 from bot.config import ConfigError, Settings, load_settings
 from bot.crypto import CredentialsUnreadable, new_key
+from bot.wording import counted
 
 log = logging.getLogger("outreach")
 
@@ -124,7 +125,7 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     for check in checks:
         print(f"{marks[check.state]} {check.name}: {check.detail}")
     problems = sum(not check.ok for check in checks)
-    print("everything looks right" if not problems else f"{problems} thing(s) to fix")
+    print("everything looks right" if not problems else f"{counted(problems, 'thing')} to fix")
     return 0 if not problems else 1
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from providers.connect import ClientSecrets, Endpoints
+from bot.wording import counted
 
 DEFAULT_DATABASE_URL = "sqlite:///var/outreach.sqlite3"
 SLACK_API_URL = "https://slack.com/api/"
@@ -216,6 +217,6 @@ def load_settings(**overrides: object) -> Settings:
     settings, problems = read_settings(**overrides)
     if problems:
         first, *others = problems.values()
-        more = f" ({len(others)} more setting(s) malformed: run `outreach doctor`)" if others else ""
+        more = f" ({counted(len(others), 'more setting')} malformed: run `outreach doctor`)" if others else ""
         raise ConfigError(first + more)
     return settings

@@ -34,6 +34,7 @@ from sqlalchemy.pool import NullPool
 from bot.config import EXPECTS, Settings, read_settings
 from bot.db import alembic_config, describe_failure, make_engine
 from bot.slack_check import SlackProblem, check_slack
+from bot.wording import counted
 
 
 class State(Enum):
@@ -112,7 +113,7 @@ def _database(settings: Settings, problems: dict[str, str]) -> Check:
     if current is None and not tables:
         return Check("database", State.FAIL, f"{where} has no schema yet: run `outreach db upgrade`")
     if current is None:
-        return Check("database", State.FAIL, f"{where} has {len(tables)} table(s) but none of this bot's migrations: "
+        return Check("database", State.FAIL, f"{where} has {counted(len(tables), 'table')} but none of this bot's migrations: "
                                              "is DATABASE_URL this bot's database?")
     try:
         known = script.get_revision(current) is not None
@@ -164,7 +165,7 @@ def _mail(settings: Settings, problems: dict[str, str]) -> Iterator[Check]:
                                               "stored, so no real mailbox can be connected; create a key with "
                                               "`outreach keys new`")
     else:
-        yield Check("encryption", State.OK, f"{len(settings.encryption_keys)} key(s); the first encrypts")
+        yield Check("encryption", State.OK, f"{counted(len(settings.encryption_keys), 'key')}; the first encrypts")
     keys = bool(settings.encryption_keys) and not keys_bad
     yield _oauth(settings, problems, keys, label="Gmail", vendor="Google", path="google",
                  id_var="GOOGLE_CLIENT_ID", secret_var="GOOGLE_CLIENT_SECRET",

@@ -18,12 +18,12 @@ _SPECIAL = (CONSTANTS.titles, CONSTANTS.suffix_acronyms, CONSTANTS.suffix_not_ac
             CONSTANTS.conjunctions)
 
 
-_WORD = re.compile(r"[^\W_][\w'’-]*")  # letters and digits, inner apostrophes and hyphens: no "." or ","
+_WORD = re.compile(r"[^\W_][\w'’-]*")  # letters and digits, inner apostrophes and hyphens: no "." or ",", no initial
 
 
 def _plain(word: str) -> bool:
     lowered = word.lower()
-    return _WORD.fullmatch(word) is not None and not any(lowered in words for words in _SPECIAL)
+    return len(word) > 1 and _WORD.fullmatch(word) is not None and not any(lowered in words for words in _SPECIAL)
 
 
 def first_and_last(name: str) -> tuple[str, str]:

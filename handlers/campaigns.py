@@ -67,6 +67,7 @@ from handlers.views.campaigns import (
     upload_blocks,
     when_blocks,
 )
+from bot.wording import counted
 
 log = logging.getLogger(__name__)
 F = Action.CAMPAIGN_FIELD.value
@@ -184,7 +185,7 @@ def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaig
                                 problems=[(p.line, p.message) for p in parsed.problems],
                                 merged=list(parsed.merged), encoding=parsed.encoding)
         slack_user = user.slack_user_id
-    slack.send_dm(slack_user, f"{source}: {summary.good} candidate(s) ready", upload_blocks(summary, targets))
+    slack.send_dm(slack_user, f"{source}: {counted(summary.good, 'candidate')} ready", upload_blocks(summary, targets))
 
 
 def read_candidates(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:

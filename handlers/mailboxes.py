@@ -32,6 +32,7 @@ from handlers.ids import Block as BlockId
 from handlers.slack import Slack
 from handlers.view_state import text_of
 from handlers.views.mailboxes import ConnectChoices, connect_modal, disconnected_text, mailbox_list_blocks, other_modal
+from bot.wording import counted
 
 NOTHING_TO_CONNECT = ("No mail provider is configured on this bot yet. An admin sets GOOGLE_CLIENT_ID/SECRET, "
                       "MICROSOFT_CLIENT_ID/SECRET and OUTREACH_ENCRYPTION_KEYS (see the README), or runs it with "
@@ -178,7 +179,7 @@ def resume_paused(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
         resumed = resume_all(session, user=user, mailbox_id=Id.load(action_value(body)).id,
                              clock=runtime.clock, rng=runtime.rng)
         user_id = user.id
-    respond(text=f":arrow_forward: Resumed {resumed} campaign(s). Sending restarts within 20 minutes, from "
+    respond(text=f":arrow_forward: Resumed {counted(resumed, 'campaign')}. Sending restarts within 20 minutes, from "
                  "where each left off.", replace_original=True)
     deliver_and_refresh(runtime, Slack(context.client), user_id)
 

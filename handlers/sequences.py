@@ -42,6 +42,7 @@ from handlers.views.sequences import (
     sequence_list_blocks,
     sequence_modal,
 )
+from bot.wording import counted
 
 log = logging.getLogger("outreach.sequences")
 STEP_FIELD = re.compile(r"^(subject|body|delay)_(\d+)$")
@@ -84,7 +85,7 @@ def summaries(session: Session, user: User) -> list[SequenceSummary]:
 
 def edit_modal(sequence: Sequence, channel_id: str | None) -> View:
     if len(sequence.steps) > MAX_STEPS:
-        raise UserError(f"'{sequence.name}' has {len(sequence.steps)} steps; the Slack editor holds at most "
+        raise UserError(f"'{sequence.name}' has {counted(len(sequence.steps), 'step')}; the Slack editor holds at most "
                         f"{MAX_STEPS}. Make a shorter sequence with `/outreach sequence new`.")
     return sequence_modal(form_of(sequence), ModalMeta(sequence_id=sequence.id, channel_id=channel_id))
 

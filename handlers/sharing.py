@@ -22,6 +22,7 @@ from handlers.ids import Action
 from handlers.payloads import ShareTarget, action_value
 from handlers.slack import Slack
 from handlers.views.campaigns import admin_campaign_blocks
+from bot.wording import counted
 
 # `<campaign name> <@U123|name> [view|edit]`: the mention arrives escaped (the manifest's should_escape)
 SHARE = re.compile(r"^(?P<name>.*?)\s*<@(?P<user>[UW][A-Z0-9]+)(?:\|[^>]*)?>\s*(?P<level>\w+)?\s*$", re.S)
@@ -115,7 +116,7 @@ def list_workspace_campaigns(call: CommandCall) -> None:
     """`/outreach admin campaigns`: refused unless the asker is a workspace admin now (a refresh)."""
     with acting(call.context, write=True, refresh=True) as (session, user):
         lines, total = admin_listing(session, user=user)
-    call.ack(text=f"{total} campaign(s) in this workspace", blocks=admin_campaign_blocks(lines, total))
+    call.ack(text=f"{counted(total, 'campaign')} in this workspace", blocks=admin_campaign_blocks(lines, total))
 
 
 def register(app: App, router: CommandRouter) -> None:

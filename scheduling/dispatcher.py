@@ -69,6 +69,7 @@ from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
 from scheduling.record_sent import SentRow
 from bot.services.planner import Planner
+from bot.wording import agrees, counted
 
 log = logging.getLogger(__name__)
 O = OutboundMessage
@@ -248,7 +249,7 @@ class Dispatcher:
         notify(session, user=mailbox.owner, kind="daily_cap", clock=self.clock,
                dedupe_key=f"daily_cap:{mailbox.id}:{reopens.date().isoformat()}",
                text=(f":hourglass: {mailbox.address} reached its limit of {mailbox.daily_cap} emails in 24 hours, "
-                     f"so {sum(n for _, n in waiting)} due email(s) wait until {reopens:%a %H:%M} ({zone.key}). "
+                     f"so {counted(sum(n for _, n in waiting), 'due email')} {agrees(sum(n for _, n in waiting), 'waits', 'wait')} until {reopens:%a %H:%M} ({zone.key}). "
                      f"{names} will finish later than planned. Nothing is dropped."))
 
     def _providers(self, session: Session, mailbox_ids: Iterable[int]) -> dict[int, MailProvider | ProviderError]:

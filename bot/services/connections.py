@@ -32,6 +32,7 @@ from bot.services.delegations import end_for_mailbox, may_use
 from bot.services.mailboxes import connect_mailbox, normalise_address
 from bot.services.notifications import notify
 from bot.services.campaign_marks import mark_stale
+from bot.wording import agrees, counted
 
 SENDING = [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE]
 CONNECTION_PAUSES = [PauseReason.NEEDS_RECONNECT, PauseReason.MAILBOX_DISCONNECTED]
@@ -82,7 +83,7 @@ def mark_needs_reconnect(session: Session, *, mailbox: Mailbox, reason: str, clo
     notify(session, user=mailbox.owner, kind="needs_reconnect", clock=clock, dedupe_key=lost_key,
            action="reconnect", action_value=str(mailbox.id),
            text=(f":warning: The connection to {mailbox.address} was lost ({reason[:200]}), so nothing more "
-                 f"can be sent from it. {len(paused)} campaign(s) are paused until you reconnect it."))
+                 f"can be sent from it. {counted(len(paused), 'campaign')} {agrees(len(paused), 'is', 'are')} paused until you reconnect it."))
     _tell_delegates(session, mailbox, paused, kind="needs_reconnect", key=lost_key, clock=clock,
                     what=f"lost its connection and needs {mailbox.owner.name} to sign in again")
     return True
@@ -118,11 +119,11 @@ def complete_connect(session: Session, *, owner: User, provider: Provider, addre
            thread_of=lost_key,
            text=(f":white_check_mark: {mailbox.address} is connected ({level} permissions). "
                  + ("You can now send campaigns from it." if not paused else
-                    f"{len(paused)} campaign(s) from it are still paused.")))
+                    f"{counted(len(paused), 'campaign')} from it {agrees(len(paused), 'is', 'are')} still paused.")))
     if paused:
         notify(session, user=owner, kind="resume_offer", clock=clock, dedupe_key=f"resume_offer:{mailbox.id}:{stamp}",
                thread_of=lost_key, action="resume_all", action_value=str(mailbox.id),
-               text=f"Resume {len(paused)} paused campaign(s) from {mailbox.address}: "
+               text=f"Resume {counted(len(paused), 'paused campaign')} from {mailbox.address}: "
                     + ", ".join(f"*{c.name}*" for c in paused))
     return mailbox
 

@@ -40,6 +40,7 @@ from bot.services.campaigns import PlannedSend
 from handlers.ids import Action, Callback
 from bot.rules.when import PlannedStep
 from handlers.payloads import MessagePage, CandidateChoice, Id, Offset, ShareTarget, UploadTarget
+from bot.wording import agrees, counted
 
 
 def _at(moment: datetime, zone: ZoneInfo) -> str:
@@ -163,7 +164,7 @@ def _share_blocks(view: CampaignStatusView) -> list[Block]:
     if not view.shares:
         return []
     blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(
-        text=f"Shared with {len(view.shares)} teammate(s). `/outreach share {view.name[:60]} @name view|edit` "
+        text=f"Shared with {counted(len(view.shares), 'teammate')}. `/outreach share {view.name[:60]} @name view|edit` "
              "adds one.")])]
     for share in view.shares[:SHARES_SHOWN]:
         blocks.append(SectionBlock(
@@ -181,12 +182,12 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
     status = CAMPAIGN_STATUS[view.status.value]
     if view.pause_reason:
         status += f" ({view.pause_reason})"
-    summary = (f"{status} · sequence *{view.sequence}* ({view.steps} steps) · from {view.mailbox}"
+    summary = (f"{status} · sequence *{view.sequence}* ({counted(view.steps, 'step')}) · from {view.mailbox}"
                + (f" · alerts in <#{view.alert_channel}>" if view.alert_channel else ""))
     counts = " · ".join(f"{STATUS_LABELS[s]}: {view.counts[s]}" for s in STATUS_LABELS if view.counts.get(s))
     blocks: list[Block] = [HeaderBlock(text=view.name[:150]), SectionBlock(text=MarkdownTextObject(text=summary)),
                            ContextBlock(elements=[MarkdownTextObject(
-                               text=f"{view.total} candidates" + (f": {counts}" if counts else ""))])]
+                               text=counted(view.total, 'candidate') + (f": {counts}" if counts else ""))])]
     if view.role != Role.OWNER:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Run by {view.owner} · {ROLE_NOTE[view.role]}")]))
     value = Id(id=view.id).dump()
@@ -195,7 +196,7 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
         buttons.append(ButtonElement(
             text="Start sequence for all", action_id=Action.CAMPAIGN_START.value, value=value, style="primary",
             confirm=ConfirmObject(title="Start this campaign?", confirm="Start", deny="Not yet", text=(
-                f"The first emails go to {view.total} candidate(s) from {view.mailbox} no earlier than 20 minutes "
+                f"The first emails go to {counted(view.total, 'candidate')} from {view.mailbox} no earlier than 20 minutes "
                 "from now, so you can still pause."))))
     elif view.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE) and view.may_pause:
         buttons.append(_button("Pause", Action.CAMPAIGN_PAUSE, value))
@@ -304,15 +305,15 @@ def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) 
     asks to confirm the pick), since buttons would share an action_id in one block, which Slack
     refuses, and 25 of them at most fit in a block. A select holds 100 options: past that, the newest
     100 are offered and the message says how to reach the others."""
-    text = f"*{summary.source[:100]}*: {summary.good} candidate(s) ready to add."
+    text = f"*{summary.source[:100]}*: {counted(summary.good, 'candidate')} ready to add."
     if summary.merged:
-        text += f" {len(summary.merged)} duplicate row(s) merged."
+        text += f" {counted(len(summary.merged), 'duplicate row')} merged."
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
     if summary.problems:
         shown = "\n".join(f"• line {line}: {message}" for line, message in summary.problems[:20])
         more = f"\n…and {len(summary.problems) - 20} more." if len(summary.problems) > 20 else ""
         blocks.append(SectionBlock(text=MarkdownTextObject(text=(
-            f":warning: {len(summary.problems)} row(s) have problems and will not be added; fix them in the file "
+            f":warning: {counted(len(summary.problems), 'row')} {agrees(len(summary.problems), 'has', 'have')} problems and will not be added; fix them in the file "
             f"and upload it again:\n{shown}{more}")[:3000])))
     if summary.merged:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="; ".join(summary.merged[:10])[:1900])]))
@@ -327,7 +328,7 @@ def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) 
             options=[Option(value=UploadTarget(upload=summary.upload_id, campaign=cid).dump(), label=name[:75])
                      for cid, name in campaigns[:CHOICES_MAX]],
             confirm=ConfirmObject(
-                title=f"Add {summary.good} candidate(s)?", confirm=f"Add {summary.good}", deny="Pick again",
+                title=f"Add {counted(summary.good, 'candidate')}?", confirm=f"Add {summary.good}", deny="Pick again",
                 text=("They go to the campaign you picked. In a campaign that is already running, each one's "
                       "first email is planned at once, none sooner than 20 minutes from now."))))
     elements.append(_button("Discard", Action.UPLOAD_DISCARD, str(summary.upload_id)))
@@ -402,7 +403,7 @@ def admin_campaign_blocks(lines: Sequence[AdminLine], total: int) -> list[Block]
     """Names, owners and counts only: an admin never sees a candidate or an address here."""
     if not lines:
         return [SectionBlock(text=MarkdownTextObject(text="Nobody in this workspace has a campaign yet."))]
-    rows = [f"*{line.name}* · {line.owner} · {CAMPAIGN_STATUS[line.status]} · {line.candidates} candidates · "
+    rows = [f"*{line.name}* · {line.owner} · {CAMPAIGN_STATUS[line.status]} · {counted(line.candidates, 'candidate')} · "
             f"{line.sent} sent · {line.replied} replied" for line in lines]
     blocks: list[Block] = [HeaderBlock(text="Campaigns in this workspace")]
     chunk: list[str] = []
@@ -413,6 +414,6 @@ def admin_campaign_blocks(lines: Sequence[AdminLine], total: int) -> list[Block]
         chunk.append(row[:2900])
     blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
     more = f" (the newest {len(lines)} of {total})" if total > len(lines) else ""
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"{total} campaign(s){more}. Candidates and their "
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"{counted(total, 'campaign')}{more}. Candidates and their "
                                                                  "addresses stay with each campaign's owner.")]))
     return blocks

@@ -18,6 +18,7 @@ from slack_sdk.models.views import View
 from handlers.ids import Action
 from handlers.views.mailboxes import STATUS_LABEL
 from handlers.views.summaries import CampaignSummary, MailboxSummary
+from bot.wording import counted
 
 HOME_BLOCK_LIMIT = 100
 
@@ -72,7 +73,7 @@ def _campaign_lines(campaigns: Sequence[CampaignSummary], has_mailbox: bool) -> 
         return [SectionBlock(text=MarkdownTextObject(text=f"*No campaigns yet.* {hint}"))]
     return [
         SectionBlock(text=MarkdownTextObject(
-            text=f"*{c.name}* · {c.status} · {c.candidates} candidates · {c.sent} emails sent"
+            text=f"*{c.name}* · {c.status} · {counted(c.candidates, 'candidate')} · {counted(c.sent, 'email')} sent"
                  + (f" · _{c.whose}_" if c.whose else "")))
         for c in campaigns
     ]

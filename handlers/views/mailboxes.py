@@ -22,6 +22,7 @@ from slack_sdk.models.views import View
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
 from handlers.views.summaries import MailboxSummary
+from bot.wording import agrees, counted
 
 PROVIDER_LABELS = {
     "sandbox": "Sandbox (local: mail stays on this machine)",
@@ -137,4 +138,4 @@ def connected_text(mailbox: MailboxSummary) -> str:
 
 def disconnected_text(address: str, paused: int) -> str:
     return (f"{address} is disconnected and its saved sign-in deleted. "
-            f"{paused} campaign(s) sending from it are paused.")
+            f"{counted(paused, 'campaign')} sending from it {agrees(paused, 'is', 'are')} paused.")

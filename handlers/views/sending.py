@@ -33,6 +33,7 @@ from bot.services.direct_send import (
 )
 from handlers.payloads import STALE, Id, SendStage, TemplateStep
 from handlers.ids import Action, Callback
+from bot.wording import counted
 
 OPTION_TEXT_LIMIT = 75  # Slack's limit for an option's (and an option group's) label
 SELECT_LIMIT = 100  # options, or option groups, in one select
@@ -72,7 +73,7 @@ def preview_modal(form: PreviewForm) -> View:
         text=f"Sends {_steps(form.steps)} of *{_escape(form.sequence_name)}* to *{form.to_address}* now, written for a "
              f"candidate called {SAMPLE_NAME}, so you see what candidates will get and that your mailbox sends. "
              f"Each subject starts with `{PREVIEW_PREFIX.strip()}`.{follow_ups}")),
-        _sender_input(form.senders, hint=f"Counts {form.steps} email(s) toward this mailbox's daily cap.")]
+        _sender_input(form.senders, hint=f"Counts {counted(form.steps, 'email')} toward this mailbox's daily cap.")]
     samples = list(form.samples.items())[:MAX_SAMPLES]
     if samples:
         blocks.append(SectionBlock(text=MarkdownTextObject(

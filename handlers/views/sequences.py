@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from handlers.ids import Action, Callback
+from bot.wording import counted
 
 MAX_STEPS = 10  # 5 blocks a step: well inside a view's 100 blocks
 LISTED = 23  # two blocks a sequence, plus a notice and a footer, within a message's 50
@@ -171,7 +172,7 @@ def step_lines(steps: Sequence[tuple[str, int]]) -> str:
 def _delete_confirm(summary: SequenceSummary) -> ConfirmObject:
     finished = summary.used_by and all(status == "finished" for _, status in summary.used_by)
     text = (f"Finished campaigns use '{summary.name}': it is hidden from your sequences and their history stays."
-            if finished else f"'{summary.name}' and its {len(summary.steps)} step(s) are deleted for good.")
+            if finished else f"'{summary.name}' and its {counted(len(summary.steps), 'step')} are deleted for good.")
     return ConfirmObject(title="Delete this sequence?", text=PlainTextObject(text=text[:300]), confirm="Delete",
                          deny="Keep it", style="danger")
 

@@ -5,12 +5,13 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ContextB
 
 from handlers.ids import Action
 from handlers.payloads import UploadTarget
+from bot.wording import counted
 
 
 def progress_text(done: int, total: int, campaign: str, *, stopped: str | None = None) -> str:
     if stopped:
         return f":warning: {stopped} {done:,} of {total:,} candidates were added to *{campaign}* before it stopped."
-    return f":hourglass_flowing_sand: Adding {total:,} candidates to *{campaign}*: {done:,} of {total:,} done…"
+    return f":hourglass_flowing_sand: Adding {counted(total, 'candidate')} to *{campaign}*: {done:,} of {total:,} done…"
 
 
 def progress_blocks(done: int, total: int, campaign: str, target: UploadTarget, *,

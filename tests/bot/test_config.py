@@ -115,5 +115,5 @@ def test_start_up_names_the_first_malformed_setting_and_counts_the_others(tmp_pa
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "outreach: SLACK_BOT_TOKEN is not valid: expected a bot token starting with xoxb- "
-        "(2 more setting(s) malformed: run `outreach doctor`)"]
+        "(2 more settings malformed: run `outreach doctor`)"]
     assert "xoxp-user-s3cret" not in result.stderr

@@ -148,7 +148,7 @@ def test_every_malformed_setting_is_reported_each_with_its_fix_and_no_value_is_s
     assert "– database: not checked until DATABASE_URL is fixed (above)" in lines
     assert "– slack: not checked until SLACK_BOT_TOKEN is fixed (above)" in lines
     assert "– encryption: not checked until OUTREACH_ENCRYPTION_KEYS is fixed (above)" in lines
-    assert lines[-1] == "4 thing(s) to fix"
+    assert lines[-1] == "4 things to fix"
     for value in ("hunter2", "xoxp-user-s3cret", "not-a-key-but-s3cret", "signing-s3cret"):
         assert value not in done.stdout + done.stderr
     assert not (tmp_path / "var").exists()

@@ -36,7 +36,7 @@ _WORD = st.text(string.ascii_letters + string.digits + "'-", min_size=1, max_siz
     lambda w: w[0].isalnum())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(_WORD, min_size=1, max_size=2))
 def test_the_fast_split_of_plain_names_gives_the_parsers_answer(words: list[str]) -> None:
     name = " ".join(words)

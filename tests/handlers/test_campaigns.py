@@ -123,7 +123,7 @@ def test_pasted_rows_are_added_only_after_confirming_and_bad_rows_are_named_by_l
     _create(rita)
     _add_pasted(rita)
     summary = render_blocks(rita.dm_messages()[-1].blocks)
-    assert "2 candidate(s) ready" in summary and "line 3" in summary and "bo(at)initech" in summary
+    assert "2 candidates ready" in summary and "line 3" in summary and "bo(at)initech" in summary
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(Enrollment)) is None  # nothing kept before the recruiter confirms
     rita.click(Action.UPLOAD_CONFIRM.value)

@@ -78,7 +78,7 @@ def test_a_lost_connection_pauses_every_campaign_and_tells_the_owner_once(
     _dispatch(runtime, clock)  # still lost: no second DM
     deliver_notices(runtime, workspace_client(runtime, workspace))
     lost = [m for m in rita.dm_messages() if "connection to rita@acme.example was lost" in m.text]
-    assert len(lost) == 1 and "2 campaign(s) are paused" in lost[0].text
+    assert len(lost) == 1 and "2 campaigns are paused" in lost[0].text
     assert "Reconnect" in render_blocks(lost[0].blocks)
     rita.open_home()
     assert "needs to be reconnected" in render_view(workspace.home(RITA))
@@ -92,8 +92,8 @@ def test_reconnecting_offers_resume_all_in_the_same_thread_and_one_click_resumes
     assert "Sign in again to reconnect *rita@acme.example*" in render_view(workspace.open_views(RITA)[-1])
     assert rita.submit({"provider": "sandbox", "address": ADDRESS}).ok
     replies = [m for m in workspace.messages(channel=rita.dm) if m.thread_ts == lost.ts]
-    assert any("is connected" in m.text and "2 campaign(s) from it are still paused" in m.text for m in replies)
-    offer = next(m for m in replies if "Resume 2 paused campaign(s)" in m.text)
+    assert any("is connected" in m.text and "2 campaigns from it are still paused" in m.text for m in replies)
+    offer = next(m for m in replies if "Resume 2 paused campaigns" in m.text)
     with transaction(runtime.sessions) as session:  # campaigns stay paused until resumed (seed 000)
         assert {c.status for c in session.scalars(select(Campaign))} == {CampaignStatus.PAUSED}
     rita.click(Action.RESUME_ALL.value, in_message=offer)
@@ -102,8 +102,8 @@ def test_reconnecting_offers_resume_all_in_the_same_thread_and_one_click_resumes
             (CampaignStatus.SCHEDULED, None)}
         due = session.scalars(select(OutboundMessage.due_at).where(OutboundMessage.status == OutboundStatus.PENDING))
         assert all(d >= clock.now() + timedelta(minutes=20) for d in due)  # re-planned, never a burst
-    assert "Resumed 2 campaign(s)" in workspace.messages(channel=rita.dm)[-1].text or any(
-        "Resumed 2 campaign(s)" in m.text for m in workspace.messages(channel=rita.dm))
+    assert "Resumed 2 campaigns" in workspace.messages(channel=rita.dm)[-1].text or any(
+        "Resumed 2 campaigns" in m.text for m in workspace.messages(channel=rita.dm))
     _dispatch(runtime, clock, rounds=5)
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(Mailbox)).status == MailboxStatus.CONNECTED
@@ -120,7 +120,7 @@ def test_disconnect_asks_first_then_deletes_credentials_and_pauses_campaigns(
                   if e["action_id"] == Action.DISCONNECT.value)
     assert button["confirm"]["title"]["text"] == "Disconnect this mailbox?"
     rita.click(Action.DISCONNECT.value, in_message=listing)
-    assert "2 campaign(s) sending from it are paused" in workspace.ephemerals(RITA)[-1].text
+    assert "2 campaigns sending from it are paused" in workspace.ephemerals(RITA)[-1].text
     with transaction(runtime.sessions) as session:
         mailbox = session.scalar(select(Mailbox))
         assert (mailbox.status, mailbox.credentials) == (MailboxStatus.DISCONNECTED, None)

@@ -77,7 +77,7 @@ def test_two_open_campaigns_are_offered_in_a_select_and_the_pick_adds_the_rows_t
     assert [o["text"]["text"] for o in choices["options"]] == ["Frontend Q4", "Backend Q4"]  # the newest first
     assert choices["placeholder"]["text"] == "Add 1 to…"
     assert (choices["confirm"]["title"]["text"], choices["confirm"]["confirm"]["text"]) == (
-        "Add 1 candidate(s)?", "Add 1")
+        "Add 1 candidate?", "Add 1")
     backend = next(o["value"] for o in choices["options"] if o["text"]["text"] == "Backend Q4")
     assert backend.endswith(f":{ids['Backend Q4']}")
     assert rita.click(Action.UPLOAD_CHOOSE.value, in_message=answer, selected_option_value=backend).ok

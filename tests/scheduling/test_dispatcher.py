@@ -182,7 +182,7 @@ def test_sends_over_the_daily_cap_wait_are_never_dropped_and_the_owner_is_told_o
         [notice] = session.scalars(select(Notification)).all()
         assert notice.kind == "daily_cap"
         assert "reached its limit of 3 emails in 24 hours" in notice.text
-        assert "2 due email(s) wait until" in notice.text and "will finish later than planned" in notice.text
+        assert "2 due emails wait until" in notice.text and "will finish later than planned" in notice.text
     clock.advance(timedelta(hours=23))
     assert dispatcher.run_until_idle().sent == 0  # sends of the last 24 hours still count
     clock.advance(timedelta(hours=2))  # whole hours are counted: at most an hour later than exact
@@ -280,7 +280,7 @@ def test_reconnect_needed_pauses_the_mailboxes_campaigns_and_tells_the_owner_onc
         campaign = session.get(Campaign, campaign_id)
         assert (campaign.status, campaign.pause_reason) == (CampaignStatus.PAUSED, PauseReason.NEEDS_RECONNECT)
         [notice] = session.scalars(select(Notification)).all()
-        assert notice.kind == "needs_reconnect" and "1 campaign(s) are paused" in notice.text
+        assert notice.kind == "needs_reconnect" and "1 campaign is paused" in notice.text
     assert set(_statuses(runtime)) == {OutboundStatus.PENDING}  # never sent, nothing lost
     assert _sent(runtime) == []
 

@@ -230,7 +230,7 @@ class Demo:
         self.show_slack()
         lost = [m for m in self.rita.dm_messages() if "was lost" in m.text]
         self.expect.check("one DM says the connection was lost and 2 campaigns are paused, with a Reconnect button",
-                          len(lost) == 1 and "2 campaign(s) are paused" in lost[0].text
+                          len(lost) == 1 and "2 campaigns are paused" in lost[0].text
                           and "Reconnect" in str(lost[0].blocks))
         self.expect.check("nothing was sent while the mailbox needed reconnecting", not self.new_mail())
 
@@ -239,7 +239,7 @@ class Demo:
         self.rita.submit({"provider": "sandbox", "address": "rita@acme.example"})
         self.show_slack()
         thread = [m for m in self.rita.dm_messages() if m.thread_ts == lost[0].ts]
-        offer = next((m for m in thread if "Resume 2 paused campaign(s)" in m.text), None)
+        offer = next((m for m in thread if "Resume 2 paused campaigns" in m.text), None)
         self.expect.check("the same DM thread says it is connected and offers to resume both campaigns",
                           offer is not None and any("is connected" in m.text for m in thread))
 
@@ -284,7 +284,7 @@ class Demo:
         self.show_slack()
         summary = self.rita.dm_messages()[-1]
         self.expect.check("the upload names the bad row by its line and adds nothing before Rita confirms",
-                          "line 3" in str(summary.blocks) and "2 candidate(s) ready" in summary.text)
+                          "line 3" in str(summary.blocks) and "2 candidates ready" in summary.text)
         self.rita.click("campaign.upload_confirm", in_message=summary)
         self.rita.click("campaign.start")
         self.show_slack()
