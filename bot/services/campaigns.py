@@ -350,11 +350,14 @@ class PlannedSend:
 
 def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
                    limit: int = 10) -> tuple[list[PlannedSend], int]:
-    """The next planned sends, soonest first, and how many are planned in all, as `viewer_id` may see them."""
+    """The next planned sends, soonest first, and how many are planned in all, as `viewer_id` may see them.
+    A paused candidate's planned step is not next: it waits for a resume (and is planned again from
+    then if its time passed meanwhile)."""
     O = OutboundMessage
     base = (select(Candidate.id, Candidate.name, O.step_position, O.to_address, O.due_at).select_from(O)
             .join(Enrollment, Enrollment.id == O.enrollment_id).join(Candidate, Candidate.id == Enrollment.candidate_id)
-            .where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING))
+            .where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING,
+                   Enrollment.status.in_(transitions.SENDS)))
     rows = session.execute(base.order_by(O.due_at).limit(limit)).all()
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     hidden = access.hidden_addresses(session, candidate_ids=[r[0] for r in rows], viewer_id=viewer_id)
