@@ -94,8 +94,7 @@ def add_upload(body: dict[str, Any], context: BoltContext, respond: Respond, red
             progress.show(runtime.clock.now())
         if job.done >= analyze_at or job.finished:  # each time the rows written double, and at the end: a
             analyze_at *= 2  # chunk's lookups must not plan on statistics of tables a fraction of their size
-            with transaction(runtime.sessions) as session:  # its own: ANALYZE locks out other ANALYZEs
-                fresh_statistics.analyze_after_bulk_write(session, rows=job.done)
+            fresh_statistics.refresh_after_bulk_write(runtime.sessions, rows=job.done)  # in a transaction of its own
     progress.finish()
     redraw(runtime, progress.slack, job.campaign_id)
 

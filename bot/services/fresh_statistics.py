@@ -47,7 +47,7 @@ def analyze_after_bulk_write(bind: Session | Connection, tables: Iterable[str] =
 def refresh_after_bulk_write(sessions: sessionmaker[Session], *, rows: int, tables: Iterable[str] = TABLES) -> bool:
     """The same in a transaction of its own: call it after the write has committed (its rows are
     then what ANALYZE samples)."""
-    if rows < BULK_ROWS:
-        return False
-    with transaction(sessions, write=True) as session:
+    if rows < BULK_ROWS or sessions.kw["bind"].dialect.name != "postgresql":
+        return False  # decided before any transaction: SQLite's would take its write lock for nothing
+    with transaction(sessions) as session:
         return analyze_after_bulk_write(session, tables, rows=rows)
