@@ -149,8 +149,7 @@ class Dispatcher:
             return report
         for _ in range(max_claims):  # a provider with no latency: one thread, claim after claim
             jobs, worked = self._claim_jobs(report, max_rows=self.batch_size)
-            if jobs:
-                self._record_as_they_come(self._run_sends(jobs), report)
+            self._send_in_turn(jobs, report)
             if not worked:
                 break
         return report
@@ -193,13 +192,12 @@ class Dispatcher:
     def _claim(self, one_offs: dict[int, list[int]] | None = None, *, max_rows: int | None = None) -> claims.Claim:
         """The campaign claim; with `one_offs`, in the same transaction, one-offs held too long are
         cancelled and those left pending are claimed into it (mailbox id → row ids)."""
-        now = self.clock.now()
+        now, rows = self.clock.now(), max_rows or self.batch_size
         with transaction(self.sessions, write=True) as session:
-            claim = claims.claim(session, now=now, worker_id=self.worker_id, lease=self.lease,
-                                 max_rows=max_rows or self.batch_size,
-                                 # a claim's cost grows with the mailboxes it weighs: no more than
-                                 # twice its rows need (a mailbox's in-flight sends may leave it none)
-                                 max_mailboxes=min(self.max_mailboxes, 2 * (max_rows or self.batch_size)))
+            # A claim's cost grows with the mailboxes it weighs: no more than twice its rows need
+            # (a mailbox's in-flight sends may leave it none).
+            claim = claims.claim(session, now=now, worker_id=self.worker_id, lease=self.lease, max_rows=rows,
+                                 max_mailboxes=min(self.max_mailboxes, 2 * rows))
             for hit in claim.capped:
                 self._tell_cap(session, hit)
             if one_offs is not None:
@@ -293,13 +291,12 @@ class Dispatcher:
 
     def _send(self, claim: claims.Claim, report: DispatchReport) -> None:
         """A claim's sends, composed, made one at a time and recorded as they come."""
-        jobs = self._prepare(claim, report)
-        if jobs:
-            self._record_as_they_come(self._run_sends(jobs), report)
+        self._send_in_turn(self._prepare(claim, report), report)
 
-    def _record_as_they_come(self, outcomes: Iterator[Outcome], report: DispatchReport) -> None:
+    def _send_in_turn(self, jobs: list[Job], report: DispatchReport) -> None:
+        """Sends made one at a time (_run_sends), recorded every record_every as they come."""
         pending: list[Outcome] = []
-        for outcome in outcomes:
+        for outcome in self._run_sends(jobs):
             pending.append(outcome)
             if len(pending) >= self.record_every:
                 self._record(pending, report)
