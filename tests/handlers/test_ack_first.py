@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from typing import Any
 
+import pytest
 from slack_bolt import App
 
 from bot.clock import FakeClock
@@ -54,8 +55,22 @@ class Held:
             self.held.pop(0)()
 
 
-def serving(runtime: Runtime, slack_time: SkipClock) -> App:
-    return build_app(runtime, slack_sleep=slack_time.sleep)  # process_before_response off, as `serve` runs it
+@pytest.fixture
+def serving(runtime: Runtime, slack_time: SkipClock) -> Iterator[Callable[[], App]]:
+    """Builds the app as `serve` runs it (process_before_response off). At the end, what its
+    listeners run after the ack is waited for, so no read of theirs outlives the test and meets
+    the next test's emptying of the tables."""
+    apps: list[App] = []
+
+    def build() -> App:
+        apps.append(build_app(runtime, slack_sleep=slack_time.sleep))
+        return apps[-1]
+
+    yield build
+    for app in apps:
+        executor = app.listener_runner.listener_executor  # type: ignore[attr-defined]
+        if isinstance(executor, Executor):
+            executor.shutdown(wait=True)
 
 
 def _started_campaign(runtime: Runtime, clock: FakeClock) -> None:
@@ -88,23 +103,25 @@ def slash_answered_after_the_ack(workspace: LocalSlack, target: Watched, text: s
 
 
 def test_status_is_acknowledged_empty_and_answered_through_the_response_url_after(
-        runtime: Runtime, workspace: LocalSlack, clock: FakeClock, slack_time: SkipClock) -> None:
+        runtime: Runtime, serving: Callable[[], App], workspace: LocalSlack,
+        clock: FakeClock) -> None:
     _started_campaign(runtime, clock)
-    assert slash_answered_after_the_ack(workspace, Watched(serving(runtime, slack_time)), "status Backend Q4") == [True]
+    assert slash_answered_after_the_ack(workspace, Watched(serving()), "status Backend Q4") == [True]
     assert "Backend Q4" in render_blocks(workspace.ephemerals(RITA)[-1].blocks)
 
 
 def test_a_refusal_is_answered_after_the_ack_too(
-        runtime: Runtime, workspace: LocalSlack, clock: FakeClock, slack_time: SkipClock) -> None:
-    assert slash_answered_after_the_ack(workspace, Watched(serving(runtime, slack_time)), "when Nope") == [True]
+        runtime: Runtime, serving: Callable[[], App], workspace: LocalSlack,
+        clock: FakeClock) -> None:
+    assert slash_answered_after_the_ack(workspace, Watched(serving()), "when Nope") == [True]
     assert workspace.ephemerals(RITA)[-1].text.startswith(":warning: No campaign called 'Nope'.")
 
 
 def test_nobody_asks_slack_who_acts_before_the_ack(
-        runtime: Runtime, workspace: LocalSlack, slack_time: SkipClock) -> None:
+        runtime: Runtime, serving: Callable[[], App], workspace: LocalSlack) -> None:
     """Omar opens the Home tab for the first time: the event is acknowledged with nothing run yet
     (the middleware made no users.info call); his profile is read and the tab drawn after."""
-    app = serving(runtime, slack_time)
+    app = serving()
     held = Held()
     app.listener_runner.listener_executor = held  # type: ignore[attr-defined]
     result = Person(workspace, OMAR, BoltTarget(app)).open_home()
@@ -116,12 +133,13 @@ def test_nobody_asks_slack_who_acts_before_the_ack(
 
 
 def test_campaign_new_reads_the_time_zone_after_the_ack_and_opens_the_modal(
-        runtime: Runtime, workspace: LocalSlack, clock: FakeClock, slack_time: SkipClock) -> None:
+        runtime: Runtime, serving: Callable[[], App], workspace: LocalSlack,
+        clock: FakeClock) -> None:
     with transaction(runtime.sessions, write=True) as session:
         rita = factories.recruiter(session, clock, slack_id=RITA)
         factories.campaign_with_candidates(session, rita, factories.sandbox_mailbox(session, rita, clock), clock,
                                            candidates=1)
-    target = Watched(serving(runtime, slack_time))
+    target = Watched(serving())
     opened = threading.Event()
     order: list[str] = []
 
