@@ -1,10 +1,11 @@
 """Builds domain objects through the real services, so tests start from states the bot can reach."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.models import AddressKind, Campaign, Mailbox, Provider, User
+from bot.models import AddressKind, Campaign, Mailbox, Provider, Sequence, User
 from bot.services.campaigns import create_campaign, enroll
 from bot.services.candidates import add_candidate
 from bot.services.directory import Profile, ensure_user
@@ -22,16 +23,28 @@ def sandbox_mailbox(session: Session, owner: User, clock: Clock, address: str = 
                            credentials=None, clock=clock)
 
 
+def free_name(session: Session, kind: type[Sequence] | type[Campaign], owner: User, name: str) -> str:
+    """`name`, or "name (2)", "name (3)", ... when the owner has it already (names are unique per owner)."""
+    taken = {n.lower() for n in session.scalars(select(kind.name).where(kind.owner_id == owner.id,
+                                                                         kind.archived_at.is_(None)))}
+    free, n = name, 1
+    while free.lower() in taken:
+        n += 1
+        free = f"{name} ({n})"
+    return free
+
+
 def campaign_with_candidates(
     session: Session, owner: User, mailbox: Mailbox, clock: Clock, *, candidates: int = 1,
     steps: list[StepDraft] | None = None,
 ) -> Campaign:
-    sequence = create_sequence(session, owner=owner, name="Backend engineers", clock=clock, steps=steps or [
+    sequence = create_sequence(session, owner=owner, name=free_name(session, Sequence, owner, "Backend engineers"),
+                               clock=clock, steps=steps or [
         StepDraft("Backend role at {{ company }}", "Hi {{ first_name }},\nWould you like to talk?\nRita"),
         StepDraft("Following up", "Hi {{ first_name }}, any thoughts?", delay_days=2),
     ])
-    campaign = create_campaign(session, owner=owner, sequence=sequence, mailbox=mailbox, name="Backend Q4",
-                               clock=clock)
+    campaign = create_campaign(session, owner=owner, sequence=sequence, mailbox=mailbox,
+                               name=free_name(session, Campaign, owner, "Backend Q4"), clock=clock)
     people = [
         add_candidate(session, added_by=owner, name=f"Ana Candidate{n}", fields={"company": "Acme"}, clock=clock,
                       addresses=[(f"ana{n}@work.example", AddressKind.WORK),

@@ -3,7 +3,7 @@ delegations that let one person send from another's mailbox; and the sign-ins in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -26,6 +26,9 @@ class Organisation(Base):
     permission_level: Mapped[PermissionLevel] = mapped_column(
         stored_enum(PermissionLevel, "permission_level"), default=PermissionLevel.BASIC
     )
+    # The organisation's calendar (`/outreach admin holidays`): ISO dates no campaign sends on, on top
+    # of each campaign's own holidays.
+    holidays: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     created_at: Mapped[datetime]
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
@@ -74,8 +77,10 @@ class Mailbox(Base):
     min_spacing_seconds: Mapped[int] = mapped_column(Integer, default=60)
     max_in_flight: Mapped[int] = mapped_column(Integer, default=4)
     last_send_at: Mapped[datetime | None]
-    # No send is claimed before this: set by spacing, a provider's Retry-After, or the daily cap.
+    # No send is claimed before this: set by spacing, a provider's Retry-After, or the daily cap;
+    # not_before_reason says which ("spacing", "daily_cap", "rate_limit"), so `when` can tell the truth.
     not_before: Mapped[datetime | None]
+    not_before_reason: Mapped[str | None] = mapped_column(String(24))
     connected_at: Mapped[datetime | None]
     # Graph refused `$select=internetMessageHeaders` (Mail.ReadBasic may): sync reads without headers.
     headers_refused: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, Id, stored_enum
@@ -48,8 +48,17 @@ class CandidateAddress(Base):
     candidate: Mapped[Candidate] = relationship(back_populates="addresses")
 
 
+def _unique_name_per_owner(table: str) -> Index:
+    """One live name per owner, whatever its case ("SRE" and "sre" collide); an archived one frees
+    its name. Both databases index the expression and honour the WHERE."""
+    live = text("archived_at IS NULL")
+    return Index(f"uq_{table}_owner_name", "owner_id", func.lower(text("name")), unique=True,
+                 sqlite_where=live, postgresql_where=live)
+
+
 class Sequence(Base):
     __tablename__ = "sequences"
+    __table_args__ = (_unique_name_per_owner("sequences"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
@@ -83,6 +92,7 @@ class SequenceStep(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
+    __table_args__ = (_unique_name_per_owner("campaigns"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
@@ -109,6 +119,9 @@ class Campaign(Base):
     same_thread: Mapped[bool] = mapped_column(Boolean, default=True)
     started_at: Mapped[datetime | None]
     paused_at: Mapped[datetime | None]
+    # A finished campaign the owner archived: out of lists and lookups by name (its name is free
+    # again), its history kept. A draft is deleted instead.
+    archived_at: Mapped[datetime | None]
     # Who paused it when that was not its owner (a teammate it is shared with, or the hiring manager
     # whose mailbox it sends from), so the owner is told who.
     paused_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -71,6 +71,7 @@ class EnrollmentStatus(str, enum.Enum):
     REPLIED = "replied"  # ended
     BOUNCED = "bounced"  # ended
     FINISHED = "finished"  # ended: every step sent, no reply
+    REMOVED = "removed"  # ended: the recruiter took them out of the campaign; their history stays
 
     @property
     def sends(self) -> bool:

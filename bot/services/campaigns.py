@@ -37,6 +37,7 @@ from bot.services.notifications import notify
 from bot.rules import when
 from bot.services import planner
 from bot.services.campaign_marks import mark_stale
+from bot.services.unique_names import ensure_free
 
 
 def check_timezone(name: str) -> str:
@@ -69,6 +70,7 @@ def create_campaign(
         raise UserError(f"The sequence '{sequence.name}' was deleted: pick another.", field="sequence")
     if preference == SendPreference.SPECIFIC and specific_time is None:
         raise UserError("Pick the time of day for 'Specific time'.", field="specific_time")
+    ensure_free(session, Campaign, owner_id=owner.id, name=name.strip() or sequence.name)
     campaign = Campaign(
         organisation_id=owner.organisation_id, owner_id=owner.id, sequence_id=sequence.id,
         mailbox_id=mailbox.id, name=name.strip() or sequence.name, status=CampaignStatus.DRAFT,

@@ -14,6 +14,7 @@ from bot.errors import NotFound, UserError
 from bot.models import Campaign, CampaignStatus, Sequence, SequenceStep, User
 from bot.services.addresses import control_problem
 from bot.services.campaign_marks import mark_stale_sequence
+from bot.services.unique_names import ensure_free
 
 # Planned sends of these campaigns were timed with the current delays, so steps and delays are frozen.
 RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED)
@@ -96,6 +97,7 @@ def _step(position: int, draft: StepDraft) -> SequenceStep:
 
 def create_sequence(session: Session, *, owner: User, name: str, steps: list[StepDraft], clock: Clock) -> Sequence:
     check_sequence(name, steps)
+    ensure_free(session, Sequence, owner_id=owner.id, name=name)
     sequence = Sequence(organisation_id=owner.organisation_id, owner_id=owner.id, name=name.strip(),
                         created_at=clock.now())
     sequence.steps = [_step(n, draft) for n, draft in enumerate(steps, start=1)]

@@ -27,7 +27,7 @@ def _campaigns(runtime: Runtime, clock: FakeClock, count: int, *, slack_id: str 
         for n in range(count):
             clock.advance(timedelta(seconds=1))
             campaign = factories.campaign_with_candidates(session, owner, mailbox, clock, candidates=candidates)
-            campaign.name = f"{slack_id} {n:03d}"
+            campaign.name = factories.free_name(session, Campaign, owner, f"{slack_id} {n:03d}")
             ids.append(campaign.id)
     return ids
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.db import alembic_config, session_factory, transaction
@@ -44,3 +44,32 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     assert "organisations" not in inspect(engine).get_table_names()
     command.upgrade(config, "head")
     command.check(config)
+
+
+def test_0013_renames_colliding_names_then_refuses_a_duplicate_whatever_its_case(engine: Engine) -> None:
+    """Sequences named "SRE" and "sre" by one owner before 0013 come out as "SRE" and "sre (2)"; after
+    it, a third "Sre" is refused by the database itself (an archived one frees its name)."""
+    config = alembic_config(engine)
+    command.downgrade(config, "0012")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO organisations (id, slack_team_id, name, permission_level, created_at) "
+                                "VALUES (1, 'T1', 'Org', 'basic', :now)"), {"now": now})
+        connection.execute(text("INSERT INTO users (id, organisation_id, slack_user_id, name, tz, is_admin, created_at) "
+                                "VALUES (1, 1, 'U1', 'Rita', 'UTC', false, :now), (2, 1, 'U2', 'Omar', 'UTC', false, :now)"),
+                           {"now": now})
+        for row_id, owner, name in ((1, 1, "SRE"), (2, 1, "sre"), (3, 2, "SRE")):
+            connection.execute(text("INSERT INTO sequences (id, organisation_id, owner_id, name, created_at) "
+                                    "VALUES (:id, 1, :owner, :name, :now)"),
+                               {"id": row_id, "owner": owner, "name": name, "now": now})
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        names = dict(connection.execute(text("SELECT id, name FROM sequences ORDER BY id")).all())
+    assert names == {1: "SRE", 2: "sre (2)", 3: "SRE"}  # another owner's "SRE" is no collision
+    insert = text("INSERT INTO sequences (id, organisation_id, owner_id, name, created_at, archived_at) "
+                  "VALUES (:id, 1, 1, :name, :now, :archived)")  # ids given: PostgreSQL's counter never moved
+    with pytest.raises(IntegrityError, match="owner_name"):
+        with engine.begin() as connection:
+            connection.execute(insert, {"id": 10, "name": "Sre", "now": now, "archived": None})
+    with engine.begin() as connection:  # archived: no longer holds the name
+        connection.execute(insert, {"id": 11, "name": "Sre", "now": now, "archived": now})

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.local.slack import Ephemeral, LocalSlack, Person, render_blocks
-from bot.models import Mailbox
+from bot.models import Mailbox, Sequence
 from bot.runtime import Runtime
 from bot.services.campaigns import create_campaign
 from bot.services.sequences import StepDraft, create_sequence
@@ -27,7 +27,8 @@ def _campaigns(runtime: Runtime, clock: FakeClock, names: list[str], slack_id: s
         owner = factories.recruiter(session, clock, slack_id=slack_id)
         mailbox = session.scalar(select(Mailbox).where(Mailbox.owner_id == owner.id)) or factories.sandbox_mailbox(
             session, owner, clock, address=f"{slack_id.lower()}@acme.example")
-        sequence = create_sequence(session, owner=owner, name="Backend engineers", clock=clock,
+        sequence = create_sequence(session, owner=owner, clock=clock,
+                                   name=factories.free_name(session, Sequence, owner, "Backend engineers"),
                                    steps=[StepDraft("Role at {{ company }}", "Hi {{ first_name }}")])
         for name in names:
             clock.advance(timedelta(seconds=1))
