@@ -1,13 +1,19 @@
 """Every check made before anything is written: the file alone (templates, steps, campaign,
-candidates), then against the database (owner, mailbox, limits). Each problem is reported on its
-line; none stops the others."""
+candidates), then against the database (owner, mailbox, limits, names). Each problem is reported on
+its line; none stops the others.
+
+Names (one live sequence and one live campaign per owner, whatever the case): a file's campaign is
+always a new one, so a campaign name the owner already has is a problem. Its sequence is reused when
+the owner has one of that name with exactly the file's steps (several campaigns from one sequence,
+each imported from its own file); a same-named sequence with other steps is a problem, since reusing
+it would send wording the file does not say."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import templates
@@ -24,7 +30,17 @@ from bot.campaign_import.schema import (
     validate,
 )
 from bot.campaign_import.yaml_lines import BAD, Document, read_yaml
-from bot.models import AddressKind, CandidateAddress, Mailbox, MailboxStatus, Provider, SendPreference, User
+from bot.models import (
+    AddressKind,
+    Campaign,
+    CandidateAddress,
+    Mailbox,
+    MailboxStatus,
+    Provider,
+    SendPreference,
+    Sequence,
+    User,
+)
 from bot.runtime import Runtime
 from bot.services.delegations import may_use
 from bot.services.directory import find_user
@@ -198,12 +214,46 @@ class Target:
     owner: User | None
     mailbox: Mailbox | None
     connect_sandbox: bool
+    sequence: Sequence | None = None  # the owner's own, reused: same name, same steps
+
+
+def _live_named(session: Session, kind: type[Sequence] | type[Campaign], owner: User, name: str):  # type: ignore[no-untyped-def]
+    return session.scalar(select(kind).where(kind.owner_id == owner.id, kind.archived_at.is_(None),
+                                             func.lower(kind.name) == func.lower(name.strip())).limit(1))
+
+
+def _same_steps(sequence: Sequence, steps: list[StepSpec | None]) -> bool:
+    theirs = [(s.subject, s.body, s.delay_days if s.position > 1 else 0)
+              for s in sorted(sequence.steps, key=lambda s: s.position)]
+    ours = [(s.subject, s.body, s.delay_days if n > 1 else 0) for n, s in enumerate(steps, 1) if s is not None]
+    return theirs == ours
+
+
+def _check_names(session: Session, parsed: Parsed, target: Target) -> None:
+    """A taken campaign name, or a taken sequence name with other steps, on its line (see the top)."""
+    doc, owner, spec, settings = parsed.doc, target.owner, parsed.sequence, parsed.campaign
+    if owner is None or spec is None or settings is None or None in parsed.steps:
+        return
+    existing = _live_named(session, Sequence, owner, spec.name)
+    if existing is not None and _same_steps(existing, parsed.steps):
+        target.sequence = existing
+    elif existing is not None:
+        doc.report(("sequence", "name"), f"{owner.name or owner.slack_user_id} already has a sequence called "
+                                         f"'{existing.name}' with other steps: expected another name, or "
+                                         "exactly its steps to reuse it")
+    name = settings.name or spec.name
+    taken = _live_named(session, Campaign, owner, name)
+    if taken is not None:
+        at: Loc = ("campaign", "name") if settings.name else ("sequence", "name")  # named after its sequence
+        doc.report(at, f"{owner.name or owner.slack_user_id} already has a campaign called '{taken.name}': "
+                       "expected another name for this one (`name:` under campaign)")
 
 
 def check_database(session: Session, runtime: Runtime, parsed: Parsed, start: bool) -> Target:
     doc, target = parsed.doc, Target(None, None, False)
     if parsed.owner is not None:
         target.owner = find_user(session, slack_team_id=parsed.owner.team, slack_user_id=parsed.owner.user)
+    _check_names(session, parsed, target)
     spec = parsed.mailbox
     if spec is None:
         return target

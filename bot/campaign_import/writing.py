@@ -45,8 +45,9 @@ def write(session: Session, runtime: Runtime, parsed: Parsed, target: Target, st
     assert mailbox is not None
     set_limits(mailbox, daily_cap=mailbox_spec.daily_cap, min_spacing_seconds=mailbox_spec.min_spacing_seconds)
     steps = [s for s in parsed.steps if s is not None]
-    sequence = create_sequence(session, owner=owner, name=parsed.sequence.name, clock=clock,
-                               steps=[StepDraft(s.subject, s.body, s.delay_days) for s in steps])
+    sequence = target.sequence or create_sequence(  # reused: the same name and steps (checks._check_names)
+        session, owner=owner, name=parsed.sequence.name, clock=clock,
+        steps=[StepDraft(s.subject, s.body, s.delay_days) for s in steps])
     campaign = create_campaign(
         session, owner=owner, sequence=sequence, mailbox=mailbox, name=settings.name or sequence.name,
         clock=clock, timezone=settings.timezone, preference=settings.preference, specific_time=settings.at,

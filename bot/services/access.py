@@ -161,16 +161,18 @@ def enrollment(session: Session, *, user: User, enrollment_id: int, need: Need,
 
 
 def find(session: Session, *, user: User, name: str, need: Need = Need.SEE) -> Access:
-    """A campaign the user may see, by name (case-insensitive) or number; their own wins a tie of
-    names. One the user may not see is answered exactly as one that does not exist."""
+    """A campaign the user may see, by name (case-insensitive) or else number; their own wins a tie of
+    names (a teammate's campaign shared with them may have the same name). One the user may not see is answered exactly as one that does not exist."""
     name = name.strip()
     if not name:
         raise UserError("Name the campaign, e.g. `/outreach when Backend Q4`.")
     query = select(Campaign).where(visible_to(user))
-    found = session.scalar(query.where(Campaign.id == int(name))) if name.isdigit() and len(name) < 19 else None
-    if found is None:
-        found = session.scalar(query.where(func.lower(Campaign.name) == name.lower()).order_by(
-            case((Campaign.owner_id == user.id, 0), else_=1), Campaign.id.desc()).limit(1))
+    # The name first (a campaign named "2025" is not campaign 2025), folded by the database as the
+    # unique index folds it; the number only when no visible campaign has that name.
+    found = session.scalar(query.where(func.lower(Campaign.name) == func.lower(name)).order_by(
+        case((Campaign.owner_id == user.id, 0), else_=1), Campaign.id.desc()).limit(1))
+    if found is None and name.isdigit() and len(name) < 19:
+        found = session.scalar(query.where(Campaign.id == int(name)))
     if found is None:
         shown = name if len(name) <= 40 else name[:40] + "…"
         raise NotFound(f"No campaign called '{shown}'. Yours, and those shared with you, "

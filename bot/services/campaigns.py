@@ -37,7 +37,7 @@ from bot.services.notifications import notify
 from bot.rules import when
 from bot.services import planner
 from bot.services.campaign_marks import mark_stale
-from bot.services.unique_names import ensure_free
+from bot.services.unique_names import ensure_free, flush_named
 
 
 def check_timezone(name: str) -> str:
@@ -80,7 +80,7 @@ def create_campaign(
         alert_channel_id=alert_channel_id, same_thread=same_thread, created_at=clock.now(),
     )
     session.add(campaign)
-    session.flush()
+    flush_named(session, Campaign, name=campaign.name)  # a concurrent save of the same name: the same refusal
     return campaign
 
 

@@ -14,7 +14,7 @@ from bot.errors import NotFound, UserError
 from bot.models import Campaign, CampaignStatus, Sequence, SequenceStep, User
 from bot.services.addresses import control_problem
 from bot.services.campaign_marks import mark_stale_sequence
-from bot.services.unique_names import ensure_free
+from bot.services.unique_names import ensure_free, flush_named
 
 # Planned sends of these campaigns were timed with the current delays, so steps and delays are frozen.
 RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED)
@@ -102,7 +102,7 @@ def create_sequence(session: Session, *, owner: User, name: str, steps: list[Ste
                         created_at=clock.now())
     sequence.steps = [_step(n, draft) for n, draft in enumerate(steps, start=1)]
     session.add(sequence)
-    session.flush()
+    flush_named(session, Sequence, name=name)
     return sequence
 
 
@@ -118,14 +118,14 @@ def sequences_of(session: Session, *, user: User) -> list[Sequence]:
 
 
 def find_sequence(session: Session, *, user: User, name_or_id: str) -> Sequence:
-    """One of the user's own sequences by name (case-insensitive; the newest if several) or number."""
+    """One of the user's own sequences by name, whatever its case (names are unique per owner so), or,
+    failing that, by number: a sequence named "2024" is found by its name, not by sequence 2024."""
     wanted = name_or_id.strip()
     if not wanted:
         raise UserError("Name the sequence, e.g. `/outreach sequence edit Backend engineers`.")
-    found = session.scalar(_live(user).where(Sequence.id == int(wanted))) if wanted.isdigit() else None
-    if found is None:
-        found = session.scalar(_live(user).where(func.lower(Sequence.name) == wanted.lower())
-                               .order_by(Sequence.created_at.desc(), Sequence.id.desc()))
+    found = session.scalar(_live(user).where(func.lower(Sequence.name) == func.lower(wanted)))
+    if found is None and wanted.isdigit() and len(wanted) < 19:  # longer overflows a BIGINT (a 500 on PostgreSQL)
+        found = session.scalar(_live(user).where(Sequence.id == int(wanted)))
     if found is None:
         raise NotFound(f"You have no sequence called '{wanted}'. `/outreach sequences` lists yours; "
                        "`/outreach sequence new` makes one.")
@@ -177,6 +177,7 @@ def update_sequence(session: Session, *, user: User, sequence_id: int, name: str
     with them."""
     sequence = own_sequence(session, user=user, sequence_id=sequence_id, doing="edit", lock=True)
     check_sequence(name, steps)
+    ensure_free(session, Sequence, owner_id=user.id, name=name, exclude_id=sequence.id)
     running = [use.name for use in campaign_uses(session, sequence_ids=[sequence.id], lock=True)[sequence.id]
                if use.status in RUNNING]
     old = sorted(sequence.steps, key=lambda s: s.position)
@@ -186,6 +187,7 @@ def update_sequence(session: Session, *, user: User, sequence_id: int, name: str
         raise UserError(f"{_quoted(running)} {verb} running with this sequence: steps and delays cannot change "
                         "until it finishes; edit the wording, or make a new sequence.", field=field)
     sequence.name = name.strip()
+    flush_named(session, Sequence, name=name)  # now: a later query's autoflush would raise it bare
     for step, draft in zip(old, steps):  # rows stay in place: outbound rows name steps by position
         step.subject, step.body = draft.subject, draft.body
         step.delay_days = 0 if step.position == 1 else draft.delay_days

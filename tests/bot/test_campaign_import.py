@@ -584,3 +584,34 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
     monkeypatch.setattr("sys.stdin", io.StringIO("# padding\n" * 300_000))
     assert main(["campaign", "import", "-"]) == 2
     assert capsys.readouterr().err.startswith("outreach: <stdin>: the file is 2.0 MB, over the 2 MB")
+
+
+# --- Names taken (issue 17 §2) ------------------------------------------------------------------
+
+def test_a_second_file_reuses_the_same_sequence_and_needs_its_own_campaign_name(runtime: Runtime,
+                                                                               tmp_path: Path) -> None:
+    """The campaign is always new, so its taken name (any case) is a problem on its line; the sequence,
+    named as the owner's with the same steps, is reused rather than refused or duplicated."""
+    first = import_campaign(runtime, GOOD)
+    again = variant(tmp_path, ("  name: Backend Q4\n", "  name: backend q4\n"))
+    assert problems(runtime, again) == [
+        f"{again}:{line_of(again, 'name: backend q4')}: campaign.name: Rita Recruiter already has a campaign "
+        "called 'Backend Q4': expected another name for this one (`name:` under campaign)"]
+    second = import_campaign(runtime, variant(tmp_path, ("  name: Backend Q4\n", "  name: Backend Q1\n"),
+                                              name="q1.yaml"))
+    assert second.sequence_id == first.sequence_id
+    with transaction(runtime.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Sequence)) == 1
+
+
+def test_a_taken_sequence_name_with_other_steps_is_a_problem_on_its_line(runtime: Runtime, engine: Engine,
+                                                                         tmp_path: Path) -> None:
+    import_campaign(runtime, GOOD)
+    before = row_counts(engine)
+    other = variant(tmp_path, ("  name: Backend engineers\n", "  name: BACKEND ENGINEERS\n"),
+                    ("  name: Backend Q4\n", "  name: Backend Q1\n"), ("any thoughts?", "any news?"))
+    assert problems(runtime, other) == [
+        f"{other}:{line_of(other, 'name: BACKEND ENGINEERS')}: sequence.name: Rita Recruiter already has a "
+        "sequence called 'Backend engineers' with other steps: expected another name, or exactly its steps "
+        "to reuse it"]
+    assert row_counts(engine) == before
