@@ -20,8 +20,10 @@ from bot.services.sequences import (
     delete_sequence,
     find_sequence,
     own_sequence,
+    running_campaigns,
     sequences_of,
     update_sequence,
+    update_wording,
 )
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
@@ -83,11 +85,13 @@ def summaries(session: Session, user: User) -> list[SequenceSummary]:
                             used_by=tuple((use.name, use.status.value) for use in uses[s.id])) for s in sequences]
 
 
-def edit_modal(sequence: Sequence, channel_id: str | None) -> View:
+def edit_modal(session: Session, sequence: Sequence, channel_id: str | None) -> View:
+    """The sequence's modal, filled in; only its wording while a running campaign uses it."""
     if len(sequence.steps) > MAX_STEPS:
         raise UserError(f"'{sequence.name}' has {counted(len(sequence.steps), 'step')}; the Slack editor holds at most "
                         f"{MAX_STEPS}. Make a shorter sequence with `/outreach sequence new`.")
-    return sequence_modal(form_of(sequence), ModalMeta(sequence_id=sequence.id, channel_id=channel_id))
+    return sequence_modal(form_of(sequence), ModalMeta(sequence_id=sequence.id, channel_id=channel_id),
+                          running=running_campaigns(session, sequence_id=sequence.id))
 
 
 def confirm(slack: Slack, user_id: str, channel_id: str | None, text: str) -> None:
@@ -132,7 +136,8 @@ def open_sequence_edit(call: CommandCall) -> None:
     slack = Slack(call.client)
     try:
         with acting(call.context) as (session, user):
-            view = edit_modal(find_sequence(session, user=user, name_or_id=call.args), call.channel_id or None)
+            view = edit_modal(session, find_sequence(session, user=user, name_or_id=call.args),
+                              call.channel_id or None)
     except UserError as error:  # answered in the ack: the command itself did not fail
         call.ack(text=message_for(error))
         return
@@ -163,11 +168,16 @@ def save_sequence(ack: Ack, view: dict[str, Any], context: BoltContext, client: 
     form = read_form(view["state"]["values"], meta)
     runtime, slack = runtime_of(context), Slack(client)
     try:
-        drafts = drafts_of(form)
+        drafts = [] if meta.locked else drafts_of(form)  # a locked form has no delays: they stay as they are
         with acting(context, write=True) as (session, user):
             if meta.sequence_id is None:
                 sequence, running = create_sequence(session, owner=user, name=form.name, steps=drafts,
                                                     clock=runtime.clock), ()
+            elif meta.locked:
+                saved = update_wording(session, user=user, sequence_id=meta.sequence_id, name=form.name,
+                                       wording=[(s.subject.strip(), s.body) for s in form.steps],
+                                       clock=runtime.clock)
+                sequence, running = saved.sequence, saved.running
             else:
                 saved = update_sequence(session, user=user, sequence_id=meta.sequence_id, name=form.name,
                                         steps=drafts, clock=runtime.clock)
@@ -187,7 +197,7 @@ def open_edit_from_list(ack: Ack, body: dict[str, Any], context: BoltContext, cl
     ack()
     with acting(context) as (session, user):
         sequence = own_sequence(session, user=user, sequence_id=Id.load(action_value(body)).id)
-        view = edit_modal(sequence, (body.get("channel") or {}).get("id"))
+        view = edit_modal(session, sequence, (body.get("channel") or {}).get("id"))
     Slack(client).open_modal(body["trigger_id"], view)
 
 

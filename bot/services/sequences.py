@@ -158,6 +158,12 @@ def campaign_uses(session: Session, *, sequence_ids: Iterable[int], lock: bool =
     return uses
 
 
+def running_campaigns(session: Session, *, sequence_id: int) -> list[str]:
+    """The names of the running campaigns using a sequence: while there is one, only its wording may change."""
+    return [use.name for use in campaign_uses(session, sequence_ids=[sequence_id])[sequence_id]
+            if use.status in RUNNING]
+
+
 def _schedule_change_field(old: list[SequenceStep], new: list[StepDraft]) -> str | None:
     """The modal field of the first step whose timing differs, or None when only wording changed."""
     for number, (before, after) in enumerate(zip(old, new), start=1):
@@ -196,6 +202,20 @@ def update_sequence(session: Session, *, user: User, sequence_id: int, name: str
     mark_stale_sequence(session, sequence.id)  # its campaigns' messages show its name and step count
     session.flush()
     return SequenceSaved(sequence, tuple(running))
+
+
+def update_wording(session: Session, *, user: User, sequence_id: int, name: str,
+                   wording: list[tuple[str, str]], clock: Clock) -> SequenceSaved:
+    """The locked modal's save (a running campaign uses the sequence): the name and each existing step's
+    subject and body; the steps and their delays stay as they are. `wording` has one (subject, body)
+    per step; a different count means the steps changed since the modal opened."""
+    sequence = own_sequence(session, user=user, sequence_id=sequence_id, doing="edit", lock=True)
+    old = sorted(sequence.steps, key=lambda s: s.position)
+    if len(wording) != len(old):
+        raise UserError(f"'{sequence.name}' changed since this form opened: close it and edit it again.",
+                        field="name")
+    steps = [StepDraft(subject, body, step.delay_days) for (subject, body), step in zip(wording, old)]
+    return update_sequence(session, user=user, sequence_id=sequence_id, name=name, steps=steps, clock=clock)
 
 
 def delete_sequence(session: Session, *, user: User, sequence_id: int, clock: Clock) -> SequenceRemoved:

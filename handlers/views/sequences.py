@@ -70,6 +70,9 @@ class ModalMeta(BaseModel):
     # its new initial_value. Removing a step moves later steps up a number, so their blocks get fresh
     # ids (a new revision): otherwise step 3's text would show the removed step 2's.
     revision: int = 0
+    # A running campaign uses it: only the wording shows (no delays, no Add or Remove step), and the
+    # save keeps the steps and delays as they are (services.sequences.update_wording).
+    locked: bool = False
 
     def dump(self) -> str:
         return self.model_dump_json(exclude_defaults=True)
@@ -91,14 +94,16 @@ def _text_input(field: str, revision: int, label: str, value: str, *, multiline:
         max_length=max_length, placeholder=placeholder))
 
 
-def _step_blocks(number: int, step: StepForm, revision: int) -> list[Block]:
+def _step_blocks(number: int, step: StepForm, revision: int, *, locked: bool = False) -> list[Block]:
     if number == 1:
         header = SectionBlock(text=MarkdownTextObject(text="*Step 1* · sent first, when the campaign starts"))
+    elif locked:
+        header = SectionBlock(text=MarkdownTextObject(text=f"*Step {number}* · {_when(number, int(step.delay or 0))}"))
     else:
         header = SectionBlock(text=MarkdownTextObject(text=f"*Step {number}*"), accessory=ButtonElement(
             text=f"Remove step {number}", action_id=Action.SEQUENCE_REMOVE_STEP.value, value=str(number)))
     blocks: list[Block] = [DividerBlock(), header]
-    if number > 1:
+    if number > 1 and not locked:
         blocks.append(InputBlock(
             block_id=block_id(f"delay_{number}", revision), label=f"Days after step {number - 1}",
             hint="Whole days, 0 or more (0: the same day).",
@@ -112,18 +117,30 @@ def _step_blocks(number: int, step: StepForm, revision: int) -> list[Block]:
     return blocks
 
 
-def sequence_modal(form: SequenceForm, meta: ModalMeta) -> View:
-    meta = meta.model_copy(update={"steps": len(form.steps)})
+def locked_text(running: Sequence[str]) -> str:
+    """Why a sequence under running campaigns offers only its wording."""
+    named = [f"'{_short(n, 60)}'" for n in running[:3]] + (
+        [counted(len(running) - 3, "other")] if len(running) > 3 else [])
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return (f":lock: Steps and delays are locked while {listed} {'is' if len(running) == 1 else 'are'} running: "
+            "candidates are part-way through. Wording changes apply to emails not yet sent.")
+
+
+def sequence_modal(form: SequenceForm, meta: ModalMeta, *, running: Sequence[str] = ()) -> View:
+    """The sequence's form; `running` (the running campaigns using it) locks its steps and delays."""
+    meta = meta.model_copy(update={"steps": len(form.steps), "locked": bool(running)})
     blocks: list[Block] = [
         _text_input("name", meta.revision, "Sequence name", form.name, max_length=200,
                     placeholder="Backend engineers"),
         ContextBlock(elements=[MarkdownTextObject(text=VARIABLES)]),
     ]
+    if running:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=locked_text(running))]))
     for number, step in enumerate(form.steps, start=1):
-        blocks += _step_blocks(number, step, meta.revision)
-    if len(form.steps) < MAX_STEPS:
+        blocks += _step_blocks(number, step, meta.revision, locked=meta.locked)
+    if not meta.locked and len(form.steps) < MAX_STEPS:  # no step is added under a running campaign
         blocks.append(ActionsBlock(elements=[ButtonElement(text="Add step", action_id=Action.SEQUENCE_ADD_STEP.value)]))
-    else:
+    elif not meta.locked:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"A sequence holds at most {MAX_STEPS} steps.")]))
     return View(type="modal", callback_id=Callback.SEQUENCE_EDIT.value,
                 title="Edit sequence" if meta.sequence_id is not None else "New sequence",

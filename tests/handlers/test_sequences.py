@@ -234,26 +234,62 @@ def test_under_a_running_campaign_the_wording_changes_and_rita_is_told_where_it_
     assert _saved(runtime)[0][1][1][1] == "Still interested?"
 
 
+def _set_status(runtime: Runtime, status: CampaignStatus) -> None:
+    with transaction(runtime.sessions, write=True) as session:
+        session.scalar(select(Campaign)).status = status
+
+
+@pytest.mark.parametrize("status", [CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED])
+def test_under_a_running_campaign_the_modal_offers_only_the_wording_and_says_why(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock, status: CampaignStatus) -> None:
+    _rita_sequence(runtime, clock, status)
+    rita.slash(COMMAND, "sequence edit backend ENGINEERS")
+    view = _modal(workspace)
+    before = _saved(runtime)[0][1]
+    assert _inputs(view) == {"name": "Backend engineers", "subject_1": before[0][1], "body_1": before[0][2],
+                             "subject_2": before[1][1], "body_2": before[1][2]}  # no delay
+    assert _buttons(view) == []  # no Add step, no Remove step
+    shown = render_blocks(view["blocks"])
+    assert ("Steps and delays are locked while 'Backend Q4' is running: candidates are part-way through. "
+            "Wording changes apply to emails not yet sent.") in shown
+    assert "*Step 2* · +2 days" in shown
+    assert rita.submit({"name": "Backend engineers EU", "body_1": "Hello {{ first_name }}"}).ok
+    assert _saved(runtime) == [("Backend engineers EU", [(1, before[0][1], "Hello {{ first_name }}", 0),
+                                                         (2, before[1][1], before[1][2], 2)])]
+    assert "The new wording applies to the emails not yet sent in 'Backend Q4'." in workspace.ephemerals(RITA)[-1].text
+
+
+def test_a_draft_campaign_leaves_steps_and_delays_editable(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _rita_sequence(runtime, clock, CampaignStatus.DRAFT)
+    rita.slash(COMMAND, "sequence edit Backend engineers")
+    view = _modal(workspace)
+    assert "delay_2" in _inputs(view) and _buttons(view) == ["Remove step 2", "Add step"]
+    assert "locked" not in render_blocks(view["blocks"])
+
+
 @pytest.mark.parametrize("change, field", [("add", "subject_3"), ("delay", "delay_2")])
-def test_under_a_running_campaign_steps_and_delays_are_refused_on_the_changed_field(
+def test_a_form_opened_before_the_campaign_started_cannot_change_steps_or_delays(
         rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock, change: str, field: str) -> None:
-    _rita_sequence(runtime, clock, CampaignStatus.SCHEDULED)
+    _rita_sequence(runtime, clock, CampaignStatus.DRAFT)
     rita.slash(COMMAND, "sequence edit backend ENGINEERS")
     typed = {"delay_2": "9"}
     if change == "add":
         rita.click(Action.SEQUENCE_ADD_STEP.value)
         typed = {"subject_3": "More", "body_3": "More"}
+    _set_status(runtime, CampaignStatus.SCHEDULED)  # started while the form was open
     result = rita.submit(typed)
     assert result.errors == {field: "'Backend Q4' is running with this sequence: steps and delays cannot change "
                                     "until it finishes; edit the wording, or make a new sequence."}
     assert [(p, d) for p, _, _, d in _saved(runtime)[0][1]] == [(1, 0), (2, 2)]
 
 
-def test_removing_a_step_under_a_running_campaign_is_refused_on_the_name(
+def test_a_step_removed_in_a_form_opened_before_the_campaign_started_is_refused_on_the_name(
         rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
-    _rita_sequence(runtime, clock, CampaignStatus.ACTIVE)
+    _rita_sequence(runtime, clock, CampaignStatus.DRAFT)
     rita.slash(COMMAND, "sequence edit Backend engineers")
     rita.click(Action.SEQUENCE_REMOVE_STEP.value, value="2")
+    _set_status(runtime, CampaignStatus.ACTIVE)
     result = rita.submit()
     assert result.errors is not None and list(result.errors) == ["name"]
     assert len(_saved(runtime)[0][1]) == 2
