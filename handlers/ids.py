@@ -7,6 +7,7 @@ from enum import Enum
 class Callback(str, Enum):
     CONNECT_MAILBOX = "mailbox.connect"
     CONNECT_OTHER = "mailbox.connect_other"
+    MAILBOX_LIMITS = "mailbox.limits"  # private_metadata: the mailbox id
     # sequences (handlers/sequences.py)
     SEQUENCE_EDIT = "sequence.edit"
     # preview and one-off sends (handlers/sending.py)
@@ -28,7 +29,8 @@ class Action(str, Enum):
     RECONNECT = "mailbox.reconnect"
     DISCONNECT = "mailbox.disconnect"
     RESUME_ALL = "mailbox.resume_all"
-    FIELD = "mailbox.field"  # the single input of each block in the SMTP/IMAP form
+    FIELD = "mailbox.field"  # the single input of each block in the SMTP/IMAP form and the limits modal
+    MAILBOX_SETTINGS = "mailbox.settings"  # value: the mailbox id
     # sequences
     SEQUENCE_FIELD = "sequence.field"  # the single input of each block in the sequence modal
     SEQUENCE_ADD_STEP = "sequence.add_step"
@@ -75,3 +77,5 @@ class Block(str, Enum):
     SMTP_SECURITY = "smtp_security"
     IMAP_HOST = "imap_host"
     IMAP_PORT = "imap_port"
+    DAILY_CAP = "daily_cap"  # as set_limits names its fields
+    MIN_SPACING = "min_spacing_seconds"

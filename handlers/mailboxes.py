@@ -1,5 +1,5 @@
-"""Mailboxes in Slack: connect (Google, Microsoft, Other, or the sandbox), list, disconnect,
-reconnect, resume what a lost connection paused, and the organisation's permission level."""
+"""Mailboxes in Slack: connect (Google, Microsoft, Other, or the sandbox), list, set the daily cap and
+spacing, disconnect, reconnect, resume what a lost connection paused, and the organisation's permission level."""
 from __future__ import annotations
 
 import re
@@ -15,6 +15,7 @@ from bot.oauth_web import build_connectors, start_url
 from bot.runtime import Runtime
 from bot.services import oauth_states
 from bot.services.addresses import valid_address
+from bot.services.mailboxes import change_limits, limit_range, owned_mailbox
 from bot.services.connections import (
     organisation_enhanced,
     complete_connect,
@@ -31,7 +32,16 @@ from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
 from handlers.slack import Slack
 from handlers.view_state import text_of
-from handlers.views.mailboxes import ConnectChoices, connect_modal, disconnected_text, mailbox_list_blocks, other_modal
+from handlers.views.mailboxes import (
+    ConnectChoices,
+    LimitsForm,
+    connect_modal,
+    disconnected_text,
+    limits_modal,
+    limits_saved_text,
+    mailbox_list_blocks,
+    other_modal,
+)
 from bot.wording import counted
 
 NOTHING_TO_CONNECT = ("No mail provider is configured on this bot yet. An admin sets GOOGLE_CLIENT_ID/SECRET, "
@@ -184,6 +194,45 @@ def resume_paused(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
     deliver_and_refresh(runtime, Slack(context.client), user_id)
 
 
+def open_limits(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    """Settings on `/outreach mailboxes`: the daily cap and spacing, for the mailbox's owner only."""
+    ack()
+    with acting(context) as (session, user):
+        mailbox = owned_mailbox(session, user=user, mailbox_id=Id.load(action_value(body)).id)
+        allowed = limit_range(mailbox.provider, mailbox.address)
+        form = LimitsForm(mailbox_id=mailbox.id, address=mailbox.address, provider=mailbox.provider.value,
+                          daily_cap=mailbox.daily_cap, min_spacing_seconds=mailbox.min_spacing_seconds,
+                          max_daily_cap=allowed.max_daily_cap, min_spacing=allowed.min_spacing_seconds,
+                          max_spacing=allowed.max_spacing_seconds)
+    Slack(context.client).open_modal(body["trigger_id"], limits_modal(form))
+
+
+def _whole_number(values: dict[str, Any], block: BlockId) -> int:
+    typed = text_of(values, block.value, Action.FIELD.value).strip()
+    if not re.fullmatch(r"\d{1,9}", typed):
+        raise UserError("Enter a whole number.", field=block.value)  # the range is said once it is a number
+    return int(typed)
+
+
+def save_limits(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The limits modal's submission: each refusal on its field, with the allowed range."""
+    runtime, values = runtime_of(context), view["state"]["values"]
+    try:
+        daily_cap, spacing = _whole_number(values, BlockId.DAILY_CAP), _whole_number(values, BlockId.MIN_SPACING)
+        with acting(context, write=True) as (session, user):
+            mailbox = change_limits(session, user=user, mailbox_id=Id.load(view.get("private_metadata")).id,
+                                    daily_cap=daily_cap, min_spacing_seconds=spacing, clock=runtime.clock)
+            text = limits_saved_text(mailbox.address, mailbox.daily_cap, mailbox.min_spacing_seconds)
+            slack_user_id = user.slack_user_id
+    except UserError as error:
+        field = error.field if error.field in (BlockId.DAILY_CAP.value, BlockId.MIN_SPACING.value) \
+            else BlockId.DAILY_CAP.value
+        ack(response_action="errors", errors={field: error.message})
+        return
+    ack()
+    Slack(client).send_dm(slack_user_id, text)
+
+
 def register(app: App, router: CommandRouter) -> None:
     router.add("connect", "connect the mailbox your campaigns send from")(connect_command)
     router.add("mailboxes", "your mailboxes: status, permissions, today's sends against the cap")(list_mailboxes)
@@ -197,6 +246,8 @@ def register(app: App, router: CommandRouter) -> None:
     app.view(Callback.CONNECT_OTHER.value)(connect_other)
     app.action(Action.DISCONNECT.value)(disconnect_mailbox)
     app.action(Action.RESUME_ALL.value)(resume_paused)
+    app.action(Action.MAILBOX_SETTINGS.value)(open_limits)
+    app.view(Callback.MAILBOX_LIMITS.value)(save_limits)
 
 
 def _other_settings(values: dict[str, Any]) -> Any:

@@ -44,7 +44,7 @@ from bot.models import (
 from bot.runtime import Runtime
 from bot.services.delegations import may_use
 from bot.services.directory import find_user
-from bot.services.mailboxes import PROVIDER_MIN_SPACING_SECONDS, provider_daily_limit
+from bot.services.mailboxes import limit_range
 from bot.services.recipients import choose_address
 
 
@@ -285,13 +285,13 @@ def check_database(session: Session, runtime: Runtime, parsed: Parsed, start: bo
         if mailbox.status == MailboxStatus.NEEDS_RECONNECT and start:
             doc.report(at, f"{spec.address} needs reconnecting, so the campaign cannot start: expected its owner "
                            "to reconnect it in Slack first, or an import without --start")
-    if provider is not None:  # set_limits' rules, checked before anything is written
-        ceiling = provider_daily_limit(provider, spec.address)
-        if spec.daily_cap is not None and spec.daily_cap > ceiling:
+    if provider is not None:  # set_limits' rules (limit_range), checked before anything is written
+        allowed = limit_range(provider, spec.address)
+        if spec.daily_cap is not None and spec.daily_cap > allowed.max_daily_cap:
             doc.report(("mailbox", "daily_cap"), f"{spec.daily_cap} is over the {provider.value} limit for "
-                                                 f"{spec.address}: expected at most {ceiling} a day")
-        floor = PROVIDER_MIN_SPACING_SECONDS.get(provider, 0)
-        if spec.min_spacing_seconds is not None and spec.min_spacing_seconds < floor:
+                                                 f"{spec.address}: expected at most {allowed.max_daily_cap} a day")
+        if spec.min_spacing_seconds is not None and spec.min_spacing_seconds < allowed.min_spacing_seconds:
             doc.report(("mailbox", "min_spacing_seconds"), f"{spec.min_spacing_seconds} is faster than "
-                                                           f"{provider.value} allows: expected {floor} or more")
+                                                           f"{provider.value} allows: expected "
+                                                           f"{allowed.min_spacing_seconds} or more")
     return target

@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
+    NumberInputElement,
     Option,
     PlainTextInputElement,
     SectionBlock,
@@ -111,6 +112,7 @@ def _mailbox_block(m: MailboxSummary) -> list[Block]:
     if m.status == "needs_reconnect":
         buttons.append(ButtonElement(text="Reconnect", action_id=Action.RECONNECT.value, value=str(m.id),
                                      style="primary"))
+    buttons.append(ButtonElement(text="Settings", action_id=Action.MAILBOX_SETTINGS.value, value=str(m.id)))
     buttons.append(ButtonElement(
         text="Disconnect", action_id=Action.DISCONNECT.value, value=str(m.id), style="danger",
         confirm=ConfirmObject(title="Disconnect this mailbox?", confirm="Disconnect", deny="Keep it", style="danger",
@@ -139,3 +141,42 @@ def connected_text(mailbox: MailboxSummary) -> str:
 def disconnected_text(address: str, paused: int) -> str:
     return (f"{address} is disconnected and its saved sign-in deleted. "
             f"{counted(paused, 'campaign')} sending from it {agrees(paused, 'is', 'are')} paused.")
+
+
+@dataclass(frozen=True)
+class LimitsForm:
+    """The limits modal's contents: the mailbox's values now and what its provider allows."""
+
+    mailbox_id: int
+    address: str
+    provider: str
+    daily_cap: int
+    min_spacing_seconds: int
+    max_daily_cap: int
+    min_spacing: int
+    max_spacing: int
+
+
+def limits_modal(form: LimitsForm) -> View:
+    return View(type="modal", callback_id=Callback.MAILBOX_LIMITS.value, title="Mailbox settings", submit="Save",
+                close="Cancel", private_metadata=str(form.mailbox_id), blocks=[
+                    SectionBlock(text=MarkdownTextObject(
+                        text=f"*{form.address}* · {PROVIDER_LABELS[form.provider]}\nEvery campaign sending from "
+                             "it shares these limits. Emails over the cap wait for the next day: nothing is dropped.")),
+                    InputBlock(block_id=BlockId.DAILY_CAP.value, label="Daily cap (emails in any 24 hours)",
+                               hint=f"1 to {form.max_daily_cap}: the provider's own limit for this mailbox.",
+                               element=NumberInputElement(action_id=Action.FIELD.value, is_decimal_allowed=False,
+                                                          initial_value=str(form.daily_cap), min_value="1",
+                                                          max_value=str(form.max_daily_cap))),
+                    InputBlock(block_id=BlockId.MIN_SPACING.value, label="Minimum spacing between sends (seconds)",
+                               hint=f"{form.min_spacing} to {form.max_spacing} seconds.",
+                               element=NumberInputElement(action_id=Action.FIELD.value, is_decimal_allowed=False,
+                                                          initial_value=str(form.min_spacing_seconds),
+                                                          min_value=str(form.min_spacing),
+                                                          max_value=str(form.max_spacing))),
+                ])
+
+
+def limits_saved_text(address: str, daily_cap: int, min_spacing_seconds: int) -> str:
+    return (f":white_check_mark: {address} now sends at most {counted(daily_cap, 'email')} in any 24 hours, "
+            f"at least {counted(min_spacing_seconds, 'second')} apart. Sends waiting for it follow the change.")

@@ -216,6 +216,8 @@ ROWS: list[Row] = [
     Row(("action", Action.OPEN_OTHER.value), _in_modal(Action.OPEN_OTHER.value), NONE, setup=_opened("connect")),
     Row(("action", Action.DISCONNECT.value), _click(Action.DISCONNECT.value, lambda w: str(w.mailbox)), CHANGES),
     Row(("action", Action.RESUME_ALL.value), _click(Action.RESUME_ALL.value, lambda w: str(w.mailbox)), CHANGES),
+    Row(("action", Action.MAILBOX_SETTINGS.value), _click(Action.MAILBOX_SETTINGS.value, lambda w: str(w.mailbox)),
+        NONE),  # Rita's opens the limits modal: her address is no secret from teammates
     Row(("action", Action.SEQUENCE_ADD_STEP.value), _in_modal(
         Action.SEQUENCE_ADD_STEP.value, lambda w: json.dumps({"sequence_id": w.sequence, "steps": 2})), NONE,
         setup=_opened("sequence new")),
@@ -264,6 +266,10 @@ ROWS: list[Row] = [
         "address": _text(Action.ADDRESS.value, "rita.mail@acme.example")}), NONE),
     Row(("view", Callback.CONNECT_OTHER.value), _submit(Callback.CONNECT_OTHER,
                                                         lambda w: {"address": _text(Action.FIELD.value, "x")}), NONE),
+    Row(("view", Callback.MAILBOX_LIMITS.value), _submit(Callback.MAILBOX_LIMITS, lambda w: {
+        "daily_cap": {Action.FIELD.value: {"type": "number_input", "value": "5"}},
+        "min_spacing_seconds": {Action.FIELD.value: {"type": "number_input", "value": "5"}}}, lambda w: str(w.mailbox)),
+        CHANGES),
     Row(("view", Callback.SEQUENCE_EDIT.value), _submit(Callback.SEQUENCE_EDIT, _sequence_form,
                                                         lambda w: json.dumps({"sequence_id": w.sequence, "steps": 2})),
         CHANGES),
