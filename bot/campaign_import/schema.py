@@ -251,6 +251,13 @@ class SequenceSpec(_Spec):
     name: str = Field(min_length=1, max_length=200, description="the sequence's name")
     steps: list[Any] = Field(min_length=1, description="a list of steps, each with subject, body and delay_days")
 
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the name is blank: expected the sequence's name")
+        return value.strip()
+
 
 class CampaignSpec(_Spec):
     name: str | None = Field(None, max_length=200, description="the campaign's name")

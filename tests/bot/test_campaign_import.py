@@ -243,6 +243,8 @@ BAD_FILES = [
     ("step-1-delay", [('    - subject: "Backend role at {{ company }}"\n',
                        '    - subject: "Backend role at {{ company }}"\n      delay_days: 1\n')],
      ("delay_days: 1", 1), "sequence.steps[1].delay_days", "step 1 goes out when the campaign starts"),
+    ("blank-sequence-name", [("  name: Backend engineers\n", '  name: "   "\n')], ('name: "   "', 1),
+     "sequence.name", "the name is blank: expected the sequence's name"),
 ]
 
 
