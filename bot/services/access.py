@@ -117,8 +117,9 @@ def changeable_by(user: User) -> ColumnElement[bool]:
 
 
 def visible_campaigns(session: Session, user: User) -> list[Campaign]:
-    """The user's own campaigns first, then those shared with them or sent from their mailbox; newest first."""
-    return list(session.scalars(select(Campaign).where(visible_to(user)).order_by(
+    """The user's own campaigns first, then those shared with them or sent from their mailbox; newest
+    first. Archived ones are left out (`/outreach campaigns archived` lists them)."""
+    return list(session.scalars(select(Campaign).where(visible_to(user), Campaign.archived_at.is_(None)).order_by(
         case((Campaign.owner_id == user.id, 0), else_=1), Campaign.created_at.desc(), Campaign.id.desc())))
 
 
@@ -168,8 +169,9 @@ def find(session: Session, *, user: User, name: str, need: Need = Need.SEE) -> A
         raise UserError("Name the campaign, e.g. `/outreach when Backend Q4`.")
     query = select(Campaign).where(visible_to(user))
     found = session.scalar(query.where(Campaign.id == int(name))) if name.isdigit() and len(name) < 19 else None
-    if found is None:
-        found = session.scalar(query.where(func.lower(Campaign.name) == name.lower()).order_by(
+    if found is None:  # by name, an archived campaign is gone (its name may be someone's again); by number it is there
+        found = session.scalar(query.where(func.lower(Campaign.name) == name.lower(),
+                                           Campaign.archived_at.is_(None)).order_by(
             case((Campaign.owner_id == user.id, 0), else_=1), Campaign.id.desc()).limit(1))
     if found is None:
         shown = name if len(name) <= 40 else name[:40] + "…"
