@@ -136,9 +136,9 @@ def remove_by_name(call: CommandCall) -> None:
     runtime = runtime_of(call.context)
     with acting(call.context, write=True) as (session, user):
         seen, enrollment = campaign_lifecycle.find_candidate(session, user=user, words=call.args.split())
+        name, campaign, campaign_id = enrollment.candidate.name, seen.campaign.name, seen.campaign.id
         cancelled = campaign_lifecycle.remove_candidate(session, access=seen, enrollment=enrollment,
                                                         clock=runtime.clock)
-        name, campaign, campaign_id = enrollment.candidate.name, seen.campaign.name, seen.campaign.id
     call.ack(text=f"Removed *{name}* from *{campaign}*: {counted(cancelled, 'planned send')} cancelled; "
                   "what was sent to them stays in its history.")
     campaign_message(runtime, Slack(call.client), campaign_id)

@@ -4,7 +4,7 @@
 |---|---|---|---|
 | archive | the owner | finished, not yet archived | archived_at set: out of the default lists and of lookups by name (the name is free again); everything it did is kept |
 | delete a draft | the owner | draft (never started) | the campaign, its enrollments and its staged uploads are deleted; the candidates stay in the organisation |
-| remove a candidate | the owner, an edit share | the candidate has not ended | enrollment → removed (ended); its planned sends cancelled; what was sent and received is kept; a running campaign with nobody left finishes |
+| remove a candidate | the owner, an edit share | the candidate has not ended | enrollment → removed (ended); its planned sends cancelled; what was sent and received is kept; a running campaign with nobody left finishes. In a draft (nothing sent) the enrollment is deleted |
 
 A send already claimed by a worker when a removal commits is withdrawn at the dispatcher's last look
 (scheduling.last_look: a removed candidate no longer sends) and cancelled, never sent.
@@ -153,6 +153,14 @@ def remove_candidate(session: Session, *, access: Access, enrollment: Enrollment
     if not access.may(Need.CHANGE):  # the same rule as pausing a candidate
         raise UserError("Only the owner, or a teammate it is shared with to edit, can remove a candidate.")
     name = enrollment.candidate.name
+    if enrollment.campaign.status == CampaignStatus.DRAFT:  # nothing sent, nothing to keep: off the list
+        _audit(session, access, "campaign.candidate_removed", clock, enrollment=enrollment.id,
+               candidate=enrollment.candidate_id, cancelled=0)
+        session.expunge(enrollment)  # deleted in SQL; Start would otherwise plan a step for it
+        session.execute(delete(Enrollment).where(Enrollment.id == enrollment.id)
+                        .execution_options(synchronize_session=False))
+        mark_stale(session, [enrollment.campaign_id])
+        return 0
     if not transitions.move(session, enrollment, leaving=REMOVABLE, to=EnrollmentStatus.REMOVED,
                             ended_at=clock.now(), status_reason=f"removed by {access.user.name or 'a teammate'}"):
         raise UserError(f"{name} is {enrollment.status.value.replace('_', ' ')}: their sequence has ended already, "

@@ -220,3 +220,21 @@ def test_remove_by_name_reads_names_of_several_words(runtime: Runtime, clock: Fa
             campaign_lifecycle.find_candidate(session, user=rita, words=f"{name} Nobody Here".split())
         with pytest.raises(UserError, match="then the candidate"):
             campaign_lifecycle.find_candidate(session, user=rita, words=[name])
+
+
+def test_a_candidate_removed_from_a_draft_leaves_its_list_and_start_plans_nothing_for_them(
+        runtime: Runtime, clock: FakeClock) -> None:
+    with transaction(runtime.sessions, write=True) as session:
+        rita = factories.recruiter(session, clock)
+        draft = factories.campaign_with_candidates(session, rita, factories.sandbox_mailbox(session, rita, clock),
+                                                   clock, candidates=2)
+        draft_id = draft.id
+    with transaction(runtime.sessions, write=True) as session:
+        first, _ = _enrollments(session, draft_id)
+        assert campaign_lifecycle.remove_candidate(session, access=_as(session, "U0RITA", draft_id), enrollment=first,
+                                                   clock=clock) == 0
+    with transaction(runtime.sessions, write=True) as session:
+        assert len(_enrollments(session, draft_id)) == 1 and session.scalar(select(func.count()).select_from(Candidate)) == 2
+        assert start_campaign(session, campaign=session.get(Campaign, draft_id), clock=clock,  # type: ignore[arg-type]
+                              rng=random.Random(1)) == 1
+        assert session.scalars(select(AuditEntry.action)).all() == ["campaign.candidate_removed"]
