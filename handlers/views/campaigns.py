@@ -282,16 +282,17 @@ def _filter(page: CampaignPage) -> StaticSelectElement:
 
 def campaign_list_blocks(page: CampaignPage) -> list[Block]:
     """One page of the person's campaigns (a block each: status and candidates by status), the count
-    ("Campaigns 1–20 of 57") and Previous / Next, whose values are offsets the handler re-checks."""
+    ("Campaigns 1–20 of 57") with the filter beside it, and Previous / Next, whose values are offsets
+    (and the filter) the handler re-checks."""
     if not page.total and not page.show:
         return [SectionBlock(text=MarkdownTextObject(
             text="You have no campaigns yet. Create one with `/outreach campaign new`."), accessory=_filter(page))]
     if not page.total:
         return [SectionBlock(text=MarkdownTextObject(text=f"You have no{_kept(page)} campaigns."),
                              accessory=_filter(page))]
+    title = f"{page.show.capitalize()} campaigns" if page.show else "Campaigns"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
-        text=f"*{_kept(page).strip().capitalize() or 'Campaigns'}{' campaigns' if page.show else ''} "
-             f"{page.first}–{page.last} of {page.total}*, the newest first"), accessory=_filter(page))]
+        text=f"*{title} {page.first}–{page.last} of {page.total}*, the newest first"), accessory=_filter(page))]
     for campaign in page.campaigns:
         status = (f"{ARCHIVED} · #{campaign.id}" if campaign.archived else CAMPAIGN_STATUS[campaign.status.value]) \
             + (f" ({campaign.pause_reason})" if campaign.pause_reason else "")
