@@ -360,7 +360,8 @@ def act_on_candidate(ack: Ack, body: dict[str, Any], context: BoltContext, clien
             elif choice.action == "remove":
                 view = remove_candidate_modal(enrollment_id=enrollment.id, candidate=enrollment.candidate.name,
                                               campaign=enrollment.campaign.name,
-                                              planned=campaign_lifecycle.planned_for(session, enrollment))
+                                              planned=campaign_lifecycle.planned_for(session, enrollment),
+                                              draft=enrollment.campaign.status == CampaignStatus.DRAFT)
             else:
                 candidate = enrollment.candidate
                 view = candidate_modal(

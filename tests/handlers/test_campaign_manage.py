@@ -191,3 +191,35 @@ def test_remove_by_name_and_the_last_one_finishes_the_campaign(
     assert "Archive" in _buttons(_message(workspace).blocks)
     assert rita.slash(COMMAND, "campaign remove Backend Q4 Cy Diaz").ok
     assert "their sequence has ended already" in rita.ephemerals()[-1].text
+
+
+def test_removing_from_a_draft_says_they_just_leave_its_list(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _sequence_and_mailbox(runtime, clock)
+    _create(rita)
+    _add_pasted(rita)
+    rita.click(Action.UPLOAD_CONFIRM.value)
+    ana = _enrollment(runtime, "Ana Lima")
+    message = _message(workspace)
+    block = next(b for b in message.blocks if b.get("accessory", {}).get("type") == "overflow"
+                 and any(o["value"] == f"remove:{ana.id}" for o in b["accessory"]["options"]))
+    rita.click(Action.CANDIDATE_MENU.value, in_message=message, block_id=block["block_id"],
+               selected_option_value=f"remove:{ana.id}")
+    assert "It has not started, so they just leave its list" in render_view(workspace.open_views(RITA)[-1])
+    assert rita.submit().ok
+    shown = render_blocks(_message(workspace).blocks)
+    assert "Ana Lima" not in shown and "1 candidate" in shown
+
+
+def test_a_refused_removal_replaces_the_confirm_with_why(
+        rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
+    _started_with_three(rita, runtime, clock)
+    ana = _enrollment(runtime, "Ana Lima")
+    message = _message(workspace)
+    block = next(b for b in message.blocks if b.get("accessory", {}).get("type") == "overflow"
+                 and any(o["value"] == f"remove:{ana.id}" for o in b["accessory"]["options"]))
+    rita.click(Action.CANDIDATE_MENU.value, in_message=message, block_id=block["block_id"],
+               selected_option_value=f"remove:{ana.id}")
+    assert rita.slash(COMMAND, "campaign remove Backend Q4 Ana Lima").ok  # removed meanwhile, by name
+    assert rita.submit().ok
+    assert "their sequence has ended already" in render_view(workspace.open_views(RITA)[-1])
