@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences, sharing
+from handlers import campaign_manage, campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences, sharing
 from handlers.context import acting_user_middleware, runtime_middleware
 
 
@@ -18,6 +18,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     mailboxes.register(app, router)
     sequences.register(app, router)
     campaigns.register(app, router)
+    campaign_manage.register(app, router)
     sending.register(app, router)
     replies.register(app)
     delegations.register(app, router)

@@ -22,7 +22,7 @@ from bot.db import transaction
 from bot.errors import UserError
 from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
-from bot.services import access, candidate_rows, candidate_uploads
+from bot.services import access, campaign_lifecycle, candidate_rows, candidate_uploads
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
@@ -53,6 +53,7 @@ from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, action_v
 from handlers.slack import Slack
 from handlers.upload_progress import add_upload
 from handlers.view_state import value_of
+from handlers.views.campaign_manage import remove_candidate_modal
 from handlers.views.campaigns import (
     CampaignChoices,
     PausedCampaign,
@@ -342,7 +343,8 @@ def resume_chosen(ack: Ack, view: dict[str, Any], context: BoltContext, client: 
 # ---- one candidate ---------------------------------------------------------------------------
 def act_on_candidate(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
                      respond: Respond) -> None:
-    """A candidate's menu on the campaign message: pause, resume, or edit (a modal)."""
+    """A candidate's menu on the campaign message: pause, resume, edit (a modal), or remove (a modal to
+    confirm; handlers/campaign_manage.py takes its submission)."""
     ack()
     runtime, slack = runtime_of(context), Slack(client)
     choice = CandidateChoice.load(action_value(body))
@@ -355,6 +357,11 @@ def act_on_candidate(ack: Ack, body: dict[str, Any], context: BoltContext, clien
                 pause_candidate(session, enrollment=enrollment, clock=runtime.clock)
             elif choice.action == "resume":
                 resume_candidate(session, enrollment=enrollment, clock=runtime.clock, rng=runtime.rng)
+            elif choice.action == "remove":
+                view = remove_candidate_modal(enrollment_id=enrollment.id, candidate=enrollment.candidate.name,
+                                              campaign=enrollment.campaign.name,
+                                              planned=campaign_lifecycle.planned_for(session, enrollment),
+                                              draft=enrollment.campaign.status == CampaignStatus.DRAFT)
             else:
                 candidate = enrollment.candidate
                 view = candidate_modal(
@@ -412,9 +419,9 @@ def page_campaign_list(ack: Ack, body: dict[str, Any], context: BoltContext, res
     """Previous / Next under the list: the same ephemeral, redrawn through the response_url. The
     value is only an offset: the page is read again for whoever clicked, and clamped."""
     ack()
-    offset = Offset.load(action_value(body)).offset
+    shown = Offset.load(action_value(body))
     with acting(context) as (session, user):
-        page = campaign_page(session, user=user, offset=offset)
+        page = campaign_page(session, user=user, offset=shown.offset, show=shown.show)
     respond(replace_original=True, text=campaign_list_text(page), blocks=campaign_list_blocks(page))
 
 

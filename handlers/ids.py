@@ -18,6 +18,8 @@ class Callback(str, Enum):
     CANDIDATES_ADD = "campaign.candidates"
     CANDIDATE_EDIT = "campaign.candidate"
     RESUME = "campaign.resume"
+    # managing campaigns (handlers/campaign_manage.py)
+    CANDIDATE_REMOVE = "campaign.candidate_remove"  # the confirm of "Remove from campaign"; metadata: the enrollment id
 
 
 class Action(str, Enum):
@@ -64,7 +66,11 @@ class Action(str, Enum):
     DELEGATION_REVOKE = "delegation.revoke"
     DELEGATION_REPLIES = "delegation.replies"  # value "<id>:on" or "<id>:off"
     SHARE_REVOKE = "campaign.share_revoke"  # value: "<campaign id>:<user id>"
-    CANDIDATE_MENU = "campaign.candidate_menu"  # overflow; option values "pause:<id>", "resume:<id>", "edit:<id>"
+    CANDIDATE_MENU = "campaign.candidate_menu"  # overflow; option values "pause:<id>", "resume:<id>", "edit:<id>", "remove:<id>"
+    # managing campaigns (handlers/campaign_manage.py)
+    CAMPAIGN_ARCHIVE = "campaign.archive"  # value: the campaign id
+    CAMPAIGN_DELETE = "campaign.delete"  # value: the campaign id (a draft's)
+    CAMPAIGN_LIST_FILTER = "campaign.list_filter"  # a select on the campaign list; option values "<status>" or "all"
 
 
 class Block(str, Enum):

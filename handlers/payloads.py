@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import UserError
+from bot.services.campaign_list import Show
 
 STALE = ("That button no longer matches anything the bot knows (an old message, or one that was "
          "changed): use the newest message, or run the command again.")
@@ -72,7 +73,7 @@ class ShareTarget(Payload):
 class CandidateChoice(Payload):
     """An option of a candidate's "…" menu."""
 
-    action: Literal["pause", "resume", "edit"]
+    action: Literal["pause", "resume", "edit", "remove"]
     enrollment: int
 
 
@@ -96,7 +97,10 @@ class TemplateStep(Payload):
 
 
 class Offset(Payload):
+    """A page of the campaign list: where it starts, and its filter (none: all but the archived)."""
+
     offset: int
+    show: Show | None = None
 
 
 J = TypeVar("J", bound="JsonPayload")

@@ -117,8 +117,9 @@ def changeable_by(user: User) -> ColumnElement[bool]:
 
 
 def visible_campaigns(session: Session, user: User) -> list[Campaign]:
-    """The user's own campaigns first, then those shared with them or sent from their mailbox; newest first."""
-    return list(session.scalars(select(Campaign).where(visible_to(user)).order_by(
+    """The user's own campaigns first, then those shared with them or sent from their mailbox; newest
+    first. Archived ones are left out (`/outreach campaigns archived` lists them)."""
+    return list(session.scalars(select(Campaign).where(visible_to(user), Campaign.archived_at.is_(None)).order_by(
         case((Campaign.owner_id == user.id, 0), else_=1), Campaign.created_at.desc(), Campaign.id.desc())))
 
 
@@ -168,8 +169,10 @@ def find(session: Session, *, user: User, name: str, need: Need = Need.SEE) -> A
         raise UserError("Name the campaign, e.g. `/outreach when Backend Q4`.")
     query = select(Campaign).where(visible_to(user))
     # The name first (a campaign named "2025" is not campaign 2025), folded by the database as the
-    # unique index folds it; the number only when no visible campaign has that name.
-    found = session.scalar(query.where(func.lower(Campaign.name) == func.lower(name)).order_by(
+    # unique index folds it; by name an archived campaign is gone (its name may be someone's again).
+    # The number only when no visible campaign has that name; by number an archived one is there.
+    found = session.scalar(query.where(func.lower(Campaign.name) == func.lower(name),
+                                       Campaign.archived_at.is_(None)).order_by(
         case((Campaign.owner_id == user.id, 0), else_=1), Campaign.id.desc()).limit(1))
     if found is None and name.isdigit() and len(name) < 19:
         found = session.scalar(query.where(Campaign.id == int(name)))

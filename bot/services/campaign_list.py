@@ -1,5 +1,6 @@
 """A page of the campaigns a person sees, each with its candidates counted by status: what
-`/outreach status` with no argument lists.
+`/outreach status` with no argument and `/outreach campaigns [status]` list. A filter keeps one
+status, or the archived ones; without one, every campaign but the archived.
 
 Two statements whatever the number of campaigns (the page, with the total as a window count; then
 the counts per status of that page's campaigns), so the answer fits Slack's 3-second ack at
@@ -8,11 +9,13 @@ hundreds of campaigns. Read-only and Slack-free; handlers/views/campaigns.py dra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
+from bot.errors import UserError
 from bot.models import (
     Campaign,
     CampaignStatus,
@@ -29,6 +32,31 @@ from bot.services.campaigns import PAUSE_REASONS
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 40  # a campaign is one block, and a message holds 50
 
+# What a list may keep (none: every campaign but the archived ones).
+Show = Literal["draft", "scheduled", "active", "paused", "finished", "archived"]
+SHOWS: tuple[str, ...] = get_args(Show)
+
+
+def read_show(word: str) -> Show | None:
+    """The filter typed after `/outreach campaigns`: a status, `archived`, or nothing (or `all`)."""
+    word = word.strip().lower()
+    if word in ("", "all"):
+        return None
+    if word not in SHOWS:
+        shown = word if len(word) <= 40 else word[:40] + "…"
+        raise UserError(f"'{shown}' is not a campaign status: use one of {', '.join(SHOWS)}, or nothing for all "
+                        "but the archived.")
+    return word  # type: ignore[return-value]
+
+
+def _kept(show: Show | None) -> ColumnElement[bool]:
+    live = Campaign.archived_at.is_(None)
+    if show is None:
+        return live
+    if show == "archived":
+        return Campaign.archived_at.is_not(None)
+    return live & (Campaign.status == CampaignStatus(show))
+
 
 @dataclass(frozen=True)
 class CampaignSummary:
@@ -38,6 +66,7 @@ class CampaignSummary:
     pause_reason: str | None  # how PAUSE_REASONS says it
     counts: dict[EnrollmentStatus, int]
     owner: str | None = None  # whose it is, when not the reader's own (shared, or sent from their mailbox)
+    archived: bool = False
 
     @property
     def total(self) -> int:
@@ -49,7 +78,8 @@ class CampaignPage:
     campaigns: list[CampaignSummary]
     offset: int  # of the first campaign shown, from 0
     limit: int
-    total: int  # every campaign the person sees
+    total: int  # every campaign the person sees (that the filter keeps)
+    show: Show | None = None  # the filter
 
     @property
     def first(self) -> int:
@@ -69,14 +99,17 @@ class CampaignPage:
         return self.last if self.last < self.total else None
 
 
-def campaign_page(session: Session, *, user: User, offset: int, limit: int = PAGE_SIZE) -> CampaignPage:
-    """The person's campaigns from `offset` (newest first), at most `limit` of them. An offset past
-    the end gives the last page, and a negative one the first: offsets come back from buttons."""
+def campaign_page(session: Session, *, user: User, offset: int, limit: int = PAGE_SIZE,
+                  show: Show | None = None) -> CampaignPage:
+    """The person's campaigns from `offset` (newest first), at most `limit` of them, kept by `show`
+    (every one but the archived when None). An offset past the end gives the last page, and a
+    negative one the first: offsets come back from buttons."""
     limit = min(max(limit, 1), MAX_PAGE_SIZE)
     offset = min(max(offset, 0), 2**31 - 1)  # any number a button may bring back is a valid SQL OFFSET
-    visible = access.visible_to(user)  # theirs, shared with them, or sent from their mailbox
+    visible = access.visible_to(user) & _kept(show)  # theirs, shared with them, or sent from their mailbox
     page = select(Campaign.id, Campaign.name, Campaign.status, Campaign.pause_reason, Campaign.owner_id,
-                  Campaign.paused_by_id, User.name.label("owner"), func.count().over().label("total")) \
+                  Campaign.paused_by_id, Campaign.archived_at, User.name.label("owner"),
+                  func.count().over().label("total")) \
         .join(User, User.id == Campaign.owner_id).where(visible) \
         .order_by(Campaign.created_at.desc(), Campaign.id.desc())
     rows = session.execute(page.offset(offset).limit(limit)).all()
@@ -94,8 +127,9 @@ def campaign_page(session: Session, *, user: User, offset: int, limit: int = PAG
     return CampaignPage(
         campaigns=[CampaignSummary(id=row.id, name=row.name, status=row.status,
                                    pause_reason=_pause_reason(row, user), counts=counts[row.id],
-                                   owner=row.owner if row.owner_id != user.id else None) for row in rows],
-        offset=offset, limit=limit, total=int(rows[0].total) if rows else 0)
+                                   owner=row.owner if row.owner_id != user.id else None,
+                                   archived=row.archived_at is not None) for row in rows],
+        offset=offset, limit=limit, total=int(rows[0].total) if rows else 0, show=show)
 
 
 def _pause_reason(row: Any, user: User) -> str | None:

@@ -35,6 +35,7 @@ STATUS_LABELS = {
     EnrollmentStatus.REPLIED: "Replied (ended)",
     EnrollmentStatus.BOUNCED: "Bounced (ended)",
     EnrollmentStatus.FINISHED: "Finished",
+    EnrollmentStatus.REMOVED: "Removed",  # taken out by the recruiter; what was sent stays
 }
 
 
@@ -72,6 +73,7 @@ class CampaignStatusView:
     may_pause: bool = True
     may_change: bool = True
     shares: tuple[access.ShareLine, ...] = ()
+    archived: bool = False  # a finished campaign its owner archived: shown without buttons
 
     @property
     def total(self) -> int:
@@ -132,4 +134,5 @@ def campaign_status(session: Session, campaign: Campaign, *, page: int = 0,
         candidates=lines, page=page, pages=pages, next_sends=sends, planned=planned,
         owner=campaign.owner.name, role=viewer.role, may_pause=viewer.may(access.Need.PAUSE),
         may_change=viewer.may(access.Need.CHANGE),
-        shares=tuple(access.shares_of(session, campaign)) if viewer.may(access.Need.SHARE) else ())
+        shares=tuple(access.shares_of(session, campaign)) if viewer.may(access.Need.SHARE) else (),
+        archived=campaign.archived_at is not None)

@@ -19,7 +19,7 @@ An outbound row (one step to one address):
 |---|---|---|
 | (new) | pending | the planner inserts it (scheduling.planner): at Start, after a send, on resume, on a bounce |
 | pending, due | sending, claimed by a worker with a lease | `claim_rows` ← scheduling.claims, in bulk |
-| pending | cancelled | `cancel_planned` ← bot.services.replies: the candidate replied or bounced |
+| pending | cancelled | `cancel_planned` ← bot.services.replies: the candidate replied or bounced; bot.services.campaign_lifecycle: removed |
 | sending, claimed by w | sent | `mark_sent` ← scheduling.record_sent, in bulk: accepted, or found by a check |
 | sending, claimed by w | pending, or cancelled if the candidate's sequence ended | `release` ← scheduling.claims: withdrawn at the last look, the attempt given back; `back_to_pending` ← scheduling.outcomes: rate limited, reconnect needed, not found when checked |
 | sending, claimed by w | failed | `fail` ← scheduling.outcomes: a permanent refusal, or given up after the last attempt |
@@ -51,6 +51,7 @@ An enrollment (one candidate in one campaign):
 | a bounce moves on to another address | OPEN | in progress / not started | `move` ← bot.services.replies |
 | a reply or a final bounce | OPEN | replied / bounced | `end` ← bot.services.replies |
 | the owner's correction "that was an auto-reply" | replied | out of office | `move` ← bot.services.replies |
+| removed from the campaign by the owner or an edit share | SENDS, paused | removed (ended) | `move` ← bot.services.campaign_lifecycle |
 """
 from __future__ import annotations
 

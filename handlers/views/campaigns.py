@@ -33,7 +33,8 @@ from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
 from bot.models import CampaignStatus, EnrollmentStatus
-from bot.services.campaign_list import AdminLine, CampaignPage
+from bot.services.campaign_lifecycle import REMOVABLE
+from bot.services.campaign_list import SHOWS, AdminLine, CampaignPage
 from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine
 from bot.services.access import Role
 from bot.services.campaigns import PlannedSend
@@ -129,6 +130,7 @@ def campaign_modal(choices: CampaignChoices) -> View:
 CAMPAIGN_STATUS = {"draft": ":memo: Draft", "scheduled": ":hourglass_flowing_sand: Scheduled",
                    "active": ":arrow_forward: Active", "paused": ":double_vertical_bar: Paused",
                    "finished": ":checkered_flag: Finished"}
+ARCHIVED = ":file_cabinet: Archived"
 
 
 def _button(text: str, action: Action, value: str, style: str | None = None) -> ButtonElement:
@@ -136,6 +138,7 @@ def _button(text: str, action: Action, value: str, style: str | None = None) -> 
 
 
 def _candidate_block(line: CandidateLine, zone: ZoneInfo, may_change: bool) -> SectionBlock:
+    """A candidate's line and its menu; `may_change` is False for a view-only share and an archived campaign."""
     text = f"*{line.name}* · {line.label}"
     if line.address:
         text += f" · {line.address}"
@@ -150,6 +153,8 @@ def _candidate_block(line: CandidateLine, zone: ZoneInfo, may_change: bool) -> S
         menu.append(Option(value=CandidateChoice(action="resume", enrollment=line.enrollment_id).dump(), label="Resume this candidate"))
     if may_change and (line.status.sends or line.status == EnrollmentStatus.PAUSED):
         menu.append(Option(value=CandidateChoice(action="edit", enrollment=line.enrollment_id).dump(), label="Address and fields for this campaign"))
+    if may_change and line.status in REMOVABLE:  # confirmed in a modal (handlers/campaign_manage.py)
+        menu.append(Option(value=CandidateChoice(action="remove", enrollment=line.enrollment_id).dump(), label="Remove from campaign"))
     return SectionBlock(text=MarkdownTextObject(text=text), accessory=OverflowMenuElement(
         action_id=Action.CANDIDATE_MENU.value, options=menu) if menu else None)
 
@@ -179,7 +184,7 @@ def _share_blocks(view: CampaignStatusView) -> list[Block]:
 
 def campaign_blocks(view: CampaignStatusView) -> list[Block]:
     zone = ZoneInfo(view.timezone)
-    status = CAMPAIGN_STATUS[view.status.value]
+    status = ARCHIVED if view.archived else CAMPAIGN_STATUS[view.status.value]
     if view.pause_reason:
         status += f" ({view.pause_reason})"
     summary = (f"{status} · sequence *{view.sequence}* ({counted(view.steps, 'step')}) · from {view.mailbox}"
@@ -204,12 +209,17 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
         buttons.append(_button("Resume", Action.CAMPAIGN_RESUME, value, "primary"))
     if view.may_change:
         buttons.append(_button("Add candidates", Action.CAMPAIGN_ADD_CANDIDATES, value))
+    buttons += _lifecycle_buttons(view, value)
+    if view.archived:  # history only: nothing left to do on it
+        buttons = []
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text="Archived: kept with its history. `/outreach campaigns archived` lists it.")]))
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     blocks += _share_blocks(view)
     if view.candidates:
         blocks.append(DividerBlock())
-        blocks += [_candidate_block(line, zone, view.may_change) for line in view.candidates]
+        blocks += [_candidate_block(line, zone, view.may_change and not view.archived) for line in view.candidates]
     if view.pages > 1:
         pager = []  # action ids differ within a block: CAMPAIGN_PAGE + ".previous" / ".next"
         if view.page > 0:
@@ -229,26 +239,63 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
     return blocks
 
 
+def _lifecycle_buttons(view: CampaignStatusView, value: str) -> list[ButtonElement]:
+    """The owner's end-of-life buttons: Archive a finished campaign, Delete a draft (after a confirm)."""
+    if view.role != Role.OWNER or view.archived:
+        return []
+    if view.status == CampaignStatus.FINISHED:
+        return [_button("Archive", Action.CAMPAIGN_ARCHIVE, value)]
+    if view.status == CampaignStatus.DRAFT:
+        return [ButtonElement(
+            text="Delete draft", action_id=Action.CAMPAIGN_DELETE.value, value=value, style="danger",
+            confirm=ConfirmObject(title="Delete this draft?", confirm="Delete", deny="Keep it", style="danger", text=(
+                f"*{view.name[:100]}* and its list of {counted(view.total, 'candidate')} are deleted. The candidates "
+                "stay in your organisation, for other campaigns.")))]
+    return []
+
+
 def _mrkdwn_escaped(text: str) -> str:
     """A name shown in mrkdwn: Slack reads &, < and > as markup unless escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+SHOW_LABELS = {"": "All but archived", **{show: show.capitalize() for show in SHOWS}}
+
+
+def _kept(page: CampaignPage) -> str:
+    """The filter in words: "" for the default list, " archived" / " paused"…"""
+    return f" {page.show}" if page.show else ""
+
+
 def campaign_list_text(page: CampaignPage) -> str:
-    return f"Your campaigns {page.first}–{page.last} of {page.total}" if page.total else "You have no campaigns yet."
+    if page.total:
+        return f"Your{_kept(page)} campaigns {page.first}–{page.last} of {page.total}"
+    return f"You have no{_kept(page)} campaigns." if page.show else "You have no campaigns yet."
+
+
+def _filter(page: CampaignPage) -> StaticSelectElement:
+    """Which campaigns the list keeps; a pick redraws it (handlers/campaign_manage.py)."""
+    options = [Option(value=show or "all", label=label) for show, label in SHOW_LABELS.items()]
+    return StaticSelectElement(action_id=Action.CAMPAIGN_LIST_FILTER.value, options=options,
+                               initial_option=options[[*SHOW_LABELS].index(page.show or "")])
 
 
 def campaign_list_blocks(page: CampaignPage) -> list[Block]:
     """One page of the person's campaigns (a block each: status and candidates by status), the count
-    ("Campaigns 1–20 of 57") and Previous / Next, whose values are offsets the handler re-checks."""
-    if not page.total:
+    ("Campaigns 1–20 of 57") with the filter beside it, and Previous / Next, whose values are offsets
+    (and the filter) the handler re-checks."""
+    if not page.total and not page.show:
         return [SectionBlock(text=MarkdownTextObject(
-            text="You have no campaigns yet. Create one with `/outreach campaign new`."))]
+            text="You have no campaigns yet. Create one with `/outreach campaign new`."), accessory=_filter(page))]
+    if not page.total:
+        return [SectionBlock(text=MarkdownTextObject(text=f"You have no{_kept(page)} campaigns."),
+                             accessory=_filter(page))]
+    title = f"{page.show.capitalize()} campaigns" if page.show else "Campaigns"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
-        text=f"*Campaigns {page.first}–{page.last} of {page.total}*, the newest first"))]
+        text=f"*{title} {page.first}–{page.last} of {page.total}*, the newest first"), accessory=_filter(page))]
     for campaign in page.campaigns:
-        status = CAMPAIGN_STATUS[campaign.status.value] + (f" ({campaign.pause_reason})" if campaign.pause_reason
-                                                          else "")
+        status = (f"{ARCHIVED} · #{campaign.id}" if campaign.archived else CAMPAIGN_STATUS[campaign.status.value]) \
+            + (f" ({campaign.pause_reason})" if campaign.pause_reason else "")
         counts = " · ".join(f"{STATUS_LABELS[s]}: {campaign.counts[s]}" for s in STATUS_LABELS
                             if campaign.counts.get(s))
         people = f"{campaign.total} candidate{'' if campaign.total == 1 else 's'}" + (f": {counts}" if counts else "")
@@ -258,13 +305,15 @@ def campaign_list_blocks(page: CampaignPage) -> list[Block]:
     pager = []  # action ids differ within the block: CAMPAIGN_LIST_PAGE + ".previous" / ".next"
     if page.previous_offset is not None:
         pager.append(ButtonElement(text="Previous", action_id=f"{Action.CAMPAIGN_LIST_PAGE.value}.previous",
-                                   value=Offset(offset=page.previous_offset).dump()))
+                                   value=Offset(offset=page.previous_offset, show=page.show).dump()))
     if page.next_offset is not None:
         pager.append(ButtonElement(text="Next", action_id=f"{Action.CAMPAIGN_LIST_PAGE.value}.next",
-                                   value=Offset(offset=page.next_offset).dump()))
+                                   value=Offset(offset=page.next_offset, show=page.show).dump()))
     if pager:
         blocks.append(ActionsBlock(elements=pager))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text="`/outreach status &lt;campaign&gt;` shows one in full.")]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=(
+        "`/outreach status &lt;number&gt;` shows an archived one in full." if page.show == "archived"
+        else "`/outreach status &lt;campaign&gt;` shows one in full."))]))
     return blocks
 
 

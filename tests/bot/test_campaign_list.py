@@ -1,18 +1,20 @@
 """campaign_page: a page of the campaigns a person sees, newest first, counted by candidate status,
-from two statements however many campaigns there are; offsets from buttons are clamped."""
+from two statements however many campaigns there are (filtered or not); offsets from buttons are clamped."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, event, select, update
 
 from bot.clock import FakeClock
 from bot.db import transaction
+from bot.errors import UserError
 from bot.models import Campaign, CampaignStatus, Enrollment, EnrollmentStatus, Mailbox, PauseReason, User
 from bot.runtime import Runtime
-from bot.services.campaign_list import CampaignPage, campaign_page
+from bot.services.campaign_list import CampaignPage, Show, campaign_page, read_show
 from tests import factories
 
 
@@ -32,10 +34,11 @@ def _campaigns(runtime: Runtime, clock: FakeClock, count: int, *, slack_id: str 
     return ids
 
 
-def _page(runtime: Runtime, offset: int, limit: int = 20, slack_id: str = "U0RITA") -> CampaignPage:
+def _page(runtime: Runtime, offset: int, limit: int = 20, slack_id: str = "U0RITA",
+          show: Show | None = None) -> CampaignPage:
     with transaction(runtime.sessions) as session:
         user = session.scalars(select(User).where(User.slack_user_id == slack_id)).one()
-        return campaign_page(session, user=user, offset=offset, limit=limit)
+        return campaign_page(session, user=user, offset=offset, limit=limit, show=show)
 
 
 @contextmanager
@@ -96,11 +99,35 @@ def test_a_page_costs_two_selects_whatever_the_number_of_campaigns(
     with _selects(engine) as few:
         _page(runtime, 0)
     _campaigns(runtime, clock, 55, candidates=2)
+    with transaction(runtime.sessions, write=True) as session:  # a third paused, a tenth archived
+        ids = session.scalars(select(Campaign.id).order_by(Campaign.id)).all()
+        session.execute(update(Campaign).where(Campaign.id.in_(ids[::3])).values(status=CampaignStatus.PAUSED))
+        session.execute(update(Campaign).where(Campaign.id.in_(ids[1::10])).values(
+            status=CampaignStatus.FINISHED, archived_at=clock.now()))
     with _selects(engine) as many:
         page = _page(runtime, 20)
-    assert page.total == 60 and len(page.campaigns) == 20
+    with _selects(engine) as filtered:
+        paused = _page(runtime, 0, show="paused")
+    assert page.total == 54 and len(page.campaigns) == 20
+    assert paused.total == 20 - 2 and {c.status for c in paused.campaigns} == {CampaignStatus.PAUSED}
     user_lookup = 1
-    assert len(few) == len(many) == user_lookup + 2, many
+    assert len(few) == len(many) == len(filtered) == user_lookup + 2, many
+
+
+def test_the_filter_keeps_one_status_or_the_archived_and_the_default_leaves_out_the_archived(
+        runtime: Runtime, clock: FakeClock) -> None:
+    ids = _campaigns(runtime, clock, 4)
+    with transaction(runtime.sessions, write=True) as session:
+        session.execute(update(Campaign).where(Campaign.id.in_(ids[:2])).values(status=CampaignStatus.FINISHED))
+        session.execute(update(Campaign).where(Campaign.id == ids[0]).values(archived_at=clock.now()))
+    shown = {show: [c.name for c in _page(runtime, 0, show=show).campaigns]
+             for show in (None, "draft", "finished", "archived", "active")}
+    assert shown == {None: ["U0RITA 003", "U0RITA 002", "U0RITA 001"], "draft": ["U0RITA 003", "U0RITA 002"],
+                     "finished": ["U0RITA 001"], "archived": ["U0RITA 000"], "active": []}
+    assert _page(runtime, 0, show="archived").show == "archived"
+    assert [read_show(w) for w in ("", " ALL ", "Paused", "archived")] == [None, None, "paused", "archived"]
+    with pytest.raises(UserError, match="not a campaign status: use one of draft, scheduled"):
+        read_show("closed")
 
 
 def test_someone_without_campaigns_gets_an_empty_page(runtime: Runtime, clock: FakeClock) -> None:

@@ -209,6 +209,11 @@ ROWS: list[Row] = [
     Row(("command", "delegations"), _slash(lambda w: "delegations"), NONE),
     Row(("command", "share"), _slash(lambda w: f"share Backend Q4 Secret <@{OMAR}|omar> edit"), CHANGES),
     Row(("command", "unshare"), _slash(lambda w: f"unshare Backend Q4 Secret <@{HANA}|hana>"), CHANGES),
+    Row(("command", "campaigns"), _slash(lambda w: "campaigns"), SHOWS),
+    Row(("command", "campaigns"), _slash(lambda w: "campaigns paused"), SHOWS),
+    Row(("command", "campaign archive"), _slash(lambda w: f"campaign archive {w.campaign}"), SHOWS),  # refused, naming it
+    Row(("command", "campaign delete"), _slash(lambda w: "campaign delete Draft D3 Secret"), CHANGES),
+    Row(("command", "campaign remove"), _slash(lambda w: "campaign remove Backend Q4 Secret Zed Secretname"), CHANGES),
     # buttons and menus, carrying Rita's ids
     Row(("action", Action.OPEN_CONNECT.value), _click(Action.OPEN_CONNECT.value), NONE),
     Row(("action", Action.RECONNECT.value), _click(Action.RECONNECT.value, lambda w: str(w.mailbox)), NONE),
@@ -245,6 +250,12 @@ ROWS: list[Row] = [
     Row(("action", Action.UPLOAD_DISCARD.value), _click(Action.UPLOAD_DISCARD.value, lambda w: str(w.upload)), CHANGES),
     Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"pause:{w.enrollment}"), CHANGES),
     Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"edit:{w.enrollment}"), SHOWS),
+    Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"remove:{w.enrollment}"), SHOWS),  # the confirm
+    Row(("action", Action.CAMPAIGN_LIST_FILTER.value), _menu(lambda w: "all", Action.CAMPAIGN_LIST_FILTER.value), SHOWS),
+    Row(("action", Action.CAMPAIGN_ARCHIVE.value), _click(Action.CAMPAIGN_ARCHIVE.value, lambda w: str(w.campaign)),
+        SHOWS),  # refused for Rita too (still running), naming it
+    Row(("action", Action.CAMPAIGN_DELETE.value), _click(Action.CAMPAIGN_DELETE.value, lambda w: str(w.campaign)),
+        SHOWS),  # refused for Rita too (started), naming it
     Row(("action", Action.SHARE_REVOKE.value), _click(Action.SHARE_REVOKE.value, lambda w: f"{w.campaign}:{w.hana}"),
         CHANGES),
     Row(("action", Action.REPLY_HANDLED.value), _click(Action.REPLY_HANDLED.value, lambda w: str(w.event)), CHANGES),
@@ -285,6 +296,8 @@ ROWS: list[Row] = [
         "paste": _text(F, "name\temail\nNew Person\tnew@corp.example")}, lambda w: str(w.campaign)), CHANGES),
     Row(("view", Callback.CANDIDATE_EDIT.value), _submit(Callback.CANDIDATE_EDIT, lambda w: {
         "new_kind": _pick(F, "work"), "fields": _text(F, "company: Stolen")}, lambda w: str(w.enrollment)), CHANGES),
+    Row(("view", Callback.CANDIDATE_REMOVE.value), _submit(Callback.CANDIDATE_REMOVE, lambda w: {},
+                                                           lambda w: str(w.enrollment)), CHANGES),
     Row(("view", Callback.RESUME.value), _submit(Callback.RESUME, lambda w: {"campaigns": _checks(F, str(w.paused))}),
         CHANGES),
     # events come from the person's own workspace only

@@ -39,7 +39,7 @@ from bot.local.demo.cast import (
 from bot.local.demo.transcript import buttons, home_text, indent, last_ephemeral_text, render_email, sent_at
 from bot.local.slack import BoltTarget, LocalSlack, Person, SkipClock, render_activity
 from bot.local.slack.model import Message as LocalMessage
-from bot.models import Campaign, CampaignStatus, PauseReason
+from bot.models import Campaign, CampaignStatus, Candidate, Enrollment, OutboundMessage, PauseReason
 from bot.runtime import Runtime, build_runtime
 from bot.slack_app import build_app
 from handlers.ids import Action
@@ -213,6 +213,7 @@ class Demo:
                           "finished" in home_text(self.ws) and "18 emails sent" in home_text(self.ws))
         self.lost_connection()
         self.campaign_in_slack()
+        self.removed_candidate()
         self.replies_and_bounces()
         self.teammate()
         self.delegation()
@@ -310,6 +311,34 @@ class Demo:
                                   for m in sent))
         self.expect.check("the campaign message was kept up to date: step 1 of 2 sent for both",
                           self._campaign_text().count("In progress (step 1 of 2 sent)") == 2)
+
+    def removed_candidate(self) -> None:
+        self.scene("Rita adds Noor to Platform Q1; her first email goes out")
+        self.rita.click("campaign.add_candidates", in_message=self._campaign_message("Platform Q1"))
+        self.rita.submit({"paste": "name,work email,company\nNoor Haddad,noor@work.example,Acme\n"})
+        self.rita.click("campaign.upload_confirm", in_message=self.rita.dm_messages()[-1])
+        self.pass_time(timedelta(minutes=45))
+        sent = self.new_mail()
+        self.show_slack()
+        self.expect.check("Noor's step 1 went out", [str(m["To"]) for m in sent] == ["noor@work.example"])
+
+        self.scene("Noor has taken another job: Rita removes her from the campaign, from the candidate menu")
+        message = self._campaign_message("Platform Q1")
+        block, option = next((b, o["value"]) for b in message.blocks if b.get("accessory", {}).get("type") == "overflow"
+                             and "Noor Haddad" in b["text"]["text"] for o in b["accessory"]["options"]
+                             if o["value"].startswith("remove:"))
+        self.rita.click("campaign.candidate_menu", in_message=message, block_id=block["block_id"],
+                        selected_option_value=option)
+        self.show_slack()
+        self.rita.submit()
+        self.show_slack()
+        history = self._history("Noor Haddad")
+        self.out.write("    Noor's emails, as the database keeps them: "
+                       + "; ".join(f"step {step} {status}" for step, status in history) + "\n")
+        self.expect.check("Noor shows Removed on the campaign message", "Noor Haddad* · Removed" in self._campaign_text())
+        self.expect.check("her planned step 2 is cancelled and her sent step 1 is kept",
+                          history == [(1, "sent"), (2, "cancelled")])
+        # Nothing more goes to Noor: the next scene's follow-ups go to Kai only.
 
     def replies_and_bounces(self) -> None:
         post, mailbox = self.post_office, "rita@acme.example"
@@ -482,6 +511,13 @@ class Demo:
         with transaction(self.runtime.sessions) as session:
             campaign = session.scalar(select(Campaign).where(Campaign.name == name))
             return (campaign.status, campaign.pause_reason) if campaign else None
+
+    def _history(self, candidate: str) -> list[tuple[int, str]]:
+        """Each of the candidate's emails in Platform Q1, by step: what was sent and what was cancelled."""
+        with transaction(self.runtime.sessions) as session:
+            return [(step, status.value) for step, status in session.execute(
+                select(OutboundMessage.step_position, OutboundMessage.status).join(Enrollment).join(Candidate)
+                .where(Candidate.name == candidate).order_by(OutboundMessage.step_position)).all()]
 
     def _labels(self, block: str) -> list[str]:
         view = self.ws.open_views(RITA)[-1]
