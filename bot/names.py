@@ -2,7 +2,7 @@
 "Dr. Pat O'Brien, Jr." is greeted "Hi Pat", not "Hi Dr.".
 
 A parse costs about 0.1 ms, and every send renders its candidate's name: a name of one or two
-plain words, neither a title, a suffix, a prefix nor a conjunction the parser knows, is split
+plain words, neither a title, a suffix (nor a roman numeral), a prefix nor a conjunction the parser knows, is split
 directly (the parser gives the same answer, a property test holds them together); anything else
 goes to the parser, remembered for the names seen most recently.
 """
@@ -18,12 +18,14 @@ _SPECIAL = (CONSTANTS.titles, CONSTANTS.suffix_acronyms, CONSTANTS.suffix_not_ac
             CONSTANTS.conjunctions)
 
 
+_ROMAN = CONSTANTS.regexes.roman_numeral
 _WORD = re.compile(r"[^\W_][\w'’-]*")  # letters and digits, inner apostrophes and hyphens: no "." or ",", no initial
 
 
 def _plain(word: str) -> bool:
     lowered = word.lower()
-    return len(word) > 1 and _WORD.fullmatch(word) is not None and not any(lowered in words for words in _SPECIAL)
+    return (len(word) > 1 and _WORD.fullmatch(word) is not None and not any(lowered in words for words in _SPECIAL)
+            and not _ROMAN.match(word))  # "IX" ends a name as a suffix, as "Jr" does
 
 
 def first_and_last(name: str) -> tuple[str, str]:
