@@ -115,9 +115,13 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
         raise UserError(f"'{campaign.name}' cannot start: a subject is one line, and these fields it reads hold a "
                         f"line break: {describe(broken, verb='reads')}. Put them on one line (for this campaign, "
                         "from the candidate's menu) or leave them out of the subjects.")
+    sending = [e.id for e in enrollments if e.status.sends]  # one paused in the draft waits for its Resume
+    if not sending:
+        raise UserError(f"'{campaign.name}' cannot start: every candidate in it is paused. Resume one from the "
+                        "candidate's menu first.")
     campaign.status = CampaignStatus.SCHEDULED
     campaign.started_at = clock.now()
-    planned = planner.plan_first_steps(session, [e.id for e in enrollments], rng=rng, now=clock.now())
+    planned = planner.plan_first_steps(session, sending, rng=rng, now=clock.now())
     mark_stale(session, [campaign.id])
     session.flush()
     return planned
