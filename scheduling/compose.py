@@ -76,7 +76,7 @@ def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> Ou
         subject = "Re: " + (item.thread_subject or templates.render(steps[1].subject, values, field="subject"))
     return OutgoingEmail(
         from_address=item.from_address, from_name=item.from_name or None, to_address=item.to_address,
-        subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,
+        to_name=item.candidate_name.strip() or None, subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,
         in_reply_to=item.in_reply_to, references=tuple((item.references or "").split()),
         thread_id=item.thread_id if item.in_reply_to else None, date=now,
     )
