@@ -22,7 +22,7 @@ from bot.db import transaction
 from bot.errors import UserError
 from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
-from bot.services import access, candidate_rows, candidate_uploads
+from bot.services import access, bulk_resume, candidate_rows, candidate_uploads
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
@@ -51,7 +51,8 @@ from handlers.files import download, file_info
 from handlers.ids import Action, Callback
 from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, action_value
 from handlers.slack import Slack
-from handlers.upload_progress import add_upload
+from handlers.bulk_resume import resume_with_progress
+from handlers.upload_progress import ProgressMessage, add_upload
 from handlers.view_state import value_of
 from handlers.views.campaigns import (
     CampaignChoices,
@@ -321,22 +322,25 @@ def open_resume_list(call: CommandCall) -> None:
 
 
 def resume_chosen(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    """The resume modal's submission: all or nothing."""
+    """The resume modal's submission: all checked before any resumes (one that cannot stops the rest);
+    several resume one by one with progress in the DM (handlers/bulk_resume.py)."""
     runtime = runtime_of(context)
     chosen = [int(v) for v in _value(view["state"]["values"], "campaigns") or []]
-    slack, resumed = Slack(client), []
+    slack = Slack(client)
     try:
-        with acting(context, write=True) as (session, user):
-            for campaign_id in chosen:  # all or nothing: one that cannot resume stops the rest
-                campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
-                resume_campaign(session, campaign=campaign, clock=runtime.clock, rng=runtime.rng)
-                resumed.append(campaign.id)
+        with acting(context) as (session, user):
+            campaigns = bulk_resume.chosen(session, user=user, campaign_ids=chosen)
+            slack_user = user.slack_user_id
     except UserError as error:
         ack(response_action="errors", errors={"campaigns": error.message})
         return
     ack()
-    for campaign_id in resumed:
-        campaign_message(runtime, slack, campaign_id)
+    progress = ProgressMessage(slack, slack.dm_channel(slack_user) if len(campaigns) > 1 else None, what="resume")
+    run = resume_with_progress(context, progress, campaigns)  # one alone: its campaign message says it
+    if run.failed and progress.channel is None:
+        slack.send_dm(slack_user, run.summary())
+    for campaign in run.resumed:
+        campaign_message(runtime, slack, campaign.id)
 
 
 # ---- one candidate ---------------------------------------------------------------------------
