@@ -53,6 +53,7 @@ from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, action_v
 from handlers.slack import Slack
 from handlers.bulk_resume import resume_with_progress
 from handlers.upload_progress import ProgressMessage, add_upload
+from handlers.views.uploads import reading_text
 from handlers.view_state import value_of
 from handlers.views.campaigns import (
     CampaignChoices,
@@ -173,8 +174,10 @@ def open_candidates_modal(ack: Ack, body: dict[str, Any], context: BoltContext, 
     Slack(client).open_modal(body["trigger_id"], view)
 
 
-def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaign_id: int | None) -> None:
-    """Keep what was read until the person confirms, and show them every problem by line."""
+def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaign_id: int | None,
+           progress: ProgressMessage | None = None) -> None:
+    """Keep what was read until the person confirms, and show them every problem by line (on the
+    message that showed the reading's progress, if any)."""
     runtime = runtime_of(context)
     with acting(context, write=True) as (session, user):
         campaign = access.campaign(session, user=user, campaign_id=campaign_id,
@@ -186,7 +189,11 @@ def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaig
                                 problems=[(p.line, p.message) for p in parsed.problems],
                                 merged=list(parsed.merged), encoding=parsed.encoding)
         slack_user = user.slack_user_id
-    slack.send_dm(slack_user, f"{source}: {counted(summary.good, 'candidate')} ready", upload_blocks(summary, targets))
+    text, blocks = f"{source}: {counted(summary.good, 'candidate')} ready", upload_blocks(summary, targets)
+    if progress is not None:
+        progress.update(text, blocks)
+    else:
+        slack.send_dm(slack_user, text, blocks)
 
 
 def read_candidates(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -219,15 +226,22 @@ def read_shared_file(event: dict[str, Any], context: BoltContext, client: WebCli
     """A CSV shared in the bot's DM: read it and ask which campaign it is for."""
     if not str(event.get("channel_id", "")).startswith("D") or event.get("user_id") != context.user_id:
         return  # files in channels are not for us; only the person's own DM with the bot
-    slack = Slack(client)
+    slack, clock = Slack(client), runtime_of(context).clock
+    progress = None
     try:
         shared = file_info(client, event["file_id"])
         if not shared.name.lower().endswith((".csv", ".txt", ".tsv")):
             return  # not a candidate list: say nothing about other files, and do not fetch them
-        _stage(slack, context, candidate_rows.read_csv(download(client, shared), source=shared.name),
-               shared.name, None)
+        progress = ProgressMessage(slack, event["channel_id"], what=f"reading {shared.name}")
+        progress.update(reading_text(shared.name))  # before the download: a large file takes a while
+        parsed = candidate_rows.read_csv(download(client, shared), source=shared.name, progress=lambda rows: (
+            progress.show(clock.now(), reading_text(shared.name, rows))))
+        _stage(slack, context, parsed, shared.name, None, progress)
     except UserError as error:
-        slack.send_dm(event["user_id"], f":warning: {error.message}")
+        if progress is not None:
+            progress.update(f":warning: {error.message}")
+        else:
+            slack.send_dm(event["user_id"], f":warning: {error.message}")
 
 
 def add_confirmed_upload(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
