@@ -120,6 +120,13 @@ class OutgoingEmail:
         return _MIME_HEAD + head.encode("ascii") + b"\r\n" + body.encode("ascii")
 
 
+def display_name(name: str | None) -> str | None:
+    """A person's name as a display name: None when empty, or when it holds a character no header can
+    carry (the address alone goes then: a name is no reason to fail a send)."""
+    name = (name or "").strip()
+    return name if name and not _HEADER_BREAKERS.search(name) else None
+
+
 def _address(name: str | None, address: str) -> str | Address:
     """The address with its display name, if any. Given in parts: parsing addr_spec costs 30 µs a send."""
     if not name:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot import templates
 from bot.models import (Campaign, Candidate, Enrollment, Mailbox, MailboxStatus, OutboundMessage, Provider,
                         SequenceStep, User)
-from providers.base import OutgoingEmail
+from providers.base import OutgoingEmail, display_name
 from providers.thread_index import thread_index
 from bot.services.delegations import grants
 from scheduling.bulk_rows import among
@@ -101,7 +101,7 @@ def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> Ou
     index = _thread_index(item) if item.provider == Provider.SMTP_IMAP else None
     return OutgoingEmail(
         from_address=item.from_address, from_name=item.from_name or None, to_address=item.to_address,
-        to_name=item.candidate_name.strip() or None, subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,
+        to_name=display_name(item.candidate_name), subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,
         in_reply_to=item.in_reply_to, references=tuple((item.references or "").split()),
         thread_id=item.thread_id if item.in_reply_to else None, date=now,
         thread_topic=topic if index else None, thread_index=index,

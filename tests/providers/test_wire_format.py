@@ -10,7 +10,7 @@ from email.utils import parseaddr
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from providers.base import OutgoingEmail, PermanentFailure, check_headers, header_line, policy_line
+from providers.base import OutgoingEmail, PermanentFailure, check_headers, display_name, header_line, policy_line
 
 words = st.one_of(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=90),  # the fast path
                   st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=90))
@@ -129,3 +129,8 @@ def test_an_address_that_is_not_one_plain_address_is_refused_before_sending() ->
                               message_id="<m1@agency.example>")
         with pytest.raises(PermanentFailure, match="To"):
             check_headers(email)
+
+
+def test_a_name_no_header_can_carry_is_left_out_rather_than_failing_the_send() -> None:
+    assert display_name("  Ana Lopez ") == "Ana Lopez"
+    assert display_name("Ana\nBcc: evil@x.example") is None and display_name("  ") is None and display_name(None) is None
