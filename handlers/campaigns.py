@@ -232,10 +232,13 @@ def read_shared_file(event: dict[str, Any], context: BoltContext, client: WebCli
         shared = file_info(client, event["file_id"])
         if not shared.name.lower().endswith((".csv", ".txt", ".tsv")):
             return  # not a candidate list: say nothing about other files, and do not fetch them
-        progress = ProgressMessage(slack, event["channel_id"], what=f"reading {shared.name}")
+        progress = shown = ProgressMessage(slack, event["channel_id"], what=f"reading {shared.name}")
         progress.update(reading_text(shared.name))  # before the download: a large file takes a while
-        parsed = candidate_rows.read_csv(download(client, shared), source=shared.name, progress=lambda rows: (
-            progress.show(clock.now(), reading_text(shared.name, rows))))
+
+        def read(rows: int) -> None:
+            shown.show(clock.now(), reading_text(shared.name, rows))
+
+        parsed = candidate_rows.read_csv(download(client, shared), source=shared.name, progress=read)
         _stage(slack, context, parsed, shared.name, None, progress)
     except UserError as error:
         if progress is not None:
