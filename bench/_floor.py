@@ -67,7 +67,7 @@ def floor(engine: Engine, rows: int, root: Path, breakdown: dict[str, float] | N
                 a = clock()
                 subject, body = work.render(name, fields)
                 b = clock()
-                data = work.mime(from_address, from_name, to_address, subject, body, message_id, now)
+                data = work.mime(from_address, from_name, to_address, name, subject, body, message_id, now)
                 d = clock()
                 work.write(from_address, data, f"thread-{message_id.strip('<>')}")
                 spent["render"] += b - a

@@ -15,11 +15,10 @@ import os
 import re
 import threading
 from datetime import datetime
-from email import charset
+from email import charset, policy
 from email.header import Header
-from email.mime.text import MIMEText
-from email.policy import compat32
-from email.utils import format_datetime, formataddr
+from email.headerregistry import Address
+from email.utils import format_datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,12 +32,32 @@ THREAD_HEADER = "X-Sandbox-Thread-Id"
 ID_HEADER = "X-Sandbox-Id"
 
 _UTF8_QP = charset.Charset("utf-8")
-_UTF8_QP.header_encoding = charset.QP
 _UTF8_QP.body_encoding = charset.QP
-_WIRE = compat32.clone(linesep="\r\n")
+_LINE = 76  # providers/base.py: the email package's compat32 policy at 76, names and subjects in a Header
+_WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=_LINE)
+_TEXT_HEADERS = frozenset({"From", "To", "Subject"})
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words with single spaces: written as is
 _MIME_HEAD = (b'Content-Type: text/plain; charset="utf-8"\r\nMIME-Version: 1.0\r\n'
               b"Content-Transfer-Encoding: quoted-printable\r\n")
+
+
+def _address(name: str | None, address: str) -> str | Address:
+    if not name:
+        return address
+    username, _, domain = address.rpartition("@")
+    return Address(name, username, domain)
+
+
+def _policy_line(name: str, value: str | Address) -> str:
+    if name not in _TEXT_HEADERS:
+        return _WIRE.fold(name, str(value))
+    if isinstance(value, Address) and not value.display_name.isascii():
+        words = Header(value.display_name, "utf-8", header_name=name)
+        words.append(f"<{value.addr_spec}>", "us-ascii")
+    else:
+        text = str(value)
+        words = Header(text, "us-ascii" if text.isascii() else "utf-8", header_name=name)
+    return _WIRE.fold(name, words)
 
 
 class SameWork:
@@ -60,20 +79,18 @@ class SameWork:
         return self._subject.render(values), self._body.render(values)
 
     @staticmethod
-    def mime(from_address: str, from_name: str | None, to_address: str, subject: str, body: str,
-             message_id: str, now: datetime) -> bytes:
-        """RFC 5322 text/plain, UTF-8, quoted-printable, CRLF. Headers that need neither encoding nor
-        folding are written directly; any other takes the email package's generator."""
-        headers = (("From", formataddr((from_name or "", from_address), charset="utf-8")), ("To", to_address),
+    def mime(from_address: str, from_name: str | None, to_address: str, to_name: str | None, subject: str,
+             body: str, message_id: str, now: datetime) -> bytes:
+        """RFC 5322 text/plain, UTF-8, quoted-printable, CRLF; From and To with their display names.
+        Headers that need neither encoding nor folding are written directly; any other by the email
+        package's policies, as providers/base.py does."""
+        headers = (("From", _address(from_name, from_address)), ("To", _address(to_name, to_address)),
                    ("Subject", subject), ("Message-ID", message_id), ("Date", format_datetime(now)))
-        if all(len(name) + 2 + len(value) <= 78 and _PLAIN_VALUE.fullmatch(value) for name, value in headers):
-            encoded = _UTF8_QP.body_encode(body).replace("\r\n", "\n").replace("\n", "\r\n")
-            head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-            return _MIME_HEAD + head.encode("ascii") + b"\r\n" + encoded.encode("ascii")
-        msg = MIMEText(body, "plain", _UTF8_QP)
-        for name, value in headers:
-            msg[name] = Header(value, "utf-8") if name == "Subject" and not value.isascii() else value
-        return msg.as_bytes(policy=_WIRE)
+        texts = [(name, str(value), value) for name, value in headers]
+        head = "".join(f"{name}: {text}\r\n" if len(name) + 2 + len(text) <= _LINE and _PLAIN_VALUE.fullmatch(text)
+                       else _policy_line(name, value) for name, text, value in texts)
+        encoded = _UTF8_QP.body_encode(body).replace("\r\n", "\n").replace("\n", "\r\n")
+        return _MIME_HEAD + head.encode("ascii") + b"\r\n" + encoded.encode("ascii")
 
     def write(self, address: str, data: bytes, thread_id: str) -> int:
         """Store `data` in the mailbox's Sent folder under the next number; returns the number."""
@@ -114,7 +131,7 @@ class SameWork:
     def send(self, from_address: str, from_name: str, to_address: str, candidate_name: str, fields: dict[str, Any],
              message_id: str, now: datetime) -> None:
         subject, body = self.render(candidate_name, fields)
-        data = self.mime(from_address, from_name, to_address, subject, body, message_id, now)
+        data = self.mime(from_address, from_name, to_address, candidate_name, subject, body, message_id, now)
         self.write(from_address, data, f"thread-{message_id.strip('<>')}")
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from bot.db import transaction
 from bot.errors import UserError
 from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
-from bot.services import access, campaign_lifecycle, candidate_rows, candidate_uploads
+from bot.services import access, bulk_resume, campaign_lifecycle, candidate_rows, candidate_uploads
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
@@ -51,7 +51,9 @@ from handlers.files import download, file_info
 from handlers.ids import Action, Callback
 from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, action_value
 from handlers.slack import Slack
-from handlers.upload_progress import add_upload
+from handlers.bulk_resume import resume_with_progress
+from handlers.upload_progress import ProgressMessage, add_upload
+from handlers.views.uploads import reading_text
 from handlers.view_state import value_of
 from handlers.views.campaign_manage import remove_candidate_modal
 from handlers.views.campaigns import (
@@ -173,8 +175,10 @@ def open_candidates_modal(ack: Ack, body: dict[str, Any], context: BoltContext, 
     Slack(client).open_modal(body["trigger_id"], view)
 
 
-def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaign_id: int | None) -> None:
-    """Keep what was read until the person confirms, and show them every problem by line."""
+def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaign_id: int | None,
+           progress: ProgressMessage | None = None) -> None:
+    """Keep what was read until the person confirms, and show them every problem by line (on the
+    message that showed the reading's progress, if any)."""
     runtime = runtime_of(context)
     with acting(context, write=True) as (session, user):
         campaign = access.campaign(session, user=user, campaign_id=campaign_id,
@@ -186,7 +190,11 @@ def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaig
                                 problems=[(p.line, p.message) for p in parsed.problems],
                                 merged=list(parsed.merged), encoding=parsed.encoding)
         slack_user = user.slack_user_id
-    slack.send_dm(slack_user, f"{source}: {counted(summary.good, 'candidate')} ready", upload_blocks(summary, targets))
+    text, blocks = f"{source}: {counted(summary.good, 'candidate')} ready", upload_blocks(summary, targets)
+    if progress is not None:
+        progress.update(text, blocks)
+    else:
+        slack.send_dm(slack_user, text, blocks)
 
 
 def read_candidates(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -219,15 +227,25 @@ def read_shared_file(event: dict[str, Any], context: BoltContext, client: WebCli
     """A CSV shared in the bot's DM: read it and ask which campaign it is for."""
     if not str(event.get("channel_id", "")).startswith("D") or event.get("user_id") != context.user_id:
         return  # files in channels are not for us; only the person's own DM with the bot
-    slack = Slack(client)
+    slack, clock = Slack(client), runtime_of(context).clock
+    progress = None
     try:
         shared = file_info(client, event["file_id"])
         if not shared.name.lower().endswith((".csv", ".txt", ".tsv")):
             return  # not a candidate list: say nothing about other files, and do not fetch them
-        _stage(slack, context, candidate_rows.read_csv(download(client, shared), source=shared.name),
-               shared.name, None)
+        progress = shown = ProgressMessage(slack, event["channel_id"], what=f"reading {shared.name}")
+        progress.update(reading_text(shared.name))  # before the download: a large file takes a while
+
+        def read(rows: int) -> None:
+            shown.show(clock.now(), reading_text(shared.name, rows))
+
+        parsed = candidate_rows.read_csv(download(client, shared), source=shared.name, progress=read)
+        _stage(slack, context, parsed, shared.name, None, progress)
     except UserError as error:
-        slack.send_dm(event["user_id"], f":warning: {error.message}")
+        if progress is not None:
+            progress.update(f":warning: {error.message}")
+        else:
+            slack.send_dm(event["user_id"], f":warning: {error.message}")
 
 
 def add_confirmed_upload(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -322,22 +340,25 @@ def open_resume_list(call: CommandCall) -> None:
 
 
 def resume_chosen(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    """The resume modal's submission: all or nothing."""
+    """The resume modal's submission: all checked before any resumes (one that cannot stops the rest);
+    several resume one by one with progress in the DM (handlers/bulk_resume.py)."""
     runtime = runtime_of(context)
     chosen = [int(v) for v in _value(view["state"]["values"], "campaigns") or []]
-    slack, resumed = Slack(client), []
+    slack = Slack(client)
     try:
-        with acting(context, write=True) as (session, user):
-            for campaign_id in chosen:  # all or nothing: one that cannot resume stops the rest
-                campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
-                resume_campaign(session, campaign=campaign, clock=runtime.clock, rng=runtime.rng)
-                resumed.append(campaign.id)
+        with acting(context) as (session, user):
+            campaigns = bulk_resume.chosen(session, user=user, campaign_ids=chosen)
+            slack_user = user.slack_user_id
     except UserError as error:
         ack(response_action="errors", errors={"campaigns": error.message})
         return
     ack()
-    for campaign_id in resumed:
-        campaign_message(runtime, slack, campaign_id)
+    progress = ProgressMessage(slack, slack.dm_channel(slack_user) if len(campaigns) > 1 else None, what="resume")
+    run = resume_with_progress(context, progress, campaigns)  # one alone: its campaign message says it
+    if run.failed and progress.channel is None:
+        slack.send_dm(slack_user, run.summary())
+    for campaign in run.resumed:
+        campaign_message(runtime, slack, campaign.id)
 
 
 # ---- one candidate ---------------------------------------------------------------------------

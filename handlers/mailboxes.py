@@ -13,7 +13,7 @@ from bot.errors import UserError
 from bot.models import Mailbox, PermissionLevel, Provider, User
 from bot.oauth_web import build_connectors, start_url
 from bot.runtime import Runtime
-from bot.services import oauth_states
+from bot.services import bulk_resume, oauth_states
 from bot.services.addresses import valid_address
 from bot.services.mailboxes import change_limits, limit_range, owned_mailbox
 from bot.services.connections import (
@@ -21,16 +21,17 @@ from bot.services.connections import (
     complete_connect,
     disconnect,
     own_mailbox,
-    resume_all,
     set_organisation_permissions,
 )
 from handlers.commands import CommandCall, CommandRouter
+from handlers.bulk_resume import resume_with_progress
 from handlers.context import acting, runtime_of
 from handlers.home import deliver_and_refresh, mailbox_summaries
 from handlers.payloads import Id, action_value
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
 from handlers.slack import Slack
+from handlers.upload_progress import ProgressMessage
 from handlers.view_state import text_of
 from handlers.views.mailboxes import (
     ConnectChoices,
@@ -42,7 +43,6 @@ from handlers.views.mailboxes import (
     mailbox_list_blocks,
     other_modal,
 )
-from bot.wording import counted
 
 NOTHING_TO_CONNECT = ("No mail provider is configured on this bot yet. An admin sets GOOGLE_CLIENT_ID/SECRET, "
                       "MICROSOFT_CLIENT_ID/SECRET and OUTREACH_ENCRYPTION_KEYS (see the README), or runs it with "
@@ -184,14 +184,14 @@ def disconnect_mailbox(ack: Ack, body: dict[str, Any], context: BoltContext, res
 def resume_paused(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """Resume all on a reconnected mailbox's DM: the campaigns its lost connection paused."""
     ack()
-    runtime = runtime_of(context)
-    with acting(context, write=True) as (session, user):
-        resumed = resume_all(session, user=user, mailbox_id=Id.load(action_value(body)).id,
-                             clock=runtime.clock, rng=runtime.rng)
+    runtime, slack = runtime_of(context), Slack(context.client)
+    with acting(context) as (session, user):
+        campaigns = bulk_resume.after_reconnect(session, user=user, mailbox_id=Id.load(action_value(body)).id)
         user_id = user.id
-    respond(text=f":arrow_forward: Resumed {counted(resumed, 'campaign')}. Sending restarts within 20 minutes, from "
-                 "where each left off.", replace_original=True)
-    deliver_and_refresh(runtime, Slack(context.client), user_id)
+    container = body.get("container") or {}  # the offer becomes the progress, then the summary
+    resume_with_progress(context, ProgressMessage(slack, container.get("channel_id"), container.get("message_ts"),
+                                                  what="resume all"), campaigns)
+    deliver_and_refresh(runtime, slack, user_id)
 
 
 def open_limits(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:

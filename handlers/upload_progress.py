@@ -1,5 +1,8 @@
-"""Adding a confirmed upload's rows with progress shown (issue 16: nothing slow before the person
-sees something). After the ack, the message with the Add button becomes a progress message at once,
+"""Progress on long work in Slack (issues 16 and 17 §7): ProgressMessage, one message updated in place
+while the work goes on and ending with a summary, used by the confirm of an upload below, the reading
+of a shared CSV and bulk resumes (handlers/bulk_resume.py).
+
+Adding a confirmed upload's rows (issue 16: nothing slow before the person sees something). After the ack, the message with the Add button becomes a progress message at once,
 before any row is written; the rows are then written a chunk at a time, one transaction each
 (bot/services/candidate_uploads.py), and between chunks, outside any transaction, the message is
 updated at most every PROGRESS_EVERY by the runtime's clock; it ends with the summary. A run that
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,35 +33,50 @@ PROGRESS_EVERY = timedelta(seconds=1)  # Slack allows about one chat.update a se
 Redraw = Callable[[Runtime, Slack, int], None]
 
 
+class ProgressMessage:
+    """A message in Slack updated in place (chat.update; response_url allows only five answers) as work
+    goes on: at most every PROGRESS_EVERY by the runtime's clock, except when `force`d. Never called
+    inside a database transaction; Slack failing to show progress never stops the work."""
+
+    def __init__(self, slack: Slack, channel: str | None, ts: str | None = None, *, what: str = "work") -> None:
+        self.slack, self.channel, self.ts, self.what = slack, channel, ts, what
+        self.shown_at: datetime | None = None
+
+    def show(self, now: datetime, text: str, blocks: Sequence[Any] = (), *, force: bool = False) -> None:
+        if not force and self.shown_at is not None and now - self.shown_at < PROGRESS_EVERY:
+            return
+        self.shown_at = now
+        self.update(text, blocks)
+
+    def update(self, text: str, blocks: Sequence[Any] = ()) -> None:
+        """Show this now (the summary at the end): the message, or a new one if it is gone."""
+        try:
+            if self.channel and self.ts and self.slack.update_if_there(self.channel, self.ts, text, list(blocks)):
+                return
+            if self.channel:  # the message is gone (or never was): the person still hears how it went
+                self.ts = self.slack.post(self.channel, text, list(blocks))
+        except SlackApiError as exc:
+            log.warning("could not show the progress of %s: %s", self.what, exc.response.get("error"))
+
+
 class _Progress:
-    """The upload's message in the person's DM, updated in place (chat.update; response_url allows
-    only five answers). Slack failing to show progress never stops the writing."""
+    """The upload's message in the person's DM, where the Add button was."""
 
     def __init__(self, slack: Slack, container: dict[str, Any], job: candidate_uploads.ConfirmJob,
                  target: UploadTarget) -> None:
-        self.slack, self.job, self.target = slack, job, target
-        self.channel, self.ts = container.get("channel_id"), container.get("message_ts")
-        self.shown_at: datetime | None = None
+        self.job, self.target = job, target
+        self.message = ProgressMessage(slack, container.get("channel_id"), container.get("message_ts"),
+                                       what=f"upload {job.upload_id}")
+        self.slack = slack
 
     def show(self, now: datetime, *, stopped: str | None = None) -> None:
         job = self.job
-        if stopped is None and self.shown_at is not None and now - self.shown_at < PROGRESS_EVERY:
-            return
-        self.shown_at = now
-        self._update(progress_text(job.done, job.total, job.campaign_name, stopped=stopped),
-                     progress_blocks(job.done, job.total, job.campaign_name, self.target, stopped=stopped))
+        self.message.show(now, progress_text(job.done, job.total, job.campaign_name, stopped=stopped),
+                          progress_blocks(job.done, job.total, job.campaign_name, self.target, stopped=stopped),
+                          force=stopped is not None)
 
     def finish(self) -> None:
-        self._update(f":white_check_mark: {self.job.result.describe()} to *{self.job.campaign_name}*.", [])
-
-    def _update(self, text: str, blocks: list[Any]) -> None:
-        try:
-            if self.channel and self.ts and self.slack.update_if_there(self.channel, self.ts, text, blocks):
-                return
-            if self.channel:  # the message is gone (or never was): the person still hears how it went
-                self.ts = self.slack.post(self.channel, text, blocks)
-        except SlackApiError as exc:
-            log.warning("could not show upload %s's progress: %s", self.job.upload_id, exc.response.get("error"))
+        self.message.update(f":white_check_mark: {self.job.result.describe()} to *{self.job.campaign_name}*.")
 
 
 def add_upload(body: dict[str, Any], context: BoltContext, respond: Respond, redraw: Redraw) -> None:

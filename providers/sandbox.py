@@ -26,7 +26,7 @@ from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
-from email.utils import format_datetime, formataddr, make_msgid, parsedate_to_datetime
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr, parsedate_to_datetime
 from pathlib import Path
 from typing import IO
 
@@ -311,6 +311,11 @@ class Delivered:
     message: Message
 
 
+def recipient_of(message: Message) -> str:
+    """The address a sent message went to: its To: carries the candidate's name as well."""
+    return parseaddr(str(message["To"]))[1]
+
+
 class PostOffice:
     """The world outside the mailbox: reads sent mail, delivers replies, bounces, auto-replies."""
 
@@ -358,7 +363,7 @@ class PostOffice:
 
     def bounce(self, mailbox: str, original: Message, when: datetime, status: str = "5.1.1") -> Delivered:
         """A bounce shaped like a Postfix DSN: multipart/report with a delivery-status part."""
-        recipient = str(original["To"])
+        recipient = recipient_of(original)
         report = MIMEMultipart("report", **{"report-type": "delivery-status"})
         report["From"] = formataddr(("Mail Delivery System", "MAILER-DAEMON@sandbox.invalid"))
         report["To"] = mailbox

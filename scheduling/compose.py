@@ -3,7 +3,7 @@ campaign's overrides), follow-ups threaded under step 1."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import templates
-from bot.models import Campaign, Candidate, Enrollment, Mailbox, MailboxStatus, OutboundMessage, SequenceStep, User
-from providers.base import OutgoingEmail
+from bot.models import (Campaign, Candidate, Enrollment, Mailbox, MailboxStatus, OutboundMessage, Provider,
+                        SequenceStep, User)
+from providers.base import OutgoingEmail, display_name
+from providers.thread_index import thread_index
 from bot.services.delegations import grants
 from scheduling.bulk_rows import among
 from scheduling.claims import SENDING_CAMPAIGN
@@ -41,6 +43,11 @@ class Sendable:
     enrollment_id: int
     campaign_id: int
     timezone: str
+    provider: Provider
+    planned_at: datetime  # when this row was planned: the time of its Thread-Index child block
+    thread_started_at: datetime  # the enrollment's start: the time of its Thread-Index header block
+    # (when planned, Message-ID) of each earlier reply in the thread (References after the first): SMTP only.
+    earlier_replies: tuple[tuple[datetime, str], ...] = ()
 
     def sent_row(self, steps: int) -> SentRow:
         return SentRow(self.row_id, self.enrollment_id, self.step_position, self.message_id, self.mailbox_id,
@@ -57,14 +64,29 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
         select(O.id, O.mailbox_id, Campaign.sequence_id, O.step_position, O.to_address, O.message_id,
                O.in_reply_to, O.references, E.thread_id, E.thread_subject, Candidate.name, Candidate.fields,
                E.fields_override, Mailbox.address, User.name, E.id, E.campaign_id, Campaign.timezone,
-               E.status, Campaign.status, Mailbox.status,
+               Mailbox.provider, O.created_at, E.created_at, E.status, Campaign.status, Mailbox.status,
                grants(Mailbox.owner_id, Campaign.owner_id, Mailbox.id, Campaign.id))
         .join(E, E.id == O.enrollment_id).join(Candidate, Candidate.id == E.candidate_id)
         .join(Campaign, Campaign.id == E.campaign_id).join(Mailbox, Mailbox.id == O.mailbox_id)
         .join(User, User.id == Mailbox.owner_id)  # a manager's mailbox sends in the manager's name
         .where(among(O.id, ids, session.get_bind().dialect)).order_by(O.id)).all()
-    return [Sendable(*row[:-4]) for row in rows
-            if row[-4].sends and row[-3] in SENDING_CAMPAIGN and row[-2] == MailboxStatus.CONNECTED and row[-1]]
+    found = [Sendable(*row[:-4]) for row in rows
+             if row[-4].sends and row[-3] in SENDING_CAMPAIGN and row[-2] == MailboxStatus.CONNECTED and row[-1]]
+    return _with_reply_times(session, found)
+
+
+def _with_reply_times(session: Session, items: list[Sendable]) -> list[Sendable]:
+    """SMTP follow-ups after step 2 rebuild their parent's Thread-Index from the earlier replies' rows
+    (one query for the batch, by their unique Message-IDs); every other send needs none."""
+    wanted = {ref for item in items if item.provider == Provider.SMTP_IMAP and item.in_reply_to
+              for ref in (item.references or "").split()[1:]}
+    if not wanted:
+        return items
+    planned = dict(session.execute(select(OutboundMessage.message_id, OutboundMessage.created_at)
+                                   .where(OutboundMessage.message_id.in_(wanted))).all())
+    return [replace(item, earlier_replies=tuple((planned[ref], ref) for ref in (item.references or "").split()[1:]
+                                                if ref in planned))
+            if item.provider == Provider.SMTP_IMAP and item.in_reply_to else item for item in items]
 
 
 def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> OutgoingEmail:
@@ -72,11 +94,23 @@ def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> Ou
     values = templates.candidate_values(item.candidate_name, item.fields, item.fields_override)
     step = steps[item.step_position]
     subject = templates.render(step.subject, values, field="subject")
+    topic = subject
     if item.in_reply_to:  # a follow-up in the same thread answers the subject step 1 was sent with
-        subject = "Re: " + (item.thread_subject or templates.render(steps[1].subject, values, field="subject"))
+        topic = item.thread_subject or templates.render(steps[1].subject, values, field="subject")
+        subject = "Re: " + topic
+    index = _thread_index(item) if item.provider == Provider.SMTP_IMAP else None
     return OutgoingEmail(
         from_address=item.from_address, from_name=item.from_name or None, to_address=item.to_address,
-        subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,
+        to_name=display_name(item.candidate_name), subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,
         in_reply_to=item.in_reply_to, references=tuple((item.references or "").split()),
         thread_id=item.thread_id if item.in_reply_to else None, date=now,
+        thread_topic=topic if index else None, thread_index=index,
     )
+
+
+def _thread_index(item: Sendable) -> str:
+    """Outlook's Thread-Index (providers.thread_index), from the rows as planned: the same on a retry."""
+    references = (item.references or "").split()
+    if not item.in_reply_to or not references:
+        return thread_index(item.thread_started_at, item.message_id, ())
+    return thread_index(item.thread_started_at, references[0], [*item.earlier_replies, (item.planned_at, item.message_id)])

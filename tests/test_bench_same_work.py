@@ -25,6 +25,8 @@ CASES = [
     # a long subject that must be folded, and a body line longer than quoted-printable allows
     ("box3@bench.example", "Bench", "c3@work.example", "A" * 90, {"company": "B" * 120 + " = ?"},
      "<z@bench.example>"),
+    # a name that must be quoted in To:
+    ("box4@bench.example", "Bench", "c4@work.example", "Pat O'Brien, Jr.", {"company": "Acme"}, "<q@bench.example>"),
 ]
 
 
@@ -32,7 +34,7 @@ def _bot_email(from_address: str, from_name: str, to_address: str, name: str, fi
     values = templates.candidate_values(name, fields)
     return OutgoingEmail(from_address=from_address, from_name=from_name or None, to_address=to_address,
                          subject=templates.render(SUBJECT, values), body=templates.render(BODY, values),
-                         message_id=message_id, date=NOW)
+                         message_id=message_id, date=NOW, to_name=name)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -42,7 +44,7 @@ def test_mime_bytes_equal_the_bots(case, tmp_path) -> None:
     subject, body = work.render(name, fields)
     email = _bot_email(*case)
     assert (subject, body) == (email.subject, email.body)
-    assert work.mime(from_address, from_name, to_address, subject, body, message_id, NOW) == email.to_bytes()
+    assert work.mime(from_address, from_name, to_address, name, subject, body, message_id, NOW) == email.to_bytes()
 
 
 def test_sandbox_files_equal_the_providers(tmp_path) -> None:

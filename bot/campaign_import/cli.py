@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 
 from bot import yaml_limits
 from bot.campaign_import.problems import ImportProblems
@@ -14,6 +16,18 @@ from bot.errors import UserError
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 2
+monotonic: Callable[[], float] = time.monotonic  # a test puts its own clock here
+
+
+class _Progress:
+    """A large import's phases on stderr, each with the seconds since the command began (stdout keeps
+    only the summary, for scripts)."""
+
+    def __init__(self) -> None:
+        self.began = monotonic()
+
+    def __call__(self, phase: str) -> None:
+        print(f"outreach: {phase} ({monotonic() - self.began:.1f} s)", file=sys.stderr, flush=True)
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,15 +41,16 @@ def _run_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import upgrade
     from bot.runtime import build_runtime
 
+    progress = _Progress()
     runtime = build_runtime(settings)
     try:
         upgrade(runtime.engine)
         if args.file == "-":
             text = sys.stdin.read(yaml_limits.MAX_BYTES + 1)  # enough to know it is too large
             result = import_campaign_text(runtime, text, file="<stdin>", start=args.start,
-                                          dry_run=args.dry_run)
+                                          dry_run=args.dry_run, progress=progress)
         else:
-            result = import_campaign(runtime, args.file, start=args.start, dry_run=args.dry_run)
+            result = import_campaign(runtime, args.file, start=args.start, dry_run=args.dry_run, progress=progress)
     except ImportProblems as exc:
         if len(exc.problems) == 1 and exc.problems[0].line is None:  # about the file as a whole: one line
             print(f"outreach: {exc.problems[0]}; nothing was imported", file=sys.stderr)

@@ -5,7 +5,7 @@ batch, so 10,000 candidates take about as long as a CSV confirm of the same rows
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -29,9 +29,18 @@ from bot.services.directory import Profile, ensure_user
 from bot.services.fresh_statistics import refresh_after_bulk_write
 from bot.services.mailboxes import connect_mailbox, set_limits
 from bot.services.sequences import StepDraft, create_sequence
+from bot.wording import counted
+
+Progress = Callable[[str], None]  # told each phase of a large import, for the command line's stderr
+PROGRESS_FROM = 1_000  # candidates: smaller files import in about a second, without phases told
 
 
-def write(session: Session, runtime: Runtime, parsed: Parsed, target: Target, start: bool) -> ImportResult:
+def _quiet(_: str) -> None:
+    pass
+
+
+def write(session: Session, runtime: Runtime, parsed: Parsed, target: Target, start: bool,
+          progress: Progress = _quiet) -> ImportResult:
     assert parsed.owner and parsed.mailbox and parsed.sequence and parsed.campaign
     clock, owner_spec, mailbox_spec, settings = runtime.clock, parsed.owner, parsed.mailbox, parsed.campaign
     owner = target.owner
@@ -59,12 +68,15 @@ def write(session: Session, runtime: Runtime, parsed: Parsed, target: Target, st
         spec.name, [(a.address, a.type) for a in spec.addresses], dict(spec.fields),
         next((a.address for a in spec.addresses if a.use_first), None))
         for spec in parsed.candidates if spec is not None])
+    progress(f"added {counted(len(people), 'candidate')}")
     enroll_candidates(session, campaign_id=campaign.id, candidate_ids=people, now=clock.now())
     mark_stale(session, [campaign.id])
     session.flush()
+    progress(f"enrolled {counted(len(people), 'candidate')} in '{campaign.name}'")
     first_due = last_due = None
     if start:
         start_campaign(session, campaign=campaign, clock=clock, rng=runtime.rng)
+        progress(f"started: step 1 planned for {counted(len(people), 'candidate')}")
         first_due, last_due = session.execute(
             select(func.min(OutboundMessage.due_at), func.max(OutboundMessage.due_at))
             .join(Enrollment, Enrollment.id == OutboundMessage.enrollment_id)
@@ -105,10 +117,11 @@ class _DryRun(Exception):
 
 
 def import_campaign(runtime: Runtime, source: str | PathLike[str], *, start: bool = False,
-                    dry_run: bool = False) -> ImportResult:
+                    dry_run: bool = False, progress: Progress | None = None) -> ImportResult:
     """Import the campaign file at `source` (a path). Raises ImportProblems listing every problem;
     then nothing is written. `start` (or `start: true` in the file) starts the campaign at once;
-    `dry_run` does everything, then rolls it back."""
+    `dry_run` does everything, then rolls it back. `progress` is told each phase of a file of at least
+    PROGRESS_FROM candidates."""
     name = str(source)
     try:
         too_big = yaml_limits.size_problem(Path(source).stat().st_size)  # before reading it into memory
@@ -121,23 +134,26 @@ def import_campaign(runtime: Runtime, source: str | PathLike[str], *, start: boo
     except OSError as exc:
         raise ImportProblems([Problem(name, None, "", f"cannot read the file: {exc.strerror or exc}")],
                              name) from None
-    return import_campaign_text(runtime, text, file=name, start=start, dry_run=dry_run)
+    return import_campaign_text(runtime, text, file=name, start=start, dry_run=dry_run, progress=progress)
 
 
 def import_campaign_text(runtime: Runtime, text: str, *, file: str = "<text>", start: bool = False,
-                         dry_run: bool = False) -> ImportResult:
+                         dry_run: bool = False, progress: Progress | None = None) -> ImportResult:
     """As import_campaign, from YAML text; `file` names it in problems."""
     too_big = yaml_limits.size_problem(len(text))
     if too_big:
         raise ImportProblems([Problem(file, None, "", too_big)], file)
     with _collector_paused():
-        return _import(runtime, text, file=file, start=start, dry_run=dry_run)
+        return _import(runtime, text, file=file, start=start, dry_run=dry_run, progress=progress)
 
 
-def _import(runtime: Runtime, text: str, *, file: str, start: bool, dry_run: bool) -> ImportResult:
+def _import(runtime: Runtime, text: str, *, file: str, start: bool, dry_run: bool,
+            progress: Progress | None) -> ImportResult:
     parsed = parse(text, file)
     if not parsed.structure_ok:
         raise ImportProblems(parsed.doc.problems, file)
+    tell = progress if progress is not None and len(parsed.candidates) >= PROGRESS_FROM else _quiet
+    tell(f"read {counted(len(parsed.candidates), 'candidate')} from {file}")
     start = start or bool(parsed.campaign and parsed.campaign.start)
     if start and not parsed.candidates and not parsed.doc.is_bad(("candidates",)):
         parsed.doc.report(("candidates",), "a campaign without candidates cannot start: expected a list of "
@@ -147,8 +163,9 @@ def _import(runtime: Runtime, text: str, *, file: str, start: bool, dry_run: boo
             target = check_database(session, runtime, parsed, start)
             if not parsed.complete:
                 raise ImportProblems(parsed.doc.problems, file)
+            tell("checked: no problems; writing")
             try:
-                result = write(session, runtime, parsed, target, start)
+                result = write(session, runtime, parsed, target, start, tell)
             except ImportProblems:
                 raise
             except UserError as exc:  # a rule a service keeps that the checks above did not foresee
@@ -156,6 +173,8 @@ def _import(runtime: Runtime, text: str, *, file: str, start: bool, dry_run: boo
             if dry_run:
                 raise _DryRun(result)
     except _DryRun as rolled_back:
+        tell("dry run: everything rolled back")
         return replace(rolled_back.result, dry_run=True)
+    tell("committed; refreshing the database's statistics")
     refresh_after_bulk_write(runtime.sessions, rows=len(result.candidate_ids))  # after the commit: fresh plans
     return result

@@ -196,14 +196,19 @@ def paused_campaigns(session: Session, user: User) -> list[Campaign]:
         access.changeable_by(user), Campaign.status == CampaignStatus.PAUSED).order_by(Campaign.paused_at.desc())))
 
 
-def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: random.Random) -> int:
-    """Resume "from where it left off" (seed 001): steps that fell due meanwhile are re-planned from
-    now, so nothing is skipped and nothing fires in a burst. Returns how many were re-planned."""
+def check_resumable(campaign: Campaign) -> None:
+    """A UserError saying why the campaign cannot resume now, if it cannot."""
     if campaign.status != CampaignStatus.PAUSED:
         raise UserError(f"'{campaign.name}' is not paused.")
     blocker = resume_blocker(campaign)
     if blocker:
         raise UserError(f"'{campaign.name}' cannot resume: {blocker}.")
+
+
+def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: random.Random) -> int:
+    """Resume "from where it left off" (seed 001): steps that fell due meanwhile are re-planned from
+    now, so nothing is skipped and nothing fires in a burst. Returns how many were re-planned."""
+    check_resumable(campaign)
     now = clock.now()
     sent_any = session.scalar(select(OutboundMessage.id).join(Enrollment).where(
         Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.SENT).limit(1))

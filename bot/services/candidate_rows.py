@@ -20,7 +20,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,8 @@ MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
 MAX_CELL = 1_000
 MAX_NAME = 200  # Candidate.name
+PROGRESS_ROWS = 500  # how often a reader with progress is told (about 10 ms of reading)
+Progress = Callable[[int], None]  # told the rows read so far
 PASTED = "pasted rows"
 
 NOT_CSV = "this is not a CSV file (it looks like a spreadsheet or binary file): export it as CSV"
@@ -376,7 +378,7 @@ def _merge_duplicates(rows: list[CandidateRow]) -> tuple[list[CandidateRow], lis
     return kept, notes
 
 
-def _parse(text: str, encoding: str) -> ParsedRows:
+def _parse(text: str, encoding: str, progress: Progress | None = None) -> ParsedRows:
     result = ParsedRows(encoding=encoding)
     text = text.removeprefix("\ufeff")
     first = next((line for line in io.StringIO(text, newline="") if line.strip()), None)
@@ -397,6 +399,8 @@ def _parse(text: str, encoding: str) -> ParsedRows:
     count = 0
     for record in records:
         count += 1
+        if progress is not None and count % PROGRESS_ROWS == 0:
+            progress(count)
         if count > MAX_ROWS:
             result.problems = [RowProblem(record.line, f"the file has more than {MAX_ROWS:,} rows: split it into "
                                                        f"files of at most {MAX_ROWS:,} rows")]
@@ -413,8 +417,9 @@ def _parse(text: str, encoding: str) -> ParsedRows:
     return result
 
 
-def read_csv(data: bytes, *, source: str) -> ParsedRows:
-    """Candidate rows from an uploaded file's bytes (`source` is its name)."""
+def read_csv(data: bytes, *, source: str, progress: Progress | None = None) -> ParsedRows:
+    """Candidate rows from an uploaded file's bytes (`source` is its name); `progress` is told how many
+    rows were read every PROGRESS_ROWS rows."""
     if len(data) > MAX_BYTES:
         return ParsedRows(problems=[RowProblem(1, f"the file is over {MAX_BYTES // (1024 * 1024)} MB: split it "
                                                   f"into smaller files")], encoding="")
@@ -426,7 +431,7 @@ def read_csv(data: bytes, *, source: str) -> ParsedRows:
         return ParsedRows(problems=[RowProblem(1, NOT_CSV)], encoding="")
     if _looks_binary(text):
         return ParsedRows(problems=[RowProblem(1, NOT_CSV)], encoding=encoding)
-    return _parse(text, encoding)
+    return _parse(text, encoding, progress)
 
 
 def _is_plain_text(data: bytes) -> bool:

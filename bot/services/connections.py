@@ -135,15 +135,21 @@ def paused_by_connection(session: Session, mailbox: Mailbox, owner_id: int | Non
     return list(session.scalars(query if owner_id is None else query.where(Campaign.owner_id == owner_id)))
 
 
-def resume_all(session: Session, *, user: User, mailbox_id: int, clock: Clock, rng: random.Random) -> int:
-    """The one-click resume offered after a reconnect: the user's own campaigns from that mailbox
-    (theirs, or delegated to them). Returns how many campaigns resumed."""
+def to_resume_all(session: Session, *, user: User, mailbox_id: int) -> list[Campaign]:
+    """What the one-click resume offered after a reconnect resumes: the user's own campaigns from that
+    mailbox (theirs, or delegated to them) that its lost connection paused."""
     mailbox = session.get(Mailbox, mailbox_id)
     if mailbox is None or not may_use(session, user_id=user.id, mailbox=mailbox):
         raise NotFound("You cannot send from that mailbox.")
     if mailbox.status != MailboxStatus.CONNECTED:
         raise UserError(f"{mailbox.address} is not connected: reconnect it first.")
-    campaigns = paused_by_connection(session, mailbox, owner_id=user.id)
+    return paused_by_connection(session, mailbox, owner_id=user.id)
+
+
+def resume_all(session: Session, *, user: User, mailbox_id: int, clock: Clock, rng: random.Random) -> int:
+    """Resume all in one transaction (Slack shows progress instead: bot.services.bulk_resume).
+    Returns how many campaigns resumed."""
+    campaigns = to_resume_all(session, user=user, mailbox_id=mailbox_id)
     for campaign in campaigns:
         resume_campaign(session, campaign=campaign, clock=clock, rng=rng)
     return len(campaigns)

@@ -1,4 +1,5 @@
-"""The message a confirmed upload turns into while its rows are written: progress, then a summary."""
+"""The message a shared file shows while it is read, and the one a confirmed upload turns into while its
+rows are written: progress, then a summary."""
 from __future__ import annotations
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ContextBlock, MarkdownTextObject, SectionBlock
@@ -6,6 +7,13 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ContextB
 from handlers.ids import Action
 from handlers.payloads import UploadTarget
 from bot.wording import counted
+
+
+def reading_text(source: str, rows: int = 0) -> str:
+    """A shared file being read: shown before the download, then as its rows are read."""
+    if not rows:
+        return f":hourglass_flowing_sand: Reading *{source}*…"
+    return f":hourglass_flowing_sand: Reading *{source}*: {counted(rows, 'row')} read…"
 
 
 def progress_text(done: int, total: int, campaign: str, *, stopped: str | None = None) -> str:

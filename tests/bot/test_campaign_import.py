@@ -456,6 +456,36 @@ def test_the_command_reads_standard_input_and_dry_runs(
     assert capsys.readouterr().err.startswith("<stdin>:1: YAML syntax error")
 
 
+def test_a_large_import_tells_its_phases_on_stderr_and_keeps_stdout_for_the_summary(
+    cli_database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17 §7: a file of PROGRESS_FROM candidates or more (here 3) says where it is, each phase with
+    the seconds since the command began, on an injected monotonic clock (each reading 0.5 s later)."""
+    from bot.campaign_import import cli
+
+    ticks = iter(i * 0.5 for i in range(100))
+    monkeypatch.setattr(cli, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(writing, "PROGRESS_FROM", 3)
+    assert main(["campaign", "import", str(GOOD), "--start"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Imported campaign 1 'Backend Q4': 3 candidates") and out.count("\n") == 1
+    assert err.splitlines() == [
+        f"outreach: read 3 candidates from {GOOD} (0.5 s)",
+        "outreach: checked: no problems; writing (1.0 s)",
+        "outreach: added 3 candidates (1.5 s)",
+        "outreach: enrolled 3 candidates in 'Backend Q4' (2.0 s)",
+        "outreach: started: step 1 planned for 3 candidates (2.5 s)",
+        "outreach: committed; refreshing the database's statistics (3.0 s)",
+    ]
+
+
+def test_a_small_import_says_nothing_on_stderr(cli_database: str, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writing, "PROGRESS_FROM", 4)
+    assert main(["campaign", "import", str(GOOD), "--dry-run"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_campaign_needs_a_sub_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["campaign"])

@@ -45,7 +45,7 @@ from bot.services.candidate_rows import (
 )
 from bot.services.candidates import add_candidate
 from bot.templates import candidate_values
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from scheduling.dispatcher import Dispatcher
 from tests import factories
 
@@ -479,10 +479,10 @@ def test_rows_added_to_a_started_campaign_get_step_one_no_sooner_than_twenty_min
     clock.advance(timedelta(minutes=19, seconds=59))
     dispatcher.run_once()
     office = PostOffice(runtime.providers.sandbox)  # type: ignore[attr-defined]
-    assert [m["To"] for m in office.sent("rita@acme.example")] == ["ana0@work.example"]
+    assert [recipient_of(m) for m in office.sent("rita@acme.example")] == ["ana0@work.example"]
     clock.advance(timedelta(minutes=21))
     dispatcher.run_once()
-    bo = [m for m in office.sent("rita@acme.example") if m["To"] == "bo@initech.example"]
+    bo = [m for m in office.sent("rita@acme.example") if recipient_of(m) == "bo@initech.example"]
     assert [m["Subject"] for m in bo] == ["Backend role at Initech"]
     dispatcher.close()
 

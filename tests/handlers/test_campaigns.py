@@ -26,7 +26,7 @@ from bot.services.sequences import StepDraft, create_sequence
 from handlers.campaigns import refresh_campaign_messages
 from handlers.commands import COMMAND
 from handlers.ids import Action
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from scheduling.dispatcher import Dispatcher
 from tests import factories
 from tests.handlers.conftest import OMAR, RITA, client_for
@@ -74,7 +74,7 @@ def _dispatch(runtime: Runtime, clock: FakeClock) -> None:
 
 
 def _sent(runtime: Runtime) -> list[str]:
-    return [str(m["To"]) for m in PostOffice(runtime.providers.sandbox).all_sent()]  # type: ignore[attr-defined]
+    return [recipient_of(m) for m in PostOffice(runtime.providers.sandbox).all_sent()]  # type: ignore[attr-defined]
 
 
 def test_a_campaign_is_created_from_the_modal_with_the_users_slack_time_zone(

@@ -46,7 +46,7 @@ from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import StepDraft, create_sequence
 from handlers.ids import Action
 from handlers.notices import deliver_notices
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from bot.services.send_counts import hour_of
 from scheduling.claims import Claim
 from scheduling.dispatcher import Dispatcher, DispatchReport
@@ -115,7 +115,7 @@ def _post(runtime: Runtime) -> PostOffice:
 
 
 def _sent_to(runtime: Runtime, mailbox: str) -> list[str]:
-    return [str(m["To"]) for m in _post(runtime).sent(mailbox)]
+    return [recipient_of(m) for m in _post(runtime).sent(mailbox)]
 
 
 def _campaign(runtime: Runtime, campaign_id: int) -> tuple[CampaignStatus, PauseReason | None]:

@@ -27,7 +27,7 @@ from bot.services.campaigns import start_campaign
 from handlers.ids import Action
 from handlers.notices import deliver_channel_alerts, deliver_notices
 from providers.base import InboundKind
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from tests import factories
 from tests.clock_jobs import dispatch_for, sync_mailboxes
 from tests.handlers.conftest import RITA, client_for
@@ -49,7 +49,7 @@ def _post_office(runtime: Runtime) -> PostOffice:
 
 
 def _sent_to(runtime: Runtime) -> list[str]:
-    return [str(m["To"]) for m in _post_office(runtime).sent(MAILBOX)]
+    return [recipient_of(m) for m in _post_office(runtime).sent(MAILBOX)]
 
 
 def _client(workspace: LocalSlack) -> WebClient:
@@ -163,7 +163,7 @@ def test_a_bounce_moves_to_the_next_address_from_the_step_that_bounced(
     sync_mailboxes(runtime, clock)
     dispatch_for(runtime, clock, timedelta(hours=1))
     sent = post.sent(MAILBOX)
-    assert [str(m["To"]) for m in sent] == ["ana0@work.example", "ana0@home.example"]
+    assert [recipient_of(m) for m in sent] == ["ana0@work.example", "ana0@home.example"]
     assert sent[1]["Subject"] == sent[0]["Subject"] and not sent[1]["In-Reply-To"]  # step 1 again, a new thread
     assert deliver_channel_alerts(runtime, _client(workspace)) == 1
     alert = workspace.messages(channel="C0HIRING")[-1].text  # the channel hears no address

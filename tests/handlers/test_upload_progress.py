@@ -17,10 +17,11 @@ from bot.db import transaction
 from bot.local.slack import LocalSlack, Message, Person
 from bot.models import Campaign, Candidate, CandidateAddress, CandidateUpload, Enrollment, Mailbox, User
 from bot.runtime import Runtime
-from bot.services import candidate_uploads
+from bot.services import candidate_rows, candidate_uploads
 from bot.services.campaigns import create_campaign
 from bot.services.sequences import StepDraft, create_sequence
 from handlers.ids import Action
+from handlers.upload_progress import ProgressMessage
 from tests import factories
 from tests.handlers.conftest import RITA
 
@@ -96,6 +97,7 @@ def test_progress_shows_before_the_first_chunk_moves_at_most_once_a_second_and_e
     assert len(chunks.seen) == 4
     # at 0 s, then 1.2 s (0.6 s after the first chunk is too soon), then the summary
     assert _updates(workspace, message.ts) == [
+        "team.csv: 7 candidates ready",  # the "Reading team.csv…" message became the staged summary
         ":hourglass_flowing_sand: Adding 7 candidates to *Backend Q4*: 0 of 7 done…",
         ":hourglass_flowing_sand: Adding 7 candidates to *Backend Q4*: 4 of 7 done…",
         ":white_check_mark: Added 7 candidates to *Backend Q4*.",
@@ -168,3 +170,25 @@ def test_on_postgresql_the_tables_are_analyzed_once_the_last_chunk_is_in(
         analyzed = dict(session.execute(text("SELECT relname, last_analyze FROM pg_stat_user_tables "
                                              "WHERE schemaname = current_schema()")).all())
     assert all(analyzed[t] is not None and analyzed[t] >= before for t in fresh_statistics.TABLES)
+
+
+def test_a_shared_file_shows_its_reading_then_becomes_the_summary(
+        rita: Person, workspace: LocalSlack, clock: FakeClock, campaign: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17 §7: "Reading team.csv…" before the download, then the rows read (every PROGRESS_ROWS,
+    at most once a second by the runtime's clock: a hook makes each report 0.6 s later), then the summary."""
+    monkeypatch.setattr(candidate_rows, "PROGRESS_ROWS", 2)
+    original = ProgressMessage.show
+
+    def later(self: ProgressMessage, now: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, clock.advance(timedelta(milliseconds=600)), *args, **kwargs)
+
+    monkeypatch.setattr(ProgressMessage, "show", later)
+    message = _share(rita)
+    assert next(c.params["text"] for c in workspace.calls if c.method == "chat.postMessage") == (
+        ":hourglass_flowing_sand: Reading *team.csv*…")
+    assert _updates(workspace, message.ts) == [
+        ":hourglass_flowing_sand: Reading *team.csv*: 2 rows read…",  # 4 rows came 0.6 s later: too soon
+        ":hourglass_flowing_sand: Reading *team.csv*: 6 rows read…",
+        "team.csv: 7 candidates ready",
+    ]
+    assert "Add" in str(message.blocks)

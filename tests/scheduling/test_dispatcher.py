@@ -24,7 +24,7 @@ from bot.models import (
 )
 from bot.runtime import Runtime
 from bot.services.campaigns import start_campaign
-from providers.sandbox import PostOffice, SandboxStore
+from providers.sandbox import PostOffice, SandboxStore, recipient_of
 from scheduling import claims
 from scheduling.compose import compose, load_sendables
 from providers.base import PermanentFailure
@@ -73,7 +73,8 @@ def test_nothing_leaves_in_the_first_twenty_minutes_then_step_one_goes_out(runti
     clock.advance(timedelta(minutes=21))  # the window closes 40 minutes after Start
     assert _dispatcher(runtime).run_once().sent == 1
     [email] = PostOffice(_store(runtime)).sent(ADDRESS)
-    assert email["To"] == "ana0@work.example"
+    assert recipient_of(email) == "ana0@work.example"
+    assert [a.display_name for a in email["To"].addresses] == ["Ana Candidate0"]  # the candidate's name (§6)
     assert email["Subject"] == "Backend role at Acme"
     assert "Hi Ana," in email.get_content()
 

@@ -9,6 +9,7 @@ tokens with real time, which only moves by seconds here.
 """
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
 import secrets
@@ -643,3 +644,23 @@ def test_a_send_exchange_took_under_its_own_message_id_is_reconciled_never_sent_
         assert row.attempts == 1 and row.sent_at is not None
         assert (row.sent_message_id, row.provider_message_id, row.provider_thread_id) == (
             copy.internet_message_id, copy.id, copy.conversation_id)
+
+
+# -- Outlook's conversation headers (issue 17 §6) ------------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_smtp_sends_carry_thread_topic_and_an_index_each_follow_up_extends(
+        kind: str, connect: Callable[..., Account], runtime: Runtime, clock: FakeClock) -> None:
+    account = connect(kind)
+    first = _step_one_sent(runtime, clock, account)
+    dispatch_for(runtime, clock, timedelta(hours=24 * 3))
+    sent = account.sent()
+    assert [_to(m) for m in sent] == [WORK, WORK]
+    if kind != "imap":  # Gmail and Exchange keep their own conversations
+        assert [m["Thread-Index"] for m in sent] == [None, None]
+        return
+    one, two = (base64.b64decode(str(m["Thread-Index"])) for m in sent)
+    assert (len(one), len(two)) == (22, 27) and two[:22] == one  # step 2 = step 1's index + a child block
+    assert one[0] == 1
+    assert [str(m["Thread-Topic"]) for m in sent] == ["Backend role at Acme"] * 2
+    assert sent[1]["Subject"] == "Re: Backend role at Acme" and sent[1]["In-Reply-To"] == first["Message-ID"]

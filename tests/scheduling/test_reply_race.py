@@ -38,7 +38,7 @@ from bot.services.campaigns import pause_candidate, resume_candidate, start_camp
 from bot.services.replies import Inbound, record_inbound
 from bot.services.sequences import StepDraft
 from providers.base import InboundKind, SentMessage
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from scheduling import claims
 from scheduling.dispatcher import DispatchReport, Dispatcher
 from scheduling.last_look import FRESH_SECONDS
@@ -254,7 +254,7 @@ def test_a_claimed_send_whose_candidate_replies_is_cancelled_at_the_last_look_no
         second = session.scalar(select(Enrollment).order_by(Enrollment.id).offset(1))
         assert second.status == EnrollmentStatus.REPLIED
         assert session.scalar(select(O.status).where(O.enrollment_id == second.id)) == OutboundStatus.CANCELLED
-    recipients = sorted(str(m["To"]) for m in PostOffice(runtime.providers.sandbox).all_sent())  # type: ignore[attr-defined]
+    recipients = sorted(recipient_of(m) for m in PostOffice(runtime.providers.sandbox).all_sent())  # type: ignore[attr-defined]
     assert recipients == ["ana0@work.example", "ana2@work.example"]
 
 

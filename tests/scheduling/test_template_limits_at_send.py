@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.services.campaigns import create_campaign, enroll, start_campaign
 from bot.services.candidates import add_candidate
 from bot.services.sequences import StepDraft, create_sequence
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from scheduling.dispatcher import Dispatcher
 from tests import factories
 
@@ -61,4 +61,4 @@ def test_a_render_over_a_limit_at_send_time_fails_that_send_only(runtime: Runtim
                                                         ("ana1@work.example", OutboundStatus.SENT)]
     assert "range() asks for 50,000 numbers" in rows[0].error
     [sent] = PostOffice(runtime.providers.sandbox).all_sent()  # type: ignore[attr-defined]
-    assert sent["To"] == "ana1@work.example" and sent.get_content().strip() == "Hi Ana1..."
+    assert recipient_of(sent) == "ana1@work.example" and sent.get_content().strip() == "Hi Ana1..."

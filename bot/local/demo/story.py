@@ -43,7 +43,7 @@ from bot.models import Campaign, CampaignStatus, Candidate, Enrollment, Outbound
 from bot.runtime import Runtime, build_runtime
 from bot.slack_app import build_app
 from handlers.ids import Action
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from bot.jobs import start_scheduler
 from scheduling.dispatcher import next_wakeup
 from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, SYNC_JOB_ID, Timer
@@ -197,7 +197,7 @@ class Demo:
         everything = monday + tuesday + later
         by_candidate: dict[str, list[Message]] = {}
         for email in everything:
-            by_candidate.setdefault(str(email["To"]), []).append(email)
+            by_candidate.setdefault(recipient_of(email), []).append(email)
         ids = [str(m["Message-ID"]) for m in everything]
         self.expect.check("every candidate got each of the three steps exactly once",
                           len(ids) == len(set(ids)) == 18 and all(len(v) == 3 for v in by_candidate.values()))
@@ -251,7 +251,7 @@ class Demo:
         self.show_slack()
         resumed = self.new_mail()
         self.expect.check("both campaigns resumed and their first emails went out",
-                          sorted(str(m["To"]) for m in resumed) == ["gus@work.example", "hana@work.example"])
+                          sorted(recipient_of(m) for m in resumed) == ["gus@work.example", "hana@work.example"])
 
 
     def campaign_in_slack(self) -> None:
@@ -306,7 +306,7 @@ class Demo:
         sent = self.new_mail()
         self.show_slack()
         self.expect.check("both first emails went out 20 to 40 minutes after the resume",
-                          sorted(str(m["To"]) for m in sent) == ["ines@work.example", "kai@work.example"]
+                          sorted(recipient_of(m) for m in sent) == ["ines@work.example", "kai@work.example"]
                           and all(timedelta(minutes=20) <= sent_at(m) - resumed_at <= timedelta(minutes=41)
                                   for m in sent))
         self.expect.check("the campaign message was kept up to date: step 1 of 2 sent for both",
@@ -342,7 +342,7 @@ class Demo:
 
     def replies_and_bounces(self) -> None:
         post, mailbox = self.post_office, "rita@acme.example"
-        sent = {str(m["To"]): m for m in post.sent(mailbox)}
+        sent = {recipient_of(m): m for m in post.sent(mailbox)}
         self.scene("Ines's work address bounces; Kai's mailbox answers with an out-of-office")
         post.bounce(mailbox, sent["ines@work.example"], self.clock.now())
         post.auto_reply(mailbox, sent["kai@work.example"], "I'm away until Monday, with no access to email.",
@@ -352,7 +352,7 @@ class Demo:
         moved = self.new_mail()
         self.show_slack()
         self.expect.check("the bounce moved Ines to her personal address, from step 1, 20+ minutes later",
-                          [str(m["To"]) for m in moved] == ["ines@home.example"])
+                          [recipient_of(m) for m in moved] == ["ines@home.example"])
         alerts = [m.text for m in self.ws.messages(channel=HIRING) if "bounced" in m.text]
         self.expect.check("#hiring was told that an email to Ines bounced and step 1 goes to another address, "
                           "naming no address (the channel sees names and events only)",
@@ -378,7 +378,7 @@ class Demo:
         later = self.new_mail()
         self.show_slack()
         self.expect.check("step 2 went to Kai (out of office does not stop the sequence) and nothing to Ines",
-                          [str(m["To"]) for m in later] == ["kai@work.example"])
+                          [recipient_of(m) for m in later] == ["kai@work.example"])
 
     def teammate(self) -> None:
         self.scene("Tess, a recruiter on Rita's team, looks for Rita's campaign")
@@ -473,7 +473,7 @@ class Demo:
 
         self.pass_time(timedelta(hours=2))
         self.scene("Lea replies; her answer lands in Omar's mailbox")
-        first = {str(m["To"]): m for m in post.sent(box)}
+        first = {recipient_of(m): m for m in post.sent(box)}
         post.reply(box, first["lea@work.example"], "Hi Omar, happy to. Friday morning?", self.clock.now())
         self.pass_time(timedelta(minutes=5))
         self.show_slack()
