@@ -21,7 +21,7 @@ from bot.models import Campaign, CampaignStatus, Enrollment, EnrollmentStatus, O
 from bot.runtime import Runtime
 from bot.services import access, campaign_lifecycle
 from bot.services.campaigns import start_campaign
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from scheduling.dispatcher import Dispatcher
 from scheduling.last_look import FRESH_SECONDS
 from tests import factories
@@ -66,7 +66,7 @@ def test_a_removal_committed_after_the_claim_stops_the_send_at_the_last_look(
     dispatcher._run_sends = run_sends  # type: ignore[method-assign]
     report = dispatcher.run_once()
     assert (report.claimed, report.sent) == (3, 2)
-    recipients = sorted(str(m["To"]) for m in PostOffice(runtime.providers.sandbox).all_sent())  # type: ignore[attr-defined]
+    recipients = sorted(recipient_of(m) for m in PostOffice(runtime.providers.sandbox).all_sent())  # type: ignore[attr-defined]
     assert recipients == ["ana0@work.example", "ana2@work.example"]
     with transaction(runtime.sessions) as session:
         second = session.scalar(select(Enrollment).order_by(Enrollment.id).offset(1))
@@ -76,5 +76,5 @@ def test_a_removal_committed_after_the_claim_stops_the_send_at_the_last_look(
     clock.advance(timedelta(days=5))  # and nothing is planned for them later
     Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock, rng=random.Random(3),
                worker_id="w2").run_until_idle()
-    assert "ana1@work.example" not in {str(m["To"]) for m in PostOffice(runtime.providers.sandbox).all_sent()}  # type: ignore[attr-defined]
+    assert "ana1@work.example" not in {recipient_of(m) for m in PostOffice(runtime.providers.sandbox).all_sent()}  # type: ignore[attr-defined]
 

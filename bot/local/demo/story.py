@@ -320,7 +320,7 @@ class Demo:
         self.pass_time(timedelta(minutes=45))
         sent = self.new_mail()
         self.show_slack()
-        self.expect.check("Noor's step 1 went out", [str(m["To"]) for m in sent] == ["noor@work.example"])
+        self.expect.check("Noor's step 1 went out", [recipient_of(m) for m in sent] == ["noor@work.example"])
 
         self.scene("Noor has taken another job: Rita removes her from the campaign, from the candidate menu")
         message = self._campaign_message("Platform Q1")
