@@ -17,6 +17,7 @@ class Callback(str, Enum):
     CANDIDATES_ADD = "campaign.candidates"
     CANDIDATE_EDIT = "campaign.candidate"
     RESUME = "campaign.resume"
+    CAMPAIGN_EDIT = "campaign.edit"  # handlers/campaign_edit.py; private_metadata: the campaign id
 
 
 class Action(str, Enum):
@@ -43,6 +44,7 @@ class Action(str, Enum):
     CAMPAIGN_PAUSE = "campaign.pause"
     CAMPAIGN_RESUME = "campaign.resume"
     CAMPAIGN_ADD_CANDIDATES = "campaign.add_candidates"
+    CAMPAIGN_EDIT = "campaign.open_edit"  # the Edit button (handlers/campaign_edit.py)
     CAMPAIGN_PAGE = "campaign.page"  # value: "<campaign id>:<page>"
     UPLOAD_CONFIRM = "campaign.upload_confirm"  # value: "<upload id>:<campaign id>" (one campaign to offer)
     UPLOAD_CHOOSE = "campaign.upload_choose"  # a select of campaigns; option values as UPLOAD_CONFIRM's

@@ -19,6 +19,7 @@ from bot.models import (
     Campaign,
     Candidate,
     Enrollment,
+    Organisation,
     OutboundMessage,
     OutboundStatus,
     SequenceStep,
@@ -26,6 +27,14 @@ from bot.models import (
 from bot.services.recipients import choose_address
 from providers.base import new_message_id
 from bot.rules import when
+
+
+def calendar_of(session: Session, campaign: Campaign) -> when.Calendar:
+    """The days the campaign may send on: its send days, minus its own holidays and its
+    organisation's (`/outreach admin holidays`)."""
+    organisation = session.get(Organisation, campaign.organisation_id)  # the identity map, most often
+    holidays = {*(campaign.holidays or ()), *((organisation.holidays or ()) if organisation else ())}
+    return when.calendar_from(campaign.send_days, holidays)
 
 
 class Planner:
@@ -72,15 +81,23 @@ class Planner:
         same rules as a first send (20 minutes' grace, the campaign's preferred time), never in a burst."""
         window = when.first_window(when.Preference(campaign.send_preference.value), ZoneInfo(campaign.timezone),
                                    self.now, specific=campaign.specific_time,
-                                   calendar=when.calendar_from(campaign.send_days, campaign.holidays))
+                                   calendar=calendar_of(self.session, campaign))
         row.window_start, row.window_end, row.due_at = window.start, window.end, window.pick(self.rng)
 
-    def _window(self, enrollment: Enrollment, campaign: Campaign, step: SequenceStep) -> when.Window:
+    def window_of(self, row: OutboundMessage, enrollment: Enrollment, campaign: Campaign) -> when.Window | None:
+        """The window the rules give an already planned row under the campaign's settings as they are
+        now (None: its step is gone): a first send as if planned when it was (row.created_at), a later
+        step from its candidate's anchor, as when it was planned. A re-plan compares it with the row's."""
+        step = self.steps(campaign.sequence_id).get(row.step_position)
+        return None if step is None else self._window(enrollment, campaign, step, planned_at=row.created_at)
+
+    def _window(self, enrollment: Enrollment, campaign: Campaign, step: SequenceStep,
+                planned_at: datetime | None = None) -> when.Window:
         zone = ZoneInfo(campaign.timezone)
         preference = when.Preference(campaign.send_preference.value)
-        calendar = when.calendar_from(campaign.send_days, campaign.holidays)
+        calendar = calendar_of(self.session, campaign)
         if enrollment.last_sent_at is None or enrollment.first_send_local is None:
-            return when.first_window(preference, zone, self.now, specific=campaign.specific_time,
+            return when.first_window(preference, zone, planned_at or self.now, specific=campaign.specific_time,
                                      calendar=calendar)
         last = enrollment.last_sent_at.astimezone(zone)
         first_send = datetime.combine(last.date(), enrollment.first_send_local, tzinfo=zone)
