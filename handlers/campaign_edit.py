@@ -15,7 +15,15 @@ from bot.errors import UserError
 from bot.models import Organisation
 from bot.services import access
 from bot.services.access import Access, Need
-from bot.services.campaign_edit import CampaignEdit, check_editable, edit_campaign, may_change_sources, sources_note
+from bot.services.campaign_edit import (
+    CampaignEdit,
+    check_edit,
+    check_editable,
+    edit_campaign,
+    may_change_sources,
+    sources_note,
+)
+from bot.services.fresh_statistics import refresh_after_bulk_write
 from bot.services.holidays import parse_dates, shown
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
@@ -100,15 +108,23 @@ def save_edit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebC
             alert_channel_id=channel, same_thread=settings["same_thread"],
             sequence_id=int(sequence) if sequence and str(sequence).isdigit() else None,
             mailbox_id=int(mailbox) if mailbox and str(mailbox).isdigit() else None)
-        with acting(context, write=True) as (session, user):
-            seen = access.campaign(session, user=user, campaign_id=Id.load(view.get("private_metadata")).id,
-                                   need=Need.CHANGE)
-            outcome = edit_campaign(session, access=seen, edit=edit, now=runtime.clock.now(), rng=runtime.rng)
-            campaign_id, name, actor = seen.campaign.id, seen.campaign.name, user.slack_user_id
+        campaign_id = Id.load(view.get("private_metadata")).id
+        with acting(context) as (session, user):  # checked before the ack, so errors go on their fields
+            check_edit(session, access=access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE),
+                       edit=edit, now=runtime.clock.now())
     except UserError as error:
         ack(response_action="errors", errors={error.field if error.field in fields else "name": error.message})
         return
-    ack()
+    ack()  # then the write: re-planning a large campaign takes longer than Slack waits for an answer
+    try:
+        with acting(context, write=True) as (session, user):
+            seen = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE)
+            outcome = edit_campaign(session, access=seen, edit=edit, now=runtime.clock.now(), rng=runtime.rng)
+            name, actor = seen.campaign.name, user.slack_user_id
+    except UserError as error:  # changed meanwhile (the name taken, the share removed): nothing was written
+        slack.send_dm(context.user_id or "", f":warning: Your changes were not saved: {error.message}")
+        return
+    refresh_after_bulk_write(runtime.sessions, rows=outcome.moved)
     campaign_message(runtime, slack, campaign_id)
     if outcome.moved or outcome.readdressed:
         said = [f"{counted(outcome.moved, 'planned email')} moved to the new days and times"] if outcome.moved else []

@@ -28,7 +28,7 @@ from bot.services.campaigns import check_timezone
 from bot.services.holidays import check_calendar
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.recipients import choose_address
-from bot.services.replan import movable_rows, replan_rows
+from bot.services.replan import movable_rows, replan_campaign
 from bot.services.sequences import sequences_of
 from bot.services.unique_names import ensure_free
 
@@ -80,9 +80,17 @@ def check_editable(session: Session, access: Access) -> None:
         raise UserError(f"'{access.campaign.name}' is archived: it can no longer be changed.")
 
 
-def edit_campaign(session: Session, *, access: Access, edit: CampaignEdit, now: datetime,
-                  rng: random.Random) -> EditOutcome:
-    """Check every answer (a UserError on its field, nothing written), apply them, and re-plan."""
+@dataclass(frozen=True)
+class _Checked:
+    name: str
+    timezone: str
+    sequence_id: int
+    mailbox_id: int
+
+
+def check_edit(session: Session, *, access: Access, edit: CampaignEdit, now: datetime) -> _Checked:
+    """Every answer checked, nothing written: a UserError on the field at fault. The surface calls it
+    before acknowledging the modal (its errors go back on the fields), edit_campaign again after."""
     check_editable(session, access)
     campaign = access.campaign
     name = edit.name.strip()
@@ -95,13 +103,21 @@ def edit_campaign(session: Session, *, access: Access, edit: CampaignEdit, now: 
     if not edit.send_days:
         raise UserError("Pick at least one day to send on.", field="send_days")
     check_calendar(edit.send_days, edit.holidays, today=now.date())
-    _change_sources(session, access, edit)
+    return _Checked(name, zone, *_sources(session, access, edit))
 
+
+def edit_campaign(session: Session, *, access: Access, edit: CampaignEdit, now: datetime,
+                  rng: random.Random) -> EditOutcome:
+    """Check every answer (check_edit), apply them, and re-plan: a campaign of many candidates takes
+    seconds, so a surface acknowledges Slack before calling this (after check_edit)."""
+    checked = check_edit(session, access=access, edit=edit, now=now)
+    campaign = access.campaign
+    campaign.sequence_id, campaign.mailbox_id = checked.sequence_id, checked.mailbox_id
     timing_before = _timing(campaign)
     addressing_before = (campaign.email_preference, campaign.strict_preference)
     threading_before = campaign.same_thread
-    campaign.name, campaign.send_preference, campaign.specific_time = name, edit.preference, edit.specific_time
-    campaign.timezone, campaign.send_days = zone, edit.send_days
+    campaign.name, campaign.send_preference, campaign.specific_time = checked.name, edit.preference, edit.specific_time
+    campaign.timezone, campaign.send_days = checked.timezone, edit.send_days
     campaign.holidays = [d.isoformat() for d in sorted(set(edit.holidays))]
     campaign.email_preference, campaign.strict_preference = edit.email_preference, edit.strict_preference
     campaign.alert_channel_id, campaign.same_thread = edit.alert_channel_id or None, edit.same_thread
@@ -111,14 +127,16 @@ def edit_campaign(session: Session, *, access: Access, edit: CampaignEdit, now: 
 
     moved = readdressed = 0
     if campaign.status in RE_PLANNED:
-        rows = movable_rows(session, campaign, now=now)
-        if addressing_before != (campaign.email_preference, campaign.strict_preference):
-            readdressed = _readdress(session, campaign, rows)
-            rows = [row for row in rows if row.status == OutboundStatus.PENDING]
-        if threading_before != campaign.same_thread:
-            _rethread(campaign, rows)
+        addressing = addressing_before != (campaign.email_preference, campaign.strict_preference)
+        threading = threading_before != campaign.same_thread
+        if addressing or threading:
+            rows = movable_rows(session, campaign, now=now)
+            readdressed = _readdress(session, campaign, rows) if addressing else 0
+            if threading:
+                _rethread(campaign, [row for row in rows if row.status == OutboundStatus.PENDING])
+            session.flush()
         if timing_before != _timing(campaign):
-            moved = replan_rows(session, campaign, rows, now=now, rng=rng)
+            moved = replan_campaign(session, campaign, now=now, rng=rng)
     session.flush()
     return EditOutcome(moved, readdressed)
 
@@ -128,25 +146,20 @@ def _timing(campaign: Campaign) -> tuple[object, ...]:
             sorted(campaign.holidays or []))
 
 
-def _change_sources(session: Session, access: Access, edit: CampaignEdit) -> None:
-    """A draft's sequence and mailbox, picked by its owner among their own (as at creation)."""
+def _sources(session: Session, access: Access, edit: CampaignEdit) -> tuple[int, int]:
+    """The sequence and mailbox after the edit: a draft's may change, picked by its owner among their
+    own (as at creation); otherwise they stay."""
     campaign = access.campaign
     wants_sequence = edit.sequence_id is not None and edit.sequence_id != campaign.sequence_id
     wants_mailbox = edit.mailbox_id is not None and edit.mailbox_id != campaign.mailbox_id
-    if not (wants_sequence or wants_mailbox):
-        return
-    if not may_change_sources(access):
+    if (wants_sequence or wants_mailbox) and not may_change_sources(access):
         raise UserError(sources_note(access) or SOURCES_FIXED, field="sequence" if wants_sequence else "mailbox")
-    if wants_sequence:
-        sequence = next((s for s in sequences_of(session, user=access.user) if s.id == edit.sequence_id), None)
-        if sequence is None:
-            raise UserError("That sequence is gone: pick another.", field="sequence")
-        campaign.sequence_id = sequence.id
-    if wants_mailbox:
-        mailbox = next((m for m in sending_mailboxes(session, access.user) if m.id == edit.mailbox_id), None)
-        if mailbox is None:
-            raise UserError("You can no longer send from that mailbox: pick another.", field="mailbox")
-        campaign.mailbox_id = mailbox.id
+    if wants_sequence and not any(s.id == edit.sequence_id for s in sequences_of(session, user=access.user)):
+        raise UserError("That sequence is gone: pick another.", field="sequence")
+    if wants_mailbox and not any(m.id == edit.mailbox_id for m in sending_mailboxes(session, access.user)):
+        raise UserError("You can no longer send from that mailbox: pick another.", field="mailbox")
+    return (edit.sequence_id if wants_sequence else campaign.sequence_id,  # type: ignore[return-value]
+            edit.mailbox_id if wants_mailbox else campaign.mailbox_id)
 
 
 def _readdress(session: Session, campaign: Campaign, rows: list[OutboundMessage]) -> int:
