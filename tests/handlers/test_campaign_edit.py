@@ -97,11 +97,13 @@ def test_the_edit_button_opens_the_same_modal_and_bad_input_is_refused_on_its_fi
     assert "already have a campaign called" in refused.get("name", "")
     workspace.add_channel("C0QUIET", name="quiet", members=[RITA], bot_is_member=False)
     assert "Invite @Outreach" in (rita.submit({"alert_channel": "C0QUIET"}).errors or {}).get("alert_channel", "")
-    assert not rita.submit({"name": "Backend Q4 (EU)", "preference": "specific", "specific_time": "09:30"}).errors
+    sequences = {o["text"]["text"]: o["value"] for o in _element(view, "sequence")["options"]}
+    assert not rita.submit({"name": "Backend Q4 (EU)", "preference": "specific", "specific_time": "09:30",
+                            "sequence": sequences["Backend engineers (2)"]}).errors
     with transaction(runtime.sessions) as session:
         campaign = session.scalar(select(Campaign).order_by(Campaign.id))
-        assert (campaign.name, campaign.send_preference.value, f"{campaign.specific_time:%H:%M}") == (
-            "Backend Q4 (EU)", "specific", "09:30")
+        assert (campaign.name, campaign.send_preference.value, f"{campaign.specific_time:%H:%M}",
+                campaign.sequence.name) == ("Backend Q4 (EU)", "specific", "09:30", "Backend engineers (2)")
 
 
 def test_an_edit_share_may_edit_a_view_share_has_no_button(
