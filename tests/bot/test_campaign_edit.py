@@ -156,6 +156,17 @@ def test_a_new_preference_readdresses_unsent_first_emails(runtime: Runtime, cloc
         assert sorted(r.to_address for r in _pending(session)) == [f"ana{n}@home.example" for n in range(3)]
 
 
+def test_follow_ups_leave_the_thread_and_come_back_to_it(runtime: Runtime, clock: FakeClock) -> None:
+    _running_on_all_days(runtime, clock, people=2)
+    _apply(runtime, clock, same_thread=False)
+    with transaction(runtime.sessions) as session:
+        assert all(r.in_reply_to is None and r.references is None for r in _pending(session))
+    _apply(runtime, clock, same_thread=True)
+    with transaction(runtime.sessions) as session:
+        first = dict(session.execute(select(O.enrollment_id, O.message_id).where(O.step_position == 1)).all())
+        assert all(r.in_reply_to == first[r.enrollment_id] for r in _pending(session))
+
+
 def test_a_drafts_preview_follows_the_edit(runtime: Runtime, clock: FakeClock) -> None:
     clock.set(datetime(2026, 11, 27, 22, 0, tzinfo=timezone.utc))  # Friday 17:00 in New York
     with transaction(runtime.sessions, write=True) as session:
