@@ -5,7 +5,8 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import campaign_manage, campaigns, commands, delegations, errors, home, mailboxes, replies, sending, sequences, sharing
+from handlers import (campaign_edit, campaign_manage, campaigns, commands, delegations, errors, holidays, home,
+                      mailboxes, replies, sending, sequences, sharing)
 from handlers.context import acting_user_middleware, runtime_middleware
 
 
@@ -19,9 +20,11 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     sequences.register(app, router)
     campaigns.register(app, router)
     campaign_manage.register(app, router)
+    campaign_edit.register(app, router)
     sending.register(app, router)
     replies.register(app)
     delegations.register(app, router)
     sharing.register(app, router)
+    holidays.register(router)
     app.use(acting_user_middleware(runtime, router))  # notes who acts; acting() resolves them after the ack
     return router

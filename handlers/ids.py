@@ -20,6 +20,7 @@ class Callback(str, Enum):
     RESUME = "campaign.resume"
     # managing campaigns (handlers/campaign_manage.py)
     CANDIDATE_REMOVE = "campaign.candidate_remove"  # the confirm of "Remove from campaign"; metadata: the enrollment id
+    CAMPAIGN_EDIT = "campaign.edit"  # handlers/campaign_edit.py; private_metadata: the campaign id
 
 
 class Action(str, Enum):
@@ -47,6 +48,7 @@ class Action(str, Enum):
     CAMPAIGN_PAUSE = "campaign.pause"
     CAMPAIGN_RESUME = "campaign.resume"
     CAMPAIGN_ADD_CANDIDATES = "campaign.add_candidates"
+    CAMPAIGN_EDIT = "campaign.open_edit"  # the Edit button (handlers/campaign_edit.py)
     CAMPAIGN_PAGE = "campaign.page"  # value: "<campaign id>:<page>"
     UPLOAD_CONFIRM = "campaign.upload_confirm"  # value: "<upload id>:<campaign id>" (one campaign to offer)
     UPLOAD_CHOOSE = "campaign.upload_choose"  # a select of campaigns; option values as UPLOAD_CONFIRM's

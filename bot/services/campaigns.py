@@ -381,4 +381,4 @@ def preview_plan(session: Session, campaign: Campaign, *, now: datetime, rng: ra
     steps = sorted(campaign.sequence.steps, key=lambda s: s.position)
     return when.plan(when.Preference(campaign.send_preference.value), ZoneInfo(campaign.timezone), now,
                      [s.delay_days for s in steps[1:]], rng, specific=campaign.specific_time,
-                     calendar=when.calendar_from(campaign.send_days, campaign.holidays))
+                     calendar=planner.calendar_of(session, campaign))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from bot.models import (
     Campaign,
     Candidate,
     Enrollment,
+    Organisation,
     OutboundMessage,
     OutboundStatus,
     SequenceStep,
@@ -28,12 +29,21 @@ from providers.base import new_message_id
 from bot.rules import when
 
 
+def calendar_of(session: Session, campaign: Campaign) -> when.Calendar:
+    """The days the campaign may send on: its send days, minus its own holidays and its
+    organisation's (`/outreach admin holidays`)."""
+    organisation = session.get(Organisation, campaign.organisation_id)  # the identity map, most often
+    holidays = {*(campaign.holidays or ()), *((organisation.holidays or ()) if organisation else ())}
+    return when.calendar_from(campaign.send_days, holidays)
+
+
 class Planner:
     def __init__(self, session: Session, *, rng: random.Random, now: datetime) -> None:
         self.session = session
         self.rng = rng
         self.now = now
         self._steps: dict[int, dict[int, SequenceStep]] = {}
+        self._calendars: dict[int, when.Calendar] = {}
 
     def steps(self, sequence_id: int) -> dict[int, SequenceStep]:
         if sequence_id not in self._steps:
@@ -70,20 +80,42 @@ class Planner:
     def replan_overdue(self, row: OutboundMessage, campaign: Campaign) -> None:
         """A step that fell due while its campaign was paused goes out from the resume time by the
         same rules as a first send (20 minutes' grace, the campaign's preferred time), never in a burst."""
-        window = when.first_window(when.Preference(campaign.send_preference.value), ZoneInfo(campaign.timezone),
-                                   self.now, specific=campaign.specific_time,
-                                   calendar=when.calendar_from(campaign.send_days, campaign.holidays))
+        window = self.fresh_window(campaign)
         row.window_start, row.window_end, row.due_at = window.start, window.end, window.pick(self.rng)
 
+    def fresh_window(self, campaign: Campaign) -> when.Window:
+        """A first send's window from now: where a step that cannot keep its own time goes."""
+        return when.first_window(when.Preference(campaign.send_preference.value), ZoneInfo(campaign.timezone),
+                                 self.now, specific=campaign.specific_time, calendar=self._calendar(campaign))
+
+    def window_of(self, campaign: Campaign, *, position: int, planned_at: datetime, last_sent_at: datetime | None,
+                  first_send_local: time | None) -> when.Window | None:
+        """The window the rules give an already planned step under the campaign's settings as they are
+        now (None: the step is gone): a first send as if planned when it was (`planned_at`), a later
+        step from its candidate's anchor (`first_send_local`, `last_sent_at`), as when it was planned.
+        A re-plan (bot.services.replan) compares it with the row's."""
+        step = self.steps(campaign.sequence_id).get(position)
+        if step is None:
+            return None
+        return self._rule_window(campaign, step, planned_at, last_sent_at, first_send_local)
+
     def _window(self, enrollment: Enrollment, campaign: Campaign, step: SequenceStep) -> when.Window:
+        return self._rule_window(campaign, step, self.now, enrollment.last_sent_at, enrollment.first_send_local)
+
+    def _calendar(self, campaign: Campaign) -> when.Calendar:
+        if campaign.id not in self._calendars:  # a Planner lives for one batch: the settings hold meanwhile
+            self._calendars[campaign.id] = calendar_of(self.session, campaign)
+        return self._calendars[campaign.id]
+
+    def _rule_window(self, campaign: Campaign, step: SequenceStep, planned_at: datetime, last_sent_at: datetime | None,
+                     first_send_local: time | None) -> when.Window:
         zone = ZoneInfo(campaign.timezone)
         preference = when.Preference(campaign.send_preference.value)
-        calendar = when.calendar_from(campaign.send_days, campaign.holidays)
-        if enrollment.last_sent_at is None or enrollment.first_send_local is None:
-            return when.first_window(preference, zone, self.now, specific=campaign.specific_time,
-                                     calendar=calendar)
-        last = enrollment.last_sent_at.astimezone(zone)
-        first_send = datetime.combine(last.date(), enrollment.first_send_local, tzinfo=zone)
+        calendar = self._calendar(campaign)
+        if last_sent_at is None or first_send_local is None:
+            return when.first_window(preference, zone, planned_at, specific=campaign.specific_time, calendar=calendar)
+        last = last_sent_at.astimezone(zone)
+        first_send = datetime.combine(last.date(), first_send_local, tzinfo=zone)
         return when.later_window(preference, zone, started=campaign.started_at or self.now,
                                  first_send=first_send, previous_send=last, delay_days=step.delay_days,
                                  calendar=calendar)

@@ -93,35 +93,95 @@ def _field(block: str, label: str, element: Any, *, optional: bool = False, hint
     return InputBlock(block_id=block, label=label, element=element, optional=optional, hint=hint)
 
 
-def campaign_modal(choices: CampaignChoices) -> View:
+@dataclass(frozen=True)
+class CampaignInitial:
+    """An existing campaign's settings, to edit: the modal shows them and saves them (Callback.CAMPAIGN_EDIT)."""
+
+    campaign_id: int
+    name: str
+    sequence_id: int
+    mailbox_id: int
+    preference: str
+    specific_time: str | None  # "HH:MM"
+    timezone: str
+    send_days: str  # "01234"
+    holidays: str  # "2026-12-24, 2026-12-25"
+    email_preference: str
+    strict: bool
+    alert_channel: str | None
+    same_thread: bool
+    started: bool  # its pending sends are re-planned on Save
+    sources: str | None  # why the sequence and mailbox are not offered (then `sources_shown` says which), or None
+    sources_shown: str = ""
+    organisation_holidays: str = ""
+
+
+def _initial(options: Sequence[Option], value: object) -> Option | None:
+    return next((o for o in options if o.value == str(value)), None)
+
+
+def _sources_blocks(choices: CampaignChoices, initial: CampaignInitial | None, F: str) -> list[Block]:
+    """The sequence and mailbox selects, or (an edit where they are fixed) what they are and why."""
+    if initial is not None and initial.sources is not None:
+        return [SectionBlock(text=MarkdownTextObject(text=f"{initial.sources_shown}\n_{initial.sources}_"[:3000]))]
     sequences, mailboxes = _options(choices.sequences), _options(choices.mailboxes)
+    return [
+        _field("sequence", "Sequence", StaticSelectElement(action_id=F, options=sequences[:100], initial_option=(
+            initial and _initial(sequences[:100], initial.sequence_id)) or sequences[0])),
+        _field("mailbox", "Send from", StaticSelectElement(action_id=F, options=mailboxes[:100], initial_option=(
+            initial and _initial(mailboxes[:100], initial.mailbox_id)) or mailboxes[0])),
+    ]
+
+
+def campaign_modal(choices: CampaignChoices, initial: CampaignInitial | None = None) -> View:
+    """The campaign modal: empty to create one, or filled with `initial` to edit it."""
     preferences, kinds, days = _options(PREFERENCES), _options(ADDRESS_KINDS), _options(enumerate(WEEKDAYS))
     same_thread = Option(value="yes", label="Send follow-ups in the same email thread")
     strict = Option(value="yes", label="If the preferred address type isn't available, don't send to other types")
     F = Action.CAMPAIGN_FIELD.value
-    blocks: list[Block] = [
+    chosen_days = [d for d in days if initial is None or d.value in initial.send_days]
+    blocks: list[Block] = []
+    if initial is not None and initial.started:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=(
+            "Changing when it sends (time, time zone, days, holidays) re-plans the emails not sent yet by the same "
+            "rules, spread out, none sooner than 20 minutes from now. Emails already sent or being sent stay as "
+            "they are."))]))
+    blocks += [
         _field("name", "Campaign name", PlainTextInputElement(action_id=F, max_length=200,
+                                                              initial_value=initial.name if initial else None,
                                                               placeholder="Backend engineers, Q4")),
-        _field("sequence", "Sequence", StaticSelectElement(action_id=F, options=sequences[:100],
-                                                           initial_option=sequences[0])),
-        _field("mailbox", "Send from", StaticSelectElement(action_id=F, options=mailboxes[:100],
-                                                           initial_option=mailboxes[0])),
-        _field("preference", "When to send", RadioButtonsElement(action_id=F, options=preferences,
-                                                                 initial_option=preferences[0])),
-        _field("specific_time", "Specific time", TimePickerElement(action_id=F), optional=True,
+        *_sources_blocks(choices, initial, F),
+        _field("preference", "When to send", RadioButtonsElement(action_id=F, options=preferences, initial_option=(
+            initial and _initial(preferences, initial.preference)) or preferences[0])),
+        _field("specific_time", "Specific time", TimePickerElement(
+            action_id=F, initial_time=initial.specific_time if initial else None), optional=True,
                hint="Only for 'At a specific time': the first emails go out between this time and 20 minutes later."),
-        _field("timezone", "Time zone", PlainTextInputElement(action_id=F, initial_value=choices.timezone),
-               hint="An IANA name such as Europe/Paris. Yours from Slack is filled in."),
-        _field("send_days", "Send on", CheckboxesElement(action_id=F, options=days, initial_options=days)),
-        _field("email_preference", "Send to the candidate's", RadioButtonsElement(
-            action_id=F, options=kinds, initial_option=kinds[0])),
-        _field("strict", "Address type", CheckboxesElement(action_id=F, options=[strict]), optional=True),
-        _field("alert_channel", "Alert channel for replies and bounces",
-               ConversationSelectElement(action_id=F, filter=ConversationFilter(include=["public", "private"])),
-               optional=True, hint="Invite @Outreach to the channel first."),
-        _field("same_thread", "Follow-ups", CheckboxesElement(action_id=F, options=[same_thread],
-                                                              initial_options=[same_thread]), optional=True),
+        _field("timezone", "Time zone", PlainTextInputElement(
+            action_id=F, initial_value=initial.timezone if initial else choices.timezone),
+               hint="An IANA name such as Europe/Paris." + ("" if initial else " Yours from Slack is filled in.")),
+        _field("send_days", "Send on", CheckboxesElement(action_id=F, options=days, initial_options=chosen_days or None)),
     ]
+    if initial is not None:
+        blocks.append(_field("holidays", "Holidays (no sends on these dates)", PlainTextInputElement(
+            action_id=F, initial_value=initial.holidays or None, placeholder="2026-12-24, 2026-12-25"), optional=True,
+            hint=("Dates as YYYY-MM-DD, separated by commas. The organisation's holidays apply too: "
+                  + (initial.organisation_holidays or "none yet") + ".")[:150]))
+    blocks += [
+        _field("email_preference", "Send to the candidate's", RadioButtonsElement(
+            action_id=F, options=kinds, initial_option=(initial and _initial(kinds, initial.email_preference)) or kinds[0])),
+        _field("strict", "Address type", CheckboxesElement(
+            action_id=F, options=[strict], initial_options=[strict] if initial and initial.strict else None), optional=True),
+        _field("alert_channel", "Alert channel for replies and bounces",
+               ConversationSelectElement(action_id=F, filter=ConversationFilter(include=["public", "private"]),
+                                         initial_conversation=initial.alert_channel if initial else None),
+               optional=True, hint="Invite @Outreach to the channel first."),
+        _field("same_thread", "Follow-ups", CheckboxesElement(
+            action_id=F, options=[same_thread],
+            initial_options=[same_thread] if initial is None or initial.same_thread else None), optional=True),
+    ]
+    if initial is not None:
+        return View(type="modal", callback_id=Callback.CAMPAIGN_EDIT.value, title="Edit campaign", submit="Save",
+                    close="Cancel", private_metadata=Id(id=initial.campaign_id).dump(), blocks=blocks)
     return View(type="modal", callback_id=Callback.CAMPAIGN_NEW.value, title="New campaign", submit="Create",
                 close="Cancel", blocks=blocks)
 
@@ -209,6 +269,7 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
         buttons.append(_button("Resume", Action.CAMPAIGN_RESUME, value, "primary"))
     if view.may_change:
         buttons.append(_button("Add candidates", Action.CAMPAIGN_ADD_CANDIDATES, value))
+        buttons.append(_button("Edit", Action.CAMPAIGN_EDIT, value))  # the owner and edit-shares (access.Need.CHANGE)
     buttons += _lifecycle_buttons(view, value)
     if view.archived:  # history only: nothing left to do on it
         buttons = []

@@ -194,10 +194,14 @@ ROWS: list[Row] = [
     Row(("command", "disconnect"), _slash(lambda w: "disconnect"), NONE),
     Row(("command", "admin"), _slash(lambda w: "admin permissions enhanced"), NONE),
     Row(("command", "admin campaigns"), _slash(lambda w: "admin campaigns"), NONE),
+    Row(("command", "admin holidays"), _slash(lambda w: "admin holidays add 2026-12-24"), NONE),  # Rita is no admin
     Row(("command", "sequence new"), _slash(lambda w: "sequence new"), NONE),
     Row(("command", "sequence edit"), _slash(lambda w: "sequence edit Secret Sequence"), SHOWS),
     Row(("command", "sequences"), _slash(lambda w: "sequences"), SHOWS),
     Row(("command", "campaign new"), _slash(lambda w: "campaign new"), NONE),
+    Row(("command", "campaign"), _slash(lambda w: "campaign frobnicate"), NONE),
+    Row(("command", "campaign edit"), _slash(lambda w: "campaign edit Backend Q4 Secret"), SHOWS),
+    Row(("command", "campaign edit"), _slash(lambda w: f"campaign edit {w.campaign}"), SHOWS),
     Row(("command", "resume"), _slash(lambda w: "resume"), SHOWS),
     Row(("command", "status"), _slash(lambda w: "status Backend Q4 Secret"), SHOWS),
     Row(("command", "status"), _slash(lambda w: f"status {w.campaign}"), SHOWS),
@@ -235,6 +239,7 @@ ROWS: list[Row] = [
         SHOWS),  # refused for Rita too (running campaigns use it), naming them
     Row(("action", Action.CAMPAIGN_ADD_CANDIDATES.value),
         _click(Action.CAMPAIGN_ADD_CANDIDATES.value, lambda w: str(w.campaign)), SHOWS),
+    Row(("action", Action.CAMPAIGN_EDIT.value), _click(Action.CAMPAIGN_EDIT.value, lambda w: str(w.campaign)), SHOWS),
     Row(("action", Action.CAMPAIGN_START.value), _click(Action.CAMPAIGN_START.value, lambda w: str(w.campaign)), SHOWS),
     Row(("action", Action.CAMPAIGN_PAUSE.value), _click(Action.CAMPAIGN_PAUSE.value, lambda w: str(w.campaign)), CHANGES),
     Row(("action", Action.CAMPAIGN_RESUME.value), _click(Action.CAMPAIGN_RESUME.value, lambda w: str(w.paused)),
@@ -292,6 +297,8 @@ ROWS: list[Row] = [
         "name": _text(SF, "Xavier Y"), "fields": _text(SF, "company=Acme")}, lambda w: json.dumps({"stage": "choose"})),
         SHOWS),
     Row(("view", Callback.CAMPAIGN_NEW.value), _submit(Callback.CAMPAIGN_NEW, _campaign_form), CHANGES),
+    Row(("view", Callback.CAMPAIGN_EDIT.value), _submit(Callback.CAMPAIGN_EDIT, _campaign_form, lambda w: str(w.campaign)),
+        CHANGES),
     Row(("view", Callback.CANDIDATES_ADD.value), _submit(Callback.CANDIDATES_ADD, lambda w: {
         "paste": _text(F, "name\temail\nNew Person\tnew@corp.example")}, lambda w: str(w.campaign)), CHANGES),
     Row(("view", Callback.CANDIDATE_EDIT.value), _submit(Callback.CANDIDATE_EDIT, lambda w: {

@@ -214,6 +214,7 @@ class Demo:
         self.lost_connection()
         self.campaign_in_slack()
         self.removed_candidate()
+        self.edit_send_days()
         self.replies_and_bounces()
         self.teammate()
         self.delegation()
@@ -339,6 +340,25 @@ class Demo:
         self.expect.check("her planned step 2 is cancelled and her sent step 1 is kept",
                           history == [(1, "sent"), (2, "cancelled")])
         # Nothing more goes to Noor: the next scene's follow-ups go to Kai only.
+    def edit_send_days(self) -> None:
+        self.scene("Rita keeps Platform Q1 to Tuesday–Friday: Edit on its message, the planned sends move")
+        self.rita.slash("/outreach", "when Platform Q1")
+        before = last_ephemeral_text(self.ws, RITA)
+        self.rita.click(Action.CAMPAIGN_EDIT.value, in_message=self._campaign_message("Platform Q1"))
+        self.show_slack()
+        filled = self.ws.open_views(RITA)[-1]
+        days = next(b["element"] for b in filled["blocks"] if b.get("block_id") == "send_days")
+        self.expect.check("the Edit modal opens filled with the campaign's settings (every day ticked)",
+                          [o["value"] for o in days.get("initial_options") or []] == list("0123456"))
+        result = self.rita.submit({"send_days": ["1", "2", "3", "4"]})
+        self.rita.slash("/outreach", "when Platform Q1")
+        after = last_ephemeral_text(self.ws, RITA)
+        self.show_slack()
+        self.expect.check("the modal saved, and the next sends were on Monday 7 December before the edit",
+                          result.ok and not result.errors and before.count("Mon 07 Dec") == 2)
+        self.expect.check("after it both step-2 emails go on Tuesday 8 December, each near its own time of day",
+                          after.count("Tue 08 Dec 03:") + after.count("Tue 08 Dec 04:") == 2
+                          and "Mon 07 Dec" not in after)
 
     def replies_and_bounces(self) -> None:
         post, mailbox = self.post_office, "rita@acme.example"
