@@ -68,7 +68,7 @@ from scheduling.compose import compose, load_sendables
 from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
 from scheduling.record_sent import SentRow
-from bot.services.planner import Planner
+from bot.services.planner import Planner, move_held_follow_ups
 from bot.wording import agrees, counted
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,10 @@ class Dispatcher:
                                  max_mailboxes=min(self.max_mailboxes, 2 * rows))
             for hit in claim.capped:
                 self._tell_cap(session, hit)
+            if claim.capped or one_offs is not None:  # a cap just reached, and each upkeep while one holds
+                moved = move_held_follow_ups(session, now=now, rng=self.rng)
+                if moved:
+                    log.info("moved %s held by the daily cap to their next window", counted(len(moved), "follow-up"))
             if one_offs is not None:
                 one_off.expire(session, now=now, clock=self.clock)
                 one_offs.update(one_off.claim(session, now=now, worker_id=self.worker_id, lease=self.lease))
