@@ -51,8 +51,8 @@ def _sent_to(address: str | None, bounced: Sequence[str]) -> str:
     """Where a candidate is written to, and the addresses that bounced before it."""
     if not bounced:
         return address or ""
-    gone = ", ".join(f"~{a}~" for a in bounced)
-    return f"{address} (current; {gone} bounced)" if address else f"{gone} bounced"
+    gone = ", ".join(f"~{a}~" for a in bounced) + " bounced"
+    return f"{address}, current; {gone}" if address else gone
 
 
 WAIT_WORDS = {
