@@ -45,7 +45,7 @@ candidates:
 
 SMALL_CAMPAIGN = """\
 owner: {{team: T0LOCAL, user: U0RITA}}
-mailbox: {{address: rita@acme.example}}
+mailbox: {{address: rita@acme.example, daily_cap: 20}}
 sequence:
   name: {name} outreach
   steps:

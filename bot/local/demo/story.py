@@ -190,7 +190,7 @@ class Demo:
         tuesday = self.new_mail()
         self.expect.check("the two held emails went out on Tuesday, none was dropped", len(tuesday) == 2)
 
-        self.pass_time(timedelta(days=9))
+        self.pass_time(timedelta(days=8))
         self.scene("The following week: follow-ups in the same thread, within the cap")
         later = self.new_mail()
         self.show_slack()
