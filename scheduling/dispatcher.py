@@ -6,6 +6,8 @@ One run:
    Found: sent. Not found: pending again. Lookup failed: look again later. Never a blind resend.
 2. claim (scheduling.claims): due rows that may go out now, within each mailbox's limits, move to
    `sending` in one transaction that re-checks the enrollment (no send after a recorded reply).
+   In that transaction, at a daily-cap hit and at each upkeep, follow-ups the cap holds past their
+   window move to their next allowed one (bot.services.planner.move_held_follow_ups), pending only.
 3. send: concurrently across mailboxes (at most `max_in_flight` per mailbox, set by the claim),
    each send preceded by a last look at most scheduling.last_look.FRESH_SECONDS old: a row that
    may no longer go out is withdrawn, never sent.

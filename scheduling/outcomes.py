@@ -5,7 +5,7 @@ many rows at a time.
 |---|---|---|---|
 | sent | sent; the next step is planned | last send time; Scheduled → Active | – |
 | withdrawn at the last look | cancelled if the candidate's sequence ended, else pending | – | – |
-| rate limited (429) | pending again: it was not accepted | no claims before Retry-After | – |
+| rate limited (429) | pending again: it was not accepted | no claims before Retry-After (reason rate_limit) | – |
 | temporary (5xx, timeout) | stays `sending`, checked after a backoff: it may have been accepted | – | – |
 | not found when checked | pending again (or failed after MAX_ATTEMPTS) | – | owner, when it gives up |
 | reconnect needed | pending again: never sent | needs reconnect; its campaigns pause | owner, once |
