@@ -26,7 +26,7 @@ from bot.services import access, bulk_resume, campaign_lifecycle, candidate_rows
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
-from bot.services.campaign_status import campaign_status
+from bot.services.campaign_status import campaign_status, current_and_bounced, send_waits
 from bot.services.campaigns import (
     PAUSE_REASONS,
     open_campaigns,
@@ -385,12 +385,13 @@ def act_on_candidate(ack: Ack, body: dict[str, Any], context: BoltContext, clien
                                               draft=enrollment.campaign.status == CampaignStatus.DRAFT)
             else:
                 candidate = enrollment.candidate
+                current, bounced = current_and_bounced(session, enrollment, viewer_id=user.id)
                 view = candidate_modal(
                     enrollment_id=enrollment.id, name=candidate.name,
                     addresses=[(a.address, a.kind.value)
                                for a in access.visible_addresses(candidate.addresses, user.id)],
                     send_to=enrollment.address_override,
-                    fields={**candidate.fields, **enrollment.fields_override})
+                    fields={**candidate.fields, **enrollment.fields_override}, current=current, bounced=bounced)
     except UserError as error:
         _tell(respond, f":warning: {error.message}")
         return
@@ -458,9 +459,8 @@ def show_when(call: CommandCall) -> None:
                                  preview=preview_plan(session, campaign, now=now, rng=random.Random(campaign.id)))
         else:
             sends, total = upcoming_sends(session, campaign, viewer_id=user.id)
-            held = campaign.mailbox.not_before
             blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=sends,
-                                 total=total, held_until=held if held and held > now else None)
+                                 total=total, waits=send_waits(session, campaign, now=now, viewer_id=user.id))
     call.ack(text=f"When {campaign.name} sends", blocks=blocks)
 
 

@@ -206,14 +206,16 @@ def claim(session: Session, *, now: datetime, worker_id: str, lease: timedelta, 
             max_in_flight=mailbox.max_in_flight, usage=usage[mailbox.id], now=now, room=max_rows)
         if allowed.capped:
             capped.append(CapHit(mailbox.id, allowed.not_before))  # type: ignore[arg-type]
-            session.execute(update(M).where(M.id == mailbox.id).values(not_before=allowed.not_before))
+            session.execute(update(M).where(M.id == mailbox.id).values(not_before=allowed.not_before,
+                                                                        not_before_reason="daily_cap"))
         if allowed.quota:
             quotas[mailbox.id] = allowed.quota
     take = _take_all if session.get_bind().dialect.name == "postgresql" else _take_each
     rows = take(session, quotas, now=now, worker_id=worker_id, lease=lease, total=max_rows) if quotas else {}
     spacing = {m.id: m.min_spacing_seconds for m in mailboxes if m.id in rows and m.min_spacing_seconds}
     for mailbox_id, seconds in spacing.items():  # the next send from it waits its spacing
-        session.execute(update(M).where(M.id == mailbox_id).values(not_before=now + timedelta(seconds=seconds)))
+        session.execute(update(M).where(M.id == mailbox_id).values(not_before=now + timedelta(seconds=seconds),
+                                                                   not_before_reason="spacing"))
     if rows:
         _count_sends(session, {m: len(ids) for m, ids in rows.items()}, now)
     return Claim(rows, capped)

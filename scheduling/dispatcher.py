@@ -6,6 +6,8 @@ One run:
    Found: sent. Not found: pending again. Lookup failed: look again later. Never a blind resend.
 2. claim (scheduling.claims): due rows that may go out now, within each mailbox's limits, move to
    `sending` in one transaction that re-checks the enrollment (no send after a recorded reply).
+   In that transaction, at a daily-cap hit and at each upkeep, follow-ups the cap holds past their
+   window move to their next allowed one (bot.services.planner.move_held_follow_ups), pending only.
 3. send: concurrently across mailboxes (at most `max_in_flight` per mailbox, set by the claim),
    each send preceded by a last look at most scheduling.last_look.FRESH_SECONDS old: a row that
    may no longer go out is withdrawn, never sent.
@@ -68,7 +70,7 @@ from scheduling.compose import compose, load_sendables
 from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
 from scheduling.record_sent import SentRow
-from bot.services.planner import Planner
+from bot.services.planner import Planner, move_held_follow_ups
 from bot.wording import agrees, counted
 
 log = logging.getLogger(__name__)
@@ -200,6 +202,10 @@ class Dispatcher:
                                  max_mailboxes=min(self.max_mailboxes, 2 * rows))
             for hit in claim.capped:
                 self._tell_cap(session, hit)
+            if claim.capped or one_offs is not None:  # a cap just reached, and each upkeep while one holds
+                moved = move_held_follow_ups(session, now=now, rng=self.rng)
+                if moved:
+                    log.info("moved %s held by the daily cap to their next window", counted(len(moved), "follow-up"))
             if one_offs is not None:
                 one_off.expire(session, now=now, clock=self.clock)
                 one_offs.update(one_off.claim(session, now=now, worker_id=self.worker_id, lease=self.lease))

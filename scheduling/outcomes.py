@@ -5,7 +5,7 @@ many rows at a time.
 |---|---|---|---|
 | sent | sent; the next step is planned | last send time; Scheduled → Active | – |
 | withdrawn at the last look | cancelled if the candidate's sequence ended, else pending | – | – |
-| rate limited (429) | pending again: it was not accepted | no claims before Retry-After | – |
+| rate limited (429) | pending again: it was not accepted | no claims before Retry-After (reason rate_limit) | – |
 | temporary (5xx, timeout) | stays `sending`, checked after a backoff: it may have been accepted | – | – |
 | not found when checked | pending again (or failed after MAX_ATTEMPTS) | – | owner, when it gives up |
 | reconnect needed | pending again: never sent | needs reconnect; its campaigns pause | owner, once |
@@ -127,7 +127,7 @@ class Recorder:
             elif isinstance(outcome.error, RateLimited):
                 self._back_to_pending(row, f"rate limited: {outcome.error}")
                 self._hold_mailbox(row.enrollment.campaign.mailbox,
-                                   self.now + timedelta(seconds=outcome.error.retry_after))
+                                   self.now + timedelta(seconds=outcome.error.retry_after), "rate_limit")
             elif isinstance(outcome.error, ReconnectNeeded):
                 self._back_to_pending(row, "the mailbox needs to be reconnected")
                 self.needs_reconnect(row.enrollment.campaign.mailbox, str(outcome.error))
@@ -164,7 +164,7 @@ class Recorder:
                 kind, reason = "not_sent", row.error or "not found in the mailbox when checked"
             elif isinstance(error, RateLimited):
                 kind, reason = "rate_limited", f"rate limited: {error}"
-                self._hold_mailbox(mailbox, self.now + timedelta(seconds=error.retry_after))
+                self._hold_mailbox(mailbox, self.now + timedelta(seconds=error.retry_after), "rate_limit")
             elif isinstance(error, ReconnectNeeded):
                 kind, reason = "reconnect", str(error)
                 self.needs_reconnect(mailbox, str(error))
@@ -196,7 +196,7 @@ class Recorder:
                                         sent_message_id=sent_id):
             return
         mailbox.last_send_at = self.now
-        self._hold_mailbox(mailbox, self.now + timedelta(seconds=mailbox.min_spacing_seconds))
+        self._hold_mailbox(mailbox, self.now + timedelta(seconds=mailbox.min_spacing_seconds), "spacing")
         direct_send.keep_sent(self.session, row, subject=subject, now=self.now)
         last = self.session.scalar(select(OutboundMessage.id).where(OutboundMessage.follows_id == row.id).limit(1))
         if last is None:  # the whole send is done: one audit entry for it
@@ -253,9 +253,11 @@ class Recorder:
                      f"{candidate.name}{f' ({address})' if address else ''}: {reason if address else shared_reason}."
                      f" {then}"))
 
-    def _hold_mailbox(self, mailbox: Mailbox, until: datetime) -> None:
+    def _hold_mailbox(self, mailbox: Mailbox, until: datetime, reason: str) -> None:
+        """No claim from `mailbox` before `until`; `reason` ("spacing", "rate_limit") is what
+        `/outreach when` names. A longer hold already set stands, with its own reason."""
         if mailbox.not_before is None or mailbox.not_before < until:
-            mailbox.not_before = until
+            mailbox.not_before, mailbox.not_before_reason = until, reason
 
     def needs_reconnect(self, mailbox: Mailbox, reason: str) -> None:
         """The grant is gone: pause what sends from this mailbox and tell its owner once."""

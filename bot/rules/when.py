@@ -306,3 +306,38 @@ def plan(
 def calendar_from(send_days: str | Collection[int] = "0123456", holidays: Collection[str | date] = ()) -> Calendar:
     days = frozenset(int(d) for d in send_days)
     return Calendar(days, frozenset(date.fromisoformat(h) if isinstance(h, str) else h for h in holidays))
+
+
+def next_open_window(window: Window, zone: ZoneInfo, *, after: datetime, calendar: Calendar = Calendar()) -> Window:
+    """A planned window that cannot be used (its mailbox is held, by the daily cap, until `after`
+    and the window ends by then) moved to the next allowed one: the same wall-clock times on the
+    first send day where at least SPREAD of it (or all of it, if narrower) is left after `after`,
+    starting no sooner than `after`. The caller picks a time inside, so held sends spread over the
+    window instead of leaving in a burst at its opening.
+
+    >>> z = ZoneInfo("America/New_York")
+    >>> fri = Window(datetime(2026, 12, 4, 17, 20, tzinfo=z), datetime(2026, 12, 4, 18, 0, tzinfo=z))
+    >>> weekdays = Calendar(frozenset(range(5)))
+    >>> moved = next_open_window(fri, z, after=datetime(2026, 12, 5, 9, 0, tzinfo=z), calendar=weekdays)
+    >>> f"{moved.start:%a %H:%M}–{moved.end:%H:%M}"
+    'Mon 17:20–18:00'
+    >>> moved = next_open_window(fri, z, after=datetime(2026, 12, 7, 17, 30, tzinfo=z), calendar=weekdays)
+    >>> f"{moved.start:%a %H:%M}–{moved.end:%H:%M}"
+    'Mon 17:30–18:00'
+    >>> moved = next_open_window(fri, z, after=datetime(2026, 12, 7, 17, 50, tzinfo=z), calendar=weekdays)
+    >>> f"{moved.start:%a %H:%M}–{moved.end:%H:%M}"
+    'Tue 17:20–18:00'
+    """
+    start, end = _local(window.start, zone), _local(window.end, zone)
+    need = min(SPREAD, _utc(end) - _utc(start))
+    begin = _local(after, zone)
+    days = max((begin.date() - start.date()).days, 0)
+    for _ in range(366 + 7):  # bounded as Calendar.next_send_day is
+        a, b = _move(start, end, timedelta(days=days), zone) if days else (start, end)
+        days += 1
+        if not calendar.is_send_day(a.date()):
+            continue
+        a = _latest(a, begin)
+        if _utc(b) - _utc(a) >= need:
+            return Window(a, b)
+    raise ValueError("no send day within a year: check the send days and holidays")

@@ -357,6 +357,8 @@ class PlannedSend:
     step: int
     to_address: str | None  # None: an address someone else added by hand (access.shows)
     due_at: datetime
+    bounced: tuple[str, ...] = ()  # the candidate's addresses that bounced, as the viewer may see them
+    moved: bool = False  # the daily cap held it past its window: due_at is its next allowed window's
 
 
 def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
@@ -365,15 +367,18 @@ def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
     A paused candidate's planned step is not next: it waits for a resume (and is planned again from
     then if its time passed meanwhile)."""
     O = OutboundMessage
-    base = (select(Candidate.id, Candidate.name, O.step_position, O.to_address, O.due_at).select_from(O)
+    base = (select(Candidate.id, Candidate.name, O.step_position, O.to_address, O.due_at, Enrollment.tried_addresses,
+                   O.error).select_from(O)
             .join(Enrollment, Enrollment.id == O.enrollment_id).join(Candidate, Candidate.id == Enrollment.candidate_id)
             .where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING,
                    Enrollment.status.in_(transitions.SENDS)))
     rows = session.execute(base.order_by(O.due_at).limit(limit)).all()
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     hidden = access.hidden_addresses(session, candidate_ids=[r[0] for r in rows], viewer_id=viewer_id)
-    return [PlannedSend(name, step, None if (candidate_id, to) in hidden else to, due)
-            for candidate_id, name, step, to, due in rows], total
+    return [PlannedSend(name, step, None if (candidate_id, to) in hidden else to, due,
+                        bounced=tuple(a for a in tried or () if (candidate_id, a) not in hidden),
+                        moved=note == planner.MOVED_BY_CAP)
+            for candidate_id, name, step, to, due, tried, note in rows], total
 
 
 def preview_plan(session: Session, campaign: Campaign, *, now: datetime, rng: random.Random) -> list[when.PlannedStep]:

@@ -99,7 +99,7 @@ def complete_connect(session: Session, *, owner: User, provider: Provider, addre
     mailbox = connect_mailbox(session, owner=owner, provider=provider, address=address, credentials=credentials,
                               permission_level=PermissionLevel.ENHANCED if enhanced else PermissionLevel.BASIC,
                               clock=clock)
-    mailbox.not_before = None
+    mailbox.not_before, mailbox.not_before_reason = None, None
     everyone = paused_by_connection(session, mailbox)
     paused = [c for c in everyone if c.owner_id == owner.id]
     stamp = mailbox.connected_at.isoformat() if mailbox.connected_at else ""

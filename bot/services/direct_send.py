@@ -282,9 +282,11 @@ def check_sender(session: Session, *, user: User, mailbox_id: int, sends: int, n
     problem = _cap_problem(session, mailbox, sends, now, user.tz)
     if problem:
         raise UserError(problem, field=Field.MAILBOX.value)
-    # Held past its own spacing: a provider asked us to wait (Retry-After). Spacing alone does not
-    # hold a send made by hand; these few emails then push campaign sends back by one spacing.
-    if mailbox.not_before is not None and mailbox.not_before > now + timedelta(seconds=mailbox.min_spacing_seconds):
+    # A provider asked us to wait (Retry-After; not_before_reason says so, or, written before the
+    # reason was kept, a hold past the spacing). Spacing alone does not hold a send made by hand;
+    # these few emails then push campaign sends back by one spacing; the cap was checked above.
+    if mailbox.not_before is not None and mailbox.not_before_reason in (None, "rate_limit") \
+            and mailbox.not_before > now + timedelta(seconds=mailbox.min_spacing_seconds):
         raise UserError(f"{PROVIDER_NAME[mailbox.provider]} asked us to slow down; try again in "
                         f"{_minutes((mailbox.not_before - now).total_seconds())}.", field=Field.MAILBOX.value)
     return mailbox

@@ -12,17 +12,20 @@ from collections.abc import Sequence
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import (
     Campaign,
     Candidate,
     Enrollment,
+    Mailbox,
     Organisation,
+    OutboundKind,
     OutboundMessage,
     OutboundStatus,
     SequenceStep,
+    UTCDateTime,
 )
 from bot.services.recipients import choose_address
 from providers.base import new_message_id
@@ -33,8 +36,11 @@ def calendar_of(session: Session, campaign: Campaign) -> when.Calendar:
     """The days the campaign may send on: its send days, minus its own holidays and its
     organisation's (`/outreach admin holidays`)."""
     organisation = session.get(Organisation, campaign.organisation_id)  # the identity map, most often
-    holidays = {*(campaign.holidays or ()), *((organisation.holidays or ()) if organisation else ())}
-    return when.calendar_from(campaign.send_days, holidays)
+    return _calendar(campaign.send_days, campaign.holidays, organisation.holidays if organisation else None)
+
+
+def _calendar(send_days: str, holidays: Sequence[str] | None, organisation_holidays: Sequence[str] | None) -> when.Calendar:
+    return when.calendar_from(send_days, {*(holidays or ()), *(organisation_holidays or ())})
 
 
 class Planner:
@@ -155,3 +161,50 @@ def plan_first_steps(session: Session, enrollment_ids: Sequence[int], *, rng: ra
         planned_count += len(planned)
     session.flush()
     return planned_count
+
+
+# A follow-up the daily cap held past its window is moved, not sent late (issue 17 §5). The note
+# stays on the pending row (as a rate limit's reason does) so `/outreach when` can say why it moved.
+MOVED_BY_CAP = "moved to its next window: the daily cap held it past its own"
+MOVE_BATCH = 1_000  # rows moved a call; the dispatcher's upkeep calls again within a second
+
+
+def move_held_follow_ups(session: Session, *, now: datetime, rng: random.Random,
+                         mailbox_ids: Sequence[int] | None = None) -> list[int]:
+    """Follow-ups due before their mailbox's daily-cap hold ends, in windows that end by then, move
+    to their next allowed window (when.next_open_window: the same wall-clock times, on a send day
+    that is not a holiday, none before the hold ends), at a time picked inside it, so they spread
+    over it. Step 1 keeps its time and goes when the cap allows, as before. Each row moves only
+    while pending and unclaimed, in one guarded UPDATE: a row a claim took meanwhile is left alone.
+    Returns the ids it tried to move. (A campaign edit's re-plan of pending rows is bot.services.replan.)"""
+    O, M = OutboundMessage, Mailbox
+    query = (select(O.id, O.window_start, O.window_end, M.not_before, Campaign.timezone, Campaign.send_days,
+                    Campaign.holidays, Organisation.holidays)
+             .join(M, M.id == O.mailbox_id).join(Enrollment, Enrollment.id == O.enrollment_id)
+             .join(Campaign, Campaign.id == Enrollment.campaign_id)
+             .join(Organisation, Organisation.id == Campaign.organisation_id)
+             .where(M.not_before_reason == "daily_cap", M.not_before > now, O.status == OutboundStatus.PENDING,
+                    O.kind == OutboundKind.CAMPAIGN, O.step_position > 1, O.claimed_by.is_(None),
+                    O.due_at < M.not_before, O.window_end <= M.not_before)
+             .order_by(O.id).limit(MOVE_BATCH))
+    if mailbox_ids is not None:
+        query = query.where(M.id.in_(list(mailbox_ids)))
+    moves = []
+    for row_id, start, end, held_until, zone_name, send_days, holidays, organisation_holidays in session.execute(query).all():
+        if start is None:
+            start = end
+        zone = ZoneInfo(zone_name)
+        window = when.next_open_window(when.Window(start.astimezone(zone), end.astimezone(zone)), zone,
+                                       after=held_until,
+                                       calendar=_calendar(send_days, holidays, organisation_holidays))
+        moves.append({"b_id": row_id, "b_start": window.start, "b_end": window.end, "b_due": window.pick(rng)})
+    if moves:
+        OT = O.__table__
+        moment = UTCDateTime()
+        session.execute(
+            update(OT).where(OT.c.id == bindparam("b_id"), OT.c.status == OutboundStatus.PENDING.value,
+                             OT.c.claimed_by.is_(None))
+            .values(window_start=bindparam("b_start", type_=moment), window_end=bindparam("b_end", type_=moment),
+                    due_at=bindparam("b_due", type_=moment), error=MOVED_BY_CAP),
+            moves)
+    return [m["b_id"] for m in moves]

@@ -35,7 +35,7 @@ from slack_sdk.models.views import View
 from bot.models import CampaignStatus, EnrollmentStatus
 from bot.services.campaign_lifecycle import REMOVABLE
 from bot.services.campaign_list import SHOWS, AdminLine, CampaignPage
-from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine
+from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine, Wait
 from bot.services.access import Role
 from bot.services.campaigns import PlannedSend
 from handlers.ids import Action, Callback
@@ -48,8 +48,31 @@ def _at(moment: datetime, zone: ZoneInfo) -> str:
     return f"{moment.astimezone(zone):%a %d %b %H:%M}"
 
 
+def _sent_to(address: str | None, bounced: Sequence[str]) -> str:
+    """Where a candidate is written to, and the addresses that bounced before it."""
+    if not bounced:
+        return address or ""
+    gone = ", ".join(f"~{a}~" for a in bounced) + " bounced"
+    return f"{address}, current; {gone}" if address else gone
+
+
+WAIT_WORDS = {
+    "spacing": lambda w, at: f"{w.mailbox} waits {w.number} seconds between emails (its spacing): the next one can "
+                             f"leave at {at}.",
+    "daily_cap": lambda w, at: f"{w.mailbox} reached its daily cap of {counted(w.number, 'email')} in 24 hours: sending "
+                               f"resumes at {at}. A follow-up held past its window moves to its next one.",
+    "rate_limit": lambda w, at: f"{w.detail} asked us to slow down (its rate limit): sending from {w.mailbox} resumes "
+                                f"at {at}.",
+    "held": lambda w, at: f"{w.mailbox} is waiting until {at}.",
+    "send_days": lambda w, at: f"No emails go out on {w.detail} (the campaign's send days and holidays): the next ones "
+                               f"wait for {at}.",
+    "paused": lambda w, at: f"The campaign is paused ({w.detail}): nothing is sent until it is resumed.",
+}
+WAIT_ICONS = {"send_days": ":calendar:", "paused": ":double_vertical_bar:"}
+
+
 def when_blocks(*, name: str, status: str, zone: ZoneInfo, sends: Sequence[PlannedSend], total: int,
-                preview: Sequence[PlannedStep] | None = None, held_until: datetime | None = None) -> list[Block]:
+                preview: Sequence[PlannedStep] | None = None, waits: Sequence[Wait] = ()) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=f"When {name[:120]} sends")]
     if preview is not None:
         lines = "\n".join(f"Step {p.step}: {_at(p.send_at, zone)} (window {_at(p.window.start, zone)}"
@@ -60,13 +83,14 @@ def when_blocks(*, name: str, status: str, zone: ZoneInfo, sends: Sequence[Plann
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{name}* ({status}) has no sends planned.")))
     else:
         lines = "\n".join(f"{_at(s.due_at, zone)} · step {s.step} · {s.candidate}"
-                          + (f" ({s.to_address})" if s.to_address else "") for s in sends)
+                          + (f" ({_sent_to(s.to_address, s.bounced)})" if s.to_address or s.bounced else "")
+                          + (" · moved to its next window: the daily cap held it" if s.moved else "") for s in sends)
         more = f"\n…and {total - len(sends)} more." if total > len(sends) else ""
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=f"*{name}* ({status}): the next {len(sends)} of {total} planned sends\n{lines}{more}")))
-    if held_until is not None:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=f":hourglass: The mailbox is waiting (daily cap or provider limit) until {_at(held_until, zone)}.")))
+            text=f"*{name}* ({status}): the next {len(sends)} of {total} planned sends\n{lines}{more}"[:3000])))
+    for wait in waits:
+        words = WAIT_WORDS[wait.kind](wait, _at(wait.until, zone) if wait.until else "")
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"{WAIT_ICONS.get(wait.kind, ':hourglass:')} {words}")))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Times in {zone.key}.")]))
     return blocks
 
@@ -200,8 +224,12 @@ def _button(text: str, action: Action, value: str, style: str | None = None) -> 
 def _candidate_block(line: CandidateLine, zone: ZoneInfo, may_change: bool) -> SectionBlock:
     """A candidate's line and its menu; `may_change` is False for a view-only share and an archived campaign."""
     text = f"*{line.name}* · {line.label}"
-    if line.address:
-        text += f" · {line.address}"
+    if line.status == EnrollmentStatus.REPLIED and line.address:
+        text += f" · replied from {line.address}"
+        if line.bounced:
+            text += f" · {_sent_to(None, line.bounced)}"
+    elif line.address or line.bounced:
+        text += f" · {_sent_to(line.address, line.bounced)}"
     if line.next_due:
         text += f" · next {_at(line.next_due, zone)}"
     if line.reason and line.status == EnrollmentStatus.PAUSED:
@@ -458,14 +486,23 @@ def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) 
 
 
 def candidate_modal(*, enrollment_id: int, name: str, addresses: Sequence[tuple[str, str]],
-                    send_to: str | None, fields: dict[str, str]) -> View:
+                    send_to: str | None, fields: dict[str, str], current: str | None = None,
+                    bounced: Sequence[str] = ()) -> View:
+    """`current`: the address the candidate is written to now; `bounced`: those that bounced."""
     F = Action.CAMPAIGN_FIELD.value
-    options = _options([(address, f"{address} ({kind})") for address, kind in addresses])
+
+    def label(address: str, kind: str) -> str:
+        state = ", bounced" if address in bounced else ", current" if address == current else ""
+        return f"{address} ({kind}{state})"
+
+    options = _options([(address, label(address, kind)) for address, kind in addresses])
     initial = next((o for o in options if o.value == send_to), None)
     kinds = _options([("work", "Work"), ("personal", "Personal"), ("other", "Other")])
     field_text = "\n".join(f"{key}: {value}" for key, value in fields.items())
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=(
         f"Changes for *{name[:100]}* in this campaign only: other campaigns keep the candidate as it is.")))]
+    if current or bounced:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Written to: {_sent_to(current, bounced)}"[:3000])]))
     if options:
         blocks.append(_field("send_to", "Send to", StaticSelectElement(action_id=F, options=options[:100],
                                                                        initial_option=initial), optional=True))

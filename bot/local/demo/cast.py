@@ -32,7 +32,7 @@ sequence:
         Rita
     - {subject: Following up, delay_days: 2, body: "Hi {{ first_name }}, just bubbling this up. Rita"}
     - {subject: Last note, delay_days: 3, body: "Hi {{ first_name }}, I'll leave it here. Door's open. Rita"}
-campaign: {name: "Backend engineers, Q4", preference: best}
+campaign: {name: "Backend engineers, Q4", preference: best, send_days: weekdays}
 candidates:
   - {name: Ana Lima, fields: {company: Acme, project: a Postgres extension}, addresses: [work: ana@work.example, personal: ana@home.example]}
   - {name: Ben Okafor, fields: {company: Acme, project: a Rust HTTP server}, addresses: [work: ben@work.example]}
@@ -45,7 +45,7 @@ candidates:
 
 SMALL_CAMPAIGN = """\
 owner: {{team: T0LOCAL, user: U0RITA}}
-mailbox: {{address: rita@acme.example}}
+mailbox: {{address: rita@acme.example, daily_cap: 20}}
 sequence:
   name: {name} outreach
   steps:

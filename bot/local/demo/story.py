@@ -207,6 +207,9 @@ class Demo:
                                       for thread in by_candidate.values() for i in (1, 2)))
         early = [m for m in later if time(7) <= sent_at(m).astimezone(ZONE).time() <= time(9, 1)]
         self.expect.check("follow-ups not held by the cap went out between 07:00 and 09:00", len(early) >= 4)
+        self.expect.check("a follow-up the cap held moved to a later weekday's 07:00–09:00 window: none went out "
+                          "late or on a weekend", len(early) == len(later) == 12
+                          and all(sent_at(m).astimezone(ZONE).weekday() < 5 for m in everything))
         self.rita.open_home()
         self.show_slack()
         self.expect.check("the Home tab shows the campaign finished with 18 emails sent",
