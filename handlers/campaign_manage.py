@@ -9,7 +9,8 @@ bot.services.campaign_lifecycle. Slack is called after the commit: the campaign 
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
@@ -27,6 +28,8 @@ from handlers.payloads import Id, action_value
 from handlers.slack import Slack
 from handlers.views.campaign_manage import refused_modal
 from handlers.views.campaigns import campaign_list_blocks, campaign_list_text
+
+T = TypeVar("T")
 
 
 def _tell(respond: Respond, text: str) -> None:
@@ -68,18 +71,24 @@ def archive_by_name(call: CommandCall) -> None:
     campaign_message(runtime, Slack(call.client), campaign_id)
 
 
-def archive_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
+def _on_message(body: dict[str, Any], context: BoltContext, respond: Respond, act: Callable[..., T]) -> T | None:
+    """A lifecycle button on the campaign message: the campaign re-read for the clicker (the service
+    decides who may), `act(session, access=, clock=)` committed; a refusal told, None returned."""
     runtime = runtime_of(context)
     try:
         with acting(context, write=True) as (session, user):
             seen = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id, need=Need.SEE)
-            campaign_lifecycle.archive(session, access=seen, clock=runtime.clock)
-            campaign_id = seen.campaign.id
+            return act(session, access=seen, clock=runtime.clock)
     except UserError as error:
         _tell(respond, f":warning: {error.message}")
-        return
-    campaign_message(runtime, Slack(context.client), campaign_id)
+        return None
+
+
+def archive_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    ack()
+    archived = _on_message(body, context, respond, campaign_lifecycle.archive)
+    if archived is not None:
+        campaign_message(runtime_of(context), Slack(context.client), archived)
 
 
 def _deleted(slack: Slack, deleted: campaign_lifecycle.Deleted) -> str:
@@ -102,15 +111,9 @@ def delete_by_name(call: CommandCall) -> None:
 def delete_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """"Delete draft" on the draft's message (Slack asked to confirm first)."""
     ack()
-    runtime = runtime_of(context)
-    try:
-        with acting(context, write=True) as (session, user):
-            seen = access.campaign(session, user=user, campaign_id=Id.load(action_value(body)).id, need=Need.SEE)
-            deleted = campaign_lifecycle.delete_draft(session, access=seen, clock=runtime.clock)
-    except UserError as error:
-        _tell(respond, f":warning: {error.message}")
-        return
-    _tell(respond, _deleted(Slack(context.client), deleted))
+    deleted = _on_message(body, context, respond, campaign_lifecycle.delete_draft)
+    if deleted is not None:
+        _tell(respond, _deleted(Slack(context.client), deleted))
 
 
 # ---- remove a candidate ----------------------------------------------------------------------------

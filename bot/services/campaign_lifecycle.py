@@ -53,8 +53,9 @@ def _owner_only(access: Access, what: str) -> None:
 
 
 # ---- archive ---------------------------------------------------------------------------------------
-def archive(session: Session, *, access: Access, clock: Clock) -> None:
-    """A finished campaign leaves the lists; its history stays (and `/outreach campaigns archived` shows it)."""
+def archive(session: Session, *, access: Access, clock: Clock) -> int:
+    """A finished campaign leaves the lists; its history stays (and `/outreach campaigns archived` shows
+    it). Returns its id."""
     _owner_only(access, "archive")
     campaign = access.campaign
     name = campaign.name
@@ -69,6 +70,7 @@ def archive(session: Session, *, access: Access, clock: Clock) -> None:
     mark_stale(session, [campaign.id])  # its message now says it is archived, without buttons
     _audit(session, access, "campaign.archived", clock)
     session.flush()
+    return campaign.id
 
 
 def _not_archivable(campaign: Campaign, name: str) -> str:

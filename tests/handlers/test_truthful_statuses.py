@@ -18,7 +18,7 @@ from bot.services.campaign_status import campaign_status
 from bot.services.campaigns import pause_campaign, start_campaign
 from handlers.ids import Action
 from handlers.payloads import CandidateChoice
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from scheduling.dispatcher import Dispatcher
 from tests import factories
 from tests.clock_jobs import dispatch_for, sync_mailboxes
@@ -55,7 +55,7 @@ def _bounced_to_home(runtime: Runtime, clock: FakeClock) -> PostOffice:
     post.bounce(MAILBOX, post.sent(MAILBOX)[0], clock.now())
     sync_mailboxes(runtime, clock)
     dispatch_for(runtime, clock, timedelta(hours=1))
-    assert [str(m["To"]) for m in post.sent(MAILBOX)] == ["ana0@work.example", "ana0@home.example"]
+    assert [recipient_of(m) for m in post.sent(MAILBOX)] == ["ana0@work.example", "ana0@home.example"]
     return post
 
 

@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from bot.services.campaigns import start_campaign, upcoming_sends
 from bot.services.planner import MOVED_BY_CAP, move_held_follow_ups
 from bot.services.sequences import StepDraft
-from providers.sandbox import PostOffice
+from providers.sandbox import PostOffice, recipient_of
 from tests import factories
 from tests.clock_jobs import dispatch_for
 
@@ -45,7 +45,7 @@ def _local_sends(runtime: Runtime) -> list[tuple[str, str, datetime]]:
     with transaction(runtime.sessions) as session:
         at = {mid: when for mid, when in session.execute(
             select(O.message_id, O.sent_at).where(O.status == OutboundStatus.SENT)).all()}
-    return sorted(((str(m["To"]), str(m["Subject"]), at[str(m["Message-ID"])].astimezone(ZONE)) for m in sent),
+    return sorted(((recipient_of(m), str(m["Subject"]), at[str(m["Message-ID"])].astimezone(ZONE)) for m in sent),
                   key=lambda s: s[2])
 
 
