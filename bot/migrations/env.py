@@ -30,16 +30,29 @@ def run_migrations_online() -> None:
     warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index", exc.SAWarning)
     warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index", UserWarning)
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
-            compare_type=True,
-            include_object=_compared_on_sqlite if connection.dialect.name == "sqlite" else None,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table (copy, drop the old, rename): with foreign keys on, the drop
+            # would cascade into every child table (or be refused). Off for the migration only, set
+            # outside any transaction (SQLite ignores the pragma inside one); the connection is then
+            # discarded, so the pool's next one enforces them again (bot.db turns them on at connect).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=sqlite,  # SQLite cannot ALTER most things
+                compare_type=True,
+                include_object=_compared_on_sqlite if sqlite else None,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("a migration left rows whose foreign keys point nowhere: rolled back")
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.invalidate()
 
 
 run_migrations_online()

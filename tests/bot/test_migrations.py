@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -8,7 +9,10 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.db import alembic_config, session_factory, transaction
+from bot.clock import FakeClock
 from bot.models import Base, Organisation
+from bot.services.campaigns import start_campaign
+from tests import factories
 
 
 def test_migrations_produce_exactly_the_models(engine: Engine) -> None:
@@ -73,3 +77,29 @@ def test_0013_renames_colliding_names_then_refuses_a_duplicate_whatever_its_case
             connection.execute(insert, {"id": 10, "name": "Sre", "now": now, "archived": None})
     with engine.begin() as connection:  # archived: no longer holds the name
         connection.execute(insert, {"id": 11, "name": "Sre", "now": now, "archived": now})
+
+
+def test_an_upgrade_keeps_every_row_of_the_tables_it_rebuilds(engine: Engine, clock: FakeClock) -> None:
+    """SQLite's batch mode rebuilds a table by copying it and dropping the old one; with foreign keys
+    on, that drop would cascade into every child table (0013 rebuilds `enrollments`: its sends and
+    replies would go). Rows made at head are all there after a downgrade to 0012 and back."""
+    config = alembic_config(engine)
+    with transaction(session_factory(engine), write=True) as session:
+        rita = factories.recruiter(session, clock)
+        campaign = factories.campaign_with_candidates(session, rita, factories.sandbox_mailbox(session, rita, clock),
+                                                      clock, candidates=2)
+        start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
+    tables = ("organisations", "users", "mailboxes", "sequences", "campaigns", "candidates", "enrollments",
+              "outbound_messages")
+    with engine.connect() as connection:
+        before = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+    command.downgrade(config, "0012")
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        after = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+        if engine.dialect.name == "sqlite":
+            assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+    assert after == before and before["outbound_messages"] == 2
+    with engine.connect() as connection:  # the pool's connections enforce foreign keys again
+        if engine.dialect.name == "sqlite":
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
