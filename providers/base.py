@@ -243,6 +243,7 @@ class InboundKind(str, enum.Enum):
     REPLY = "reply"
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"
+    COMPLAINT = "complaint"  # an abuse or feedback report (ARF, a provider's "marked as spam"): never a reply
     OTHER = "other"
 
 

@@ -15,6 +15,7 @@ from bot.models.campaigns import (
     Candidate,
     CandidateAddress,
     CandidateUpload,
+    DoNotContact,
     Enrollment,
     Sequence,
     SequenceStep,
@@ -24,6 +25,8 @@ from bot.models.enums import (
     AddressKind,
     CampaignStatus,
     DelegationStatus,
+    DoNotContactSource,
+    EngagementRule,
     EnrollmentStatus,
     MailboxStatus,
     OutboundKind,
@@ -39,7 +42,7 @@ from bot.models.notices import AuditEntry, ChannelAlert, Notification
 
 __all__ = ["AddressKind", "AuditEntry", "Base", "Campaign", "CampaignShare", "CampaignStatus", "Candidate",
            "CandidateAddress", "CandidateUpload", "ChannelAlert", "Delegation", "DelegationStatus",
-           "DirectMessage", "Enrollment", "EnrollmentStatus", "Id", "InboundEvent", "InboundKind",
+           "DirectMessage", "DoNotContact", "DoNotContactSource", "EngagementRule", "Enrollment", "EnrollmentStatus", "Id", "InboundEvent", "InboundKind",
            "Mailbox", "MailboxSendCount", "MailboxStatus", "NAMING", "Notification", "OAuthState",
            "Organisation", "OutboundKind", "OutboundMessage", "OutboundStatus", "PauseReason", "PermissionLevel",
            "Provider", "SendPreference", "Sequence", "SequenceStep", "ShareLevel", "UTCDateTime", "User"]

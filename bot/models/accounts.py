@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, Id, stored_enum
-from bot.models.enums import DelegationStatus, MailboxStatus, PermissionLevel, Provider
+from bot.models.enums import DelegationStatus, EngagementRule, MailboxStatus, PermissionLevel, Provider
 
 if TYPE_CHECKING:  # relationships name their targets; SQLAlchemy finds them by name
     from bot.models.campaigns import Campaign
@@ -29,6 +29,15 @@ class Organisation(Base):
     # The organisation's calendar (`/outreach admin holidays`): ISO dates no campaign sends on, on top
     # of each campaign's own holidays.
     holidays: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # Protecting candidates (`/outreach admin protection`): a candidate in a teammate's active campaign,
+    # or emailed by a teammate within engagement_days, warns or blocks an upload and a Start; a reply
+    # asking to stop may put the address on the do-not-contact list by itself; emails may carry an
+    # opt-out link with List-Unsubscribe (RFC 8058).
+    engagement_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    engagement_rule: Mapped[EngagementRule] = mapped_column(
+        stored_enum(EngagementRule, "engagement_rule"), default=EngagementRule.WARN, server_default="warn")
+    opt_out_replies_to_dnc: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    opt_out_link: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
@@ -84,6 +93,7 @@ class Mailbox(Base):
     connected_at: Mapped[datetime | None]
     # Graph refused `$select=internetMessageHeaders` (Mail.ReadBasic may): sync reads without headers.
     headers_refused: Mapped[bool] = mapped_column(Boolean, default=False)
+    complaints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # spam/abuse reports of its sends
     created_at: Mapped[datetime]
 
     owner: Mapped[User] = relationship()

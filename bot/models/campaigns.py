@@ -9,7 +9,15 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, Id, stored_enum
-from bot.models.enums import AddressKind, CampaignStatus, EnrollmentStatus, PauseReason, SendPreference, ShareLevel
+from bot.models.enums import (
+    AddressKind,
+    CampaignStatus,
+    DoNotContactSource,
+    EnrollmentStatus,
+    PauseReason,
+    SendPreference,
+    ShareLevel,
+)
 
 if TYPE_CHECKING:  # relationships name their targets; SQLAlchemy finds them by name
     from bot.models.accounts import Mailbox, User
@@ -186,6 +194,9 @@ class Enrollment(Base):
     thread_references: Mapped[str | None] = mapped_column(Text)  # Message-IDs sent so far, in order
     thread_subject: Mapped[str | None] = mapped_column(String(998))  # step 1's subject as it was sent
     first_send_local: Mapped[time | None] = mapped_column(Time)  # anchor for later steps
+    # The owner's reason for enrolling a candidate a teammate is engaged with (rules of engagement);
+    # the override itself is in the audit log, and the teammate is told.
+    engagement_override: Mapped[str | None] = mapped_column(String(500))
     last_sent_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -217,3 +228,20 @@ class CandidateUpload(Base):
     confirm_claim: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     confirming_at: Mapped[datetime | None]
     counts: Mapped[dict[str, Any] | None]
+
+
+class DoNotContact(Base):
+    """The organisation's do-not-contact list: an address, or a whole domain (a client company the
+    team must not poach from). No email starts to a match: bot.services.do_not_contact owns it."""
+
+    __tablename__ = "do_not_contact"
+    __table_args__ = (UniqueConstraint("organisation_id", "value"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    value: Mapped[str] = mapped_column(String(320))  # an address as kept (lower-case, ASCII), or a domain
+    is_domain: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[DoNotContactSource] = mapped_column(stored_enum(DoNotContactSource, "dnc_source"))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]

@@ -72,6 +72,8 @@ class EnrollmentStatus(str, enum.Enum):
     BOUNCED = "bounced"  # ended
     FINISHED = "finished"  # ended: every step sent, no reply
     REMOVED = "removed"  # ended: the recruiter took them out of the campaign; their history stays
+    COMPLAINED = "complained"  # ended: they reported our email as spam or abuse (final)
+    DO_NOT_CONTACT = "do_not_contact"  # ended: an address of theirs is on the do-not-contact list (final)
 
     @property
     def sends(self) -> bool:
@@ -93,3 +95,19 @@ class OutboundKind(str, enum.Enum):
     PREVIEW = "preview"  # `/outreach preview`: a step of a sequence, to the recruiter's own address
 
 
+
+
+class DoNotContactSource(str, enum.Enum):
+    """How an entry reached the do-not-contact list (bot.services.do_not_contact)."""
+    COMMAND = "command"  # `/outreach dnc add`
+    REPLY_BUTTON = "reply_button"  # "Do not contact" on a reply DM
+    CSV = "csv"  # a file of addresses
+    OPT_OUT_REPLY = "opt_out_reply"  # a reply asking to stop, with the organisation's automatic setting
+    UNSUBSCRIBE = "unsubscribe"  # the opt-out link or List-Unsubscribe-Post (RFC 8058)
+    COMPLAINT = "complaint"  # an abuse or feedback report
+
+
+class EngagementRule(str, enum.Enum):
+    """What the organisation does when a candidate is a teammate's (rules of engagement)."""
+    WARN = "warn"
+    BLOCK = "block"

@@ -50,6 +50,8 @@ An enrollment (one candidate in one campaign):
 | an auto-reply arrived | SENDS | out of office | `move` ← bot.services.replies |
 | a bounce moves on to another address | OPEN | in progress / not started | `move` ← bot.services.replies |
 | a reply or a final bounce | OPEN | replied / bounced | `end` ← bot.services.replies |
+| a complaint (spam or abuse report) | OPEN | complained | `end` ← bot.services.replies |
+| an address of theirs put on the do-not-contact list | OPEN | do not contact | `end` ← bot.services.do_not_contact |
 | the owner's correction "that was an auto-reply" | replied | out of office | `move` ← bot.services.replies |
 | removed from the campaign by the owner or an edit share | SENDS, paused | removed (ended) | `move` ← bot.services.campaign_lifecycle |
 """
@@ -66,7 +68,10 @@ from bot.models import Enrollment, EnrollmentStatus, OutboundKind, OutboundMessa
 from bot.services.campaign_marks import mark_stale
 
 SENDS = frozenset(s for s in EnrollmentStatus if s.sends)
-FINAL = frozenset({EnrollmentStatus.REPLIED, EnrollmentStatus.BOUNCED})  # never left but by the owner's correction
+# Never left but by the owner's correction of a reply (SPEC: a reply, bounce or complaint is final; an
+# address on the do-not-contact list is never written to again, even if the entry is removed later).
+FINAL = frozenset({EnrollmentStatus.REPLIED, EnrollmentStatus.BOUNCED, EnrollmentStatus.COMPLAINED,
+                   EnrollmentStatus.DO_NOT_CONTACT})
 OPEN = frozenset(EnrollmentStatus) - FINAL  # finished is not final: a late reply or bounce still lands
 
 O = OutboundMessage
@@ -90,7 +95,7 @@ def move(session: Session, enrollment: Enrollment, *, leaving: Collection[Enroll
 
 
 def end(session: Session, enrollment: Enrollment, status: EnrollmentStatus, **values: Any) -> bool:
-    """Replied or bounced, from any state that is not already final."""
+    """Replied, bounced, complained or do-not-contact, from any state that is not already final."""
     assert status in FINAL
     return move(session, enrollment, leaving=OPEN, to=status, **values)
 
