@@ -61,6 +61,7 @@ class Action(str, Enum):
     REPLY_HANDLED = "reply.handled"
     REPLY_WAS_AUTO = "reply.was_auto_reply"
     AUTO_WAS_REPLY = "reply.was_real_reply"
+    REPLY_DO_NOT_CONTACT = "reply.do_not_contact"
     # delegation (value: the delegation id; "<id>:<mailbox id>" once the manager picks a mailbox)
     DELEGATION_APPROVE = "delegation.approve"
     DELEGATION_APPROVE_NOTIFY = "delegation.approve_notify"  # approve, and hear of replies too

@@ -26,8 +26,9 @@ from bot.models import Campaign, CampaignStatus, DirectMessage, Enrollment, Mail
 from bot.services.connections import mark_needs_reconnect
 from bot.services.mailboxes import normalise_address
 from bot.services.replies import Inbound, record_inbound
-from providers.base import Changes, InboundMessage, MailProvider, ProviderError, RateLimited, ReconnectNeeded
+from providers.base import Changes, InboundKind, InboundMessage, MailProvider, ProviderError, RateLimited, ReconnectNeeded
 from providers.classify import classify
+from providers.opt_out import asks_to_stop, body_text
 from bot.provider_registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 
@@ -60,8 +61,12 @@ def to_inbound(message: InboundMessage, *, own_address: str) -> Inbound:
     senders = getaddresses([str(headers.get("From", ""))])
     sender = normalise_address(senders[0][1]) if senders and senders[0][1] else None
     refs = MESSAGE_ID.findall(f"{headers.get('In-Reply-To', '')} {headers.get('References', '')}")
+    subject = _text(headers.get("Subject"))
+    # A reply asking to stop: its subject (basic permissions), or the new part of its body (enhanced).
+    opt_out = verdict.kind == InboundKind.REPLY and asks_to_stop(
+        subject, body_text(message.full) if message.full is not None else None)
     return Inbound(provider_message_id=message.provider_message_id, thread_id=message.thread_id,
-                   from_address=sender, subject=_text(headers.get("Subject")), received_at=message.received_at,
+                   from_address=sender, subject=subject, received_at=message.received_at, opt_out=opt_out,
                    references=tuple(dict.fromkeys(refs)), kind=verdict.kind,
                    recipients=tuple(normalise_address(r) for r in verdict.recipients), permanent=verdict.permanent)
 

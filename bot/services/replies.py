@@ -37,7 +37,7 @@ from bot.models import (
 )
 from bot.services.campaigns import finish_if_done, plan_again
 from bot.services.delegations import reply_watchers
-from bot.services import access, transitions
+from bot.services import access, reply_opt_out, transitions
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
 from bot.services.campaign_marks import mark_stale
@@ -60,6 +60,7 @@ class Inbound:
     kind: InboundKind
     recipients: tuple[str, ...] = ()  # a bounce's failing recipients
     permanent: bool | None = None
+    opt_out: bool = False  # a reply asking to stop (providers.opt_out): the DM offers "Do not contact" first
 
 
 @dataclass(frozen=True)
@@ -149,15 +150,18 @@ def record_inbound(session: Session, *, mailbox: Mailbox, inbound: Inbound, cloc
         direct = _match_direct(session, mailbox, inbound, since=clock.now() - reply_watch)
         if direct is not None:
             event = _event(session, mailbox, inbound, clock, direct_message_id=direct.id)
-            return Outcome(event.id, inbound.kind, _replied_direct(session, direct, event, mailbox, clock))
+            return Outcome(event.id, inbound.kind, _replied_direct(session, direct, event, mailbox, clock,
+                                                                   opt_out=inbound.opt_out))
     if row is None:
         return Outcome(None, inbound.kind, "ignored")  # not an answer to anything we sent: not kept
     enrollment = row.enrollment
     event = _event(session, mailbox, inbound, clock, enrollment_id=enrollment.id, outbound_message_id=row.id)
-    if enrollment.status in (EnrollmentStatus.REPLIED, EnrollmentStatus.BOUNCED):
+    late_opt_out = inbound.kind == InboundKind.REPLY and inbound.opt_out  # "remove me" after "not now"
+    if enrollment.status in (EnrollmentStatus.REPLIED, EnrollmentStatus.BOUNCED) and not late_opt_out:
         return Outcome(event.id, inbound.kind, "seen")  # already ended: kept for the record only
     if inbound.kind == InboundKind.REPLY:
-        return Outcome(event.id, inbound.kind, _replied(session, enrollment, event, mailbox, clock))
+        return Outcome(event.id, inbound.kind, _replied(session, enrollment, event, mailbox, clock,
+                                                        opt_out=inbound.opt_out))
     if inbound.kind == InboundKind.AUTO_REPLY:
         return Outcome(event.id, inbound.kind, _out_of_office(session, enrollment, event, clock))
     return Outcome(event.id, inbound.kind, _bounced(session, enrollment, event, row, clock, rng))
@@ -207,16 +211,23 @@ def _alert(session: Session, campaign: Campaign, event: InboundEvent, text: str,
                                  dedupe_key=f"inbound:{event.id}", created_at=clock.now()))
 
 
-def _replied(session: Session, enrollment: Enrollment, event: InboundEvent, mailbox: Mailbox, clock: Clock) -> str:
-    if not _stop(session, enrollment, EnrollmentStatus.REPLIED, clock.now()):
+def _replied(session: Session, enrollment: Enrollment, event: InboundEvent, mailbox: Mailbox, clock: Clock, *,
+             opt_out: bool = False) -> str:
+    stopped = _stop(session, enrollment, EnrollmentStatus.REPLIED, clock.now())
+    if not stopped and not opt_out:
         return "seen"  # ended by another message recorded meanwhile
     campaign, name = enrollment.campaign, enrollment.candidate.name
     link = thread_link(mailbox, event.provider_thread_id)
     where = f"<{link}|Open the thread>" if link else f"The thread is in {mailbox.address}."
+    said = reply_opt_out.on_reply(session, organisation_id=campaign.organisation_id, address=event.from_address,
+                                  subject=event.subject, opt_out=opt_out, one_off=False, clock=clock)
     notify(session, user=campaign.owner, kind="reply", clock=clock, dedupe_key=f"reply:{event.id}",
-           action="reply", action_value=str(event.id),
-           text=(f":speech_balloon: *{name}* replied to *{campaign.name}*: \u201c{event.subject}\u201d, "
-                 f"{_when(event.received_at, campaign.timezone)}. Nothing more will be sent to them. {where}"))
+           action=said.action, action_value=str(event.id),
+           text=(f":speech_balloon: *{name}* {'replied' if stopped else 'wrote again'} to *{campaign.name}*: "
+                 f"\u201c{event.subject}\u201d, {_when(event.received_at, campaign.timezone)}. "
+                 f"Nothing more will be sent to them.{said.note} {where}"))
+    if not stopped:
+        return "opt_out"  # a later "remove me": the owner hears it; the sequence had ended already
     _alert(session, campaign, event, f":speech_balloon: {name} replied to {campaign.name} "
                                      f"(recruiter: {campaign.owner.name}).", clock)
     for manager in reply_watchers(session, campaign):  # the mailbox is theirs, and they asked to hear
@@ -227,18 +238,21 @@ def _replied(session: Session, enrollment: Enrollment, event: InboundEvent, mail
 
 
 def _replied_direct(session: Session, direct: DirectMessage, event: InboundEvent, mailbox: Mailbox,
-                    clock: Clock) -> str:
+                    clock: Clock, *, opt_out: bool = False) -> str:
     """Its sender hears of it as a campaign's owner does; no campaign, so no channel and no sequence
-    to stop (and no buttons: there is nothing to mark or continue)."""
+    to stop (the only button: "Do not contact")."""
     sender = session.get(User, direct.sender_id)
     assert sender is not None
     candidate = session.get(Candidate, direct.candidate_id) if direct.candidate_id else None
     who = f"{candidate.name} ({direct.to_address})" if candidate is not None else direct.to_address
     link = thread_link(mailbox, event.provider_thread_id)
     where = f"<{link}|Open the thread>" if link else f"The thread is in {mailbox.address}."
+    said = reply_opt_out.on_reply(session, organisation_id=sender.organisation_id, address=event.from_address,
+                                  subject=event.subject, opt_out=opt_out, one_off=True, clock=clock)
     notify(session, user=sender, kind="reply", clock=clock, dedupe_key=f"reply:{event.id}",
+           action=said.action, action_value=str(event.id),
            text=(f":speech_balloon: *{who}* replied to your email \u201c{direct.subject}\u201d: "
-                 f"\u201c{event.subject}\u201d, {_when(event.received_at, sender.tz)}. {where}"))
+                 f"\u201c{event.subject}\u201d, {_when(event.received_at, sender.tz)}.{said.note} {where}"))
     return "replied"
 
 

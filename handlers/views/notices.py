@@ -8,7 +8,14 @@ from handlers.ids import Action
 BUTTONS = {
     "reconnect": [("Reconnect", Action.RECONNECT)],
     "resume_all": [("Resume all", Action.RESUME_ALL)],
-    "reply": [("Mark handled", Action.REPLY_HANDLED), ("This was an auto-reply: continue", Action.REPLY_WAS_AUTO)],
+    "reply": [("Mark handled", Action.REPLY_HANDLED), ("This was an auto-reply: continue", Action.REPLY_WAS_AUTO),
+              ("Do not contact", Action.REPLY_DO_NOT_CONTACT)],
+    # a reply that reads as a request to stop (bot.services.reply_opt_out): "Do not contact" first
+    "reply_opt_out": [("Do not contact", Action.REPLY_DO_NOT_CONTACT), ("Mark handled", Action.REPLY_HANDLED),
+                      ("This was an auto-reply: continue", Action.REPLY_WAS_AUTO)],
+    "reply_listed": [("Mark handled", Action.REPLY_HANDLED)],  # listed already, by the organisation's setting
+    "reply_direct": [("Do not contact", Action.REPLY_DO_NOT_CONTACT)],  # a one-off's reply: no sequence
+    "reply_direct_opt_out": [("Do not contact", Action.REPLY_DO_NOT_CONTACT)],
     "auto_reply": [("This was a real reply", Action.AUTO_WAS_REPLY)],
     "delegation_request": [("Approve", Action.DELEGATION_APPROVE),
                            ("Approve, and tell me about replies", Action.DELEGATION_APPROVE_NOTIFY),

@@ -266,6 +266,8 @@ ROWS: list[Row] = [
     Row(("action", Action.REPLY_HANDLED.value), _click(Action.REPLY_HANDLED.value, lambda w: str(w.event)), CHANGES),
     Row(("action", Action.REPLY_WAS_AUTO.value), _click(Action.REPLY_WAS_AUTO.value, lambda w: str(w.event)), NONE),
     Row(("action", Action.AUTO_WAS_REPLY.value), _click(Action.AUTO_WAS_REPLY.value, lambda w: str(w.event)), CHANGES),
+    Row(("action", Action.REPLY_DO_NOT_CONTACT.value),
+        _click(Action.REPLY_DO_NOT_CONTACT.value, lambda w: str(w.event)), CHANGES),  # lists zed@corp.example
     Row(("action", Action.DELEGATION_APPROVE.value),
         _click(Action.DELEGATION_APPROVE.value, lambda w: f"{w.request}:{w.mailbox}"), CHANGES),
     Row(("action", Action.DELEGATION_APPROVE_NOTIFY.value),
