@@ -8,6 +8,7 @@ from slack_sdk import WebClient
 from bot.db import transaction
 from bot.runtime import Runtime
 from bot.services.candidate_uploads import delete_expired_uploads
+from bot.services.unsubscribe import Links, links_for
 from scheduling.dispatcher import Dispatcher
 from scheduling.sync import MailboxSync
 from scheduling.timer import (
@@ -30,6 +31,12 @@ def expire_uploads(runtime: Runtime) -> int:
         return delete_expired_uploads(session, clock=runtime.clock)
 
 
+def unsubscribe_links(runtime: Runtime) -> Links | None:
+    """What signs and checks opt-out links: the public URL and the encryption keys (the first signs)."""
+    settings = runtime.settings
+    return links_for(settings.public_url, [k.get_secret_value() for k in settings.encryption_keys])
+
+
 def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
                     interval_seconds: float | None = None) -> Timer:
     """`outreach worker` passes no Slack client: it sends email only; notices queue in the
@@ -37,7 +44,8 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
     settings = runtime.settings
     dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers,
                             clock=runtime.clock, rng=runtime.rng, concurrency=settings.dispatch_concurrency,
-                            lease=timedelta(seconds=settings.dispatch_lease_seconds))
+                            lease=timedelta(seconds=settings.dispatch_lease_seconds),
+                            links=unsubscribe_links(runtime))
     timer = Timer(interval_seconds=interval_seconds or runtime.settings.dispatch_interval_seconds)
     timer.every(DISPATCH_JOB_ID, dispatcher.run_until_idle)
     sync = MailboxSync(session_factory=runtime.sessions, providers=runtime.providers, clock=runtime.clock,

@@ -30,6 +30,8 @@ _UTF8_QP.body_encoding = charset.QP
 LINE = 76
 WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=LINE)
 TEXT_HEADERS = frozenset({"From", "To", "Subject", "Thread-Topic"})
+UNFOLDED = frozenset({"List-Unsubscribe"})  # RFC 2369 parsers are not all kind to a folded <URL>
+MAX_LINE = 998
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces: nothing to fold
 # Every control character but tab (folding whitespace): a CR or LF would end the header early and start
 # another (an injected Bcc:), the rest are refused by mail servers or garble the header.
@@ -89,6 +91,9 @@ class OutgoingEmail:
     # without "Re: ", and the base64 conversation index.
     thread_topic: str | None = None
     thread_index: str | None = None
+    # The opt-out link (an https URL, when the organisation turned it on): List-Unsubscribe with
+    # RFC 8058's one-click List-Unsubscribe-Post. None: neither header, the bytes as they always were.
+    unsubscribe_url: str | None = None
 
     def headers(self) -> list[tuple[str, str | Address]]:
         """Each header's value; From and To as Address objects, which the policy quotes and encodes."""
@@ -103,6 +108,9 @@ class OutgoingEmail:
             found.append(("References", " ".join(self.references)))
         if self.thread_index:
             found += [("Thread-Topic", self.thread_topic or ""), ("Thread-Index", self.thread_index)]
+        if self.unsubscribe_url:
+            found += [("List-Unsubscribe", f"<{self.unsubscribe_url}>"),
+                      ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
         return found
 
     @functools.cached_property
@@ -146,8 +154,10 @@ def header_line(name: str, value: str | Address) -> str:
 
 
 def _plain(name: str, text: str) -> bool:
-    """Printable ASCII words, single spaces, on one line: the policies write it as it is."""
-    return len(name) + 2 + len(text) <= LINE and _PLAIN_VALUE.fullmatch(text) is not None
+    """Printable ASCII words, single spaces, on one line: the policies write it as it is. A link header
+    is one word the policy could only fold before it: it goes on one line (RFC 5322 allows 998)."""
+    limit = MAX_LINE if name in UNFOLDED else LINE
+    return len(name) + 2 + len(text) <= limit and _PLAIN_VALUE.fullmatch(text) is not None
 
 
 def policy_line(name: str, value: str | Address) -> str:
@@ -173,7 +183,8 @@ def check_headers(email: OutgoingEmail) -> OutgoingEmail:
                                    f"fix {_SOURCE[name]}")
     words = (("From", email.from_name), ("To", email.to_name), ("Subject", email.subject),
              ("Thread-Topic", email.thread_topic), ("In-Reply-To", email.in_reply_to),
-             ("References", " ".join(email.references)), ("Message-ID", email.message_id))
+             ("References", " ".join(email.references)), ("Message-ID", email.message_id),
+             ("List-Unsubscribe", email.unsubscribe_url))
     for name, value in words:
         found = _HEADER_BREAKERS.search(value or "")
         if found:

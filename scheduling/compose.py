@@ -1,5 +1,6 @@
 """Builds the email for each claimed row: templates rendered with the candidate's fields (and the
-campaign's overrides), follow-ups threaded under step 1."""
+campaign's overrides), follow-ups threaded under step 1, and (when the organisation turned it on) the
+opt-out line with List-Unsubscribe (bot.services.unsubscribe)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import templates
-from bot.models import (Campaign, Candidate, Enrollment, Mailbox, MailboxStatus, OutboundMessage, Provider,
-                        SequenceStep, User)
+from bot.models import (Campaign, Candidate, Enrollment, Mailbox, MailboxStatus, Organisation, OutboundMessage,
+                        Provider, SequenceStep, User)
 from providers.base import OutgoingEmail, display_name
 from providers.thread_index import thread_index
 from bot.services.delegations import grants
+from bot.services.unsubscribe import Links, with_opt_out_line
 from scheduling.bulk_rows import among
 from scheduling.claims import SENDING_CAMPAIGN
 from scheduling.record_sent import SentRow
@@ -46,8 +48,10 @@ class Sendable:
     provider: Provider
     planned_at: datetime  # when this row was planned: the time of its Thread-Index child block
     thread_started_at: datetime  # the enrollment's start: the time of its Thread-Index header block
+    organisation_id: int
     # (when planned, Message-ID) of each earlier reply in the thread (References after the first): SMTP only.
     earlier_replies: tuple[tuple[datetime, str], ...] = ()
+    opt_out_link: bool = False  # the organisation's setting: the email carries the opt-out link
 
     def sent_row(self, steps: int) -> SentRow:
         return SentRow(self.row_id, self.enrollment_id, self.step_position, self.message_id, self.mailbox_id,
@@ -64,7 +68,8 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
         select(O.id, O.mailbox_id, Campaign.sequence_id, O.step_position, O.to_address, O.message_id,
                O.in_reply_to, O.references, E.thread_id, E.thread_subject, Candidate.name, Candidate.fields,
                E.fields_override, Mailbox.address, User.name, E.id, E.campaign_id, Campaign.timezone,
-               Mailbox.provider, O.created_at, E.created_at, E.status, Campaign.status, Mailbox.status,
+               Mailbox.provider, O.created_at, E.created_at, Campaign.organisation_id, E.status, Campaign.status,
+               Mailbox.status,
                grants(Mailbox.owner_id, Campaign.owner_id, Mailbox.id, Campaign.id))
         .join(E, E.id == O.enrollment_id).join(Candidate, Candidate.id == E.candidate_id)
         .join(Campaign, Campaign.id == E.campaign_id).join(Mailbox, Mailbox.id == O.mailbox_id)
@@ -72,7 +77,18 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
         .where(among(O.id, ids, session.get_bind().dialect)).order_by(O.id)).all()
     found = [Sendable(*row[:-4]) for row in rows
              if row[-4].sends and row[-3] in SENDING_CAMPAIGN and row[-2] == MailboxStatus.CONNECTED and row[-1]]
-    return _with_reply_times(session, found)
+    return _with_opt_out_links(session, _with_reply_times(session, found))
+
+
+def _with_opt_out_links(session: Session, items: list[Sendable]) -> list[Sendable]:
+    """Marks the rows of organisations that send the opt-out link: one small query for the batch, so
+    the main one keeps its plan (see load_sendables)."""
+    organisations = {item.organisation_id for item in items}
+    if not organisations:
+        return items
+    linked = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(organisations),
+                                                               Organisation.opt_out_link.is_(True))))
+    return [replace(item, opt_out_link=True) if item.organisation_id in linked else item for item in items]
 
 
 def _with_reply_times(session: Session, items: list[Sendable]) -> list[Sendable]:
@@ -89,8 +105,10 @@ def _with_reply_times(session: Session, items: list[Sendable]) -> list[Sendable]
             if item.provider == Provider.SMTP_IMAP and item.in_reply_to else item for item in items]
 
 
-def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> OutgoingEmail:
-    """Raises templates.TemplateProblem when a template no longer renders for this candidate."""
+def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime, links: Links | None = None) -> OutgoingEmail:
+    """Raises templates.TemplateProblem when a template no longer renders for this candidate. The
+    opt-out link goes in when the organisation asks for it and `links` can sign one; the headers only
+    with an https link (RFC 8058). Without it the email is byte for byte what it always was."""
     values = templates.candidate_values(item.candidate_name, item.fields, item.fields_override)
     step = steps[item.step_position]
     subject = templates.render(step.subject, values, field="subject")
@@ -99,12 +117,17 @@ def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime) -> Ou
         topic = item.thread_subject or templates.render(steps[1].subject, values, field="subject")
         subject = "Re: " + topic
     index = _thread_index(item) if item.provider == Provider.SMTP_IMAP else None
+    body = templates.render(step.body, values, field="body")
+    link = links.url(item.row_id) if links is not None and item.opt_out_link else None
+    if link:
+        body = with_opt_out_line(body, link)
     return OutgoingEmail(
         from_address=item.from_address, from_name=item.from_name or None, to_address=item.to_address,
-        to_name=display_name(item.candidate_name), subject=subject, body=templates.render(step.body, values, field="body"), message_id=item.message_id,
+        to_name=display_name(item.candidate_name), subject=subject, body=body, message_id=item.message_id,
         in_reply_to=item.in_reply_to, references=tuple((item.references or "").split()),
         thread_id=item.thread_id if item.in_reply_to else None, date=now,
         thread_topic=topic if index else None, thread_index=index,
+        unsubscribe_url=link if link and link.startswith("https://") else None,
     )
 
 
