@@ -33,6 +33,8 @@ class ReplyNotice:
 
 def reason_for(subject: str | None) -> str:
     subject = " ".join((subject or "").split())
+    if not subject:
+        return "replied"
     return f"replied: {subject[:SUBJECT_IN_REASON]}{'…' if len(subject) > SUBJECT_IN_REASON else ''}"
 
 
