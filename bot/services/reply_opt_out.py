@@ -1,11 +1,12 @@
 """Replies and the do-not-contact list: what a reply DM offers, and its "Do not contact" button.
 
-| the reply                          | organisation's opt_out_replies_to_dnc | the DM (its buttons, `notice`)          |
-|------------------------------------|---------------------------------------|-----------------------------------------|
-| a plain reply                      | any                                   | Mark handled, auto-reply, Do not contact |
-| asks to stop (providers.opt_out)   | off                                   | "reads as a request to stop"; Do not contact first |
-| asks to stop                       | on                                    | listed at once (OPT_OUT_REPLY), and says so; Mark handled |
-| a reply to a one-off email         | as above                              | Do not contact (no sequence to correct)  |
+| the reply                               | the DM says                          | its buttons (`action`)          |
+|-----------------------------------------|--------------------------------------|---------------------------------|
+| plain                                   | who, campaign, subject, when         | Mark handled, auto-reply, DNC   |
+| asks to stop (providers.opt_out)        | + "This reads as a request to stop"  | DNC first, Mark handled, auto   |
+| asks to stop, opt_out_replies_to_dnc on | + listed at once (OPT_OUT_REPLY)     | Mark handled                    |
+| asks to stop, already on the list       | + "on the list already"              | Mark handled                    |
+| to a one-off email (`/outreach send`)   | as above                             | DNC only (no sequence to fix)   |
 
 The button lists the replying address (REPLY_BUTTON) for whoever may change the campaign (or the
 one-off's sender); do_not_contact.add ends the candidate's open enrollments everywhere.
@@ -45,6 +46,9 @@ def on_reply(session: Session, *, organisation_id: int, address: str | None, sub
     plain = "reply_direct" if one_off else "reply"
     if not opt_out or not address:
         return ReplyNotice("", plain)
+    if do_not_contact.matches(session, organisation_id=organisation_id, addresses=[address]):
+        return ReplyNotice(f" This reads as a request to stop; {address} is on the do-not-contact list already.",
+                           "reply_listed")
     organisation = session.get(Organisation, organisation_id)
     if organisation is not None and organisation.opt_out_replies_to_dnc:
         try:

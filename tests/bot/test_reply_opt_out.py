@@ -14,6 +14,7 @@ from bot.db import transaction
 from bot.errors import NotFound
 from bot.models import DirectMessage, DoNotContact, DoNotContactSource, InboundEvent, Notification, Organisation
 from bot.runtime import Runtime
+from bot.services import do_not_contact
 from bot.services.directory import Profile, ensure_user
 from bot.services.replies import Inbound, record_inbound
 from bot.services.reply_opt_out import list_replier, reason_for, replier_event
@@ -83,3 +84,15 @@ def test_the_reason_keeps_a_short_subject() -> None:
     assert reason_for("  Re:   please\nremove me ") == "replied: Re: please remove me"
     assert reason_for("x" * 300) == "replied: " + "x" * 80 + "…"
     assert reason_for(None) == "replied"
+
+
+def test_an_opt_out_reply_from_an_address_listed_already_says_so(runtime: Runtime, clock: FakeClock) -> None:
+    with transaction(runtime.sessions, write=True) as session:
+        rita = factories.recruiter(session, clock)
+        do_not_contact.add(session, organisation_id=rita.organisation_id, text="work.example", reason="client",
+                           source=DoNotContactSource.COMMAND, added_by=rita, clock=clock)
+    _one_off_reply(runtime, clock, subject="Unsubscribe", opt_out=True)
+    notice = _notice(runtime)
+    assert notice.action == "reply_listed" and "is on the do-not-contact list already" in notice.text
+    with transaction(runtime.sessions) as session:
+        assert len(session.scalars(select(DoNotContact)).all()) == 1
