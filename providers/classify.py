@@ -1,8 +1,9 @@
-"""What an inbound message is: a candidate's reply, an auto-reply, a bounce, or something else.
+"""What an inbound message is: a candidate's reply, an auto-reply, a bounce, a complaint, or something else.
 
 Pure: no database, no network. The caller matches the message to an enrollment (thread, In-Reply-To,
 the candidate's address in From) and decides what follows; this module only says what kind of mail
-it is, which addresses a bounce reports as failing, and whether the failure is permanent.
+it is, which addresses a bounce reports as failing (or a complaint as reporting), whether the failure
+is permanent, and the Message-ID of the message a complaint reports.
 
 Two modes, for the two permission levels (SPEC "Replies, bounces, out-of-office"):
 - headers only (basic permissions: Gmail `metadata`, Graph `Mail.ReadBasic`, IMAP `BODY.PEEK[HEADER]`):
@@ -15,6 +16,11 @@ Two modes, for the two permission levels (SPEC "Replies, bounces, out-of-office"
 
 The first rule that holds decides (`Verdict.reason` names it):
   1. From one of the mailbox's own addresses → other (the recruiter's follow-up from another client)
+ 1b. an abuse or feedback report (providers.complaint_reports): multipart/report with
+     report-type=feedback-report (ARF, RFC 5965), or a feedback loop's notice ("complaint about message
+     from …" from staff@, feedback@, …); (full) a message/feedback-report part anywhere, or a reported
+     message carrying X-HmXmrOriginalRecipient → complaint, never a reply. A feedback report of another
+     type (auth-failure, RFC 6591) → other.
   2. a delivery or read receipt (Delivered:, Relayed:, Read:, report-type=disposition-notification) → other
   3. bounce headers: X-Failed-Recipients, X-MS-Exchange-Message-Is-Ndr, multipart/report with
      report-type=delivery-status, From mailer-daemon/postmaster, a bounce subject ("Undeliverable",
@@ -22,6 +28,11 @@ The first rule that holds decides (`Verdict.reason` names it):
      empty Return-Path with a subject about delivery → bounce. A bounce that also carries
      Auto-Submitted (they all should) is a bounce: this rule comes before the auto-reply rules.
   4. (full) a delivery-status part reporting failed or delayed recipients → bounce
+ 4b. (full, not Re:/Fwd:, not a newsletter) a relay's JSON event or a plain-text notice opening the
+     body (providers.bounce_formats: SES, SendGrid, Mailgun, Postmark; qmail, Exim, Postfix, Domino,
+     GroupWise, list managers, carriers, Japanese mobile operators) that names a failing address
+     → bounce (a relay's spam-report event → complaint). Under rule 3 the same readers name the
+     recipients when the delivery-status part and flufl.bounce found none.
   5. auto-reply headers: Auto-Submitted other than "no", X-Autoreply, X-Autorespond, X-Autoresponder,
      Precedence: auto_reply, X-MS-Exchange-Inbox-Rules-Loop, X-MS-Exchange-Generated-Message-Source:
      Mailbox Rules Agent (Exchange's out-of-office), or a subject that starts like an auto-reply
@@ -52,6 +63,7 @@ from email.utils import getaddresses
 
 import flufl.bounce
 
+from providers import bounce_formats, complaint_reports
 from providers.base import InboundKind
 from providers.mail_text import MAIL_ERRORS as _MAIL_ERRORS
 from providers.mail_text import Headers as _Headers
@@ -80,6 +92,7 @@ class Verdict:
     recipients: tuple[str, ...] = ()  # failing recipients of a bounce, lower-case
     permanent: bool | None = None  # a bounce's failure: True 5.x.x, False 4.x.x / delayed, None unknown
     reason: str = ""  # which signal decided, for logs and tests
+    message_id: str | None = None  # a complaint's reported message (its Message-ID, <…>): finds our send
 
 
 def classify(message: Message, *, own_addresses: Collection[str] = (), headers_only: bool = False) -> Verdict:
@@ -121,17 +134,25 @@ def _classify(message: Message, own_addresses: Collection[str], headers_only: bo
 
     subject = headers.subject()
     content_type = headers.get("content-type")
+    complaint = _complaint(message, headers, sender, subject, content_type, own, full=full)
+    if complaint:
+        return complaint
     receipt = _receipt(headers, subject, content_type)
     if receipt:
         return Verdict(InboundKind.OTHER, reason=receipt)
 
     bounce = _bounce_signal(headers, sender, subject, content_type)
     if bounce:
-        return _bounce(message, headers, subject, reason=bounce, full=full)
+        return _bounce(message, headers, subject, reason=bounce, full=full, own=own)
     if full:
         report = _delivery_status(message)
         if report.recipients:
             return Verdict(InboundKind.BOUNCE, report.recipients, report.permanent, "delivery-status part")
+        other_format = _other_format(message, subject, own)
+        # Without a bounce header, a notice must name who failed, and a newsletter is never one.
+        if other_format and (other_format.recipients or other_format.kind is InboundKind.COMPLAINT) \
+                and not headers.has("list-unsubscribe"):
+            return other_format
 
     auto = _auto_reply_signal(headers, subject)
     if auto:
@@ -256,7 +277,8 @@ def _report_type(content_type: str) -> str:
 # -- bounces ----------------------------------------------------------------------------------------
 
 
-def _bounce(message: Message, headers: _Headers, subject: str, *, reason: str, full: bool) -> Verdict:
+def _bounce(message: Message, headers: _Headers, subject: str, *, reason: str, full: bool,
+            own: Collection[str]) -> Verdict:
     recipients = _ordered(_address(a) for a in _failed_recipients(headers))
     permanent: bool | None = None
     if _PERMANENT_SUBJECT.match(subject):
@@ -280,9 +302,47 @@ def _bounce(message: Message, headers: _Headers, subject: str, *, reason: str, f
             reason += " + flufl.bounce"
             if permanent is None and not failed:
                 permanent = False  # flufl's warning detectors report delays as temporary
+    if not recipients:  # a relay's JSON event, or a notice flufl.bounce does not know
+        other_format = _other_format(message, subject, own)
+        if other_format:
+            if other_format.kind is InboundKind.COMPLAINT:
+                return other_format
+            recipients = other_format.recipients
+            reason += f" + {other_format.reason}"
+            permanent = other_format.permanent if permanent is None else permanent
     if permanent is None:
         permanent = _permanence_in_text(_first_text(message))
     return Verdict(InboundKind.BOUNCE, recipients, permanent, reason)
+
+
+def _other_format(message: Message, subject: str, own_addresses: Collection[str]) -> Verdict | None:
+    """(full) a relay's JSON notification or a plain-text notice (providers.bounce_formats); never for
+    a message a person answers or forwards."""
+    if _REPLY_PREFIX.match(subject):
+        return None
+    found = bounce_formats.json_notification(message) or bounce_formats.text_notice(message, own_addresses)
+    if found is None:
+        return None
+    kind = InboundKind.COMPLAINT if found.complaint else InboundKind.BOUNCE
+    return Verdict(kind, found.recipients, None if found.complaint else found.permanent, found.reason,
+                   found.message_id)
+
+
+def _complaint(message: Message, headers: _Headers, sender: str, subject: str, content_type: str,
+               own: Collection[str], *, full: bool) -> Verdict | None:
+    """An abuse or feedback report (providers.complaint_reports): from its headers, or (full) from a
+    feedback-report part or a reported message anywhere in the body."""
+    signal = complaint_reports.header_signal(headers, sender, subject, _report_type(content_type))
+    if not full:
+        return Verdict(InboundKind.COMPLAINT, reason=signal) if signal else None
+    if _REPLY_PREFIX.match(subject) and not signal:
+        return None  # a person forwarding a report they received is not one
+    report = complaint_reports.read(message, own)
+    if report is None:
+        return Verdict(InboundKind.COMPLAINT, reason=signal) if signal else None
+    if not report.is_complaint:
+        return Verdict(InboundKind.OTHER, reason=report.reason)
+    return Verdict(InboundKind.COMPLAINT, report.recipients, None, signal or report.reason, report.message_id)
 
 
 def _failed_recipients(headers: _Headers) -> list[str]:
@@ -360,20 +420,8 @@ def _ascii_addresses(found: Collection[bytes]) -> set[str]:
     return addresses
 
 
-_PERMANENT_TEXT = re.compile(
-    r"permanent (?:error|failure|fatal error)|failed permanently|permanently (?:failed|rejected)"
-    r"|(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])", re.IGNORECASE)
-_TEMPORARY_TEXT = re.compile(
-    r"temporary (?:error|failure|problem)|has been delayed|will (?:be )?retr(?:y|ied)|still trying"
-    r"|not yet been delivered|(?<![\d.])4\.\d{1,3}\.\d{1,3}(?![\d.])", re.IGNORECASE)
-
-
 def _permanence_in_text(text: str) -> bool | None:
-    if _PERMANENT_TEXT.search(text):
-        return True
-    if _TEMPORARY_TEXT.search(text):
-        return False
-    return None
+    return bounce_formats.permanence(text)
 
 
 # -- out-of-office wording (full mode) --------------------------------------------------------------
