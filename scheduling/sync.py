@@ -60,6 +60,8 @@ def to_inbound(message: InboundMessage, *, own_address: str) -> Inbound:
     senders = getaddresses([str(headers.get("From", ""))])
     sender = normalise_address(senders[0][1]) if senders and senders[0][1] else None
     refs = MESSAGE_ID.findall(f"{headers.get('In-Reply-To', '')} {headers.get('References', '')}")
+    if verdict.message_id:  # the message a complaint reports: the one that finds our send
+        refs.insert(0, verdict.message_id)
     return Inbound(provider_message_id=message.provider_message_id, thread_id=message.thread_id,
                    from_address=sender, subject=_text(headers.get("Subject")), received_at=message.received_at,
                    references=tuple(dict.fromkeys(refs)), kind=verdict.kind,
