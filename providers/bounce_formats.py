@@ -58,6 +58,8 @@ def json_notification(message: Message) -> Found | None:
         kind = content_type(part)
         if part.is_multipart() or kind not in ("application/json", "text/plain"):
             continue
+        if kind == "text/plain" and not _may_be_json(part):
+            continue  # most text parts are people's words: not worth decoding here
         text = decoded(part).strip()
         if not text.startswith(("{", "[")) or len(text) > _MAX_JSON:
             continue
@@ -69,6 +71,13 @@ def json_notification(message: Message) -> Found | None:
         if found is not None:
             return found
     return None
+
+
+def _may_be_json(part: Message) -> bool:
+    if field(part, "content-transfer-encoding").strip().lower() == "base64":
+        return True  # the raw text cannot tell
+    raw = part.get_payload(decode=False)
+    return isinstance(raw, str) and raw.lstrip()[:1] in ("{", "[")
 
 
 def _event(data: Any, depth: int = 0) -> Found | None:

@@ -335,8 +335,8 @@ def _complaint(message: Message, headers: _Headers, sender: str, subject: str, c
     signal = complaint_reports.header_signal(headers, sender, subject, _report_type(content_type))
     if not full:
         return Verdict(InboundKind.COMPLAINT, reason=signal) if signal else None
-    if _REPLY_PREFIX.match(subject) and not signal:
-        return None  # a person forwarding a report they received is not one
+    if not signal and (_REPLY_PREFIX.match(subject) or not content_type.lower().lstrip().startswith("multipart/")):
+        return None  # a person forwarding a report is not one; a report always has parts (a fifth of the cost)
     report = complaint_reports.read(message, own)
     if report is None:
         return Verdict(InboundKind.COMPLAINT, reason=signal) if signal else None
