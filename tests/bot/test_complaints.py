@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.models import (
+    DirectMessage,
     DoNotContact,
     DoNotContactSource,
     Enrollment,
@@ -30,6 +31,7 @@ from bot.models import (
 from bot.runtime import Runtime
 from bot.services import complaints
 from bot.services.campaigns import start_campaign
+from bot.services.replies import Inbound, record_inbound
 from bot.services.sequences import StepDraft
 from providers.base import InboundKind
 from providers.sandbox import INBOX, PostOffice, recipient_of
@@ -200,3 +202,28 @@ def test_rates_count_reported_sends_and_sends_in_the_last_30_days(runtime: Runti
         assert complaints.rates(session, [mailbox_id], clock.now()) == {mailbox_id: complaints.ComplaintRate(1, 1)}
         later = complaints.rates(session, [mailbox_id], clock.now() + timedelta(days=31))
         assert later == {mailbox_id: complaints.ComplaintRate(0, 0)}
+
+
+def test_a_complaint_about_a_one_off_email_lists_the_address_and_tells_its_sender(
+        runtime: Runtime, clock: FakeClock) -> None:
+    with transaction(runtime.sessions, write=True) as session:
+        rita = factories.recruiter(session, clock)
+        mailbox = factories.sandbox_mailbox(session, rita, clock, address=MAILBOX)
+        session.add(DirectMessage(mailbox_id=mailbox.id, sender_id=rita.id, to_address="bo@globex.example",
+                                  message_id="<one-off-1@acme.example>", subject="Coffee next week?",
+                                  sent_at=clock.now()))
+        session.flush()
+        outcome = record_inbound(session, mailbox=mailbox, clock=clock, rng=random.Random(1),
+                                 reply_watch=timedelta(days=30), inbound=Inbound(
+            provider_message_id="fbl-9", thread_id=None, from_address="feedback@fbl.example",
+            subject="Email Feedback Report", received_at=clock.now(),
+            references=("<one-off-1@acme.example>",), kind=InboundKind.COMPLAINT,
+            recipients=("bo@globex.example",)))
+        assert (outcome.kind, outcome.effect) == (InboundKind.COMPLAINT, "complained")
+    assert _notices(runtime)[-1] == ("complaint", ":no_entry_sign: *bo@globex.example* marked your email "
+                                                  "\u201cCoffee next week?\u201d as spam: they are on the "
+                                                  "do-not-contact list and will not be emailed again.")
+    assert _complaint_count(runtime) == 1
+    with transaction(runtime.sessions) as session:
+        assert [(d.value, d.source) for d in session.scalars(select(DoNotContact))] == [
+            ("bo@globex.example", DoNotContactSource.COMPLAINT)]
