@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.db import transaction
 from bot.models import User
 from bot.runtime import Runtime
-from bot.services import access
+from bot.services import access, complaints
 from bot.services.campaign_list import counts_of
 from bot.services.connections import organisation_enhanced
 from bot.services.mailboxes import approved_senders, mailboxes_of
@@ -27,9 +27,12 @@ def mailbox_summaries(session: Session, user: User, now: datetime) -> list[Mailb
     mailboxes = mailboxes_of(session, user)
     ids = [m.id for m in mailboxes]
     sent, senders = sends_last_day(session, ids, now), approved_senders(session, ids)
+    rates = complaints.rates(session, ids, now)
     return [MailboxSummary(m.address, m.provider.value, m.status.value, m.permission_level.value, id=m.id,
                            sends_today=sent.get(m.id, 0), daily_cap=m.daily_cap,
-                           senders=tuple(["you", *senders.get(m.id, [])]), reason=m.status_reason)
+                           senders=tuple(["you", *senders.get(m.id, [])]), reason=m.status_reason,
+                           complaints=m.complaints, recent_complaints=rates[m.id].complaints,
+                           recent_sends=rates[m.id].sends, complaint_warning=rates[m.id].warn)
             for m in mailboxes]
 
 

@@ -1,8 +1,9 @@
-"""What an inbound message is: a candidate's reply, an auto-reply, a bounce, or something else.
+"""What an inbound message is: a candidate's reply, an auto-reply, a bounce, a complaint, or something else.
 
 Pure: no database, no network. The caller matches the message to an enrollment (thread, In-Reply-To,
 the candidate's address in From) and decides what follows; this module only says what kind of mail
-it is, which addresses a bounce reports as failing, and whether the failure is permanent.
+it is, which addresses a bounce reports as failing (or a complaint as reporting), whether the failure
+is permanent, and the Message-ID of the message a complaint reports.
 
 Two modes, for the two permission levels (SPEC "Replies, bounces, out-of-office"):
 - headers only (basic permissions: Gmail `metadata`, Graph `Mail.ReadBasic`, IMAP `BODY.PEEK[HEADER]`):
@@ -15,6 +16,11 @@ Two modes, for the two permission levels (SPEC "Replies, bounces, out-of-office"
 
 The first rule that holds decides (`Verdict.reason` names it):
   1. From one of the mailbox's own addresses → other (the recruiter's follow-up from another client)
+ 1b. an abuse or feedback report (providers.complaint_reports): multipart/report with
+     report-type=feedback-report (ARF, RFC 5965), or a feedback loop's notice ("complaint about message
+     from …" from staff@, feedback@, …); (full) a message/feedback-report part anywhere, or a reported
+     message carrying X-HmXmrOriginalRecipient → complaint, never a reply. A feedback report of another
+     type (auth-failure, RFC 6591) → other.
   2. a delivery or read receipt (Delivered:, Relayed:, Read:, report-type=disposition-notification) → other
   3. bounce headers: X-Failed-Recipients, X-MS-Exchange-Message-Is-Ndr, multipart/report with
      report-type=delivery-status, From mailer-daemon/postmaster, a bounce subject ("Undeliverable",
@@ -22,6 +28,11 @@ The first rule that holds decides (`Verdict.reason` names it):
      empty Return-Path with a subject about delivery → bounce. A bounce that also carries
      Auto-Submitted (they all should) is a bounce: this rule comes before the auto-reply rules.
   4. (full) a delivery-status part reporting failed or delayed recipients → bounce
+ 4b. (full, not Re:/Fwd:, not a newsletter) a relay's JSON event or a plain-text notice opening the
+     body (providers.bounce_formats: SES, SendGrid, Mailgun, Postmark; qmail, Exim, Postfix, Domino,
+     GroupWise, list managers, carriers, Japanese mobile operators) that names a failing address
+     → bounce (a relay's spam-report event → complaint). Under rule 3 the same readers name the
+     recipients when the delivery-status part and flufl.bounce found none.
   5. auto-reply headers: Auto-Submitted other than "no", X-Autoreply, X-Autorespond, X-Autoresponder,
      Precedence: auto_reply, X-MS-Exchange-Inbox-Rules-Loop, X-MS-Exchange-Generated-Message-Source:
      Mailbox Rules Agent (Exchange's out-of-office), or a subject that starts like an auto-reply
@@ -43,19 +54,26 @@ from __future__ import annotations
 import html
 import logging
 import re
-import unicodedata
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from email import policy
-from email.errors import MessageError
-from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser, HeaderParser
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 
 import flufl.bounce
 
+from providers import bounce_formats, complaint_reports
 from providers.base import InboundKind
+from providers.mail_text import MAIL_ERRORS as _MAIL_ERRORS
+from providers.mail_text import Headers as _Headers
+from providers.mail_text import address as _address
+from providers.mail_text import content_type as _content_type
+from providers.mail_text import decoded as _decoded
+from providers.mail_text import field as _field
+from providers.mail_text import ordered as _ordered
+from providers.mail_text import parts as _parts
+from providers.mail_text import payload_bytes as _payload_bytes
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +83,6 @@ _flufl_log = logging.getLogger("flufl.bounce")
 if _flufl_log.level == logging.NOTSET:
     _flufl_log.setLevel(logging.CRITICAL)
 
-# What the email package raises on hostile input (bad encoded words, unknown charsets, broken MIME).
-_MAIL_ERRORS = (MessageError, LookupError, ValueError, TypeError, AttributeError, IndexError, KeyError)
-
-_MAX_PARTS = 200  # a message with more MIME parts than this is not a bounce or a reply worth reading
 _MAX_TEXT = 20_000  # characters of a body part read in full mode
 
 
@@ -78,6 +92,7 @@ class Verdict:
     recipients: tuple[str, ...] = ()  # failing recipients of a bounce, lower-case
     permanent: bool | None = None  # a bounce's failure: True 5.x.x, False 4.x.x / delayed, None unknown
     reason: str = ""  # which signal decided, for logs and tests
+    message_id: str | None = None  # a complaint's reported message (its Message-ID, <…>): finds our send
 
 
 def classify(message: Message, *, own_addresses: Collection[str] = (), headers_only: bool = False) -> Verdict:
@@ -119,17 +134,25 @@ def _classify(message: Message, own_addresses: Collection[str], headers_only: bo
 
     subject = headers.subject()
     content_type = headers.get("content-type")
+    complaint = _complaint(message, headers, sender, subject, content_type, own, full=full)
+    if complaint:
+        return complaint
     receipt = _receipt(headers, subject, content_type)
     if receipt:
         return Verdict(InboundKind.OTHER, reason=receipt)
 
     bounce = _bounce_signal(headers, sender, subject, content_type)
     if bounce:
-        return _bounce(message, headers, subject, reason=bounce, full=full)
+        return _bounce(message, headers, subject, reason=bounce, full=full, own=own)
     if full:
         report = _delivery_status(message)
         if report.recipients:
             return Verdict(InboundKind.BOUNCE, report.recipients, report.permanent, "delivery-status part")
+        other_format = _other_format(message, subject, own)
+        # Without a bounce header, a notice must name who failed, and a newsletter is never one.
+        if other_format and (other_format.recipients or other_format.kind is InboundKind.COMPLAINT) \
+                and not headers.has("list-unsubscribe"):
+            return other_format
 
     auto = _auto_reply_signal(headers, subject)
     if auto:
@@ -254,7 +277,8 @@ def _report_type(content_type: str) -> str:
 # -- bounces ----------------------------------------------------------------------------------------
 
 
-def _bounce(message: Message, headers: _Headers, subject: str, *, reason: str, full: bool) -> Verdict:
+def _bounce(message: Message, headers: _Headers, subject: str, *, reason: str, full: bool,
+            own: Collection[str]) -> Verdict:
     recipients = _ordered(_address(a) for a in _failed_recipients(headers))
     permanent: bool | None = None
     if _PERMANENT_SUBJECT.match(subject):
@@ -278,9 +302,47 @@ def _bounce(message: Message, headers: _Headers, subject: str, *, reason: str, f
             reason += " + flufl.bounce"
             if permanent is None and not failed:
                 permanent = False  # flufl's warning detectors report delays as temporary
+    if not recipients:  # a relay's JSON event, or a notice flufl.bounce does not know
+        other_format = _other_format(message, subject, own)
+        if other_format:
+            if other_format.kind is InboundKind.COMPLAINT:
+                return other_format
+            recipients = other_format.recipients
+            reason += f" + {other_format.reason}"
+            permanent = other_format.permanent if permanent is None else permanent
     if permanent is None:
         permanent = _permanence_in_text(_first_text(message))
     return Verdict(InboundKind.BOUNCE, recipients, permanent, reason)
+
+
+def _other_format(message: Message, subject: str, own_addresses: Collection[str]) -> Verdict | None:
+    """(full) a relay's JSON notification or a plain-text notice (providers.bounce_formats); never for
+    a message a person answers or forwards."""
+    if _REPLY_PREFIX.match(subject):
+        return None
+    found = bounce_formats.json_notification(message) or bounce_formats.text_notice(message, own_addresses)
+    if found is None:
+        return None
+    kind = InboundKind.COMPLAINT if found.complaint else InboundKind.BOUNCE
+    return Verdict(kind, found.recipients, None if found.complaint else found.permanent, found.reason,
+                   found.message_id)
+
+
+def _complaint(message: Message, headers: _Headers, sender: str, subject: str, content_type: str,
+               own: Collection[str], *, full: bool) -> Verdict | None:
+    """An abuse or feedback report (providers.complaint_reports): from its headers, or (full) from a
+    feedback-report part or a reported message anywhere in the body."""
+    signal = complaint_reports.header_signal(headers, sender, subject, _report_type(content_type))
+    if not full:
+        return Verdict(InboundKind.COMPLAINT, reason=signal) if signal else None
+    if not signal and (_REPLY_PREFIX.match(subject) or not content_type.lower().lstrip().startswith("multipart/")):
+        return None  # a person forwarding a report is not one; a report always has parts (a fifth of the cost)
+    report = complaint_reports.read(message, own)
+    if report is None:
+        return Verdict(InboundKind.COMPLAINT, reason=signal) if signal else None
+    if not report.is_complaint:
+        return Verdict(InboundKind.OTHER, reason=report.reason)
+    return Verdict(InboundKind.COMPLAINT, report.recipients, None, signal or report.reason, report.message_id)
 
 
 def _failed_recipients(headers: _Headers) -> list[str]:
@@ -358,20 +420,8 @@ def _ascii_addresses(found: Collection[bytes]) -> set[str]:
     return addresses
 
 
-_PERMANENT_TEXT = re.compile(
-    r"permanent (?:error|failure|fatal error)|failed permanently|permanently (?:failed|rejected)"
-    r"|(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])", re.IGNORECASE)
-_TEMPORARY_TEXT = re.compile(
-    r"temporary (?:error|failure|problem)|has been delayed|will (?:be )?retr(?:y|ied)|still trying"
-    r"|not yet been delivered|(?<![\d.])4\.\d{1,3}\.\d{1,3}(?![\d.])", re.IGNORECASE)
-
-
 def _permanence_in_text(text: str) -> bool | None:
-    if _PERMANENT_TEXT.search(text):
-        return True
-    if _TEMPORARY_TEXT.search(text):
-        return False
-    return None
+    return bounce_formats.permanence(text)
 
 
 # -- out-of-office wording (full mode) --------------------------------------------------------------
@@ -447,117 +497,4 @@ def _first_text(message: Message, *, cut_html_quotes: bool = False) -> str:
     return text
 
 
-def _decoded(part: Message) -> str:
-    data = _payload_bytes(part)
-    found = re.search(r"charset\s*=\s*\"?([^\";\s]+)", _field(part, "content-type"), re.IGNORECASE)
-    charset = found.group(1) if found else "utf-8"
-    try:
-        return data.decode(charset, "replace")
-    except (LookupError, ValueError):  # a charset Python does not know, or a name no codec accepts
-        return data.decode("utf-8", "replace")
-
-
-def _payload_bytes(part: Message) -> bytes:
-    try:
-        data = part.get_payload(decode=True)
-    except (ValueError, LookupError, TypeError):  # a transfer encoding or charset the email package chokes on
-        return b""
-    return data if isinstance(data, bytes) else b""
-
-
-# -- reading a message ------------------------------------------------------------------------------
-
-
-class _Headers:
-    """A message's header fields by lower-case name, read once from the raw source values (the same
-    text under every email policy; address parsing happens on text with encoded words still in it)."""
-
-    __slots__ = ("_fields",)
-
-    def __init__(self, message: Message) -> None:
-        fields: dict[str, list[str]] = {}
-        for name, value in _raw_items(message):
-            fields.setdefault(str(name).strip().lower(), []).append(_raw_text(value))
-        self._fields = fields
-
-    def has(self, name: str) -> bool:
-        return name.lower() in self._fields
-
-    def get(self, name: str) -> str:
-        values = self._fields.get(name.lower())
-        return values[0] if values else ""
-
-    def all(self, name: str) -> list[str]:
-        return self._fields.get(name.lower(), [])
-
-    def subject(self) -> str:
-        return _decode_words(self.get("subject"))
-
-
-def _raw_items(message: Message) -> list[tuple[str, object]]:
-    # The source values, not the policy's parsed header objects: policy.default re-parses a
-    # Content-Type on every get_content_type(), which was most of the time spent here.
-    return list(message.raw_items() if hasattr(message, "raw_items") else message.items())
-
-
-def _field(part: Message, name: str) -> str:
-    """One header field of a MIME part, as raw text ('' if absent)."""
-    for key, value in _raw_items(part):
-        if str(key).lower() == name:
-            return _raw_text(value)
-    return ""
-
-
-def _content_type(part: Message) -> str:
-    """A part's MIME type, lower-case; text/plain when it has none or a malformed one, as RFC 2045 says."""
-    kind = _field(part, "content-type").partition(";")[0].strip().lower()
-    return kind if kind.count("/") == 1 and " " not in kind else "text/plain"
-
-
-def _raw_text(value: object) -> str:
-    text = str(value)  # a compat32 Header (8-bit header bytes) or a policy's header object
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # 8-bit header bytes the parser kept as surrogate escapes: most are UTF-8
-        try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:  # lone surrogates that are not escapes
-            text = text.encode("utf-8", "replace").decode("utf-8")
-    return " ".join(text.split()) if "\n" in text or "\t" in text else text.strip()
-
-
-def _decode_words(text: str) -> str:
-    if "=?" in text:
-        try:
-            text = str(make_header(decode_header(text)))
-        except _MAIL_ERRORS:
-            pass  # keep the words as they came
-    return unicodedata.normalize("NFC", text).strip()
-
-
-_SIMPLE_ADDRESS = re.compile(r"(?:[^<>\"(),;:]*<)?([^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+)>?")
-
-
-def _address(value: str) -> str:
-    """The lower-case address in a From-like value, without its display name; '' if there is none."""
-    simple = _SIMPLE_ADDRESS.fullmatch(value.strip())  # `a@b` or `Name <a@b>`: most mail, and parseaddr is slow
-    address = simple.group(1) if simple else parseaddr(value)[1].strip().strip("<>")
-    address = address.lower()
-    return address if "@" in address else ""
-
-
-def _parts(message: Message) -> Iterator[Message]:
-    """The message and its MIME parts, depth first, without entering attached messages (a bounce's
-    copy of the original, or a forwarded mail) or delivery-status blocks."""
-    stack = [message]
-    seen = 0
-    while stack and seen < _MAX_PARTS:
-        part = stack.pop()
-        seen += 1
-        yield part
-        if _content_type(part).startswith("multipart/") and part.is_multipart():
-            stack.extend(reversed([p for p in part.get_payload() if isinstance(p, Message)]))
-
-
-def _ordered(addresses: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted({a.lower() for a in addresses if a}))
+# -- reading a message: providers.mail_text ------------------------------------------------------

@@ -65,6 +65,8 @@ def to_inbound(message: InboundMessage, *, own_address: str) -> Inbound:
     # A reply asking to stop: its subject (basic permissions), or the new part of its body (enhanced).
     opt_out = verdict.kind == InboundKind.REPLY and asks_to_stop(
         subject, body_text(message.full) if message.full is not None else None)
+    if verdict.message_id:  # the message a complaint reports: the one that finds our send
+        refs.insert(0, verdict.message_id)
     return Inbound(provider_message_id=message.provider_message_id, thread_id=message.thread_id,
                    from_address=sender, subject=subject, received_at=message.received_at, opt_out=opt_out,
                    references=tuple(dict.fromkeys(refs)), kind=verdict.kind,

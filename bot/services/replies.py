@@ -3,7 +3,8 @@
 SPEC "Replies, bounces, out-of-office": a reply ends the sequence for that candidate and tells the
 campaign's owner (DM) and alert channel; a bounce moves to the next address the rules allow, from
 the step that bounced, or ends the candidate as Bounced; an auto-reply marks them Out of office and
-the sequence goes on. A reply to a one-off email (`/outreach send`) tells its sender (DM). Only
+the sequence goes on. A reply to a one-off email (`/outreach send`) tells its sender (DM). A complaint
+(spam report) is never a reply: bot.services.complaints handles it. Only
 metadata is kept (SPEC "Data kept"): who, subject, when, provider ids.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ from bot.models import (
 )
 from bot.services.campaigns import finish_if_done, plan_again
 from bot.services.delegations import reply_watchers
-from bot.services import access, reply_opt_out, transitions
+from bot.services import access, complaints, reply_opt_out, transitions
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
 from bot.services.campaign_marks import mark_stale
@@ -58,7 +59,7 @@ class Inbound:
     received_at: datetime
     references: tuple[str, ...]  # Message-IDs from In-Reply-To and References, <> stripped
     kind: InboundKind
-    recipients: tuple[str, ...] = ()  # a bounce's failing recipients
+    recipients: tuple[str, ...] = ()  # a bounce's failing recipients, a complaint's reported ones
     permanent: bool | None = None
     opt_out: bool = False  # a reply asking to stop (providers.opt_out): the DM offers "Do not contact" first
 
@@ -67,7 +68,7 @@ class Inbound:
 class Outcome:
     event_id: int | None  # None: nothing of ours (not kept)
     kind: InboundKind
-    effect: str  # "replied", "out_of_office", "next_address", "bounced", "delayed", "ignored", "seen"
+    effect: str  # "replied", "out_of_office", "next_address", "bounced", "delayed", "complained", "ignored", "seen"
 
 
 def _bare(message_id: str) -> str:
@@ -145,6 +146,9 @@ def record_inbound(session: Session, *, mailbox: Mailbox, inbound: Inbound, cloc
         return Outcome(None, inbound.kind, "seen")
     if inbound.kind == InboundKind.OTHER:
         return Outcome(None, inbound.kind, "ignored")
+    if inbound.kind == InboundKind.COMPLAINT:  # never a reply: matched and handled on its own
+        event_id, effect = complaints.record(session, mailbox=mailbox, inbound=inbound, clock=clock)
+        return Outcome(event_id, inbound.kind, effect)
     row = _match(session, mailbox, inbound)
     if row is None and inbound.kind == InboundKind.REPLY:
         direct = _match_direct(session, mailbox, inbound, since=clock.now() - reply_watch)

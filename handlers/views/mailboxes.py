@@ -106,6 +106,8 @@ def _mailbox_block(m: MailboxSummary) -> list[Block]:
     text = (f"*{m.address}* · {PROVIDER_LABELS[m.provider]} · {STATUS_LABEL.get(m.status, m.status)} · "
             f"{m.permission} permissions\n{m.sends_today} of {m.daily_cap} emails sent in the last 24 hours · "
             f"may send from it: {senders}")
+    if m.complaints:
+        text += f"\n{complaints_text(m)}"
     if m.reason and m.status == "needs_reconnect":
         text += f"\n_{m.reason}_"
     buttons = []
@@ -119,6 +121,16 @@ def _mailbox_block(m: MailboxSummary) -> list[Block]:
                               text=f"The bot deletes the saved sign-in for {m.address} and pauses every campaign "
                                    "sending from it. You can connect it again later.")))
     return [SectionBlock(text=MarkdownTextObject(text=text)), ActionsBlock(elements=buttons)]
+
+
+def complaints_text(m: MailboxSummary) -> str:
+    """A mailbox's spam reports, and a warning at Gmail's and Yahoo's limit (bot.services.complaints)."""
+    text = f"{counted(m.complaints, 'spam complaint')} about its emails"
+    if not m.complaint_warning:
+        return text
+    return (f":warning: {text}: {m.recent_complaints} in the last 30 days for {counted(m.recent_sends, 'email')} "
+            "sent, at or past the 0.3% Gmail and Yahoo allow before they send mail to spam. Slow down and check "
+            "who the campaigns write to.")
 
 
 def mailbox_list_blocks(mailboxes: Sequence[MailboxSummary]) -> list[Block]:

@@ -15,6 +15,10 @@ class MailboxSummary:
     daily_cap: int = 0
     senders: tuple[str, ...] = field(default=())  # who may send from it: the owner, approved delegates
     reason: str | None = None  # why it needs reconnecting
+    complaints: int = 0  # spam reports of its sends, ever (mailboxes.complaints)
+    recent_complaints: int = 0  # reported sends in the last 30 days (bot.services.complaints.rates) ...
+    recent_sends: int = 0  # ... and emails sent in those 30 days
+    complaint_warning: bool = False  # at or past 0.3% (bot.services.complaints.WARN_RATE)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ OWN = ("rita@recruit.example", "rita.recruiter@gmail.example")  # the mailbox th
 POLICIES = {"default": policy.default, "compat32": policy.compat32}
 
 BOUNCE, AUTO, REPLY, OTHER = InboundKind.BOUNCE, InboundKind.AUTO_REPLY, InboundKind.REPLY, InboundKind.OTHER
+COMPLAINT = InboundKind.COMPLAINT
 
 # file → (headers-only verdict, full verdict), each as (kind, failing recipients, permanent)
 EXPECTED: dict[str, tuple[tuple[InboundKind, tuple[str, ...], bool | None], ...]] = {
@@ -52,6 +53,34 @@ EXPECTED: dict[str, tuple[tuple[InboundKind, tuple[str, ...], bool | None], ...]
     "list-mailman.eml": ((OTHER, (), None), (OTHER, (), None)),
     "bulk-newsletter.eml": ((OTHER, (), None), (OTHER, (), None)),
     "receipt-read-outlook.eml": ((OTHER, (), None), (OTHER, (), None)),
+    # Complaints (issue 18 §3): ARF from its Content-Type alone; the recipient and the reported message
+    # from the body. A relay's JSON complaint needs the body (its sender is a no-reply address).
+    "complaint-arf-feedback-loop.eml": ((COMPLAINT, (), None), (COMPLAINT, ("ana.lima@mailhost.example",), None)),
+    "complaint-arf-headers-only-copy.eml": ((COMPLAINT, (), None), (COMPLAINT, ("bo.chen@webmail.example",), None)),
+    "complaint-jmrp-legacy.eml": ((COMPLAINT, (), None), (COMPLAINT, ("carla.diaz@hotmail.example",), None)),
+    "complaint-ses-json.eml": ((OTHER, (), None), (COMPLAINT, ("dana@contoso.example",), None)),
+    # Bounces without a delivery-status part (issue 18 §4): relays' JSON events, ...
+    "bounce-ses-json.eml": ((OTHER, (), None), (BOUNCE, ("erik.svensson@corp.example",), True)),
+    "bounce-sendgrid-json-attachment.eml": ((REPLY, (), None), (BOUNCE, ("fatima.khan@hooli.example",), True)),
+    "bounce-mailgun-json-temporary.eml": ((REPLY, (), None), (BOUNCE, ("gus@vandelay.example",), False)),
+    # ... carriers and Japanese mobile operators (ISO-2022-JP, Shift_JIS, UTF-8; a full mailbox is temporary), ...
+    "bounce-docomo-iso2022jp.eml": ((BOUNCE, (), None), (BOUNCE, ("taro.yamada@docomo.example",), True)),
+    "bounce-au-shiftjis.eml": ((REPLY, (), None), (BOUNCE, ("hanako.sato@ezweb.example",), False)),
+    "bounce-softbank-utf8.eml": ((REPLY, (), None), (BOUNCE, ("ichiro.suzuki@softbank.example",), True)),
+    "bounce-carrier-gateway.eml": ((REPLY, (), None), (BOUNCE, ("4155550123@mms.carrier.example",), False)),
+    # ... and older servers' and list managers' plain text.
+    "bounce-qmail.eml": ((BOUNCE, (), None), (BOUNCE, ("bo.chen@globex.example",), True)),
+    "bounce-postfix-text.eml": ((BOUNCE, (), None), (BOUNCE, ("lena.voss@vandelay.example",), False)),
+    "bounce-domino.eml": ((BOUNCE, (), None), (BOUNCE, ("ines.moreau@initech.example",), True)),
+    "bounce-groupwise.eml": ((REPLY, (), None), (BOUNCE, ("jon.park@umbrella.example",), True)),
+    "bounce-list-manager.eml": ((OTHER, (), None), (BOUNCE, ("kim.lee@members.example",), True)),
+    # Never a bounce: a reply quoting a notice, a reply saying "undeliverable", a newsletter opening
+    # like a notice, an out-of-office about an old address, Postfix's success report.
+    "negative-reply-quoting-notice.eml": ((REPLY, (), None), (REPLY, (), None)),
+    "negative-reply-mentions-undeliverable.eml": ((REPLY, (), None), (REPLY, (), None)),
+    "negative-newsletter-deliverability.eml": ((OTHER, (), None), (OTHER, (), None)),
+    "negative-out-of-office-undeliverable.eml": ((AUTO, (), None), (AUTO, (), None)),
+    "negative-postfix-success-notice.eml": ((OTHER, (), None), (OTHER, (), None)),
 }
 
 
@@ -388,9 +417,11 @@ def test_the_command_prints_one_json_object_per_file_in_order(capsys: pytest.Cap
     assert main(["classify", *files]) == 0
     captured = capsys.readouterr()
     assert _lines(captured.out) == [
-        {"file": files[0], "kind": "bounce", "recipients": ["fatima.khan@hooli.example"], "permanent": True},
-        {"file": files[1], "kind": "reply", "recipients": [], "permanent": None},
-        {"file": files[2], "kind": "bounce", "recipients": ["gus@vandelay.example"], "permanent": False},
+        {"file": files[0], "kind": "bounce", "recipients": ["fatima.khan@hooli.example"], "permanent": True,
+         "message_id": None},
+        {"file": files[1], "kind": "reply", "recipients": [], "permanent": None, "message_id": None},
+        {"file": files[2], "kind": "bounce", "recipients": ["gus@vandelay.example"], "permanent": False,
+         "message_id": None},
     ]
     assert captured.err == ""
 
@@ -427,7 +458,7 @@ def test_the_command_runs_without_any_settings(tmp_path: Path) -> None:
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"file": str(FIXTURES / "bounce-office365-ndr.eml"), "kind": "bounce",
-                                       "recipients": ["dana@contoso.example"], "permanent": True}
+                                       "recipients": ["dana@contoso.example"], "permanent": True, "message_id": None}
     assert done.stderr == ""
 
 
@@ -436,3 +467,157 @@ def test_the_command_needs_at_least_one_file(capsys: pytest.CaptureFixture[str])
         main(["classify"])
     assert stopped.value.code == 2
     assert "FILE.eml" in capsys.readouterr().err
+
+
+def test_the_command_reports_a_complaint_with_its_recipient_and_the_reported_message(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    file = str(FIXTURES / "complaint-arf-feedback-loop.eml")
+    assert main(["classify", file, "--own", "rita@recruit.example"]) == 0
+    assert main(["classify", "--headers-only", file]) == 0
+    assert _lines(capsys.readouterr().out) == [
+        {"file": file, "kind": "complaint", "recipients": ["ana.lima@mailhost.example"], "permanent": None,
+         "message_id": "<5f1c0a77e2b94c6d8e0f1a2b3c4d5e6f@recruit.example>"},
+        {"file": file, "kind": "complaint", "recipients": [], "permanent": None, "message_id": None}]
+
+
+# -- complaints (issue 18 §3) -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "message_id"), [
+    ("complaint-arf-feedback-loop.eml", "<5f1c0a77e2b94c6d8e0f1a2b3c4d5e6f@recruit.example>"),
+    ("complaint-arf-headers-only-copy.eml", "<9a8b7c6d5e4f40312a1b2c3d4e5f6071@recruit.example>"),
+    ("complaint-jmrp-legacy.eml", "<0e1d2c3b4a5948576d6c5b4a39281706@recruit.example>"),
+    ("complaint-ses-json.eml", "<c4ca4238a0b923820dcc509a6f75849b@recruit.example>"),
+])
+def test_a_complaint_names_the_message_it_reports_so_our_send_can_be_found(name: str, message_id: str) -> None:
+    assert classify(load(name), own_addresses=OWN).message_id == message_id
+    assert classify(load(name, headers_only=True), own_addresses=OWN, headers_only=True).message_id is None
+
+
+ARF = """--r
+Content-Type: text/plain
+
+A report.
+--r
+Content-Type: message/feedback-report
+
+Feedback-Type: {kind}
+Version: 1
+Original-Rcpt-To: ana@acme.example
+
+--r
+Content-Type: text/rfc822-headers
+
+From: rita@recruit.example
+To: ana@acme.example
+Message-ID: <ours-1@recruit.example>
+
+--r--
+"""
+
+
+def test_a_feedback_report_was_read_as_the_candidates_reply_and_no_longer_is() -> None:
+    # What a candidate's provider sends when they press "Spam": it may even come From their address.
+    for sender in ("Ana Lima <ana@acme.example>", "Feedback Loop <fbl@acme.example>"):
+        message = from_headers(f"From: {sender}", "Subject: Backend role at Acme",
+                               "Content-Type: multipart/report; report-type=feedback-report; boundary=r",
+                               body=ARF.format(kind="abuse"))
+        for headers_only in (True, False):
+            verdict = classify(message, own_addresses=OWN, headers_only=headers_only)
+            assert verdict.kind is COMPLAINT, verdict
+        assert shape(classify(message, own_addresses=OWN)) == (COMPLAINT, ("ana@acme.example",), None)
+
+
+@pytest.mark.parametrize("kind", ["abuse", "fraud", "virus", "other", "Abuse"])
+def test_every_rfc_5965_complaint_type_is_a_complaint(kind: str) -> None:
+    message = from_headers("From: fbl@isp.example", "Content-Type: multipart/mixed; boundary=r",
+                           body=ARF.format(kind=kind))  # wrapped in another multipart: the part still counts
+    assert classify(message, own_addresses=OWN).kind is COMPLAINT
+
+
+def test_an_authentication_failure_report_is_not_a_complaint() -> None:
+    message = from_headers("From: dmarc@isp.example", "Subject: Report",
+                           "Content-Type: multipart/report; report-type=feedback-report; boundary=r",
+                           body=ARF.format(kind="auth-failure"))
+    assert classify(message, headers_only=True).kind is COMPLAINT  # the headers cannot tell
+    assert classify(message).kind is OTHER
+
+
+def test_a_person_forwarding_a_complaint_notice_is_a_reply() -> None:
+    message = from_headers("From: Ana <ana@acme.example>", "Subject: Fwd: complaint about message from 192.0.2.1",
+                           "Content-Type: multipart/mixed; boundary=r", body=ARF.format(kind="abuse"))
+    assert classify(message, headers_only=True).kind is REPLY
+    assert classify(message).kind is REPLY
+
+
+@pytest.mark.parametrize(("sender", "kind"), [
+    ("staff@hotmail.example", COMPLAINT), ("Feedback <feedback@isp.example>", COMPLAINT),
+    ("Ana <ana@acme.example>", REPLY),  # a person choosing those words is not a feedback loop
+])
+def test_a_feedback_loop_notice_subject_counts_only_from_a_feedback_address(sender: str, kind: InboundKind) -> None:
+    message = from_headers(f"From: {sender}", "Subject: complaint about message from 192.0.2.20")
+    assert classify(message, headers_only=True).kind is kind
+
+
+# -- bounces without a delivery-status part (issue 18 §4) ----------------------------------------------
+
+
+@pytest.mark.parametrize(("event", "expected"), [
+    ({"notificationType": "Bounce", "bounce": {"bounceType": "Transient",
+                                               "bouncedRecipients": [{"emailAddress": "Ana@Acme.example"}]}},
+     (BOUNCE, ("ana@acme.example",), False)),
+    ({"eventType": "Bounce", "bounce": {"bounceType": "Undetermined",
+                                        "bouncedRecipients": [{"emailAddress": "ana@acme.example", "status": "5.1.1"}]}},
+     (BOUNCE, ("ana@acme.example",), True)),
+    ({"RecordType": "Bounce", "Type": "HardBounce", "Email": "ana@acme.example"}, (BOUNCE, ("ana@acme.example",), True)),
+    ({"RecordType": "Bounce", "Type": "SoftBounce", "Email": "ana@acme.example"},
+     (BOUNCE, ("ana@acme.example",), False)),
+    ({"RecordType": "SpamComplaint", "Email": "ana@acme.example"}, (COMPLAINT, ("ana@acme.example",), None)),
+    ([{"event": "deferred", "email": "ana@acme.example"}], (BOUNCE, ("ana@acme.example",), False)),
+    ([{"event": "spamreport", "email": "ana@acme.example"}], (COMPLAINT, ("ana@acme.example",), None)),
+    ({"event-data": {"event": "complained", "recipient": "ana@acme.example"}},
+     (COMPLAINT, ("ana@acme.example",), None)),
+])
+def test_relay_json_events_of_every_shape(event: object, expected: tuple[object, ...]) -> None:
+    message = from_headers("From: Relay <events@relay.example>", "Subject: Event",
+                           "Content-Type: application/json", body=json.dumps(event))
+    assert shape(classify(message)) == expected
+
+
+@pytest.mark.parametrize("event", [
+    {"notificationType": "Delivery", "delivery": {"recipients": ["ana@acme.example"]}},
+    [{"event": "delivered", "email": "ana@acme.example"}, {"event": "open", "email": "ana@acme.example"}],
+    {"RecordType": "Bounce", "Type": "AutoResponder", "Email": "ana@acme.example"},
+    {"name": "Ana", "email": "ana@acme.example"},  # JSON, but no relay's event
+])
+def test_json_that_reports_no_failure_is_not_a_bounce(event: object) -> None:
+    message = from_headers("From: Relay <events@relay.example>", "Subject: Event",
+                           "Content-Type: application/json", body=json.dumps(event))
+    assert classify(message).kind is REPLY
+
+
+def test_a_person_pasting_a_relay_event_into_a_reply_is_a_reply() -> None:
+    event = {"notificationType": "Bounce", "bounce": {"bounceType": "Permanent",
+                                                      "bouncedRecipients": [{"emailAddress": "bo@globex.example"}]}}
+    message = from_headers("From: Ana <ana@acme.example>", "Subject: Re: Backend role", body=json.dumps(event))
+    assert classify(message).kind is REPLY
+
+
+@pytest.mark.parametrize(("text", "permanent"), [
+    ("550 5.1.1 user unknown", True), ("452 4.2.2 mailbox full", False),
+    ("552 5.2.2 mailbox full", False),  # a full mailbox is temporary, whatever its code
+    ("mailbox is full: retry timeout exceeded. This is a permanent error.", True),  # the server gave up
+    ("受信者のメールボックスが一杯です", False), ("宛先不明", True), ("the server said something", None),
+])
+def test_permanence_from_a_notices_words(text: str, permanent: bool | None) -> None:
+    message = from_headers("From: Gateway <gw@carrier.example>", "Subject: Notice",
+                           body=f"This message could not be delivered to the following recipient:\n\n"
+                                f"  ana@acme.example\n\n{text}\n")
+    assert shape(classify(message)) == (BOUNCE, ("ana@acme.example",), permanent)
+
+
+def test_a_notice_opening_later_in_the_body_is_not_a_bounce() -> None:
+    body = "Hi Rita,\n\n" + "Thanks for the note about the role and the team. " * 20 + (
+        "\n\nThis message could not be delivered to the following recipients: ana@acme.example\n")
+    message = from_headers("From: Bo <bo@globex.example>", "Subject: Backend role", body=body)
+    assert classify(message).kind is REPLY

@@ -28,11 +28,14 @@ from sqlalchemy import Engine, select
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.models import (
+    DoNotContact,
+    DoNotContactSource,
     Enrollment,
     EnrollmentStatus,
     InboundEvent,
     Mailbox,
     MailboxStatus,
+    Notification,
     OutboundMessage,
     Provider,
 )
@@ -503,6 +506,80 @@ Content-Type: text/plain; charset=utf-8
 I am away until Monday 30 November and will answer when I am back.
 """
 
+# A feedback loop's ARF report (RFC 5965) about step 1: a new thread, from the loop's own address,
+# naming the candidate in Original-Rcpt-To and step 1 in the reported headers.
+ARF_REPORT = """\
+From: Feedback Loop <feedback@fbl.mailhost.example>
+To: $mailbox
+Subject: Email Feedback Report for IP 192.0.2.20
+Date: $date
+Message-ID: <$message_id>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="$boundary"
+
+--$boundary
+Content-Type: text/plain; charset="US-ASCII"
+
+This is an email abuse report for an email message received from IP 192.0.2.20.
+
+--$boundary
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: MailhostFBL/2.1
+Version: 1
+Original-Mail-From: <$mailbox>
+Original-Rcpt-To: <$recipient>
+Source-IP: 192.0.2.20
+
+--$boundary
+Content-Type: text/rfc822-headers
+
+From: Rita Recruiter <$mailbox>
+To: $recipient
+Subject: $subject
+Message-ID: $original_id
+
+--$boundary--
+"""
+
+# qmail's bounce (QSBMF): plain text, no delivery-status part, the address only in the body.
+QMAIL_BOUNCE = """\
+Return-Path: <>
+From: MAILER-DAEMON@mail.$domain
+To: $mailbox
+Subject: failure notice
+Date: $date
+Message-ID: <$message_id>
+
+Hi. This is the qmail-send program at mail.$domain.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<$recipient>:
+Sorry, no mailbox here by that name. (#5.1.1)
+
+--- Below this line is a copy of the message.
+
+From: Rita Recruiter <$mailbox>
+To: $recipient
+Subject: $subject
+Message-ID: $original_id
+"""
+
+# A relay's JSON event (Amazon SES through an SNS email subscription): from a no-reply address.
+SES_JSON_BOUNCE = """\
+From: AWS Notifications <no-reply@sns.amazonaws.example>
+To: $mailbox
+Subject: AWS Notification Message
+Date: $date
+Message-ID: <$message_id>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=UTF-8
+
+{"notificationType": "Bounce", "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": "$recipient", "status": "5.1.1"}]}, "mail": {"commonHeaders": {"messageId": "$original_id"}}}
+"""
+
 AUTO_REPLIES = {"gmail": GMAIL_VACATION, "graph": EXCHANGE_OOF, "imap": SIEVE_VACATION}
 BOUNCE_CASES = [
     pytest.param("gmail", False, GMAIL_BOUNCE, id="gmail-basic"),
@@ -516,6 +593,9 @@ BOUNCE_CASES = [
     pytest.param("imap", True, POSTFIX_DSN, id="imap-postfix-enhanced"),
     # Exim (most shared hosting) names the recipient in X-Failed-Recipients: headers are enough.
     pytest.param("imap", False, EXIM_DSN, id="imap-exim-basic"),
+    # Without a delivery-status part (issue 18 §4): the body names the recipient, so enhanced.
+    pytest.param("imap", True, QMAIL_BOUNCE, id="imap-qmail-enhanced"),
+    pytest.param("gmail", True, SES_JSON_BOUNCE, id="gmail-ses-json-enhanced"),
 ]
 
 
@@ -571,6 +651,37 @@ def test_an_auto_reply_marks_out_of_office_and_step_two_still_goes_when_due(
     sent = account.sent()
     assert [_to(m) for m in sent] == [WORK, WORK]
     assert sent[1]["In-Reply-To"] == first["Message-ID"]  # step 2, in step 1's thread
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_complaint_in_the_inbox_ends_the_candidate_and_never_shows_as_a_reply(
+        kind: str, connect: Callable[..., Account], runtime: Runtime, clock: FakeClock) -> None:
+    account = connect(kind, enhanced=True)  # the report names the candidate only in its body
+    first = _step_one_sent(runtime, clock, account)
+
+    account.deliver(_fill(ARF_REPORT, first, account, id_domain="fbl.mailhost.example"))
+    sync_mailboxes(runtime, clock)
+
+    assert _status(runtime) == EnrollmentStatus.COMPLAINED
+    assert _inbound_kinds(runtime) == [InboundKind.COMPLAINT]
+    with transaction(runtime.sessions) as session:
+        assert [n.kind for n in session.scalars(select(Notification)) if n.kind != "connected"] == ["complaint"]
+        assert session.scalar(select(Mailbox.complaints)) == 1
+        assert [(d.value, d.source) for d in session.scalars(select(DoNotContact))] == [
+            (WORK, DoNotContactSource.COMPLAINT)]
+    dispatch_for(runtime, clock, timedelta(hours=24 * 4))
+    assert [_to(m) for m in account.sent()] == [WORK]  # step 2 never left, nor went to the home address
+
+
+def test_under_basic_permissions_a_complaint_is_still_never_a_reply(
+        connect: Callable[..., Account], runtime: Runtime, clock: FakeClock) -> None:
+    account = connect("gmail")
+    first = _step_one_sent(runtime, clock, account)
+    account.deliver(_fill(ARF_REPORT, first, account, id_domain="fbl.mailhost.example"))
+    sync_mailboxes(runtime, clock)
+    assert _status(runtime) == EnrollmentStatus.IN_PROGRESS  # headers alone name no send to act on
+    with transaction(runtime.sessions) as session:
+        assert [n.kind for n in session.scalars(select(Notification)) if n.kind != "connected"] == []
 
 
 # -- Graph: what the real service may do that no document settles -------------------------------
