@@ -342,11 +342,12 @@ class PostOffice:
         return Delivered(mailbox, uid, reply)
 
     def reply(self, mailbox: str, original: Message, text: str, when: datetime,
-              from_address: str | None = None) -> Delivered:
+              from_address: str | None = None, subject: str | None = None) -> Delivered:
+        """The candidate answers `original` (in its thread), with "Re: …" or a subject of their own."""
         msg = EmailMessage()
         msg["From"] = from_address or str(original["To"])
         msg["To"] = mailbox
-        msg["Subject"] = _re(str(original["Subject"]))
+        msg["Subject"] = subject or _re(str(original["Subject"]))
         quoted = "\n".join(f"> {line}" for line in original.get_content().splitlines())
         msg.set_content(f"{text}\n\nOn {original['Date']}, {original['From']} wrote:\n{quoted}\n")
         return self._deliver(mailbox, original, msg, when)

@@ -181,9 +181,9 @@ def rates(session: Session, mailbox_ids: list[int], now: datetime) -> dict[int, 
     reported = dict(session.execute(
         select(E.mailbox_id, func.count(func.distinct(E.outbound_message_id)) + func.count(func.distinct(E.direct_message_id)))
         .where(E.mailbox_id.in_(mailbox_ids), E.kind == InboundKind.COMPLAINT, E.created_at >= since)
-        .group_by(E.mailbox_id)).tuples().all())
+        .group_by(E.mailbox_id)).all())
     sent = dict(session.execute(
         select(O.mailbox_id, func.count()).where(O.mailbox_id.in_(mailbox_ids), O.status == OutboundStatus.SENT,
                                                  O.kind != OutboundKind.PREVIEW, O.sent_at >= since)
-        .group_by(O.mailbox_id)).tuples().all())
+        .group_by(O.mailbox_id)).all())
     return {m: ComplaintRate(reported.get(m, 0), sent.get(m, 0)) for m in mailbox_ids}
