@@ -52,6 +52,7 @@ from bot.models import (
     SequenceStep,
     User,
 )
+from bot.services import do_not_contact
 from bot.services.addresses import address_problem, check_line, control_problem, valid_address
 from bot.services import send_counts
 from bot.services.mailboxes import sending_mailboxes
@@ -375,6 +376,7 @@ def draft_one(session: Session, *, user: User, sequence_id: int, position: int, 
     """The step rendered for this candidate: a saved candidate with this address lends their name and
     fields; the name and fields typed in the form win. Every problem names the form field to fix."""
     address = valid_address(to_address, field=Field.TO.value)
+    do_not_contact.refuse_listed(session, user=user, address=address, where="one-off send", field=Field.TO.value)
     check_line(name, what="the name", field=Field.NAME.value)
     sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
     step = next((s for s in sequence.steps if s.position == position), None)
