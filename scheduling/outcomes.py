@@ -159,7 +159,9 @@ class Recorder:
                 self._one_off_sent(row, mailbox, outcome, tell)
                 continue
             error = outcome.error
-            if outcome.withdrawn:
+            if outcome.withdrawn and do_not_contact.refused_one_off(self.session, row, clock=self.clock):
+                kind, reason = "do_not_contact", do_not_contact.ON_THE_LIST
+            elif outcome.withdrawn:
                 kind, reason = "withdrawn", "the mailbox may no longer send for its sender"
             elif outcome.not_found:
                 kind, reason = "not_sent", row.error or "not found in the mailbox when checked"

@@ -102,7 +102,7 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     blocker = resume_blocker(campaign)
     if blocker:
         raise UserError(f"'{campaign.name}' cannot start: {blocker}.")
-    stopped = _stop_listed(session, campaign, clock)
+    _stop_listed(session, campaign, clock)
     enrollments = list(session.scalars(select(Enrollment).where(Enrollment.campaign_id == campaign.id)))
     if not enrollments:
         raise UserError(f"'{campaign.name}' has no candidates yet: add some before starting.")
@@ -117,7 +117,7 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
                         f"line break: {describe(broken, verb='reads')}. Put them on one line (for this campaign, "
                         "from the candidate's menu) or leave them out of the subjects.")
     sending = [e.id for e in enrollments if e.status.sends]  # one paused in the draft waits for its Resume
-    if not sending and stopped and all(e.status == EnrollmentStatus.DO_NOT_CONTACT for e in enrollments):
+    if not sending and all(e.status == EnrollmentStatus.DO_NOT_CONTACT for e in enrollments):
         raise UserError(f"'{campaign.name}' cannot start: every candidate in it is on the do-not-contact list "
                         "(`/outreach dnc list`).")
     if not sending:

@@ -522,6 +522,8 @@ def _problem(row: OutboundMessage, mailbox: Mailbox, sent: int, total: int, now:
     if row.status == OutboundStatus.SENDING or row.error_kind == "unclear":
         return (f"{who} did not answer clearly ({error[:200]}), so the email may or may not have gone out. Look in "
                 f"the Sent folder of {mailbox.address} before trying again.")
+    if row.error_kind == "do_not_contact":
+        return f"{row.to_address} was put on the do-not-contact list before it went out, so {_how_many(sent, total)}."
     if row.error_kind == "not_sent":
         return f"{who} did not take the email to {row.to_address}. {done}: try again."
     return f"{mailbox.address} can no longer send for you, so {_how_many(sent, total)}."

@@ -73,14 +73,16 @@ def domain_of(address: str) -> str:
 
 def matches(session: Session, *, organisation_id: int, addresses: Iterable[str]) -> dict[str, Entry]:
     """Each of `addresses` (as kept) that the list covers, by itself or by its domain, with the entry
-    that covers it. One query, whatever the number of addresses."""
+    that covers it. One query per LOOKUP_CHUNK values (an address and its domain), so a 10,000-row
+    upload with several addresses a row stays within SQLite's limit on parameters."""
     wanted = {a for a in addresses if a}
     if not wanted:
         return {}
-    values = wanted | {domain_of(a) for a in wanted}
-    found = session.execute(select(DoNotContact.value, DoNotContact.is_domain, DoNotContact.source, DoNotContact.reason)
-                            .where(DoNotContact.organisation_id == organisation_id,
-                                   DoNotContact.value.in_(sorted(values)))).all()
+    values = sorted(wanted | {domain_of(a) for a in wanted})
+    found = [row for start in range(0, len(values), LOOKUP_CHUNK) for row in session.execute(
+        select(DoNotContact.value, DoNotContact.is_domain, DoNotContact.source, DoNotContact.reason)
+        .where(DoNotContact.organisation_id == organisation_id,
+               DoNotContact.value.in_(values[start:start + LOOKUP_CHUNK])))]
     by_address = {v: Entry(v, d, s, r) for v, d, s, r in found if not d}
     by_domain = {v: Entry(v, d, s, r) for v, d, s, r in found if d}
     return {a: entry for a in wanted if (entry := by_address.get(a) or by_domain.get(domain_of(a))) is not None}
@@ -397,3 +399,14 @@ def list_page(session: Session, *, user: User, page: int = 1) -> ListPage:
     return ListPage([Shown(e.value, e.is_domain, names.get(e.added_by_id) if e.added_by_id else None, e.created_at,
                            e.source, e.reason) for e in found],
                     page, max(1, -(-total // PAGE_SIZE)), total)
+
+
+def refused_one_off(session: Session, row: OutboundMessage, *, clock: Clock) -> bool:
+    """A one-off or preview row the last look withdrew: whether because its recipient is on the list
+    (listed since the send was checked), audited as a refusal. One query, only for withdrawn rows."""
+    sender = session.get(User, row.sender_id) if row.sender_id is not None else None
+    if sender is None or not matches(session, organisation_id=sender.organisation_id, addresses=[row.to_address]):
+        return False
+    audit_refusal(session, organisation_id=sender.organisation_id, actor=sender, where="last look (one-off)",
+                  addresses=[row.to_address], clock=clock)
+    return True

@@ -209,6 +209,13 @@ def test_a_start_where_everyone_is_listed_is_refused_saying_so(runtime: Runtime,
             start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
 
 
+def test_the_start_button_where_everyone_is_listed_says_so(rita: Person, runtime: Runtime, clock: FakeClock) -> None:
+    campaign_id = _ritas_campaign(runtime, clock)
+    rita.slash(COMMAND, "dnc add work.example")  # the draft's candidates end now, as "Do not contact"
+    rita.forge_action(Action.CAMPAIGN_START.value, value=str(campaign_id))
+    assert "every candidate in it is on the do-not-contact list" in _last(rita)
+
+
 def test_a_one_off_send_to_a_listed_address_is_refused_on_its_field_and_audited(
         rita: Person, runtime: Runtime, clock: FakeClock) -> None:
     with transaction(runtime.sessions, write=True) as session:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.db import transaction
+from bot.errors import UserError
 from bot.models import (
     AuditEntry,
     Campaign,
@@ -30,7 +32,9 @@ from bot.models import (
     User,
 )
 from bot.runtime import Runtime
+from bot.services import direct_send
 from bot.services.campaigns import start_campaign
+from bot.services.sequences import StepDraft, create_sequence
 from providers.sandbox import PostOffice, recipient_of
 from scheduling.dispatcher import Dispatcher
 from scheduling.last_look import FRESH_SECONDS
@@ -124,3 +128,26 @@ def test_a_domain_listed_after_the_claim_stops_only_the_sends_still_to_come(runt
     with transaction(runtime.sessions) as session:
         statuses = [e.status for e in session.scalars(select(Enrollment).order_by(Enrollment.id))]
         assert statuses == [EnrollmentStatus.IN_PROGRESS, EnrollmentStatus.DO_NOT_CONTACT]
+
+
+def test_a_one_off_to_an_address_listed_after_it_was_checked_never_leaves(runtime: Runtime, clock: FakeClock) -> None:
+    """The one-off send was checked and queued; the address is listed before the dispatcher's last look:
+    nothing is sent, the sender is told why, and the refusal is audited."""
+    with transaction(runtime.sessions, write=True) as session:
+        rita = factories.recruiter(session, clock)
+        mailbox = factories.sandbox_mailbox(session, rita, clock, address="recruiting@acme.example")
+        sequence = create_sequence(session, owner=rita, name="Backend", clock=clock,
+                                   steps=[StepDraft("Backend role", "Hi {{ first_name }}")])
+        ids = (rita.id, mailbox.id, sequence.id)
+    draft = direct_send.Draft(ids[2], "Backend", 1, "noor@new.example", "Noor Haddad", "Backend role", "Hi Noor")
+    queued = direct_send.queue_one(runtime.sessions, user_id=ids[0], draft=draft, mailbox_id=ids[1], clock=clock)
+    _list_second(runtime, clock, "new.example", True)
+    Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock, concurrency=1,
+               worker_id="w").send_now(queued.ids)
+    assert PostOffice(runtime.providers.sandbox).all_sent() == []  # type: ignore[attr-defined]
+    with pytest.raises(UserError, match="noor@new.example was put on the do-not-contact list before it went out, "
+                                        "so the email was not sent"):
+        direct_send.result(runtime.sessions, queued, clock=clock)
+    with transaction(runtime.sessions) as session:
+        refusals = [a.detail for a in session.scalars(select(AuditEntry).where(AuditEntry.action == "dnc.refused"))]
+        assert refusals == [{"where": "last look (one-off)", "addresses": ["noor@new.example"]}]
