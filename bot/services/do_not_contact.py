@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field as dataclass_field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select
+from sqlalchemy import ColumnElement, String, exists, func, insert, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -88,14 +91,31 @@ def matches(session: Session, *, organisation_id: int, addresses: Iterable[str])
     return {a: entry for a in wanted if (entry := by_address.get(a) or by_domain.get(domain_of(a))) is not None}
 
 
+class domain_part(FunctionElement[str]):
+    """SQL: what follows the "@" of an address as kept (one "@", no quotes: bot.services.addresses)."""
+    type = String()
+    inherit_cache = True
+
+
+@compiles(domain_part, "sqlite")
+def _domain_part_sqlite(element: domain_part, compiler: Any, **kw: Any) -> str:
+    address = compiler.process(element.clauses, **kw)
+    return f"substr({address}, instr({address}, '@') + 1)"
+
+
+@compiles(domain_part, "postgresql")
+def _domain_part_postgresql(element: domain_part, compiler: Any, **kw: Any) -> str:
+    return f"split_part({compiler.process(element.clauses, **kw)}, '@', 2)"
+
+
 def listed(organisation_id: ColumnElement[int], address: ColumnElement[str]) -> ColumnElement[bool]:
     """SQL: the address (a column) is on the organisation's list, by itself or by its domain; for a
-    WHERE clause, so a batch is checked in the statement that reads it."""
+    WHERE clause, so a batch is checked in the statement that reads it. Two lookups on the list's
+    unique (organisation, value) index whatever its size: an address entry holds an "@" and a domain
+    entry none, so the two values cannot be confused."""
     D = DoNotContact
-    return exists(select(literal(1)).where(
-        D.organisation_id == organisation_id,
-        or_(and_(D.is_domain.is_(False), D.value == address),
-            and_(D.is_domain.is_(True), address.like(literal("%@") + D.value)))))
+    return exists(select(literal(1)).where(D.organisation_id == organisation_id,
+                                           D.value.in_([address, domain_part(address)])))
 
 
 def add(session: Session, *, organisation_id: int, text: str, reason: str, source: DoNotContactSource,
