@@ -131,10 +131,9 @@ def listed_first(act: Callable[[Session, Campaign, User, Runtime], T], told: lis
 
 
 def register(app: App, router: CommandRouter) -> None:
-    router.add("dnc", "the do-not-contact list: `/outreach dnc add|remove|list|import`")(usage)
-    router.add("dnc add", "put an address or a whole domain on the do-not-contact list: "
-                          "`/outreach dnc add <address or domain> [reason]`")(add)
-    router.add("dnc remove", "admins: take an address or domain off the do-not-contact list")(remove)
-    router.add("dnc list", "the do-not-contact list, newest first: `/outreach dnc list [page]`")(show_list)
-    router.add("dnc import", "add a CSV of addresses and domains to the do-not-contact list")(open_import)
+    router.add("dnc", "the do-not-contact list's commands")(usage)
+    router.add("dnc add", "never email an address or domain: `dnc add <address or domain> [reason]`")(add)
+    router.add("dnc remove", "admins: take one off the do-not-contact list")(remove)
+    router.add("dnc list", "the do-not-contact list: `dnc list [page]`")(show_list)
+    router.add("dnc import", "a CSV of addresses for the do-not-contact list")(open_import)
     app.view(Callback.DNC_IMPORT.value)(read_import)
