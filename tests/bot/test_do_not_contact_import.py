@@ -60,7 +60,6 @@ def test_ten_thousand_lines_are_a_few_statements_and_end_who_they_cover(
         event.remove(engine, "before_cursor_execute", listener)
     assert (imported.added, imported.already, imported.stopped, imported.problems) == (10_000, 0, 3, [])
     assert len(statements) < 40, f"{len(statements)} statements for 10,000 lines"
-    print(f"statements={len(statements)}")
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(func.count()).select_from(DoNotContact)) == 10_000
         assert session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "dnc.added")) \
