@@ -51,6 +51,7 @@ from handlers.files import download, file_info
 from handlers.ids import Action, Callback
 from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, action_value
 from handlers.slack import Slack
+from handlers import do_not_contact
 from handlers.bulk_resume import resume_with_progress
 from handlers.upload_progress import ProgressMessage, add_upload
 from handlers.views.uploads import reading_text
@@ -290,8 +291,12 @@ def _campaign_button(body: dict[str, Any], context: BoltContext, respond: Respon
 
 def start_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    _campaign_button(body, context, respond, Need.CHANGE, lambda session, campaign, user, runtime: start_campaign(
-        session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
+    told: list[str] = []  # how many the do-not-contact list stopped first
+    _campaign_button(body, context, respond, Need.CHANGE, do_not_contact.listed_first(
+        lambda session, campaign, user, runtime: start_campaign(session, campaign=campaign, clock=runtime.clock,
+                                                                rng=runtime.rng), told, where="start"))
+    for text in told:
+        _tell(respond, text)
 
 
 def pause_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -302,8 +307,12 @@ def pause_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, res
 
 def resume_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    _campaign_button(body, context, respond, Need.CHANGE, lambda session, campaign, user, runtime: resume_campaign(
-        session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
+    told: list[str] = []  # how many the do-not-contact list stopped first
+    _campaign_button(body, context, respond, Need.CHANGE, do_not_contact.listed_first(
+        lambda session, campaign, user, runtime: resume_campaign(session, campaign=campaign, clock=runtime.clock,
+                                                                 rng=runtime.rng), told, where="resume"))
+    for text in told:
+        _tell(respond, text)
 
 
 def page_campaign_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:

@@ -21,6 +21,7 @@ class Callback(str, Enum):
     # managing campaigns (handlers/campaign_manage.py)
     CANDIDATE_REMOVE = "campaign.candidate_remove"  # the confirm of "Remove from campaign"; metadata: the enrollment id
     CAMPAIGN_EDIT = "campaign.edit"  # handlers/campaign_edit.py; private_metadata: the campaign id
+    DNC_IMPORT = "dnc.import"  # handlers/do_not_contact.py: a CSV of addresses for the do-not-contact list
 
 
 class Action(str, Enum):
@@ -74,6 +75,7 @@ class Action(str, Enum):
     CAMPAIGN_ARCHIVE = "campaign.archive"  # value: the campaign id
     CAMPAIGN_DELETE = "campaign.delete"  # value: the campaign id (a draft's)
     CAMPAIGN_LIST_FILTER = "campaign.list_filter"  # a select on the campaign list; option values "<status>" or "all"
+    DNC_FIELD = "dnc.field"  # the single input of each block in the do-not-contact import modal
 
 
 class Block(str, Enum):

@@ -17,6 +17,7 @@ from bot.db import transaction
 from bot.errors import UserError
 from bot.models import User
 from bot.runtime import Runtime
+from bot.services import do_not_contact
 from bot.services import direct_send
 from bot.services.direct_send import Field
 from bot.services.sequences import find_sequence
@@ -141,6 +142,8 @@ def _show_draft(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
                 fields=direct_send.parse_fields(_value(values, Field.FIELDS.value)))
             senders = direct_send.sender_choices(session, user=user, now=runtime.clock.now())
     except UserError as error:
+        if isinstance(error, do_not_contact.Listed):  # its audit, now that the refused write rolled back
+            do_not_contact.audit_listed(runtime.sessions, error, clock=runtime.clock)
         ack(response_action="errors", errors={error.field or Field.TEMPLATE.value: error.message})
         return
     ack(response_action="push", view=edit_modal(draft, senders))

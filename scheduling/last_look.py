@@ -13,7 +13,8 @@ the minutes a reply takes to reach the bot (the inbound poll).
 Reads run outside any transaction: autocommit on PostgreSQL; on SQLite (whose connections here run
 without an implicit transaction) each read is its own snapshot. The query is the claim's own
 `may_send` (the rule is written once), compiled to SQL text once and run on a DBAPI connection
-borrowed from the engine's pool for one batch of sends.
+borrowed from the engine's pool for one batch of sends. It also refuses a recipient on the
+do-not-contact list (an entry added after the claim): no extra statement per send.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from typing import Any
 
 from sqlalchemy import Engine, literal_column, select
 
-from bot.models import OutboundMessage, OutboundStatus
+from bot.models import Mailbox, OutboundMessage, OutboundStatus
+from bot.services.do_not_contact import listed_sends
 from scheduling.claims import may_send, one_off_may_send
 
 O = OutboundMessage
@@ -37,11 +39,14 @@ GROUP = 64
 def _sql(engine: Engine, one_off: bool = False) -> str:
     """The look as SQL text with two positional placeholders (the row ids, the worker), constants
     inlined: the ids as an array (PostgreSQL) or a JSON list (SQLite). For one-off or preview rows
-    (`one_off`), their own condition (claims.one_off_may_send)."""
+    (`one_off`), their own condition (claims.one_off_may_send). Either way a recipient on the
+    do-not-contact list is refused here, in the same statement (scheduling.outcomes ends the enrollment)."""
     rows, worker = literal_column("__ROW_IDS__"), literal_column("__WORKER__")
+    organisation = select(Mailbox.organisation_id).where(Mailbox.id == O.mailbox_id).correlate_except(Mailbox) \
+        .scalar_subquery()
     query = select(O.id).where(
         O.id.in_([rows]), O.status == OutboundStatus.SENDING, O.claimed_by == worker,
-        one_off_may_send() if one_off else may_send())
+        one_off_may_send() if one_off else may_send(), ~listed_sends(organisation))
     text = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     if engine.dialect.paramstyle == "qmark":
         return text.replace("(__ROW_IDS__)", "(SELECT value FROM json_each(?))").replace("__WORKER__", "?")

@@ -4,7 +4,7 @@ many rows at a time.
 | outcome | the row | the mailbox / campaign | who is told |
 |---|---|---|---|
 | sent | sent; the next step is planned | last send time; Scheduled → Active | – |
-| withdrawn at the last look | cancelled if the candidate's sequence ended, else pending | – | – |
+| withdrawn at the last look | cancelled if the candidate's sequence ended (or the recipient is on the do-not-contact list: it ends), else pending | – | – |
 | rate limited (429) | pending again: it was not accepted | no claims before Retry-After (reason rate_limit) | – |
 | temporary (5xx, timeout) | stays `sending`, checked after a backoff: it may have been accepted | – | – |
 | not found when checked | pending again (or failed after MAX_ATTEMPTS) | – | owner, when it gives up |
@@ -44,7 +44,7 @@ from bot.models import (
 from bot.services.campaigns import finish_if_done
 from bot.services import direct_send, send_counts
 from bot.services.connections import mark_needs_reconnect
-from bot.services import access, transitions
+from bot.services import access, do_not_contact, transitions
 from bot.services.notifications import notify
 from providers.base import PermanentFailure, ProviderError, RateLimited, ReconnectNeeded, SentMessage
 from bot.services.planner import Planner
@@ -103,7 +103,8 @@ class Recorder:
             self._ended |= record_sent(self.session, sent, worker_id=self.worker_id, now=self.now,
                                        planner=self.planner, known=known)
         withdrawn = [o.row_id for o in outcomes if o.withdrawn]
-        if withdrawn:
+        if withdrawn:  # a recipient on the do-not-contact list ends its enrollment first: the row is cancelled
+            do_not_contact.end_withdrawn(self.session, row_ids=withdrawn, clock=self.clock)
             release(self.session, withdrawn, self.now, worker_id=self.worker_id)
         others = [o for o in outcomes if o.sent is None and not o.withdrawn]
         if others:
@@ -158,7 +159,9 @@ class Recorder:
                 self._one_off_sent(row, mailbox, outcome, tell)
                 continue
             error = outcome.error
-            if outcome.withdrawn:
+            if outcome.withdrawn and do_not_contact.refused_one_off(self.session, row, clock=self.clock):
+                kind, reason = "do_not_contact", do_not_contact.ON_THE_LIST
+            elif outcome.withdrawn:
                 kind, reason = "withdrawn", "the mailbox may no longer send for its sender"
             elif outcome.not_found:
                 kind, reason = "not_sent", row.error or "not found in the mailbox when checked"

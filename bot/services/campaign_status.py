@@ -42,6 +42,7 @@ STATUS_LABELS = {
     EnrollmentStatus.BOUNCED: "Bounced (ended)",
     EnrollmentStatus.FINISHED: "Finished",
     EnrollmentStatus.REMOVED: "Removed",  # taken out by the recruiter; what was sent stays
+    EnrollmentStatus.DO_NOT_CONTACT: "Do not contact (ended)",  # on the do-not-contact list
 }
 
 

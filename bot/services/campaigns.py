@@ -102,6 +102,7 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     blocker = resume_blocker(campaign)
     if blocker:
         raise UserError(f"'{campaign.name}' cannot start: {blocker}.")
+    _stop_listed(session, campaign, clock)
     enrollments = list(session.scalars(select(Enrollment).where(Enrollment.campaign_id == campaign.id)))
     if not enrollments:
         raise UserError(f"'{campaign.name}' has no candidates yet: add some before starting.")
@@ -116,6 +117,9 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
                         f"line break: {describe(broken, verb='reads')}. Put them on one line (for this campaign, "
                         "from the candidate's menu) or leave them out of the subjects.")
     sending = [e.id for e in enrollments if e.status.sends]  # one paused in the draft waits for its Resume
+    if not sending and all(e.status == EnrollmentStatus.DO_NOT_CONTACT for e in enrollments):
+        raise UserError(f"'{campaign.name}' cannot start: every candidate in it is on the do-not-contact list "
+                        "(`/outreach dnc list`).")
     if not sending:
         raise UserError(f"'{campaign.name}' cannot start: every candidate in it is paused. Resume one from the "
                         "candidate's menu first.")
@@ -125,6 +129,15 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
     mark_stale(session, [campaign.id])
     session.flush()
     return planned
+
+
+def _stop_listed(session: Session, campaign: Campaign, clock: Clock, enrollment: Enrollment | None = None) -> int:
+    """Before anything is planned: candidates on the do-not-contact list end as "Do not contact"."""
+    from bot.services.do_not_contact import stop_listed  # it ends enrollments with this module's finish_if_done
+
+    return stop_listed(session, campaign_id=campaign.id, organisation_id=campaign.organisation_id, actor=None,
+                       where="resume" if campaign.status == CampaignStatus.PAUSED or enrollment else "start",
+                       clock=clock, enrollment_id=enrollment.id if enrollment else None)
 
 
 def _check_limits(campaign: Campaign) -> None:
@@ -209,6 +222,7 @@ def resume_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: 
     """Resume "from where it left off" (seed 001): steps that fell due meanwhile are re-planned from
     now, so nothing is skipped and nothing fires in a burst. Returns how many were re-planned."""
     check_resumable(campaign)
+    _stop_listed(session, campaign, clock)
     now = clock.now()
     sent_any = session.scalar(select(OutboundMessage.id).join(Enrollment).where(
         Enrollment.campaign_id == campaign.id, OutboundMessage.status == OutboundStatus.SENT).limit(1))
@@ -294,6 +308,8 @@ def resume_candidate(session: Session, *, enrollment: Enrollment, clock: Clock, 
     if campaign.status == CampaignStatus.DRAFT:
         session.flush()
         return
+    if _stop_listed(session, campaign, clock, enrollment):
+        return  # ended as "Do not contact": nothing to plan
     plan_again(session, campaign=campaign, now=clock.now(), rng=rng, enrollment=enrollment)
     session.flush()
 

@@ -450,3 +450,30 @@ def read_pasted(text: str) -> ParsedRows:
     if "\x00" in text or _looks_binary(text):
         return ParsedRows(problems=[RowProblem(1, NOT_CSV)])
     return _parse(text, "utf-8")
+
+
+def first_cells(data: bytes | str) -> tuple[list[tuple[int, str]], list[RowProblem]]:
+    """The first cell of every non-empty row, with its line, for a one-column list (the do-not-contact
+    list's CSV): decoded, split and refused as a candidate file is; any header is the caller's to skip.
+    Returns the cells and what made the text unreadable."""
+    if len(data) > MAX_BYTES:
+        return [], [RowProblem(1, f"the file is over {MAX_BYTES // (1024 * 1024)} MB: split it into smaller files")]
+    if isinstance(data, bytes):
+        try:
+            text, _ = _decode(data)
+        except _NotText:
+            return [], [RowProblem(1, NOT_CSV)]
+    else:
+        text = data
+    if "\x00" in text or _looks_binary(text):
+        return [], [RowProblem(1, NOT_CSV)]
+    text = text.removeprefix("\ufeff")
+    first = next((line for line in io.StringIO(text, newline="") if line.strip()), None)
+    if first is None:
+        return [], [RowProblem(1, "there are no rows: one address or domain a line")]
+    problems: list[RowProblem] = []
+    cells = [(record.line, record.cells[0].strip()) for record in _records(text, _sniff_delimiter(first), problems)]
+    if len(cells) > MAX_ROWS + 1:  # a header and MAX_ROWS values
+        return [], [RowProblem(cells[MAX_ROWS + 1][0], f"there are more than {MAX_ROWS:,} rows: split the list into "
+                                                        f"files of at most {MAX_ROWS:,} rows")]
+    return cells, problems

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, astuple, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from bot.models import (
     Enrollment,
     User,
 )
-from bot.services import planner
+from bot.services import do_not_contact, planner
 
 from bot.services.candidate_rows import PASTED, CandidateRow, ParsedRows
 from bot.services.campaign_marks import mark_stale
@@ -52,6 +52,7 @@ class ConfirmResult:
     added: int  # candidates newly enrolled in the campaign (new people and people already known)
     merged_with_existing: int  # rows that matched a candidate the organisation already had
     already_enrolled: int  # rows whose candidate was already in this campaign: not enrolled twice
+    do_not_contact: int = 0  # rows put on the do-not-contact list after the upload was read: not added
 
     def describe(self) -> str:
         """E.g. "Added 3 candidates (2 already known; 1 was already in the campaign)"."""
@@ -62,6 +63,8 @@ class ConfirmResult:
         if self.already_enrolled:
             notes.append(f"{self.already_enrolled} {'was' if self.already_enrolled == 1 else 'were'} already in "
                          "the campaign")
+        if self.do_not_contact:
+            notes.append(f"{self.do_not_contact} not added: on the do-not-contact list")
         return f"{text} ({'; '.join(notes)})" if notes else text
 
 
@@ -85,9 +88,14 @@ def _check_campaign(campaign: Campaign, user: User) -> None:
 def stage_upload(session: Session, *, campaign: Campaign | None, user: User, parsed: ParsedRows, source: str,
                  clock: Clock) -> CandidateUpload:
     """Keep the parsed rows and problems until the uploader confirms; nothing else is written.
-    `campaign` may be None (a file shared with the bot): the campaign is then named at confirmation."""
+    `campaign` may be None (a file shared with the bot): the campaign is then named at confirmation.
+    Candidates the do-not-contact list covers move from `parsed.rows` to its problems, so what the
+    uploader is shown names them, with the reason."""
     if campaign is not None:
         _check_campaign(campaign, user)
+    screened = do_not_contact.screen_upload(session, organisation_id=user.organisation_id, parsed=parsed, actor=user,
+                                            clock=clock)
+    parsed.rows, parsed.problems = screened.rows, screened.problems
     upload = CandidateUpload(
         organisation_id=user.organisation_id, user_id=user.id, campaign_id=campaign.id if campaign else None,
         source=(source.strip() or PASTED)[:200], rows=[row.to_json() for row in parsed.rows],
@@ -212,7 +220,10 @@ def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock
     if job.rows is None:
         job.rows = list(session.scalar(select(CandidateUpload.rows).where(CandidateUpload.id == job.upload_id)))
     rows = [CandidateRow.from_json(r) for r in job.rows[job.done:job.done + (size or CHUNK_ROWS)]]
-    chunk, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(rows)
+    screened = do_not_contact.screen_rows(session, organisation_id=campaign.organisation_id, rows=rows, actor=user,
+                                          where="upload confirm", clock=clock)  # listed since they were staged
+    chunk, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(screened.rows)
+    chunk = replace(chunk, do_not_contact=len(screened.skipped))
     if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
         planner.plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
     mark_stale(session, [campaign.id])  # its message lists the new candidates

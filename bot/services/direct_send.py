@@ -52,6 +52,7 @@ from bot.models import (
     SequenceStep,
     User,
 )
+from bot.services import do_not_contact
 from bot.services.addresses import address_problem, check_line, control_problem, valid_address
 from bot.services import send_counts
 from bot.services.mailboxes import sending_mailboxes
@@ -375,6 +376,7 @@ def draft_one(session: Session, *, user: User, sequence_id: int, position: int, 
     """The step rendered for this candidate: a saved candidate with this address lends their name and
     fields; the name and fields typed in the form win. Every problem names the form field to fix."""
     address = valid_address(to_address, field=Field.TO.value)
+    do_not_contact.refuse_listed(session, user=user, address=address, where="one-off send", field=Field.TO.value)
     check_line(name, what="the name", field=Field.NAME.value)
     sequence = find_sequence(session, user=user, name_or_id=str(sequence_id))
     step = next((s for s in sequence.steps if s.position == position), None)
@@ -520,6 +522,8 @@ def _problem(row: OutboundMessage, mailbox: Mailbox, sent: int, total: int, now:
     if row.status == OutboundStatus.SENDING or row.error_kind == "unclear":
         return (f"{who} did not answer clearly ({error[:200]}), so the email may or may not have gone out. Look in "
                 f"the Sent folder of {mailbox.address} before trying again.")
+    if row.error_kind == "do_not_contact":
+        return f"{row.to_address} was put on the do-not-contact list before it went out, so {_how_many(sent, total)}."
     if row.error_kind == "not_sent":
         return f"{who} did not take the email to {row.to_address}. {done}: try again."
     return f"{mailbox.address} can no longer send for you, so {_how_many(sent, total)}."

@@ -218,6 +218,14 @@ ROWS: list[Row] = [
     Row(("command", "campaign archive"), _slash(lambda w: f"campaign archive {w.campaign}"), SHOWS),  # refused, naming it
     Row(("command", "campaign delete"), _slash(lambda w: "campaign delete Draft D3 Secret"), CHANGES),
     Row(("command", "campaign remove"), _slash(lambda w: "campaign remove Backend Q4 Secret Zed Secretname"), CHANGES),
+    # the do-not-contact list is the organisation's: anyone of it may add (to their own organisation's
+    # list: own_writes), only an admin removes (test_do_not_contact.py: a stranger's entry never reaches Rita's)
+    Row(("command", "dnc"), _slash(lambda w: "dnc"), NONE),
+    Row(("command", "dnc add"), _slash(lambda w: "dnc add nobody@elsewhere.example moved on"), CHANGES,
+        own_writes=("do_not_contact",)),
+    Row(("command", "dnc remove"), _slash(lambda w: "dnc remove nobody@elsewhere.example"), NONE),  # Rita is no admin
+    Row(("command", "dnc list"), _slash(lambda w: "dnc list"), NONE),
+    Row(("command", "dnc import"), _slash(lambda w: "dnc import"), NONE),
     # buttons and menus, carrying Rita's ids
     Row(("action", Action.OPEN_CONNECT.value), _click(Action.OPEN_CONNECT.value), NONE),
     Row(("action", Action.RECONNECT.value), _click(Action.RECONNECT.value, lambda w: str(w.mailbox)), NONE),
@@ -309,6 +317,9 @@ ROWS: list[Row] = [
                                                            lambda w: str(w.enrollment)), CHANGES),
     Row(("view", Callback.RESUME.value), _submit(Callback.RESUME, lambda w: {"campaigns": _checks(F, str(w.paused))}),
         CHANGES),
+    Row(("view", Callback.DNC_IMPORT.value), _submit(Callback.DNC_IMPORT, lambda w: {
+        "paste": _text(Action.DNC_FIELD.value, "nobody@elsewhere.example\nelsewhere.example")}), CHANGES,
+        own_writes=("do_not_contact",)),
     # events come from the person's own workspace only
     Row(("event", "app_home_opened"), lambda person, world: person.open_home(), SHOWS, strangers=False),
     Row(("event", "file_shared"), lambda person, world: person.upload(
