@@ -43,6 +43,7 @@ STATUS_LABELS = {
     EnrollmentStatus.FINISHED: "Finished",
     EnrollmentStatus.REMOVED: "Removed",  # taken out by the recruiter; what was sent stays
     EnrollmentStatus.DO_NOT_CONTACT: "Do not contact (ended)",  # on the do-not-contact list
+    EnrollmentStatus.COMPLAINED: "Marked as spam (ended)",  # a complaint: on the list too
 }
 
 

@@ -52,3 +52,10 @@ def test_a_draft_whose_every_candidate_is_paused_is_refused_at_start(runtime: Ru
         pause_candidate(session, enrollment=session.scalar(select(Enrollment)), clock=clock)
         with pytest.raises(UserError, match="every candidate in it is paused"):
             start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
+
+
+def test_every_enrollment_status_has_a_label_the_campaign_message_can_show() -> None:
+    """A status without a label broke the whole campaign message (a KeyError while drawing it)."""
+    from bot.models import EnrollmentStatus
+    from bot.services.campaign_status import STATUS_LABELS
+    assert set(STATUS_LABELS) == set(EnrollmentStatus)
