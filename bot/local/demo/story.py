@@ -219,6 +219,7 @@ class Demo:
         self.removed_candidate()
         self.edit_send_days()
         self.replies_and_bounces()
+        self.please_remove_me()
         self.teammate()
         self.delegation()
 
@@ -402,6 +403,43 @@ class Demo:
         self.show_slack()
         self.expect.check("step 2 went to Kai (out of office does not stop the sequence) and nothing to Ines",
                           [recipient_of(m) for m in later] == ["kai@work.example"])
+
+    def please_remove_me(self) -> None:
+        post, mailbox = self.post_office, "rita@acme.example"
+        to_kai = [m for m in post.sent(mailbox) if recipient_of(m) == "kai@work.example"][-1]
+        self.pass_time(timedelta(hours=2))
+        self.scene("Kai, back from holiday, answers: \"Please remove me\"")
+        post.reply(mailbox, to_kai, "I'm not looking. Please take me off your list.", self.clock.now(),
+                   subject="Please remove me")
+        self.pass_time(timedelta(minutes=5))
+        self.show_slack()
+        dm = next(m for m in reversed(self.rita.dm_messages()) if "Kai Sato" in m.text and "replied" in m.text)
+        self.expect.check("the reply DM reads it as a request to stop and offers Do not contact first",
+                          "request to stop" in str(dm.blocks) and buttons(dm)[:1] == ["Do not contact"])
+
+        self.scene("Rita presses Do not contact: Kai's address goes on the organisation's list")
+        self.rita.click(Action.REPLY_DO_NOT_CONTACT.value, in_message=dm)
+        self.rita.slash("/outreach", "dnc list")
+        listed = last_ephemeral_text(self.ws, RITA)
+        self.show_slack()
+        self.expect.check("/outreach dnc list shows kai@work.example, added by Rita from his reply",
+                          "kai@work.example" in listed and "Rita" in listed)
+
+        self.pass_time(timedelta(days=2))
+        self.scene("Two days later Rita starts Platform Q2 and pastes a list that has Kai in it again")
+        self.rita.slash("/outreach", "campaign new")
+        self.rita.submit({"name": "Platform Q2", "sequence": self._option("sequence", "Platform engineers")})
+        self.rita.click("campaign.add_candidates", in_message=self._campaign_message("Platform Q2"))
+        self.rita.submit({"paste": "name,work email,company\nKai Sato,kai@work.example,Acme\n"
+                                   "Lena Vogt,lena@work.example,Acme\n"})
+        summary = self.rita.dm_messages()[-1]
+        self.rita.click("campaign.upload_confirm", in_message=summary)
+        self.show_slack()
+        with transaction(self.runtime.sessions) as session:
+            enrolled = set(session.scalars(select(Candidate.name).join(Enrollment).join(Campaign)
+                                           .where(Campaign.name == "Platform Q2")))
+        self.expect.check("the upload skips Kai, naming the do-not-contact list, and adds Lena",
+                          "do-not-contact list" in str(summary.blocks) + summary.text and enrolled == {"Lena Vogt"})
 
     def teammate(self) -> None:
         self.scene("Tess, a recruiter on Rita's team, looks for Rita's campaign")
