@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, astuple, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from bot.models import (
     Enrollment,
     User,
 )
-from bot.services import planner
+from bot.services import engagement, planner
 
 from bot.services.candidate_rows import PASTED, CandidateRow, ParsedRows
 from bot.services.campaign_marks import mark_stale
@@ -52,6 +52,7 @@ class ConfirmResult:
     added: int  # candidates newly enrolled in the campaign (new people and people already known)
     merged_with_existing: int  # rows that matched a candidate the organisation already had
     already_enrolled: int  # rows whose candidate was already in this campaign: not enrolled twice
+    held: int = 0  # rows a teammate has, left out under the organisation's "block" (bot.services.engagement)
 
     def describe(self) -> str:
         """E.g. "Added 3 candidates (2 already known; 1 was already in the campaign)"."""
@@ -62,6 +63,8 @@ class ConfirmResult:
         if self.already_enrolled:
             notes.append(f"{self.already_enrolled} {'was' if self.already_enrolled == 1 else 'were'} already in "
                          "the campaign")
+        if self.held:
+            notes.append(f"{self.held} held back: with a teammate, see the list above")
         return f"{text} ({'; '.join(notes)})" if notes else text
 
 
@@ -211,12 +214,16 @@ def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock
     _campaign_takes_candidates(campaign)
     if job.rows is None:
         job.rows = list(session.scalar(select(CandidateUpload.rows).where(CandidateUpload.id == job.upload_id)))
-    rows = [CandidateRow.from_json(r) for r in job.rows[job.done:job.done + (size or CHUNK_ROWS)]]
+    raw = job.rows[job.done:job.done + (size or CHUNK_ROWS)]
+    admitted, held = engagement.admit(session, user=user, campaign=campaign, rows=raw, now=now)  # a teammate's
+    rows = [CandidateRow.from_json(r) for r in admitted]
     chunk, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(rows)
+    chunk = replace(chunk, held=held)
+    engagement.keep_overrides(session, campaign_id=campaign.id, organisation_id=user.organisation_id, rows=admitted)
     if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
         planner.plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
     mark_stale(session, [campaign.id])  # its message lists the new candidates
-    job.done += len(rows)
+    job.done += len(raw)
     job.result = ConfirmResult(*(a + b for a, b in zip(astuple(job.result), astuple(chunk))))
     session.execute(update(CandidateUpload).where(CandidateUpload.id == job.upload_id).values(
         rows_done=job.done, counts=asdict(job.result), confirming_at=now,
