@@ -30,14 +30,16 @@ from handlers.slack import Slack
 from handlers.view_state import text_of, value_of
 
 F = Action.PROTECTION_FIELD.value
-RULES = {EngagementRule.WARN: "Warn: the candidate goes in, and the uploader is told who has them and since when",
-         EngagementRule.BLOCK: "Block: the candidate is held back unless the uploader overrides, with a reason"}
+RULES = {EngagementRule.WARN: ("Warn", "The candidate goes in; the recruiter is told who has them and since when."),
+         EngagementRule.BLOCK: ("Block", "The candidate is held back unless the recruiter overrides, with a reason "
+                                         "their teammate is told.")}
 OPT_OUT_REPLY = "opt_out_replies_to_dnc"
 OPT_OUT_LINK = "opt_out_link"
 
 
 def protection_modal(settings: Protection) -> View:
-    rules = [Option(value=rule.value, label=label) for rule, label in RULES.items()]
+    rules = [Option(value=rule.value, label=label, description=description)
+             for rule, (label, description) in RULES.items()]
     reply = Option(value=OPT_OUT_REPLY, label="An opt-out reply puts the address on the do-not-contact list by itself")
     link = Option(value=OPT_OUT_LINK, label="Emails carry an opt-out link")
     chosen = [o for o, on in ((reply, settings.opt_out_replies_to_dnc), (link, settings.opt_out_link)) if on]
