@@ -184,7 +184,7 @@ def engaged(session: Session, *, organisation_id: int, ours: Iterable[int], addr
             one_offs = one_offs.where(DirectMessage.sender_id.not_in(sorted(ours)))
         for address, teammate_id, teammate, last in session.execute(one_offs):
             note(linked[address], Engagement(teammate_id, teammate or "a teammate", last_emailed=last))
-    return {address: _merged(list(by.values())) for address, by in found.items()}
+    return {address: list(by.values()) for address, by in found.items()}  # merged per candidate by the caller
 
 
 def _later(a: datetime | None, b: datetime | None) -> bool:
