@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.clock import Clock
@@ -122,31 +122,14 @@ def rules_of(session: Session, organisation_id: int) -> Rules:
 
 def engaged(session: Session, *, organisation_id: int, ours: Iterable[int], addresses: Iterable[str],
             since: datetime, exclude_campaign: int | None = None) -> dict[str, list[Engagement]]:
-    """Each of `addresses` whose person a teammate (anyone not in `ours`) has, with how. A few
-    statements per CHUNK addresses: the person's other addresses, their open enrollments and recent
-    sends in teammates' campaigns, and teammates' one-offs."""
+    """Each of `addresses` whose person a teammate (anyone not in `ours`) has, with how. The person
+    is followed through every candidate row that shares an address with theirs, in SQL, so only the
+    hits come back: one statement per CHUNK addresses for campaigns, and for one-offs one statement
+    for the teammates' recent ones (sent by hand, so few) plus one per CHUNK when there are any."""
     asked = sorted({a for a in addresses if a})
-    ours = set(ours)
     if not asked:
         return {}
-    A1, A2 = aliased(CandidateAddress), aliased(CandidateAddress)
-    linked: dict[str, set[str]] = {a: {a} for a in asked}  # any address of the person → the asked ones
-    by_candidate: dict[int, set[str]] = {}
-    for chunk in _chunks(asked):
-        for candidate_id, asked_address, other in session.execute(
-                select(A1.candidate_id, A1.address, A2.address).join(A2, A2.candidate_id == A1.candidate_id)
-                .join(Candidate, Candidate.id == A1.candidate_id)
-                .where(Candidate.organisation_id == organisation_id, A1.address.in_(chunk))):
-            linked.setdefault(other, set()).add(asked_address)
-            by_candidate.setdefault(candidate_id, set()).add(asked_address)
-    # the same person as another row: candidates holding one of the linked addresses (one hop more)
-    extra = sorted(set(linked) - set(asked))
-    for chunk in _chunks(extra):
-        for candidate_id, address in session.execute(
-                select(CandidateAddress.candidate_id, CandidateAddress.address)
-                .join(Candidate, Candidate.id == CandidateAddress.candidate_id)
-                .where(Candidate.organisation_id == organisation_id, CandidateAddress.address.in_(chunk))):
-            by_candidate.setdefault(candidate_id, set()).update(linked[address])
+    ours = set(ours)
     found: dict[str, dict[tuple[int, str | None], Engagement]] = {}
 
     def note(asked_addresses: Iterable[str], engagement: Engagement) -> None:
@@ -158,33 +141,57 @@ def engaged(session: Session, *, organisation_id: int, ours: Iterable[int], addr
                 known[key] = engagement
 
     others = Campaign.owner_id.not_in(sorted(ours)) if ours else Campaign.owner_id.is_not(None)
-    for chunk in _chunks(sorted(by_candidate)):
-        query = (select(Enrollment.candidate_id, User.id, User.name, Campaign.name, Campaign.status,
-                        Enrollment.status, Enrollment.last_sent_at)
+    for chunk in _chunks(asked):
+        person = _same_person(organisation_id, chunk).subquery()
+        query = (select(person.c.asked, User.id, User.name, Campaign.name, Campaign.status, Enrollment.status,
+                        Enrollment.last_sent_at)
+                 .join(Enrollment, Enrollment.candidate_id == person.c.candidate_id)
                  .join(Campaign, Campaign.id == Enrollment.campaign_id).join(User, User.id == Campaign.owner_id)
-                 .where(Enrollment.candidate_id.in_(chunk), Campaign.organisation_id == organisation_id, others,
-                        or_(Campaign.status.in_(LIVE), Enrollment.last_sent_at >= since)))
+                 .where(Campaign.organisation_id == organisation_id, others,
+                        or_(and_(Campaign.status.in_(LIVE), Enrollment.status.in_(transitions.OPEN)),
+                            Enrollment.last_sent_at >= since)))
         if exclude_campaign is not None:
             query = query.where(Campaign.id != exclude_campaign)
-        for candidate_id, teammate_id, teammate, campaign, status, e_status, last in session.execute(query):
+        for address, teammate_id, teammate, campaign, status, e_status, last in session.execute(query):
             live = status in LIVE and e_status in transitions.OPEN
             recent = last is not None and last >= since
-            if live or recent:
-                note(by_candidate[candidate_id], Engagement(
-                    teammate_id, teammate or "a teammate", campaign if live else None,
-                    status.value if live else None, last if recent else None))
-    every = sorted(linked)
-    for chunk in _chunks(every):
-        one_offs = (select(DirectMessage.to_address, User.id, User.name, func.max(DirectMessage.sent_at))
-                    .join(User, User.id == DirectMessage.sender_id)
-                    .where(DirectMessage.to_address.in_(chunk), DirectMessage.sent_at >= since,
-                           User.organisation_id == organisation_id)
-                    .group_by(DirectMessage.to_address, User.id, User.name))
-        if ours:
-            one_offs = one_offs.where(DirectMessage.sender_id.not_in(sorted(ours)))
-        for address, teammate_id, teammate, last in session.execute(one_offs):
-            note(linked[address], Engagement(teammate_id, teammate or "a teammate", last_emailed=last))
+            note([address], Engagement(teammate_id, teammate or "a teammate", campaign if live else None,
+                                       status.value if live else None, last if recent else None))
+    one_offs = (select(DirectMessage.to_address, User.id, User.name, func.max(DirectMessage.sent_at))
+                .join(User, User.id == DirectMessage.sender_id)
+                .where(User.organisation_id == organisation_id, DirectMessage.sent_at >= since)
+                .group_by(DirectMessage.to_address, User.id, User.name))
+    if ours:
+        one_offs = one_offs.where(DirectMessage.sender_id.not_in(sorted(ours)))
+    recent = session.execute(one_offs).all()
+    if recent:
+        targets = sorted({address for address, *_ in recent})
+        reach: dict[str, set[str]] = {}  # a one-off's address → the asked addresses of the same person
+        asked_set = set(asked)
+        for address in targets:
+            if address in asked_set:
+                reach.setdefault(address, set()).add(address)
+        for chunk in _chunks(asked):
+            person = _same_person(organisation_id, chunk).subquery()
+            B = aliased(CandidateAddress)
+            for asked_address, target in session.execute(
+                    select(person.c.asked, B.address).join(B, B.candidate_id == person.c.candidate_id)
+                    .where(B.address.in_(targets))):
+                reach.setdefault(target, set()).add(asked_address)
+        for address, teammate_id, teammate, last in recent:
+            note(reach.get(address, ()), Engagement(teammate_id, teammate or "a teammate", last_emailed=last))
     return {address: list(by.values()) for address, by in found.items()}  # merged per candidate by the caller
+
+
+def _same_person(organisation_id: int, chunk: Sequence[str]) -> Any:
+    """(asked, candidate_id): every candidate row of the organisation that is the person an asked
+    address belongs to: a row holding it, or a row sharing another address with such a row."""
+    A1, A2, A3 = aliased(CandidateAddress), aliased(CandidateAddress), aliased(CandidateAddress)
+    return (select(A1.address.label("asked"), A3.candidate_id.label("candidate_id"))
+            .join(Candidate, Candidate.id == A1.candidate_id)
+            .join(A2, A2.candidate_id == A1.candidate_id)
+            .join(A3, A3.address == A2.address)
+            .where(Candidate.organisation_id == organisation_id, A1.address.in_(chunk)).distinct())
 
 
 def _later(a: datetime | None, b: datetime | None) -> bool:
