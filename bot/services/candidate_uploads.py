@@ -68,7 +68,7 @@ class ConfirmResult:
         return f"{text} ({'; '.join(notes)})" if notes else text
 
 
-NOTHING_YET = {"added": 0, "merged_with_existing": 0, "already_enrolled": 0}  # counts before the first chunk
+NOTHING_YET = {"added": 0, "merged_with_existing": 0, "already_enrolled": 0, "held": 0}  # counts before the first chunk
 UPLOAD_TTL = timedelta(days=1)  # staged rows not confirmed within this are refused, then deleted
 LOOKUP_CHUNK = 5_000  # addresses per IN (...): few queries, far below SQLite's and PostgreSQL's limits
 
