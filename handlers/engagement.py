@@ -34,12 +34,15 @@ def staged_blocks(session: Session, *, user: User, campaign: Campaign | None, ro
 def tell_after_start(context: BoltContext, respond: Respond, campaign_id: int) -> None:
     """Start's hook: once the campaign started, its owner hears which candidates a teammate has."""
     now = runtime_of(context).clock.now()
-    with acting(context) as (session, user):
-        campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.SEE).campaign
-        if campaign.status == CampaignStatus.DRAFT:
-            return  # Start was refused: it said why
-        check = engagement.check_campaign(session, campaign=campaign, now=now)
-        text = start_text(check, campaign.name, now) if check.conflicts else None
+    try:
+        with acting(context) as (session, user):
+            campaign = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE).campaign
+            if campaign.status == CampaignStatus.DRAFT:
+                return  # Start was refused: it said why
+            check = engagement.check_campaign(session, campaign=campaign, now=now)
+            text = start_text(check, campaign.name, now) if check.conflicts else None
+    except UserError:
+        return  # Start itself answered the person who may not start it
     if text:
         respond(text=text, response_type="ephemeral", replace_original=False)
 
