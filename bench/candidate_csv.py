@@ -5,8 +5,14 @@ A 5,000-row CSV (3 addresses and 4 fields a row) is generated. It prints one JSO
             `csv.reader` over the same bytes (decoded as UTF-8, rows listed, nothing checked)
   confirm   stage_upload + confirm_upload in one transaction into a draft campaign, and again into
             a started campaign (step 1 planned for every row), and again with every row already known
-            to the organisation (a second campaign: the merge path), against the floor of a bare SQL
-            bulk insert of the same candidates, addresses and enrollments (no lookups, no checks)
+            to the organisation (a second campaign: the merge path), and again with every row in a
+            teammate's running campaign (the rules of engagement name each one), against the floor of
+            a bare SQL bulk insert of the same candidates, addresses and enrollments (no lookups, no
+            checks). Staging includes the rules-of-engagement check the upload's summary shows, and
+            the confirm the one it makes (bot.services.engagement), as in Slack.
+  engagement bot.services.engagement.check_rows for every row of the file, each in a teammate's
+            running campaign (every row a conflict, named), against the floor of one bare lookup of
+            the same addresses in candidate_addresses (the statement any matching starts from)
   template  bot.services.template_check.missing_fields for 5,000 candidates × 3 steps, where 1 in 10
             lacks a field, against the floor of reading the same enrollments with one bare query
 Each line holds the bot's seconds and the floor's (best of a few runs), rows per second, and
@@ -52,6 +58,7 @@ from bot.services.campaigns import create_campaign, start_campaign  # noqa: E402
 from bot.services.candidate_rows import read_csv  # noqa: E402
 from bot.services.candidate_uploads import confirm_upload, stage_upload  # noqa: E402
 from bot.services.directory import Profile, ensure_user  # noqa: E402
+from bot.services.engagement import check_rows  # noqa: E402
 from bot.services.mailboxes import connect_mailbox, set_limits  # noqa: E402
 from bot.services.sequences import StepDraft, create_sequence  # noqa: E402
 from bot.services.template_check import missing_fields  # noqa: E402
@@ -97,13 +104,14 @@ def bench_read(data: bytes, rows: int) -> None:
     line("read", None, rows, bot, floor, bytes=len(data))
 
 
-def new_campaign(engine: Engine, clock: FakeClock) -> int:
+def new_campaign(engine: Engine, clock: FakeClock, who: str = "rita") -> int:
     """A draft campaign of a recruiter (made the first time) with a three-step sequence."""
     with transaction(session_factory(engine), write=True) as session:
         rita = ensure_user(session, slack_team_id="TBENCH", clock=clock,
-                           profile=Profile("UBENCH", name="Rita", email="rita@bench.example", tz="UTC"))
+                           profile=Profile(f"UBENCH{who.upper()}", name=who.title(), email=f"{who}@bench.example",
+                                           tz="UTC"))
         mailbox = session.scalar(select(Mailbox).where(Mailbox.owner_id == rita.id)) or connect_mailbox(
-            session, owner=rita, provider=Provider.SANDBOX, address="rita@bench.example", credentials=None,
+            session, owner=rita, provider=Provider.SANDBOX, address=f"{who}@bench.example", credentials=None,
             clock=clock)
         set_limits(mailbox, daily_cap=1000)
         sequence = create_sequence(session, owner=rita, name=f"bench {uuid.uuid4().hex[:6]}", steps=STEPS, clock=clock)
@@ -129,6 +137,7 @@ def confirm_into(engine: Engine, clock: FakeClock, campaign_id: int, data: bytes
         assert campaign is not None
         upload = stage_upload(session, campaign=campaign, user=campaign.owner, parsed=parsed, source="bench.csv",
                               clock=clock)
+        check_rows(session, user=campaign.owner, campaign=campaign, rows=upload.rows, now=clock.now())  # the summary's
         confirm_upload(session, upload_id=upload.id, user=campaign.owner, clock=clock, rng=random.Random(2))
     return time.perf_counter() - started
 
@@ -157,7 +166,7 @@ def floor_insert(engine: Engine, rows: int) -> float:
 
 def bench_confirm(backend: str, pg_url: str | None, data: bytes, rows: int, workdir: Path) -> None:
     clock = FakeClock(datetime(2026, 11, 23, 13, 30, tzinfo=timezone.utc))
-    for variant in ("draft", "started", "known"):
+    for variant in ("draft", "started", "known", "teammate"):
         bot_times, floor_times = [], []
         for _ in range(REPEAT):  # each run on a fresh database, so no run finds another's rows
             url, engine = fresh_database(backend, pg_url, workdir)
@@ -165,10 +174,40 @@ def bench_confirm(backend: str, pg_url: str | None, data: bytes, rows: int, work
             if variant == "known":  # every row is already a candidate, in another campaign
                 confirm_into(engine, clock, campaign_id, data, start=False)
                 campaign_id = new_campaign(engine, clock)
+            if variant == "teammate":  # every row is in Omar's running campaign: each one is a conflict
+                confirm_into(engine, clock, new_campaign(engine, clock, who="omar"), data, start=True)
             bot_times.append(confirm_into(engine, clock, campaign_id, data, start=variant == "started"))
             floor_times.append(floor_insert(engine, rows))
             drop_database(backend, url, engine, pg_url)
         line("confirm", backend, rows, min(bot_times), min(floor_times), campaign=variant)
+
+
+# -- the rules of engagement ----------------------------------------------------------------------
+def bench_engagement(backend: str, pg_url: str | None, data: bytes, rows: int, workdir: Path) -> None:
+    clock = FakeClock(datetime(2026, 11, 23, 13, 30, tzinfo=timezone.utc))
+    url, engine = fresh_database(backend, pg_url, workdir)
+    mine = new_campaign(engine, clock)
+    confirm_into(engine, clock, new_campaign(engine, clock, who="omar"), data, start=True)
+    staged = [row.to_json() for row in read_csv(data, source="bench.csv").rows]
+    addresses = sorted({a for row in staged for a, _ in row["addresses"]})
+    sessions = session_factory(engine)
+
+    def check() -> int:
+        with transaction(sessions) as session:
+            campaign = session.get(Campaign, mine)
+            assert campaign is not None
+            return len(check_rows(session, user=campaign.owner, campaign=campaign, rows=staged,
+                                  now=clock.now()).conflicts)
+
+    def floor() -> int:
+        with engine.connect() as conn:
+            return sum(len(conn.execute(select(CandidateAddress.candidate_id, CandidateAddress.address)
+                                        .where(CandidateAddress.address.in_(addresses[i:i + 5000]))).all())
+                       for i in range(0, len(addresses), 5000))
+
+    assert check() == rows
+    line("engagement", backend, rows, best(check), best(floor), addresses=len(addresses))
+    drop_database(backend, url, engine, pg_url)
 
 
 # -- the template check ---------------------------------------------------------------------------
@@ -210,6 +249,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
         for backend in backends:
             bench_confirm(backend, args.pg, data, args.rows, Path(tmp))
+            bench_engagement(backend, args.pg, data, args.rows, Path(tmp))
             bench_template_check(backend, args.pg, data, args.rows, Path(tmp))
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import (campaign_edit, campaign_manage, campaigns, commands, delegations, do_not_contact, errors,
-                      holidays, home, mailboxes, replies, sending, sequences, sharing)
+from handlers import (campaign_edit, campaign_manage, campaigns, commands, delegations, do_not_contact, engagement,
+                      errors, holidays, home, mailboxes, protection_settings, replies, sending, sequences, sharing)
 from handlers.context import acting_user_middleware, runtime_middleware
 
 
@@ -27,5 +27,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     sharing.register(app, router)
     holidays.register(router)
     do_not_contact.register(app, router)
+    engagement.register(app)
+    protection_settings.register(app, router)
     app.use(acting_user_middleware(runtime, router))  # notes who acts; acting() resolves them after the ack
     return router

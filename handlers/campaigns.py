@@ -45,6 +45,7 @@ from bot.services.campaigns import (
 from bot.services.fresh_statistics import refresh_after_bulk_write
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
+from handlers import engagement
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
 from handlers.files import download, file_info
@@ -189,7 +190,10 @@ def _stage(slack: Slack, context: BoltContext, parsed: Any, source: str, campaig
         targets = [(campaign.id, campaign.name)] if campaign else _open_campaigns(session, user)
         summary = UploadSummary(upload_id=upload.id, source=source, good=len(parsed.rows),
                                 problems=[(p.line, p.message) for p in parsed.problems],
-                                merged=list(parsed.merged), encoding=parsed.encoding)
+                                merged=list(parsed.merged), encoding=parsed.encoding,
+                                engagement=engagement.staged_blocks(session, user=user, campaign=campaign,
+                                                                    rows=upload.rows, upload_id=upload.id,
+                                                                    context=context))
         slack_user = user.slack_user_id
     text, blocks = f"{source}: {counted(summary.good, 'candidate')} ready", upload_blocks(summary, targets)
     if progress is not None:
@@ -297,6 +301,7 @@ def start_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, res
                                                                 rng=runtime.rng), told, where="start"))
     for text in told:
         _tell(respond, text)
+    engagement.tell_after_start(context, respond, Id.load(action_value(body)).id)  # who a teammate has
 
 
 def pause_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -387,6 +392,8 @@ def act_on_candidate(ack: Ack, body: dict[str, Any], context: BoltContext, clien
                 pause_candidate(session, enrollment=enrollment, clock=runtime.clock)
             elif choice.action == "resume":
                 resume_candidate(session, enrollment=enrollment, clock=runtime.clock, rng=runtime.rng)
+            elif choice.action == "override":  # rules of engagement: the modal asks why
+                view = engagement.enrollment_override_modal(session, user=user, enrollment=enrollment, context=context)
             elif choice.action == "remove":
                 view = remove_candidate_modal(enrollment_id=enrollment.id, candidate=enrollment.candidate.name,
                                               campaign=enrollment.campaign.name,

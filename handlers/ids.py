@@ -22,6 +22,9 @@ class Callback(str, Enum):
     CANDIDATE_REMOVE = "campaign.candidate_remove"  # the confirm of "Remove from campaign"; metadata: the enrollment id
     CAMPAIGN_EDIT = "campaign.edit"  # handlers/campaign_edit.py; private_metadata: the campaign id
     DNC_IMPORT = "dnc.import"  # handlers/do_not_contact.py: a CSV of addresses for the do-not-contact list
+    # rules of engagement and the organisation's protection settings
+    ENGAGEMENT_OVERRIDE = "engagement.override"  # private_metadata: an OverrideTarget (handlers/engagement.py)
+    PROTECTION = "admin.protection"  # the admins' settings modal (handlers/protection_settings.py)
 
 
 class Action(str, Enum):
@@ -54,6 +57,8 @@ class Action(str, Enum):
     UPLOAD_CONFIRM = "campaign.upload_confirm"  # value: "<upload id>:<campaign id>" (one campaign to offer)
     UPLOAD_CHOOSE = "campaign.upload_choose"  # a select of campaigns; option values as UPLOAD_CONFIRM's
     UPLOAD_DISCARD = "campaign.upload_discard"  # value: the upload id
+    ENGAGEMENT_OVERRIDE = "engagement.override_pick"  # a select of held-back rows; option values: an OverrideTarget
+    PROTECTION_FIELD = "admin.protection_field"  # the single input of each block of the protection modal
     CAMPAIGN_LIST_PAGE = "campaign.list_page"  # + ".previous" / ".next"; value: the offset (re-checked)
     CANDIDATE_PAUSE = "campaign.candidate_pause"  # value: the enrollment id
     CANDIDATE_RESUME = "campaign.candidate_resume"

@@ -65,6 +65,14 @@ class UploadTarget(Payload):
     campaign: int
 
 
+class OverrideTarget(Payload):
+    """What a rules-of-engagement override is for: a held-back row of an upload (its line), or an enrollment."""
+
+    kind: Literal["row", "enrollment"]
+    id: int
+    line: int | None = None
+
+
 class ShareTarget(Payload):
     campaign: int
     user: int
@@ -73,7 +81,7 @@ class ShareTarget(Payload):
 class CandidateChoice(Payload):
     """An option of a candidate's "…" menu."""
 
-    action: Literal["pause", "resume", "edit", "remove"]
+    action: Literal["pause", "resume", "edit", "remove", "override"]
     enrollment: int
 
 

@@ -116,10 +116,16 @@ def start_campaign(session: Session, *, campaign: Campaign, clock: Clock, rng: r
         raise UserError(f"'{campaign.name}' cannot start: a subject is one line, and these fields it reads hold a "
                         f"line break: {describe(broken, verb='reads')}. Put them on one line (for this campaign, "
                         "from the candidate's menu) or leave them out of the subjects.")
+    from bot.services.engagement import hold_at_start  # rules of engagement: under "block", conflicts wait
+
+    held = hold_at_start(session, campaign=campaign, now=clock.now()).held
     sending = [e.id for e in enrollments if e.status.sends]  # one paused in the draft waits for its Resume
     if not sending and all(e.status == EnrollmentStatus.DO_NOT_CONTACT for e in enrollments):
         raise UserError(f"'{campaign.name}' cannot start: every candidate in it is on the do-not-contact list "
                         "(`/outreach dnc list`).")
+    if not sending and held:
+        raise UserError(f"'{campaign.name}' cannot start: every candidate it may send to is with a teammate, and "
+                        "your organisation holds them back. Override one from the candidate's menu first.")
     if not sending:
         raise UserError(f"'{campaign.name}' cannot start: every candidate in it is paused. Resume one from the "
                         "candidate's menu first.")
@@ -301,6 +307,11 @@ def pause_candidate(session: Session, *, enrollment: Enrollment, clock: Clock) -
 
 def resume_candidate(session: Session, *, enrollment: Enrollment, clock: Clock, rng: random.Random) -> None:
     """Back to where they were; a step that fell due meanwhile is re-planned from now."""
+    from bot.services.engagement import HELD  # held back at Start: only an override lets them go on
+
+    if enrollment.status_reason == HELD and not enrollment.engagement_override:
+        raise UserError(f"{enrollment.candidate.name} is with a teammate and your organisation holds them back: "
+                        "override the rules of engagement from the candidate's menu, with a reason.")
     if not transitions.move(session, enrollment, leaving=[EnrollmentStatus.PAUSED], status_reason=None,
                             to=EnrollmentStatus.IN_PROGRESS if enrollment.steps_sent else EnrollmentStatus.NOT_STARTED):
         raise UserError(f"{enrollment.candidate.name} is not paused.")

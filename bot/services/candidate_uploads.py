@@ -37,7 +37,7 @@ from bot.models import (
     Enrollment,
     User,
 )
-from bot.services import do_not_contact, planner
+from bot.services import do_not_contact, engagement, planner
 
 from bot.services.candidate_rows import PASTED, CandidateRow, ParsedRows
 from bot.services.campaign_marks import mark_stale
@@ -53,6 +53,7 @@ class ConfirmResult:
     merged_with_existing: int  # rows that matched a candidate the organisation already had
     already_enrolled: int  # rows whose candidate was already in this campaign: not enrolled twice
     do_not_contact: int = 0  # rows put on the do-not-contact list after the upload was read: not added
+    held: int = 0  # rows a teammate has, left out under the organisation's "block" (bot.services.engagement)
 
     def describe(self) -> str:
         """E.g. "Added 3 candidates (2 already known; 1 was already in the campaign)"."""
@@ -65,10 +66,12 @@ class ConfirmResult:
                          "the campaign")
         if self.do_not_contact:
             notes.append(f"{self.do_not_contact} not added: on the do-not-contact list")
+        if self.held:
+            notes.append(f"{self.held} held back: with a teammate, see the list above")
         return f"{text} ({'; '.join(notes)})" if notes else text
 
 
-NOTHING_YET = {"added": 0, "merged_with_existing": 0, "already_enrolled": 0}  # counts before the first chunk
+NOTHING_YET = {"added": 0, "merged_with_existing": 0, "already_enrolled": 0, "held": 0}  # counts before the first chunk
 UPLOAD_TTL = timedelta(days=1)  # staged rows not confirmed within this are refused, then deleted
 LOOKUP_CHUNK = 5_000  # addresses per IN (...): few queries, far below SQLite's and PostgreSQL's limits
 
@@ -219,15 +222,18 @@ def confirm_chunk(session: Session, *, job: ConfirmJob, user: User, clock: Clock
     _campaign_takes_candidates(campaign)
     if job.rows is None:
         job.rows = list(session.scalar(select(CandidateUpload.rows).where(CandidateUpload.id == job.upload_id)))
-    rows = [CandidateRow.from_json(r) for r in job.rows[job.done:job.done + (size or CHUNK_ROWS)]]
-    screened = do_not_contact.screen_rows(session, organisation_id=campaign.organisation_id, rows=rows, actor=user,
-                                          where="upload confirm", clock=clock)  # listed since they were staged
+    raw = job.rows[job.done:job.done + (size or CHUNK_ROWS)]
+    admitted, held = engagement.admit(session, user=user, campaign=campaign, rows=raw, now=now)  # a teammate's
+    screened = do_not_contact.screen_rows(session, organisation_id=campaign.organisation_id, actor=user, clock=clock,
+                                          rows=[CandidateRow.from_json(r) for r in admitted],
+                                          where="upload confirm")  # listed since they were staged
     chunk, enrollment_ids = _Writer(session, campaign=campaign, user=user, now=now).write(screened.rows)
-    chunk = replace(chunk, do_not_contact=len(screened.skipped))
+    chunk = replace(chunk, do_not_contact=len(screened.skipped), held=held)
+    engagement.keep_overrides(session, campaign_id=campaign.id, organisation_id=user.organisation_id, rows=admitted)
     if enrollment_ids and campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
         planner.plan_first_steps(session, enrollment_ids, rng=rng or random.Random(), now=now)
     mark_stale(session, [campaign.id])  # its message lists the new candidates
-    job.done += len(rows)
+    job.done += len(raw)
     job.result = ConfirmResult(*(a + b for a, b in zip(astuple(job.result), astuple(chunk))))
     session.execute(update(CandidateUpload).where(CandidateUpload.id == job.upload_id).values(
         rows_done=job.done, counts=asdict(job.result), confirming_at=now,

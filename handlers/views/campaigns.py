@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +34,7 @@ from slack_sdk.models.views import View
 
 from bot.models import CampaignStatus, EnrollmentStatus
 from bot.services.campaign_lifecycle import REMOVABLE
+from bot.services.engagement import HELD
 from bot.services.campaign_list import SHOWS, AdminLine, CampaignPage
 from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine, Wait
 from bot.services.access import Role
@@ -237,7 +238,10 @@ def _candidate_block(line: CandidateLine, zone: ZoneInfo, may_change: bool) -> S
     menu = []  # none for a view-only share or the mailbox's owner
     if may_change and line.status.sends:
         menu.append(Option(value=CandidateChoice(action="pause", enrollment=line.enrollment_id).dump(), label="Pause this candidate"))
-    if may_change and line.status == EnrollmentStatus.PAUSED:
+    if may_change and line.status == EnrollmentStatus.PAUSED and line.reason == HELD:  # rules of engagement
+        menu.append(Option(value=CandidateChoice(action="override", enrollment=line.enrollment_id).dump(),
+                           label="Override: contact them anyway"))
+    elif may_change and line.status == EnrollmentStatus.PAUSED:
         menu.append(Option(value=CandidateChoice(action="resume", enrollment=line.enrollment_id).dump(), label="Resume this candidate"))
     if may_change and (line.status.sends or line.status == EnrollmentStatus.PAUSED):
         menu.append(Option(value=CandidateChoice(action="edit", enrollment=line.enrollment_id).dump(), label="Address and fields for this campaign"))
@@ -432,6 +436,7 @@ class UploadSummary:
     problems: list[tuple[int, str]]  # line, message
     merged: list[str]
     encoding: str
+    engagement: list[Block] = field(default_factory=list)  # who a teammate has (handlers/views/engagement.py)
 
 
 CHOICES_MAX = 100  # Slack's limit on a static_select's options
@@ -455,6 +460,7 @@ def upload_blocks(summary: UploadSummary, campaigns: Sequence[tuple[int, str]]) 
             f"and upload it again:\n{shown}{more}")[:3000])))
     if summary.merged:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="; ".join(summary.merged[:10])[:1900])]))
+    blocks += summary.engagement
     elements: list[Any] = []
     if summary.good and len(campaigns) == 1:
         (cid, name), = campaigns

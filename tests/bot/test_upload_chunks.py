@@ -64,7 +64,7 @@ def test_each_chunk_records_its_progress_and_the_last_confirms_the_upload(runtim
             assert upload is not None
             assert (upload.rows_done, upload.confirmed_at is not None) == (done, done == 5)
             assert upload.counts == {"added": done, "merged_with_existing": 0, "already_enrolled": 0,
-                                     "do_not_contact": 0}
+                                     "do_not_contact": 0, "held": 0}
         assert _count(runtime, Enrollment) == 1 + done
         assert _count(runtime, OutboundMessage) == 1 + done  # step 1 planned chunk by chunk, as at Start
     assert job.result.describe() == "Added 5 candidates"

@@ -195,6 +195,7 @@ ROWS: list[Row] = [
     Row(("command", "admin"), _slash(lambda w: "admin permissions enhanced"), NONE),
     Row(("command", "admin campaigns"), _slash(lambda w: "admin campaigns"), NONE),
     Row(("command", "admin holidays"), _slash(lambda w: "admin holidays add 2026-12-24"), NONE),  # Rita is no admin
+    Row(("command", "admin protection"), _slash(lambda w: "admin protection"), NONE),  # Rita is no admin
     Row(("command", "sequence new"), _slash(lambda w: "sequence new"), NONE),
     Row(("command", "sequence edit"), _slash(lambda w: "sequence edit Secret Sequence"), SHOWS),
     Row(("command", "sequences"), _slash(lambda w: "sequences"), SHOWS),
@@ -264,6 +265,9 @@ ROWS: list[Row] = [
     Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"pause:{w.enrollment}"), CHANGES),
     Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"edit:{w.enrollment}"), SHOWS),
     Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"remove:{w.enrollment}"), SHOWS),  # the confirm
+    Row(("action", Action.CANDIDATE_MENU.value), _menu(lambda w: f"override:{w.enrollment}"), SHOWS),  # nothing to override
+    Row(("action", Action.ENGAGEMENT_OVERRIDE.value),
+        _menu(lambda w: f"row:{w.upload}:2", Action.ENGAGEMENT_OVERRIDE.value), SHOWS),  # Yan: no teammate has him
     Row(("action", Action.CAMPAIGN_LIST_FILTER.value), _menu(lambda w: "all", Action.CAMPAIGN_LIST_FILTER.value), SHOWS),
     Row(("action", Action.CAMPAIGN_ARCHIVE.value), _click(Action.CAMPAIGN_ARCHIVE.value, lambda w: str(w.campaign)),
         SHOWS),  # refused for Rita too (still running), naming it
@@ -320,6 +324,13 @@ ROWS: list[Row] = [
     Row(("view", Callback.DNC_IMPORT.value), _submit(Callback.DNC_IMPORT, lambda w: {
         "paste": _text(Action.DNC_FIELD.value, "nobody@elsewhere.example\nelsewhere.example")}), CHANGES,
         own_writes=("do_not_contact",)),
+    Row(("view", Callback.ENGAGEMENT_OVERRIDE.value), _submit(Callback.ENGAGEMENT_OVERRIDE, lambda w: {
+        "reason": _text(Action.PROTECTION_FIELD.value, "mine now")}, lambda w: f"enrollment:{w.enrollment}"), SHOWS),
+    Row(("view", Callback.ENGAGEMENT_OVERRIDE.value), _submit(Callback.ENGAGEMENT_OVERRIDE, lambda w: {
+        "reason": _text(Action.PROTECTION_FIELD.value, "mine now")}, lambda w: f"row:{w.upload}:2"), SHOWS),
+    Row(("view", Callback.PROTECTION.value), _submit(Callback.PROTECTION, lambda w: {
+        "rule": {Action.PROTECTION_FIELD.value: {"type": "radio_buttons", "selected_option": {"value": "block"}}},
+        "days": {Action.PROTECTION_FIELD.value: {"type": "number_input", "value": "5"}}}), NONE),  # Rita is no admin
     # events come from the person's own workspace only
     Row(("event", "app_home_opened"), lambda person, world: person.open_home(), SHOWS, strangers=False),
     Row(("event", "file_shared"), lambda person, world: person.upload(
