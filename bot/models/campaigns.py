@@ -177,6 +177,9 @@ class Enrollment(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "candidate_id"),
         Index("ix_enrollments_open", "campaign_id", "ended_at"),  # "is anyone still in this campaign?"
+        # A person's campaigns across the organisation: the rules of engagement, the do-not-contact
+        # sweep, and deleting a candidate.
+        Index(None, "candidate_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -75,7 +75,8 @@ class DirectMessage(Base):
     sender in Slack, as a campaign's replies do."""
 
     __tablename__ = "direct_messages"
-    __table_args__ = (Index(None, "mailbox_id", "to_address"),)
+    # By address alone too: the rules of engagement ask who of the team wrote to a person lately.
+    __table_args__ = (Index(None, "mailbox_id", "to_address"), Index(None, "to_address"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
