@@ -48,7 +48,7 @@ from bot.services.sequences import sequences_of
 from handlers import engagement
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
-from handlers.files import download, file_info
+from handlers.files import download, file_info, file_or_paste
 from handlers.ids import Action, Callback
 from handlers.payloads import CandidateChoice, Id, MessagePage, Offset, action_value
 from handlers.slack import Slack
@@ -208,16 +208,9 @@ def read_candidates(ack: Ack, view: dict[str, Any], context: BoltContext, client
     files = values.get("file", {}).get(F, {}).get("files") or []
     pasted = (_value(values, "paste") or "").strip()
     try:
-        if files and pasted:
-            raise UserError("Upload a file or paste rows, not both.", field="paste")
-        if files:
-            shared = file_info(client, files[0]["id"])
-            source, field = shared.name, "file"
-            parsed = candidate_rows.read_csv(download(client, shared), source=source)
-        elif pasted:
-            source, parsed, field = "pasted rows", candidate_rows.read_pasted(pasted), "paste"
-        else:
-            raise UserError("Upload a CSV file or paste rows.", field="paste")
+        source, field, content = file_or_paste(client, files, pasted, what="rows")
+        parsed = (candidate_rows.read_csv(content, source=source) if isinstance(content, bytes)
+                  else candidate_rows.read_pasted(content))
         if not parsed.rows:
             problems = "; ".join(f"line {p.line}: {p.message}" for p in parsed.problems[:5])
             raise UserError(f"No candidate could be read. {problems}"[:1900], field=field)
@@ -293,14 +286,19 @@ def _campaign_button(body: dict[str, Any], context: BoltContext, respond: Respon
     campaign_message(runtime, Slack(context.client), campaign_id)
 
 
-def start_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
-    told: list[str] = []  # how many the do-not-contact list stopped first
-    _campaign_button(body, context, respond, Need.CHANGE, do_not_contact.listed_first(
-        lambda session, campaign, user, runtime: start_campaign(session, campaign=campaign, clock=runtime.clock,
-                                                                rng=runtime.rng), told, where="start"))
+def _after_the_list(body: dict[str, Any], context: BoltContext, respond: Respond, where: str,
+                    act: CampaignAct) -> None:
+    """Start or Resume: the do-not-contact list stops whom it covers first; the clicker is told how many."""
+    told: list[str] = []
+    _campaign_button(body, context, respond, Need.CHANGE, do_not_contact.listed_first(act, told, where=where))
     for text in told:
         _tell(respond, text)
+
+
+def start_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    ack()
+    _after_the_list(body, context, respond, "start", lambda session, campaign, user, runtime: start_campaign(
+        session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
     engagement.tell_after_start(context, respond, Id.load(action_value(body)).id)  # who a teammate has
 
 
@@ -312,12 +310,8 @@ def pause_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, res
 
 def resume_from_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    told: list[str] = []  # how many the do-not-contact list stopped first
-    _campaign_button(body, context, respond, Need.CHANGE, do_not_contact.listed_first(
-        lambda session, campaign, user, runtime: resume_campaign(session, campaign=campaign, clock=runtime.clock,
-                                                                 rng=runtime.rng), told, where="resume"))
-    for text in told:
-        _tell(respond, text)
+    _after_the_list(body, context, respond, "resume", lambda session, campaign, user, runtime: resume_campaign(
+        session, campaign=campaign, clock=runtime.clock, rng=runtime.rng))
 
 
 def page_campaign_message(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:

@@ -21,7 +21,7 @@ from bot.services import do_not_contact
 from bot.services.candidate_rows import first_cells
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
-from handlers.files import download, file_info
+from handlers.files import file_or_paste
 from handlers.ids import Action, Callback
 from handlers.slack import Slack
 from handlers.view_state import value_of
@@ -89,17 +89,8 @@ def read_import(ack: Ack, view: dict[str, Any], context: BoltContext, client: We
     pasted = (value_of(values, "paste", Action.DNC_FIELD.value) or "").strip()
     reason = value_of(values, "reason", Action.DNC_FIELD.value) or ""
     try:
-        if files and pasted:
-            raise UserError("Upload a file or paste addresses, not both.", field="paste")
-        if files:
-            shared = file_info(client, files[0]["id"])
-            source, field = shared.name, "file"
-            cells, unreadable = first_cells(download(client, shared))
-        elif pasted:
-            source, field = "pasted addresses", "paste"
-            cells, unreadable = first_cells(pasted)
-        else:
-            raise UserError("Upload a CSV file or paste addresses, one a line.", field="paste")
+        source, field, content = file_or_paste(client, files, pasted, what="addresses", hint=", one a line")
+        cells, unreadable = first_cells(content)
         if not cells:
             raise UserError(f"Nothing could be read: {problems_text(unreadable)}"[:1900], field=field)
         with acting(context, write=True) as (session, user):

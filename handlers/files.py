@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from slack_sdk import WebClient
@@ -39,3 +40,17 @@ def download(client: WebClient, file: SharedFile) -> bytes:
         raise UserError(f"Slack did not let the bot read {file.name}. An admin may need to reinstall the app so it "
                         "has the files:read permission.")
     return response.content[:MAX_BYTES + 1]
+
+
+def file_or_paste(client: WebClient, files: list[dict[str, Any]], pasted: str, *, what: str,
+                  hint: str = "") -> tuple[str, str, bytes | str]:
+    """A modal's file input or its paste box, exactly one: (its source as people read it, the field it
+    came from, "file" or "paste", and what it holds). `what` names the rows in the refusals."""
+    if files and pasted:
+        raise UserError(f"Upload a file or paste {what}, not both.", field="paste")
+    if files:
+        shared = file_info(client, files[0]["id"])
+        return shared.name, "file", download(client, shared)
+    if pasted:
+        return f"pasted {what}", "paste", pasted
+    raise UserError(f"Upload a CSV file or paste {what}{hint}.", field="paste")
