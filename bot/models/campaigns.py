@@ -2,10 +2,10 @@
 their shares, the candidates enrolled in them, and CSV uploads waiting for a confirm."""
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint, func, text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, Id, stored_enum
@@ -30,6 +30,8 @@ class Candidate(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)  # template variables
+    # The candidate's own IANA time zone (a `time zone` column): their sends follow it; none, the campaign's.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
 
@@ -197,6 +199,8 @@ class Enrollment(Base):
     thread_references: Mapped[str | None] = mapped_column(Text)  # Message-IDs sent so far, in order
     thread_subject: Mapped[str | None] = mapped_column(String(998))  # step 1's subject as it was sent
     first_send_local: Mapped[time | None] = mapped_column(Time)  # anchor for later steps
+    # An auto-reply's stated return date: the next step waits for the first send day after it.
+    away_until: Mapped[date | None] = mapped_column(Date)
     # The owner's reason for enrolling a candidate a teammate is engaged with (rules of engagement);
     # the override itself is in the audit log, and the teammate is told.
     engagement_override: Mapped[str | None] = mapped_column(String(500))
