@@ -352,11 +352,12 @@ class PostOffice:
         msg.set_content(f"{text}\n\nOn {original['Date']}, {original['From']} wrote:\n{quoted}\n")
         return self._deliver(mailbox, original, msg, when)
 
-    def auto_reply(self, mailbox: str, original: Message, text: str, when: datetime) -> Delivered:
+    def auto_reply(self, mailbox: str, original: Message, text: str, when: datetime,
+                   subject: str | None = None) -> Delivered:
         msg = EmailMessage()
         msg["From"] = str(original["To"])
         msg["To"] = mailbox
-        msg["Subject"] = f"Automatic reply: {original['Subject']}"
+        msg["Subject"] = subject or f"Automatic reply: {original['Subject']}"
         msg["Auto-Submitted"] = "auto-replied"
         msg["X-Autoreply"] = "yes"
         msg.set_content(text)

@@ -29,6 +29,7 @@ from bot.services.replies import Inbound, record_inbound
 from providers.base import Changes, InboundKind, InboundMessage, MailProvider, ProviderError, RateLimited, ReconnectNeeded
 from providers.classify import classify
 from providers.opt_out import asks_to_stop, body_text
+from providers.return_date import return_date
 from bot.provider_registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 
@@ -65,11 +66,14 @@ def to_inbound(message: InboundMessage, *, own_address: str) -> Inbound:
     # A reply asking to stop: its subject (basic permissions), or the new part of its body (enhanced).
     opt_out = verdict.kind == InboundKind.REPLY and asks_to_stop(
         subject, body_text(message.full) if message.full is not None else None)
+    # An auto-reply's return date: from the subject (basic), or the body too (enhanced).
+    back = return_date(subject, body_text(message.full) if message.full is not None else None,
+                       sent_on=message.received_at.date()) if verdict.kind == InboundKind.AUTO_REPLY else None
     if verdict.message_id:  # the message a complaint reports: the one that finds our send
         refs.insert(0, verdict.message_id)
     return Inbound(provider_message_id=message.provider_message_id, thread_id=message.thread_id,
                    from_address=sender, subject=subject, received_at=message.received_at, opt_out=opt_out,
-                   references=tuple(dict.fromkeys(refs)), kind=verdict.kind,
+                   references=tuple(dict.fromkeys(refs)), kind=verdict.kind, return_date=back,
                    recipients=tuple(normalise_address(r) for r in verdict.recipients), permanent=verdict.permanent)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -91,9 +91,17 @@ class CampaignStatusView:
         return sum(self.counts.values())
 
 
-def _label(status: EnrollmentStatus, steps_sent: int, steps: int, pending_step: int | None) -> str:
+def away_text(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def _label(status: EnrollmentStatus, steps_sent: int, steps: int, pending_step: int | None,
+           away_until: date | None = None) -> str:
     if status == EnrollmentStatus.IN_PROGRESS:
         return f"In progress (step {steps_sent} of {steps} sent)"
+    if status == EnrollmentStatus.OUT_OF_OFFICE and away_until is not None:  # the auto-reply stated a return
+        return (f"Out of office until {away_text(away_until)} (step {steps_sent} of {steps} sent, "
+                "the next waits for their return)")
     if status == EnrollmentStatus.OUT_OF_OFFICE:
         return f"Out of office (step {steps_sent} of {steps} sent, sequence goes on)"
     if status == EnrollmentStatus.NOT_STARTED and pending_step is not None:
@@ -146,7 +154,7 @@ def campaign_status(session: Session, campaign: Campaign, *, page: int = 0,
     steps = session.scalar(select(func.count()).where(SequenceStep.sequence_id == campaign.sequence_id)) or 0
     rows = session.execute(
         select(Enrollment.id, Candidate.name, Enrollment.status, Enrollment.steps_sent, Enrollment.status_reason,
-               Candidate.id, Enrollment.tried_addresses)
+               Candidate.id, Enrollment.tried_addresses, Enrollment.away_until)
         .join(Candidate, Candidate.id == Enrollment.candidate_id).where(Enrollment.campaign_id == campaign.id)
         .order_by(Candidate.name, Enrollment.id).offset(page * PAGE_SIZE).limit(PAGE_SIZE)).all()
     addresses = _addresses_in_use(session, {r[0]: r[6] or () for r in rows})
@@ -154,14 +162,15 @@ def campaign_status(session: Session, campaign: Campaign, *, page: int = 0,
     hidden = {(c, a.lower()) for c, a in access.hidden_addresses(session, candidate_ids=[r[5] for r in rows],
                                                                   viewer_id=viewer.user.id)}
     lines = []
-    for enrollment_id, name, status, steps_sent, reason, candidate_id, tried in rows:
+    for enrollment_id, name, status, steps_sent, reason, candidate_id, tried, away_until in rows:
         address, step, due, row_status = addresses.get(enrollment_id, (None, None, None, None))
         address = replied_from.get(enrollment_id) or address
         if address is not None and (candidate_id, address.lower()) in hidden:
             address = None
         pending = step if row_status == OutboundStatus.PENDING else None
         lines.append(CandidateLine(enrollment_id=enrollment_id, name=name, status=status,
-                                   label=_label(status, steps_sent, steps, pending), address=address,
+                                   label=_label(status, steps_sent, steps, pending, away_until),
+                                   address=address,
                                    next_due=due if pending and status.sends else None, reason=reason,
                                    bounced=tuple(a for a in tried or () if (candidate_id, a.lower()) not in hidden)))
     sends, planned = upcoming_sends(session, campaign, viewer_id=viewer.user.id, limit=5) \

@@ -37,6 +37,7 @@ from bot.services.notifications import notify
 from bot.rules import when
 from bot.services import planner
 from bot.services.campaign_marks import mark_stale
+from bot.services.away import MOVED_BY_AWAY
 from bot.services.unique_names import ensure_free, flush_named
 
 
@@ -386,6 +387,7 @@ class PlannedSend:
     due_at: datetime
     bounced: tuple[str, ...] = ()  # the candidate's addresses that bounced, as the viewer may see them
     moved: bool = False  # the daily cap held it past its window: due_at is its next allowed window's
+    back_from_away: bool = False  # held for an out-of-office candidate's return (bot.services.away)
 
 
 def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
@@ -404,7 +406,7 @@ def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
     hidden = access.hidden_addresses(session, candidate_ids=[r[0] for r in rows], viewer_id=viewer_id)
     return [PlannedSend(name, step, None if (candidate_id, to) in hidden else to, due,
                         bounced=tuple(a for a in tried or () if (candidate_id, a) not in hidden),
-                        moved=note == planner.MOVED_BY_CAP)
+                        moved=note == planner.MOVED_BY_CAP, back_from_away=note == MOVED_BY_AWAY)
             for candidate_id, name, step, to, due, tried, note in rows], total
 
 

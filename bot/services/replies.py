@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import or_, select
@@ -38,7 +38,7 @@ from bot.models import (
 )
 from bot.services.campaigns import finish_if_done, plan_again
 from bot.services.delegations import reply_watchers
-from bot.services import access, complaints, reply_opt_out, transitions
+from bot.services import access, away, complaints, reply_opt_out, transitions
 from bot.services.notifications import notify
 from bot.services.recipients import choose_address
 from bot.services.campaign_marks import mark_stale
@@ -62,6 +62,7 @@ class Inbound:
     recipients: tuple[str, ...] = ()  # a bounce's failing recipients, a complaint's reported ones
     permanent: bool | None = None
     opt_out: bool = False  # a reply asking to stop (providers.opt_out): the DM offers "Do not contact" first
+    return_date: date | None = None  # an auto-reply's stated return (providers.return_date)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ def record_inbound(session: Session, *, mailbox: Mailbox, inbound: Inbound, cloc
         return Outcome(event.id, inbound.kind, _replied(session, enrollment, event, mailbox, clock,
                                                         opt_out=inbound.opt_out))
     if inbound.kind == InboundKind.AUTO_REPLY:
-        return Outcome(event.id, inbound.kind, _out_of_office(session, enrollment, event, clock))
+        return Outcome(event.id, inbound.kind, _out_of_office(session, enrollment, event, clock, rng,
+                                                              inbound.return_date))
     return Outcome(event.id, inbound.kind, _bounced(session, enrollment, event, row, clock, rng))
 
 
@@ -260,13 +262,18 @@ def _replied_direct(session: Session, direct: DirectMessage, event: InboundEvent
     return "replied"
 
 
-def _out_of_office(session: Session, enrollment: Enrollment, event: InboundEvent, clock: Clock) -> str:
-    transitions.move(session, enrollment, leaving=transitions.SENDS, to=EnrollmentStatus.OUT_OF_OFFICE)
+def _out_of_office(session: Session, enrollment: Enrollment, event: InboundEvent, clock: Clock,
+                   rng: random.Random, return_date: date | None) -> str:
+    sending = transitions.move(session, enrollment, leaving=transitions.SENDS, to=EnrollmentStatus.OUT_OF_OFFICE)
     campaign = enrollment.campaign
+    then = "The sequence goes on."
+    if return_date is not None and sending:  # none read: the sequence goes on as planned
+        away.hold_until_back(session, enrollment, away_until=return_date, now=clock.now(), rng=rng)
+        then = f"They are back after {return_date:%a %d %b}: their next step waits until then."
     notify(session, user=campaign.owner, kind="auto_reply", clock=clock, dedupe_key=f"auto_reply:{event.id}",
            action="auto_reply", action_value=str(event.id),
            text=(f":palm_tree: *{enrollment.candidate.name}* sent an automatic reply to *{campaign.name}* "
-                 f"(\u201c{event.subject}\u201d). The sequence goes on."))
+                 f"(\u201c{event.subject}\u201d). {then}"))
     return "out_of_office"
 
 

@@ -85,7 +85,9 @@ def when_blocks(*, name: str, status: str, zone: ZoneInfo, sends: Sequence[Plann
     else:
         lines = "\n".join(f"{_at(s.due_at, zone)} · step {s.step} · {s.candidate}"
                           + (f" ({_sent_to(s.to_address, s.bounced)})" if s.to_address or s.bounced else "")
-                          + (" · moved to its next window: the daily cap held it" if s.moved else "") for s in sends)
+                          + (" · moved to its next window: the daily cap held it" if s.moved else "")
+                          + (" · waits for their return from out of office" if s.back_from_away else "")
+                          for s in sends)
         more = f"\n…and {total - len(sends)} more." if total > len(sends) else ""
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text=f"*{name}* ({status}): the next {len(sends)} of {total} planned sends\n{lines}{more}"[:3000])))

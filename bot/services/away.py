@@ -1,0 +1,50 @@
+"""An out-of-office candidate's next step waits for their return (issue 19 §4).
+
+An auto-reply that states a return date (providers.return_date) holds the candidate's planned step
+until the first send day after that date, at the same wall-clock time as it was planned (their
+usual time of day, by the when-to-send rules): when.next_open_window, from midnight after the
+return date, on the campaign's calendar (send days, holidays). A step already planned after that
+stays as it is. Only pending rows no worker holds move, each in one guarded UPDATE, as a daily-cap
+hold moves them (planner.move_held_follow_ups): a row a claim took meanwhile goes as planned.
+"""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.models import Enrollment, OutboundMessage, OutboundStatus
+from bot.rules import when
+from bot.services.campaign_marks import mark_stale
+from bot.services.planner import calendar_of
+
+O = OutboundMessage
+MOVED_BY_AWAY = "waits for the candidate's return from out of office"
+
+
+def hold_until_back(session: Session, enrollment: Enrollment, *, away_until: date, now: datetime,
+                    rng: random.Random) -> int:
+    """Record the return date and move the candidate's planned steps after it; returns how many moved."""
+    enrollment.away_until = away_until
+    campaign = enrollment.campaign
+    zone = ZoneInfo(campaign.timezone)
+    back = datetime.combine(away_until + timedelta(days=1), time(0), tzinfo=zone)
+    calendar = calendar_of(session, campaign)
+    rows = session.execute(select(O.id, O.window_start, O.window_end).where(
+        O.enrollment_id == enrollment.id, O.status == OutboundStatus.PENDING, O.claimed_by.is_(None),
+        O.due_at < back, or_(O.lease_expires_at.is_(None), O.lease_expires_at < now))).all()
+    moved = 0
+    for row_id, start, end in rows:
+        window = when.next_open_window(when.Window((start or end).astimezone(zone), end.astimezone(zone)), zone,
+                                       after=back, calendar=calendar)
+        result = session.execute(
+            update(O).where(O.id == row_id, O.status == OutboundStatus.PENDING, O.claimed_by.is_(None))
+            .values(window_start=window.start, window_end=window.end, due_at=window.pick(rng), error=MOVED_BY_AWAY)
+            .execution_options(synchronize_session=False))
+        moved += result.rowcount  # type: ignore[attr-defined]
+    if moved:
+        mark_stale(session, [campaign.id])
+    return moved
