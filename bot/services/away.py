@@ -19,10 +19,22 @@ from sqlalchemy.orm import Session
 from bot.models import Enrollment, OutboundMessage, OutboundStatus
 from bot.rules import when
 from bot.services.campaign_marks import mark_stale
-from bot.services.planner import calendar_of
+from bot.services import planner  # the module: planner asks after_return when it plans a step
 
 O = OutboundMessage
 MOVED_BY_AWAY = "waits for the candidate's return from out of office"
+
+
+def _back(away_until: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(away_until + timedelta(days=1), time(0), tzinfo=zone)
+
+
+def after_return(window: when.Window, zone: ZoneInfo, *, away_until: date, calendar: when.Calendar) -> when.Window:
+    """`window`, or the same wall-clock times on the first send day after `away_until` if it opens before."""
+    back = _back(away_until, zone)
+    if window.start.astimezone(zone) >= back:
+        return window
+    return when.next_open_window(window, zone, after=back, calendar=calendar)
 
 
 def hold_until_back(session: Session, enrollment: Enrollment, *, away_until: date, now: datetime,
@@ -31,15 +43,15 @@ def hold_until_back(session: Session, enrollment: Enrollment, *, away_until: dat
     enrollment.away_until = away_until
     campaign = enrollment.campaign
     zone = ZoneInfo(campaign.timezone)
-    back = datetime.combine(away_until + timedelta(days=1), time(0), tzinfo=zone)
-    calendar = calendar_of(session, campaign)
+    back = _back(away_until, zone)
+    calendar = planner.calendar_of(session, campaign)
     rows = session.execute(select(O.id, O.window_start, O.window_end).where(
         O.enrollment_id == enrollment.id, O.status == OutboundStatus.PENDING, O.claimed_by.is_(None),
         O.due_at < back, or_(O.lease_expires_at.is_(None), O.lease_expires_at < now))).all()
     moved = 0
     for row_id, start, end in rows:
-        window = when.next_open_window(when.Window((start or end).astimezone(zone), end.astimezone(zone)), zone,
-                                       after=back, calendar=calendar)
+        window = after_return(when.Window((start or end).astimezone(zone), end.astimezone(zone)), zone,
+                              away_until=away_until, calendar=calendar)
         result = session.execute(
             update(O).where(O.id == row_id, O.status == OutboundStatus.PENDING, O.claimed_by.is_(None))
             .values(window_start=window.start, window_end=window.end, due_at=window.pick(rng), error=MOVED_BY_AWAY)

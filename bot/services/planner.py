@@ -27,6 +27,7 @@ from bot.models import (
     SequenceStep,
     UTCDateTime,
 )
+from bot.services import away
 from bot.services.recipients import choose_address
 from providers.base import new_message_id
 from bot.rules import when
@@ -70,6 +71,9 @@ class Planner:
         if to_address is None:
             return None
         window = self._window(enrollment, campaign, step)
+        if enrollment.away_until is not None:  # out of office: never before their stated return
+            window = away.after_return(window, ZoneInfo(campaign.timezone), away_until=enrollment.away_until,
+                                       calendar=self._calendar(campaign))
         threaded = campaign.same_thread and bool(enrollment.thread_references)
         references = (enrollment.thread_references or "").split()
         row = OutboundMessage(

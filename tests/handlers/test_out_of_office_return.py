@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.clock import FakeClock
 from bot.db import transaction
@@ -111,3 +111,17 @@ def test_a_real_reply_later_ends_the_sequence_as_usual(runtime: Runtime, clock: 
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(Enrollment.status)) == EnrollmentStatus.REPLIED
         assert session.scalar(select(OutboundMessage.id).where(OutboundMessage.status == OutboundStatus.PENDING)) is None
+
+
+def test_a_step_planned_while_they_are_away_waits_for_their_return(runtime: Runtime, clock: FakeClock) -> None:
+    """The auto-reply came while step 2 was already leaving: step 3, planned when it is recorded,
+    still waits for the return."""
+    from bot.services.planner import plan_step
+
+    _step_one_sent(runtime, clock, enhanced=True)
+    with transaction(runtime.sessions, write=True) as session:
+        enrollment = session.scalars(select(Enrollment)).one()
+        enrollment.away_until = date(2026, 12, 14)
+        session.execute(delete(OutboundMessage).where(OutboundMessage.status == OutboundStatus.PENDING))
+        row = plan_step(session, enrollment=enrollment, position=2, rng=runtime.rng, now=clock.now())
+        assert row is not None and row.window_start.astimezone(NEW_YORK).date() == date(2026, 12, 15)
