@@ -68,18 +68,20 @@ def replan_campaign(session: Session, campaign: Campaign, *, now: datetime, rng:
     now; returns how many moved. Read as columns and written in batches of WRITE_BATCH: a campaign of
     100,000 candidates is re-planned without loading an object per row."""
     rows = session.execute(_movable(select(O.id, O.step_position, O.created_at, O.window_start, O.window_end,
-                                           Enrollment.last_sent_at, Enrollment.first_send_local),
-                                     campaign, now, on_days)).all()
+                                           Enrollment.last_sent_at, Enrollment.first_send_local, Candidate.time_zone),
+                                     campaign, now, on_days).join(Candidate, Candidate.id == Enrollment.candidate_id)).all()
     plans = planner.Planner(session, rng=rng, now=now)
-    fresh: when.Window | None = None  # the first-send window from now, the same for every row that needs it
+    fresh: dict[str | None, when.Window] = {}  # the first-send window from now, one per zone
     moves: list[dict[str, Any]] = []
-    for row_id, position, planned_at, start, end, last_sent_at, first_send_local in rows:
+    for row_id, position, planned_at, start, end, last_sent_at, first_send_local, zone in rows:
         window = plans.window_of(campaign, position=position, planned_at=planned_at, last_sent_at=last_sent_at,
-                                 first_send_local=first_send_local)
+                                 first_send_local=first_send_local, candidate_zone=zone)
         if window is None or (_utc(window.start), _utc(window.end)) == (_utc(start), _utc(end)):
             continue
         if _utc(window.start) < now + when.GRACE:  # type: ignore[operator]
-            window = fresh = fresh or plans.fresh_window(campaign)
+            if zone not in fresh:
+                fresh[zone] = plans.fresh_window(campaign, zone)
+            window = fresh[zone]
         moves.append({"id": row_id, "window_start": window.start, "window_end": window.end,
                       "due_at": window.pick(rng)})
     for first in range(0, len(moves), WRITE_BATCH):  # by primary key: rows locked above, so no guard is needed
