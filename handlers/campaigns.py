@@ -35,6 +35,7 @@ from bot.services.campaigns import (
     pause_campaign,
     pause_candidate,
     paused_campaigns,
+    candidate_zones,
     preview_plan,
     resume_blocker,
     resume_campaign,
@@ -466,7 +467,10 @@ def show_when(call: CommandCall) -> None:
         now = runtime.clock.now()
         if campaign.status == CampaignStatus.DRAFT:
             blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=[], total=0,
-                                 preview=preview_plan(session, campaign, now=now, rng=random.Random(campaign.id)))
+                                 preview=preview_plan(session, campaign, now=now, rng=random.Random(campaign.id)),
+                                 own_previews=[(own, preview_plan(session, campaign, now=now, rng=random.Random(campaign.id),
+                                                                  candidate_zone=own))
+                                               for own in candidate_zones(session, campaign)])
         else:
             sends, total = upcoming_sends(session, campaign, viewer_id=user.id)
             blocks = when_blocks(name=campaign.name, status=campaign.status.value, zone=zone, sends=sends,

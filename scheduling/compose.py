@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import templates
@@ -44,7 +44,7 @@ class Sendable:
     from_name: str
     enrollment_id: int
     campaign_id: int
-    timezone: str
+    timezone: str  # the candidate's own zone, else the campaign's (time_zones.zone_of)
     provider: Provider
     planned_at: datetime  # when this row was planned: the time of its Thread-Index child block
     thread_started_at: datetime  # the enrollment's start: the time of its Thread-Index header block
@@ -67,7 +67,8 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
     rows = session.execute(
         select(O.id, O.mailbox_id, Campaign.sequence_id, O.step_position, O.to_address, O.message_id,
                O.in_reply_to, O.references, E.thread_id, E.thread_subject, Candidate.name, Candidate.fields,
-               E.fields_override, Mailbox.address, User.name, E.id, E.campaign_id, Campaign.timezone,
+               E.fields_override, Mailbox.address, User.name, E.id, E.campaign_id,
+               func.coalesce(Candidate.time_zone, Campaign.timezone),  # the zone its anchor is kept in
                Mailbox.provider, O.created_at, E.created_at, Campaign.organisation_id, E.status, Campaign.status,
                Mailbox.status,
                grants(Mailbox.owner_id, Campaign.owner_id, Mailbox.id, Campaign.id))

@@ -62,7 +62,7 @@ class SentRow:
     mailbox_id: int
     campaign_id: int
     sequence_id: int
-    timezone: str
+    timezone: str  # the zone the first send's time of day is kept in: the candidate's, else the campaign's
     steps: int | None = None  # how many steps its sequence has (a running sequence's steps are locked)
 
 
@@ -77,8 +77,9 @@ def record_sent(session: Session, sent: Sequence[Sent], *, worker_id: str, now: 
     else:  # a reconciliation's finds
         rows = {r[0]: SentRow(*r) for r in session.execute(
             select(O.c.id, O.c.enrollment_id, O.c.step_position, O.c.message_id, O.c.mailbox_id, E.c.campaign_id,
-                   Campaign.sequence_id, Campaign.timezone)
+                   Campaign.sequence_id, func.coalesce(Candidate.time_zone, Campaign.timezone))
             .join(E, E.c.id == O.c.enrollment_id).join(Campaign, Campaign.id == E.c.campaign_id)
+            .join(Candidate, Candidate.id == E.c.candidate_id)
             .where(O.c.id.in_(results), O.c.status == OutboundStatus.SENDING.value, O.c.claimed_by == worker_id))}
     if not rows:
         return set()

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.models import Enrollment, OutboundMessage, OutboundStatus
 from bot.rules import when
 from bot.services.campaign_marks import mark_stale
+from bot.services.time_zones import zone_of
 from bot.services import planner  # the module: planner asks after_return when it plans a step
 
 O = OutboundMessage
@@ -42,7 +43,7 @@ def hold_until_back(session: Session, enrollment: Enrollment, *, away_until: dat
     """Record the return date and move the candidate's planned steps after it; returns how many moved."""
     enrollment.away_until = away_until
     campaign = enrollment.campaign
-    zone = ZoneInfo(campaign.timezone)
+    zone = zone_of(campaign.timezone, enrollment.candidate.time_zone)  # their return, in their own days
     back = _back(away_until, zone)
     calendar = planner.calendar_of(session, campaign)
     rows = session.execute(select(O.id, O.window_start, O.window_end).where(

@@ -38,6 +38,7 @@ from bot.rules import when
 from bot.services import planner
 from bot.services.campaign_marks import mark_stale
 from bot.services.away import MOVED_BY_AWAY
+from bot.services.time_zones import zone_of
 from bot.services.unique_names import ensure_free, flush_named
 
 
@@ -288,13 +289,14 @@ def plan_again(session: Session, *, campaign: Campaign, now: datetime, rng: rand
     _plan_unplanned(session, replanner, campaign_id=campaign.id, enrollment_id=enrollment.id if enrollment else None)
     session.flush()
     O = OutboundMessage
-    overdue = select(O).join(Enrollment).where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING,
-                                               O.due_at < now + when.GRACE)
+    overdue = (select(O, Candidate.time_zone).select_from(O).join(Enrollment).join(Candidate, Candidate.id == Enrollment.candidate_id)
+               .where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING,
+                      O.due_at < now + when.GRACE))
     if enrollment is not None:
         overdue = overdue.where(O.enrollment_id == enrollment.id)
-    rows = list(session.scalars(overdue))
-    for row in rows:
-        replanner.replan_overdue(row, campaign)
+    rows = session.execute(overdue).all()
+    for row, candidate_zone in rows:
+        replanner.replan_overdue(row, campaign, candidate_zone)
     return len(rows)
 
 
@@ -388,6 +390,15 @@ class PlannedSend:
     bounced: tuple[str, ...] = ()  # the candidate's addresses that bounced, as the viewer may see them
     moved: bool = False  # the daily cap held it past its window: due_at is its next allowed window's
     back_from_away: bool = False  # held for an out-of-office candidate's return (bot.services.away)
+    time_zone: str | None = None  # the candidate's own zone, whose time the send follows; None: the campaign's
+
+
+def candidate_zones(session: Session, campaign: Campaign, *, limit: int = 3) -> list[str]:
+    """The candidates' own time zones in the campaign (the first `limit`, by name), for its preview."""
+    return list(session.scalars(
+        select(Candidate.time_zone).distinct().join(Enrollment, Enrollment.candidate_id == Candidate.id)
+        .where(Enrollment.campaign_id == campaign.id, Candidate.time_zone.is_not(None))
+        .order_by(Candidate.time_zone).limit(limit)))
 
 
 def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
@@ -397,7 +408,7 @@ def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
     then if its time passed meanwhile)."""
     O = OutboundMessage
     base = (select(Candidate.id, Candidate.name, O.step_position, O.to_address, O.due_at, Enrollment.tried_addresses,
-                   O.error).select_from(O)
+                   O.error, Candidate.time_zone).select_from(O)
             .join(Enrollment, Enrollment.id == O.enrollment_id).join(Candidate, Candidate.id == Enrollment.candidate_id)
             .where(Enrollment.campaign_id == campaign.id, O.status == OutboundStatus.PENDING,
                    Enrollment.status.in_(transitions.SENDS)))
@@ -406,13 +417,15 @@ def upcoming_sends(session: Session, campaign: Campaign, *, viewer_id: int,
     hidden = access.hidden_addresses(session, candidate_ids=[r[0] for r in rows], viewer_id=viewer_id)
     return [PlannedSend(name, step, None if (candidate_id, to) in hidden else to, due,
                         bounced=tuple(a for a in tried or () if (candidate_id, a) not in hidden),
-                        moved=note == planner.MOVED_BY_CAP, back_from_away=note == MOVED_BY_AWAY)
-            for candidate_id, name, step, to, due, tried, note in rows], total
+                        moved=note == planner.MOVED_BY_CAP, back_from_away=note == MOVED_BY_AWAY, time_zone=zone)
+            for candidate_id, name, step, to, due, tried, note, zone in rows], total
 
 
-def preview_plan(session: Session, campaign: Campaign, *, now: datetime, rng: random.Random) -> list[when.PlannedStep]:
-    """What starting the campaign now would plan for one candidate (for a campaign not started yet)."""
+def preview_plan(session: Session, campaign: Campaign, *, now: datetime, rng: random.Random,
+                 candidate_zone: str | None = None) -> list[when.PlannedStep]:
+    """What starting the campaign now would plan for one candidate (for a campaign not started yet),
+    in the campaign's zone or, given, a candidate's own."""
     steps = sorted(campaign.sequence.steps, key=lambda s: s.position)
-    return when.plan(when.Preference(campaign.send_preference.value), ZoneInfo(campaign.timezone), now,
+    return when.plan(when.Preference(campaign.send_preference.value), zone_of(campaign.timezone, candidate_zone), now,
                      [s.delay_days for s in steps[1:]], rng, specific=campaign.specific_time,
                      calendar=planner.calendar_of(session, campaign))

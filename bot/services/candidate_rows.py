@@ -10,6 +10,8 @@ The file's shape: a header row, then one row per candidate.
 - email columns, in relevancy order (SPEC "Choosing the recipient address"): `work email`,
   `personal email`, `other email`, or a bare `email` (type unknown: other); numbered variants such
   as `work email 2` or `email 3` are allowed;
+- `time zone` (optional): an IANA name or a city (bot/services/time_zones.py); the send-time rules
+  then run in the candidate's zone;
 - every other column is a template field, keyed by its header in snake_case (`Company Name` →
   `{{ company_name }}`).
 Headers match whatever their case, spaces, underscores or hyphens.
@@ -26,6 +28,7 @@ from typing import Any
 
 from bot.models import AddressKind
 from bot.services.addresses import check_address, control_problem
+from bot.services.time_zones import read_zone
 
 MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
@@ -67,15 +70,17 @@ class CandidateRow:
     name: str
     addresses: list[tuple[str, AddressKind]]  # normalised, in relevancy order, each once
     fields: dict[str, str]  # template fields; empty cells are absent
+    time_zone: str | None = None  # IANA name, from the `time zone` column
 
     def to_json(self) -> dict[str, Any]:
-        return {"line": self.line, "name": self.name, "fields": self.fields,
+        return {"line": self.line, "name": self.name, "fields": self.fields, "time_zone": self.time_zone,
                 "addresses": [[address, kind.value] for address, kind in self.addresses]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CandidateRow:
         return cls(line=int(data["line"]), name=str(data["name"]), fields=dict(data.get("fields") or {}),
-                   addresses=[(str(a), AddressKind(k)) for a, k in data["addresses"]])
+                   addresses=[(str(a), AddressKind(k)) for a, k in data["addresses"]],
+                   time_zone=data.get("time_zone"))
 
 
 @dataclass
@@ -142,6 +147,7 @@ def _looks_binary(text: str) -> bool:
 _EMAIL_HEADER = re.compile(r"(work|personal|other)?e?mail(?:address)?(\d*)")
 _NAME_HEADERS = {"name": "name", "fullname": "name", "firstname": "first", "givenname": "first",
                  "lastname": "last", "surname": "last", "familyname": "last"}
+_ZONE_HEADERS = {"timezone", "tz"}  # "time zone", "Time-Zone", "timezone", "TZ"
 _KINDS = {"work": AddressKind.WORK, "personal": AddressKind.PERSONAL, "other": AddressKind.OTHER, "": AddressKind.OTHER}
 # Words a Jinja expression reads as an operator or a constant, so `{{ in }}` could never be a field.
 _RESERVED = {"and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "loop", "self"}
@@ -163,6 +169,7 @@ class _Columns:
     name: int | None = None
     first: int | None = None
     last: int | None = None
+    zone: int | None = None
     emails: list[tuple[int, AddressKind]] = field(default_factory=list)  # header order = relevancy order
     fields: list[tuple[int, str]] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)  # the headers as written, for messages
@@ -184,7 +191,7 @@ def _read_header(cells: list[str], line: int, problems: list[RowProblem]) -> _Co
             continue
         compact = _compact(title)
         key = _field_key(title)
-        identity = compact if compact in _NAME_HEADERS or _EMAIL_HEADER.fullmatch(compact) else key or compact
+        identity = compact if compact in _NAME_HEADERS or compact in _ZONE_HEADERS or _EMAIL_HEADER.fullmatch(compact) else key or compact
         if identity in seen:
             problems.append(RowProblem(line, f'column {number} ("{title}") has the same header as column '
                                              f'{seen[identity]}: rename or remove one of them'))
@@ -192,6 +199,8 @@ def _read_header(cells: list[str], line: int, problems: list[RowProblem]) -> _Co
         seen[identity] = number
         if compact in _NAME_HEADERS:
             setattr(columns, _NAME_HEADERS[compact], index)
+        elif compact in _ZONE_HEADERS:
+            columns.zone = index
         elif email := _EMAIL_HEADER.fullmatch(compact):
             columns.emails.append((index, _KINDS[email.group(1) or ""]))
         elif not key:
@@ -333,6 +342,9 @@ def _read_row(record: _Record, columns: _Columns, problems: list[RowProblem]) ->
             addresses.append((address, kind))
     if not addresses and not bad_address:
         found.append("no email address: fill in at least one email column")
+    zone, zone_problem = read_zone(cell(columns.zone)) if cell(columns.zone) else (None, None)
+    if zone_problem:
+        found.append(zone_problem)
     for index, _ in columns.fields:  # line breaks may stay: a field can be a paragraph of a body
         unreadable(index, multiline=True)
     if found:
@@ -342,7 +354,7 @@ def _read_row(record: _Record, columns: _Columns, problems: list[RowProblem]) ->
     for key, index in (("first_name", columns.first), ("last_name", columns.last)):
         if cell(index):  # the file's own first or last name wins over what is read from the full name
             fields[key] = " ".join(cell(index).split())
-    return CandidateRow(line=line, name=name, addresses=addresses, fields=fields)
+    return CandidateRow(line=line, name=name, addresses=addresses, fields=fields, time_zone=zone)
 
 
 def _merge_duplicates(rows: list[CandidateRow]) -> tuple[list[CandidateRow], list[str]]:
@@ -373,6 +385,7 @@ def _merge_duplicates(rows: list[CandidateRow]) -> tuple[list[CandidateRow], lis
                 owner[address] = into
             for key, value in other.fields.items():
                 into.fields.setdefault(key, value)
+            into.time_zone = into.time_zone or other.time_zone
             if other is not row:
                 kept.remove(other)
     return kept, notes

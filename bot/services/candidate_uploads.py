@@ -312,6 +312,7 @@ class _Writer:
         enrollments: dict[int, dict[str, Any]] = {}  # known candidate id → its new enrollment's overrides
         new_addresses: list[dict[str, Any]] = []
         merged = already = 0
+        zones: dict[int, str] = {}  # a known candidate's zone, replaced only by a row that gives one
         for row in rows:
             match = next((owners[a] for a, _ in row.addresses if a in owners), None)
             if match is None:
@@ -327,6 +328,8 @@ class _Writer:
                     candidate.addresses.add(address)
                     candidate.next_position += 1
             overrides = self._absorb_fields(candidate, row)
+            if row.time_zone:
+                zones[candidate.id] = row.time_zone
             if candidate.id in enrolled_before:
                 already += 1
             elif candidate.id in enrollments:  # two rows of the file are the same known person
@@ -343,10 +346,12 @@ class _Writer:
         changed = [c for c in known.values() if c.fields_changed]
         if changed:
             self.session.execute(update(Candidate), [{"id": c.id, "fields": c.fields} for c in changed])
+        if zones:
+            self.session.execute(update(Candidate), [{"id": i, "time_zone": z} for i, z in zones.items()])
         for chunk in _chunks(new_addresses, LOOKUP_CHUNK):
             self.session.execute(insert(CandidateAddress), list(chunk))
         enrollment_ids = self._insert_enrollments(enrollments)
-        self._forget_stale({c.id for c in changed} | {a["candidate_id"] for a in new_addresses})
+        self._forget_stale({c.id for c in changed} | {a["candidate_id"] for a in new_addresses} | set(zones))
         return ConfirmResult(added=len(enrollment_ids), merged_with_existing=merged, already_enrolled=already), \
             enrollment_ids
 
@@ -407,7 +412,7 @@ class _Writer:
     def _insert_candidates(self, rows: list[CandidateRow]) -> list[int]:
         return insert_returning_ids(self.session, Candidate, [
             {"organisation_id": self.user.organisation_id, "name": row.name, "fields": row.fields,
-             "created_by_id": self.user.id, "created_at": self.now} for row in rows])
+             "time_zone": row.time_zone, "created_by_id": self.user.id, "created_at": self.now} for row in rows])
 
     def _insert_enrollments(self, enrollments: dict[int, dict[str, Any]]) -> list[int]:
         return insert_returning_ids(self.session, Enrollment, [

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -29,6 +28,7 @@ from bot.models import (
 )
 from bot.services import away
 from bot.services.recipients import choose_address
+from bot.services.time_zones import zone_of
 from providers.base import new_message_id
 from bot.rules import when
 
@@ -72,8 +72,8 @@ class Planner:
             return None
         window = self._window(enrollment, campaign, step)
         if enrollment.away_until is not None:  # out of office: never before their stated return
-            window = away.after_return(window, ZoneInfo(campaign.timezone), away_until=enrollment.away_until,
-                                       calendar=self._calendar(campaign))
+            window = away.after_return(window, zone_of(campaign.timezone, enrollment.candidate.time_zone),
+                                       away_until=enrollment.away_until, calendar=self._calendar(campaign))
         threaded = campaign.same_thread and bool(enrollment.thread_references)
         references = (enrollment.thread_references or "").split()
         row = OutboundMessage(
@@ -87,19 +87,20 @@ class Planner:
         self.session.add(row)
         return row
 
-    def replan_overdue(self, row: OutboundMessage, campaign: Campaign) -> None:
+    def replan_overdue(self, row: OutboundMessage, campaign: Campaign, candidate_zone: str | None = None) -> None:
         """A step that fell due while its campaign was paused goes out from the resume time by the
         same rules as a first send (20 minutes' grace, the campaign's preferred time), never in a burst."""
-        window = self.fresh_window(campaign)
+        window = self.fresh_window(campaign, candidate_zone)
         row.window_start, row.window_end, row.due_at = window.start, window.end, window.pick(self.rng)
 
-    def fresh_window(self, campaign: Campaign) -> when.Window:
+    def fresh_window(self, campaign: Campaign, candidate_zone: str | None = None) -> when.Window:
         """A first send's window from now: where a step that cannot keep its own time goes."""
-        return when.first_window(when.Preference(campaign.send_preference.value), ZoneInfo(campaign.timezone),
+        return when.first_window(when.Preference(campaign.send_preference.value),
+                                 zone_of(campaign.timezone, candidate_zone),
                                  self.now, specific=campaign.specific_time, calendar=self._calendar(campaign))
 
     def window_of(self, campaign: Campaign, *, position: int, planned_at: datetime, last_sent_at: datetime | None,
-                  first_send_local: time | None) -> when.Window | None:
+                  first_send_local: time | None, candidate_zone: str | None = None) -> when.Window | None:
         """The window the rules give an already planned step under the campaign's settings as they are
         now (None: the step is gone): a first send as if planned when it was (`planned_at`), a later
         step from its candidate's anchor (`first_send_local`, `last_sent_at`), as when it was planned.
@@ -107,10 +108,11 @@ class Planner:
         step = self.steps(campaign.sequence_id).get(position)
         if step is None:
             return None
-        return self._rule_window(campaign, step, planned_at, last_sent_at, first_send_local)
+        return self._rule_window(campaign, step, planned_at, last_sent_at, first_send_local, candidate_zone)
 
     def _window(self, enrollment: Enrollment, campaign: Campaign, step: SequenceStep) -> when.Window:
-        return self._rule_window(campaign, step, self.now, enrollment.last_sent_at, enrollment.first_send_local)
+        return self._rule_window(campaign, step, self.now, enrollment.last_sent_at, enrollment.first_send_local,
+                                 enrollment.candidate.time_zone)
 
     def _calendar(self, campaign: Campaign) -> when.Calendar:
         if campaign.id not in self._calendars:  # a Planner lives for one batch: the settings hold meanwhile
@@ -118,8 +120,8 @@ class Planner:
         return self._calendars[campaign.id]
 
     def _rule_window(self, campaign: Campaign, step: SequenceStep, planned_at: datetime, last_sent_at: datetime | None,
-                     first_send_local: time | None) -> when.Window:
-        zone = ZoneInfo(campaign.timezone)
+                     first_send_local: time | None, candidate_zone: str | None) -> when.Window:
+        zone = zone_of(campaign.timezone, candidate_zone)  # a send day is a day in this zone too
         preference = when.Preference(campaign.send_preference.value)
         calendar = self._calendar(campaign)
         if last_sent_at is None or first_send_local is None:
@@ -182,9 +184,10 @@ def move_held_follow_ups(session: Session, *, now: datetime, rng: random.Random,
     while pending and unclaimed, in one guarded UPDATE: a row a claim took meanwhile is left alone.
     Returns the ids it tried to move. (A campaign edit's re-plan of pending rows is bot.services.replan.)"""
     O, M = OutboundMessage, Mailbox
-    query = (select(O.id, O.window_start, O.window_end, M.not_before, Campaign.timezone, Campaign.send_days,
-                    Campaign.holidays, Organisation.holidays)
+    query = (select(O.id, O.window_start, O.window_end, M.not_before, Campaign.timezone, Candidate.time_zone,
+                    Campaign.send_days, Campaign.holidays, Organisation.holidays)
              .join(M, M.id == O.mailbox_id).join(Enrollment, Enrollment.id == O.enrollment_id)
+             .join(Candidate, Candidate.id == Enrollment.candidate_id)
              .join(Campaign, Campaign.id == Enrollment.campaign_id)
              .join(Organisation, Organisation.id == Campaign.organisation_id)
              .where(M.not_before_reason == "daily_cap", M.not_before > now, O.status == OutboundStatus.PENDING,
@@ -194,10 +197,11 @@ def move_held_follow_ups(session: Session, *, now: datetime, rng: random.Random,
     if mailbox_ids is not None:
         query = query.where(M.id.in_(list(mailbox_ids)))
     moves = []
-    for row_id, start, end, held_until, zone_name, send_days, holidays, organisation_holidays in session.execute(query).all():
+    for row_id, start, end, held_until, zone_name, candidate_zone, send_days, holidays, organisation_holidays \
+            in session.execute(query).all():
         if start is None:
             start = end
-        zone = ZoneInfo(zone_name)
+        zone = zone_of(zone_name, candidate_zone)
         window = when.next_open_window(when.Window(start.astimezone(zone), end.astimezone(zone)), zone,
                                        after=held_until,
                                        calendar=_calendar(send_days, holidays, organisation_holidays))

@@ -26,8 +26,9 @@ from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import Campaign, Candidate, Enrollment, OutboundMessage, OutboundStatus
-from bot.services import planner
+from bot.services import away, planner
 from bot.services.campaign_marks import mark_stale
+from bot.services.time_zones import zone_of
 from bot.rules import when
 
 O = OutboundMessage
@@ -68,18 +69,27 @@ def replan_campaign(session: Session, campaign: Campaign, *, now: datetime, rng:
     now; returns how many moved. Read as columns and written in batches of WRITE_BATCH: a campaign of
     100,000 candidates is re-planned without loading an object per row."""
     rows = session.execute(_movable(select(O.id, O.step_position, O.created_at, O.window_start, O.window_end,
-                                           Enrollment.last_sent_at, Enrollment.first_send_local),
-                                     campaign, now, on_days)).all()
+                                           Enrollment.last_sent_at, Enrollment.first_send_local, Candidate.time_zone,
+                                           Enrollment.away_until),
+                                     campaign, now, on_days).join(Candidate, Candidate.id == Enrollment.candidate_id)).all()
     plans = planner.Planner(session, rng=rng, now=now)
-    fresh: when.Window | None = None  # the first-send window from now, the same for every row that needs it
+    fresh: dict[str | None, when.Window] = {}  # the first-send window from now, one per zone
     moves: list[dict[str, Any]] = []
-    for row_id, position, planned_at, start, end, last_sent_at, first_send_local in rows:
+    calendar = planner.calendar_of(session, campaign)
+    for row_id, position, planned_at, start, end, last_sent_at, first_send_local, zone, away_until in rows:
         window = plans.window_of(campaign, position=position, planned_at=planned_at, last_sent_at=last_sent_at,
-                                 first_send_local=first_send_local)
-        if window is None or (_utc(window.start), _utc(window.end)) == (_utc(start), _utc(end)):
+                                 first_send_local=first_send_local, candidate_zone=zone)
+        if window is None:
+            continue
+        if away_until is not None:  # out of office: an edit never brings a step before their stated return
+            window = away.after_return(window, zone_of(campaign.timezone, zone), away_until=away_until,
+                                       calendar=calendar)
+        if (_utc(window.start), _utc(window.end)) == (_utc(start), _utc(end)):
             continue
         if _utc(window.start) < now + when.GRACE:  # type: ignore[operator]
-            window = fresh = fresh or plans.fresh_window(campaign)
+            if zone not in fresh:
+                fresh[zone] = plans.fresh_window(campaign, zone)
+            window = fresh[zone]
         moves.append({"id": row_id, "window_start": window.start, "window_end": window.end,
                       "due_at": window.pick(rng)})
     for first in range(0, len(moves), WRITE_BATCH):  # by primary key: rows locked above, so no guard is needed

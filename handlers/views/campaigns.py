@@ -39,6 +39,7 @@ from bot.services.campaign_list import SHOWS, AdminLine, CampaignPage
 from bot.services.campaign_status import STATUS_LABELS, CampaignStatusView, CandidateLine, Wait
 from bot.services.access import Role
 from bot.services.campaigns import PlannedSend
+from bot.services.time_zones import follows
 from handlers.ids import Action, Callback
 from bot.rules.when import PlannedStep
 from handlers.payloads import MessagePage, CandidateChoice, Id, Offset, ShareTarget, UploadTarget
@@ -47,6 +48,13 @@ from bot.wording import agrees, counted
 
 def _at(moment: datetime, zone: ZoneInfo) -> str:
     return f"{moment.astimezone(zone):%a %d %b %H:%M}"
+
+
+def _send_at(send: PlannedSend, zone: ZoneInfo) -> str:
+    """A planned send's time in the zone it follows, saying whose: "Tue 08 Dec 09:12 (candidate's
+    time, Europe/Berlin)" or "… (campaign's time)"."""
+    own = ZoneInfo(send.time_zone) if send.time_zone else zone
+    return f"{_at(send.due_at, own)} ({follows(send.time_zone)})"
 
 
 def _sent_to(address: str | None, bounced: Sequence[str]) -> str:
@@ -73,17 +81,21 @@ WAIT_ICONS = {"send_days": ":calendar:", "paused": ":double_vertical_bar:"}
 
 
 def when_blocks(*, name: str, status: str, zone: ZoneInfo, sends: Sequence[PlannedSend], total: int,
-                preview: Sequence[PlannedStep] | None = None, waits: Sequence[Wait] = ()) -> list[Block]:
+                preview: Sequence[PlannedStep] | None = None, waits: Sequence[Wait] = (),
+                own_previews: Sequence[tuple[str, Sequence[PlannedStep]]] = ()) -> list[Block]:
+    """`own_previews`: the draft's plan for candidates with their own time zone, one per zone."""
     blocks: list[Block] = [HeaderBlock(text=f"When {name[:120]} sends")]
     if preview is not None:
-        lines = "\n".join(f"Step {p.step}: {_at(p.send_at, zone)} (window {_at(p.window.start, zone)}"
-                          f"–{p.window.end.astimezone(zone):%H:%M})" for p in preview)
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=f"*{name}* is not started. Started now, a candidate's emails would go out:\n{lines}")))
+            text=f"*{name}* is not started. Started now, a candidate's emails would go out "
+                 f"(campaign's time):\n{_preview_lines(preview, zone)}")))
+        for own, steps in own_previews:
+            blocks.append(SectionBlock(text=MarkdownTextObject(
+                text=f"A candidate in {own} (candidate's time):\n{_preview_lines(steps, ZoneInfo(own))}")))
     elif not sends:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{name}* ({status}) has no sends planned.")))
     else:
-        lines = "\n".join(f"{_at(s.due_at, zone)} · step {s.step} · {s.candidate}"
+        lines = "\n".join(f"{_send_at(s, zone)} · step {s.step} · {s.candidate}"
                           + (f" ({_sent_to(s.to_address, s.bounced)})" if s.to_address or s.bounced else "")
                           + (" · moved to its next window: the daily cap held it" if s.moved else "")
                           + (" · waits for their return from out of office" if s.back_from_away else "")
@@ -94,8 +106,14 @@ def when_blocks(*, name: str, status: str, zone: ZoneInfo, sends: Sequence[Plann
     for wait in waits:
         words = WAIT_WORDS[wait.kind](wait, _at(wait.until, zone) if wait.until else "")
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"{WAIT_ICONS.get(wait.kind, ':hourglass:')} {words}")))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Times in {zone.key}.")]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text=f"Times in {zone.key} (the campaign's), unless a send follows the candidate's own time.")]))
     return blocks
+
+
+def _preview_lines(preview: Sequence[PlannedStep], zone: ZoneInfo) -> str:
+    return "\n".join(f"Step {p.step}: {_at(p.send_at, zone)} (window {_at(p.window.start, zone)}"
+                     f"–{p.window.end.astimezone(zone):%H:%M})" for p in preview)
 
 
 # ---- the campaign modal ---------------------------------------------------------------------------
@@ -326,11 +344,12 @@ def campaign_blocks(view: CampaignStatusView) -> list[Block]:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Page {view.page + 1} of {view.pages}")]))
         blocks.append(ActionsBlock(elements=pager))
     if view.next_sends:
-        lines = "\n".join(f"{_at(s.due_at, zone)} · step {s.step} · {s.candidate}" for s in view.next_sends)
+        lines = "\n".join(f"{_send_at(s, zone)} · step {s.step} · {s.candidate}" for s in view.next_sends)
         more = f" (of {view.planned} planned)" if view.planned > len(view.next_sends) else ""
         title = "Planned sends, on hold while paused" if view.status == CampaignStatus.PAUSED else "Next sends"
         blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=f"*{title}*{more}\n{lines}")),
-                   ContextBlock(elements=[MarkdownTextObject(text=f"Times in {zone.key}.")])]
+                   ContextBlock(elements=[MarkdownTextObject(
+                       text=f"Times in {zone.key} (the campaign's), unless a send follows the candidate's own time.")])]
     return blocks
 
 

@@ -33,7 +33,7 @@ def test_when_lists_the_next_planned_sends_in_the_campaign_time_zone(
     assert "the next 3 of 3 planned sends" in shown
     assert shown.count("Mon 23 Nov 08:") + shown.count("Mon 23 Nov 09:") == 3
     assert "step 1 · Ana Candidate0 (ana0@work.example)" in shown
-    assert "Times in America/New_York." in shown
+    assert "Times in America/New_York (the campaign's)" in shown
 
 
 def test_when_previews_a_campaign_not_started_yet(rita: Person, workspace: LocalSlack, runtime: Runtime,

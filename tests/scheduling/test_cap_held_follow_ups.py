@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.models import Mailbox, OutboundMessage, OutboundStatus, SendPreference
+from bot.models import Candidate, Mailbox, OutboundMessage, OutboundStatus, SendPreference
 from bot.runtime import Runtime
 from bot.services.campaigns import start_campaign, upcoming_sends
 from bot.services.planner import MOVED_BY_CAP, move_held_follow_ups
@@ -115,3 +115,36 @@ def test_the_next_open_window_skips_days_off_and_holidays_and_starts_after_the_h
     assert (later.start, later.end) == (datetime(2026, 12, 8, 17, 30, tzinfo=ZONE), moved.end)  # what is left
     assert when.next_open_window(friday, ZONE, after=datetime(2026, 12, 8, 17, 50, tzinfo=ZONE),
                                  calendar=weekdays).start == datetime(2026, 12, 9, 17, 20, tzinfo=ZONE)
+
+
+def test_a_held_follow_up_of_a_candidate_in_their_own_zone_moves_by_their_wall_clock_and_send_days(
+        runtime: Runtime, clock: FakeClock) -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    with transaction(runtime.sessions, write=True) as session:
+        rita = factories.recruiter(session, clock)
+        mailbox = factories.sandbox_mailbox(session, rita, clock)
+        mailbox.min_spacing_seconds, mailbox.daily_cap = 0, 100
+        campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=1, steps=[
+            StepDraft("Backend role at {{ company }}", "Hi {{ first_name }}"),
+            StepDraft("Following up", "Hi {{ first_name }}, any thoughts?", delay_days=3)])
+        campaign.send_preference, campaign.specific_time = SendPreference.SPECIFIC, time(9, 0)
+        campaign.send_days = "01234"
+        session.execute(update(Candidate).values(time_zone="Asia/Tokyo"))
+        start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
+    # Start is Mon 22:30 in Tokyo: step 1 goes Tue 09:00 there, step 2 is planned for Fri 09:00 (Tokyo),
+    # which is Thursday evening in New York: moved by New York's clock it would land on a Tuesday in Tokyo.
+    dispatch_for(runtime, clock, timedelta(days=3))
+    with transaction(runtime.sessions, write=True) as session:
+        start, end = session.execute(select(O.window_start, O.window_end).where(O.step_position == 2)).one()
+        assert f"{start.astimezone(tokyo):%a}" == "Fri"
+        # The cap holds the mailbox until Saturday 12:00 in Tokyo, past the step's window.
+        held = datetime.combine(start.astimezone(tokyo).date() + timedelta(days=1), time(12, 0), tzinfo=tokyo)
+        session.execute(update(Mailbox).values(not_before=held, not_before_reason="daily_cap"))
+        session.execute(update(O).where(O.step_position == 2).values(due_at=clock.now()))
+        assert len(move_held_follow_ups(session, now=clock.now(), rng=random.Random(3))) == 1
+    with transaction(runtime.sessions) as session:
+        new_start, new_end = session.execute(select(O.window_start, O.window_end).where(O.step_position == 2)).one()
+    # Monday in Tokyo (its Saturday and Sunday are days off there), at the same Tokyo wall-clock times.
+    assert f"{new_start.astimezone(tokyo):%a}" == "Mon"
+    assert new_start.astimezone(tokyo).time() == start.astimezone(tokyo).time()
+    assert new_end.astimezone(tokyo).time() == end.astimezone(tokyo).time()
