@@ -33,11 +33,10 @@ from bot.models import (
 )
 from bot.runtime import Runtime
 from bot.services import direct_send
-from bot.services.campaigns import start_campaign
 from bot.services.sequences import StepDraft, create_sequence
 from providers.sandbox import PostOffice, recipient_of
 from scheduling.dispatcher import Dispatcher
-from scheduling.last_look import FRESH_SECONDS
+from tests.scheduling.interleave import run_with_write_after_first_send, started_campaign
 from tests import factories
 
 O = OutboundMessage
@@ -52,32 +51,8 @@ def _list_second(runtime: Runtime, clock: FakeClock, value: str, is_domain: bool
 
 
 def _race(runtime: Runtime, clock: FakeClock, value: str, is_domain: bool) -> None:
-    with transaction(runtime.sessions, write=True) as session:
-        rita = factories.recruiter(session, clock)
-        mailbox = factories.sandbox_mailbox(session, rita, clock)
-        mailbox.min_spacing_seconds = 0
-        campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=3)
-        start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
-        campaign_id = campaign.id
-    clock.advance(timedelta(minutes=41))
-    ticks = [0.0]
-    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
-                            rng=random.Random(2), worker_id="w1", concurrency=1, monotonic=lambda: ticks[0])
-    real_run_sends, sent = dispatcher._run_sends, []
-
-    def run_sends(jobs):  # type: ignore[no-untyped-def]
-        for outcome in real_run_sends(jobs):
-            sent.append(outcome.row_id)
-            if len(sent) == 1:  # all three rows are claimed (sending) by now
-                with transaction(runtime.sessions) as session:
-                    second = session.scalar(select(Enrollment.id).order_by(Enrollment.id).offset(1))
-                    assert session.scalar(select(O.status).where(O.enrollment_id == second)) == OutboundStatus.SENDING
-                _list_second(runtime, clock, value, is_domain)
-                ticks[0] += FRESH_SECONDS + 0.001  # the batch's earlier read is stale: the next send reads again
-            yield outcome
-
-    dispatcher._run_sends = run_sends  # type: ignore[method-assign]
-    report = dispatcher.run_once()
+    campaign_id = started_campaign(runtime, clock, candidates=3)
+    report = run_with_write_after_first_send(runtime, clock, lambda: _list_second(runtime, clock, value, is_domain))
     assert (report.claimed, report.sent) == (3, 2)
     recipients = sorted(recipient_of(m) for m in PostOffice(runtime.providers.sandbox).all_sent())  # type: ignore[attr-defined]
     assert recipients == ["ana0@work.example", "ana2@work.example"]
@@ -100,30 +75,10 @@ def test_an_address_listed_after_the_claim_never_leaves(runtime: Runtime, clock:
 
 def test_a_domain_listed_after_the_claim_stops_only_the_sends_still_to_come(runtime: Runtime, clock: FakeClock) -> None:
     """A whole domain listed after the first send: the second send, to an address at it, is withdrawn by
-    the domain's LIKE branch of the same clause. (The first candidate, already written to, is left to
+    the domain's lookup in the same clause. (The first candidate, already written to, is left to
     `add`, which the bare entry here skips; their next step would meet the same look.)"""
-    with transaction(runtime.sessions, write=True) as session:
-        rita = factories.recruiter(session, clock)
-        mailbox = factories.sandbox_mailbox(session, rita, clock)
-        mailbox.min_spacing_seconds = 0
-        campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=2)
-        start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
-    clock.advance(timedelta(minutes=41))
-    ticks = [0.0]
-    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
-                            rng=random.Random(2), worker_id="w1", concurrency=1, monotonic=lambda: ticks[0])
-    real_run_sends, sent = dispatcher._run_sends, []
-
-    def run_sends(jobs):  # type: ignore[no-untyped-def]
-        for outcome in real_run_sends(jobs):
-            sent.append(outcome.row_id)
-            if len(sent) == 1:
-                _list_second(runtime, clock, "work.example", True)
-                ticks[0] += FRESH_SECONDS + 0.001
-            yield outcome
-
-    dispatcher._run_sends = run_sends  # type: ignore[method-assign]
-    report = dispatcher.run_once()
+    started_campaign(runtime, clock, candidates=2)
+    report = run_with_write_after_first_send(runtime, clock, lambda: _list_second(runtime, clock, "work.example", True))
     assert (report.claimed, report.sent) == (2, 1)
     with transaction(runtime.sessions) as session:
         statuses = [e.status for e in session.scalars(select(Enrollment).order_by(Enrollment.id))]

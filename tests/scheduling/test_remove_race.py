@@ -20,11 +20,9 @@ from bot.db import transaction
 from bot.models import Campaign, CampaignStatus, Enrollment, EnrollmentStatus, OutboundMessage, OutboundStatus, User
 from bot.runtime import Runtime
 from bot.services import access, campaign_lifecycle
-from bot.services.campaigns import start_campaign
 from providers.sandbox import PostOffice, recipient_of
 from scheduling.dispatcher import Dispatcher
-from scheduling.last_look import FRESH_SECONDS
-from tests import factories
+from tests.scheduling.interleave import run_with_write_after_first_send, started_campaign
 
 O = OutboundMessage
 
@@ -39,32 +37,8 @@ def _remove_second(runtime: Runtime, clock: FakeClock) -> None:
 
 def test_a_removal_committed_after_the_claim_stops_the_send_at_the_last_look(
         runtime: Runtime, clock: FakeClock) -> None:
-    with transaction(runtime.sessions, write=True) as session:
-        rita = factories.recruiter(session, clock)
-        mailbox = factories.sandbox_mailbox(session, rita, clock)
-        mailbox.min_spacing_seconds = 0
-        campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=3)
-        start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
-        campaign_id = campaign.id
-    clock.advance(timedelta(minutes=41))
-    ticks = [0.0]
-    dispatcher = Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
-                            rng=random.Random(2), worker_id="w1", concurrency=1, monotonic=lambda: ticks[0])
-    real_run_sends, sent = dispatcher._run_sends, []
-
-    def run_sends(jobs):  # type: ignore[no-untyped-def]
-        for outcome in real_run_sends(jobs):
-            sent.append(outcome.row_id)
-            if len(sent) == 1:  # all three rows are claimed (sending) by now
-                with transaction(runtime.sessions) as session:
-                    second = session.scalar(select(Enrollment.id).order_by(Enrollment.id).offset(1))
-                    assert session.scalar(select(O.status).where(O.enrollment_id == second)) == OutboundStatus.SENDING
-                _remove_second(runtime, clock)
-                ticks[0] += FRESH_SECONDS + 0.001  # the batch's earlier read is stale: the next send reads again
-            yield outcome
-
-    dispatcher._run_sends = run_sends  # type: ignore[method-assign]
-    report = dispatcher.run_once()
+    campaign_id = started_campaign(runtime, clock, candidates=3)
+    report = run_with_write_after_first_send(runtime, clock, lambda: _remove_second(runtime, clock))
     assert (report.claimed, report.sent) == (3, 2)
     recipients = sorted(recipient_of(m) for m in PostOffice(runtime.providers.sandbox).all_sent())  # type: ignore[attr-defined]
     assert recipients == ["ana0@work.example", "ana2@work.example"]
