@@ -54,7 +54,7 @@ def start_scheduler(runtime: Runtime, *, slack_client: WebClient | None = None,
     timer.every(SYNC_JOB_ID, sync.run)
     timer.every(EXPIRED_UPLOADS_JOB_ID, lambda: expire_uploads(runtime), seconds=EXPIRED_UPLOADS_INTERVAL_SECONDS)
     if slack_client is not None:
-        from handlers.campaigns import refresh_campaign_messages
+        from handlers.campaign_message import refresh_campaign_messages
         from handlers.delegations import expire_requests
         from handlers.notices import deliver_channel_alerts, deliver_notices
 

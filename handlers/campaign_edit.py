@@ -28,7 +28,8 @@ from bot.services.holidays import parse_dates, shown
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
 from bot.wording import counted
-from handlers.campaigns import _campaign_settings, campaign_message
+from handlers.campaign_message import campaign_message
+from handlers.campaigns import _campaign_settings
 from handlers.commands import CommandCall, CommandRouter, shown as shown_word
 from handlers.context import acting, runtime_of
 from handlers.ids import Action, Callback

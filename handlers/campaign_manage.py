@@ -20,7 +20,7 @@ from bot.services import access, campaign_lifecycle
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page, read_show
 from bot.wording import counted
-from handlers.campaigns import campaign_message
+from handlers.campaign_message import campaign_message
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
 from handlers.ids import Action, Callback

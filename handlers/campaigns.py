@@ -2,30 +2,24 @@
 campaign or one candidate), per-campaign candidate changes, and a status message kept up to date."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.db import transaction
 from bot.errors import UserError
 from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
 from bot.services import access, bulk_resume, campaign_lifecycle, candidate_rows, candidate_uploads
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page
-from bot.services.campaign_marks import record_drawn, record_message, stale_messages
 from bot.services.campaign_status import campaign_status, current_and_bounced, send_waits
 from bot.services.campaigns import (
     PAUSE_REASONS,
@@ -47,6 +41,7 @@ from bot.services.fresh_statistics import refresh_after_bulk_write
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
 from handlers import engagement
+from handlers.campaign_message import campaign_message
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
 from handlers.files import download, file_info, file_or_paste
@@ -500,98 +495,3 @@ def register(app: App, router: CommandRouter) -> None:
         show_status)
     app.action(re.compile(rf"^{re.escape(Action.CAMPAIGN_LIST_PAGE.value)}\."))(page_campaign_list)
     router.add("when", "the next planned sends of a campaign: `/outreach when <campaign>`")(show_when)
-
-
-def campaign_message(runtime: Runtime, slack: Slack, campaign_id: int, page: int = 0) -> None:
-    """Post the campaign's message (in its owner's DM) the first time, then keep it current with
-    chat.update; post it again if someone deleted it: read, Slack outside any transaction, then a
-    short guarded write (the helpers at the end of this file)."""
-    with transaction(runtime.sessions) as session:
-        campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
-            return
-        drawn = _draw(session, campaign, page)
-    _record(runtime, slack, drawn, *_show(slack, drawn))
-
-
-def blocks_hash(status: str, blocks: list[Any]) -> str:
-    """What a campaign message shows, as a short key: equal keys mean nothing to update. The
-    status leads, so a finished campaign's last message is recognised without rebuilding it."""
-    digest = hashlib.sha256(json.dumps([b.to_dict() for b in blocks], sort_keys=True).encode()).hexdigest()
-    return f"{status}:{digest[:40]}"
-
-
-def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
-    """The serving process's periodic job: sends, replies and pauses recorded by workers change
-    campaign messages. Only campaigns marked stale since their message was last drawn are read
-    (bot.services.campaign_marks: message_version past message_drawn_version), so a tick with
-    nothing changed is one SELECT; each is redrawn only when what it shows changed (chat.update is
-    rate limited), and posted again if someone deleted it. Returns how many were redrawn."""
-    slack, updated = Slack(client), 0
-    with transaction(runtime.sessions) as session:
-        drawn_all = [_draw(session, c) for c in stale_messages(session)]
-    changed = [drawn for drawn in drawn_all if drawn.key != drawn.shown_key]
-    _record_unchanged(runtime, [drawn for drawn in drawn_all if drawn.key == drawn.shown_key])
-    for drawn in changed:
-        try:
-            shown = _show(slack, drawn)
-        except SlackApiError as exc:
-            log.warning("campaign %s message not updated: %s", drawn.campaign_id, exc.response.get("error"))
-            continue
-        updated += _record(runtime, slack, drawn, *shown)
-    return updated
-
-
-# ---- the campaign message: read in one transaction, Slack outside it, record in a second ---------
-@dataclass(frozen=True)
-class _Drawn:
-    """A campaign's message as read in one transaction, ready to show."""
-
-    campaign_id: int
-    owner: str  # the owner's Slack id: the message lives in their DM with the bot
-    channel: str | None  # where it was last shown; None before the first post
-    ts: str | None
-    shown_key: str | None  # the key of what it showed then (status_hash)
-    text: str
-    blocks: list[Any]
-    key: str  # blocks_hash of page 1 (what the periodic refresh draws)
-    version: int  # message_version when read: recorded as drawn, so a change landing meanwhile is not lost
-
-
-def _draw(session: Session, campaign: Campaign, page: int = 0) -> _Drawn:
-    blocks = campaign_blocks(campaign_status(session, campaign, page=page))
-    # The refresher compares page 1 (what it draws): a person reading page 2 is moved back only
-    # when something changed.
-    first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign))
-    return _Drawn(campaign.id, campaign.owner.slack_user_id, campaign.status_channel, campaign.status_ts,
-                  campaign.status_hash, f"Campaign {campaign.name}: {campaign.status.value}", blocks,
-                  blocks_hash(campaign.status.value, first_page), campaign.message_version)
-
-
-def _show(slack: Slack, drawn: _Drawn) -> tuple[str, str]:
-    """Slack only: update the message in place, or post it (the first time, or again when someone
-    deleted it: chat.update answers message_not_found). Returns where it is now: (channel, ts)."""
-    if drawn.channel and drawn.ts and slack.update_if_there(drawn.channel, drawn.ts, drawn.text, drawn.blocks):
-        return drawn.channel, drawn.ts
-    channel = slack.dm_channel(drawn.owner)
-    return channel, slack.post(channel, drawn.text, drawn.blocks)
-
-
-def _record(runtime: Runtime, slack: Slack, drawn: _Drawn, channel: str, ts: str) -> bool:
-    """A short write: where the message is and what it shows, only if its ts is still the one that
-    was read. When a concurrent refresh recorded another message meanwhile, that one stays and the
-    one posted here is deleted, so the owner never sees two. True when recorded."""
-    with transaction(runtime.sessions, write=True) as session:
-        recorded = record_message(session, campaign_id=drawn.campaign_id, read_ts=drawn.ts, channel=channel, ts=ts,
-                                  key=drawn.key, version=drawn.version)
-    if not recorded and ts != drawn.ts:
-        slack.delete(channel, ts)
-    return recorded
-
-
-def _record_unchanged(runtime: Runtime, drawn: list[_Drawn]) -> None:
-    """Marked stale, drawn, and showing the same: only the version read is recorded (one short write)."""
-    if not drawn:
-        return
-    with transaction(runtime.sessions, write=True) as session:
-        record_drawn(session, [(each.campaign_id, each.version) for each in drawn])

@@ -99,7 +99,7 @@ def save_override(ack: Ack, view: dict[str, Any], context: BoltContext, client: 
                               + (" when you add the rows" if campaign_id is None else "")
                               + ". Your teammate is told why.")
     if campaign_id is not None:
-        from handlers.campaigns import campaign_message  # the campaign's message shows them going on
+        from handlers.campaign_message import campaign_message  # the campaign's message shows them going on
         campaign_message(runtime, slack, campaign_id)
 
 

@@ -14,7 +14,7 @@ from bot.services import access
 from bot.services.campaign_list import admin_listing
 from bot.services.directory import ensure_user
 from bot.services.notifications import notify
-from handlers.campaigns import campaign_message
+from handlers.campaign_message import campaign_message
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, mentioned_person, runtime_of
 from handlers.home import deliver_and_refresh

@@ -37,12 +37,12 @@ from bot.models.enums import (
     SendPreference,
     ShareLevel,
 )
-from bot.models.mail import DirectMessage, InboundEvent, MailboxSendCount, OutboundMessage
-from bot.models.notices import AuditEntry, ChannelAlert, Notification
+from bot.models.mail import DirectMessage, EmailOpen, InboundEvent, MailboxSendCount, OutboundMessage
+from bot.models.notices import AuditEntry, ChannelAlert, Notification, ResultChart
 
 __all__ = ["AddressKind", "AuditEntry", "Base", "Campaign", "CampaignShare", "CampaignStatus", "Candidate",
            "CandidateAddress", "CandidateUpload", "ChannelAlert", "Delegation", "DelegationStatus",
-           "DirectMessage", "DoNotContact", "DoNotContactSource", "EngagementRule", "Enrollment", "EnrollmentStatus", "Id", "InboundEvent", "InboundKind",
+           "DirectMessage", "DoNotContact", "EmailOpen", "DoNotContactSource", "EngagementRule", "Enrollment", "EnrollmentStatus", "Id", "InboundEvent", "InboundKind",
            "Mailbox", "MailboxSendCount", "MailboxStatus", "NAMING", "Notification", "OAuthState",
            "Organisation", "OutboundKind", "OutboundMessage", "OutboundStatus", "PauseReason", "PermissionLevel",
-           "Provider", "SendPreference", "Sequence", "SequenceStep", "ShareLevel", "UTCDateTime", "User"]
+           "Provider", "ResultChart", "SendPreference", "Sequence", "SequenceStep", "ShareLevel", "UTCDateTime", "User"]

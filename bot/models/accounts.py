@@ -38,6 +38,9 @@ class Organisation(Base):
         stored_enum(EngagementRule, "engagement_rule"), default=EngagementRule.WARN, server_default="warn")
     opt_out_replies_to_dnc: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     opt_out_link: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Whether a campaign may track opens at all (`/outreach admin tracking`): off unless an admin
+    # allows it; each campaign then turns it on for itself (campaigns.track_opens).
+    open_tracking: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint, func, text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, Id, stored_enum
@@ -127,6 +127,9 @@ class Campaign(Base):
     strict_preference: Mapped[bool] = mapped_column(Boolean, default=False)
     alert_channel_id: Mapped[str | None] = mapped_column(String(32))
     same_thread: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Its emails carry the open-tracking image (bot.services.open_tracking); only where the
+    # organisation allows it (organisations.open_tracking), and only for emails sent while it is on.
+    track_opens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     started_at: Mapped[datetime | None]
     paused_at: Mapped[datetime | None]
     # A finished campaign the owner archived: out of lists and lookups by name (its name is free

@@ -120,6 +120,25 @@ class InboundEvent(Base):
     created_at: Mapped[datetime]
 
 
+class EmailOpen(Base):
+    """One fetch of a campaign email's open-tracking image (bot.services.open_tracking): its time and
+    the IP it came from (seed 003), for emails the bot sent only. A fetch by a known image proxy or
+    privacy relay, or within seconds of the send, is a machine open (`machine_reason` says which): kept
+    apart and never counted as a person reading. Deleted with its send, hence with the campaign and
+    the organisation; upkeep removes opens past the retention the README states."""
+
+    __tablename__ = "email_opens"
+    __table_args__ = (Index(None, "campaign_id", "opened_at"), Index(None, "outbound_message_id"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    outbound_message_id: Mapped[int] = mapped_column(ForeignKey("outbound_messages.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime]
+    ip: Mapped[str | None] = mapped_column(String(45))  # an IPv6 address in full is 39; mapped IPv4 45
+    machine: Mapped[bool] = mapped_column(Boolean, default=False)
+    machine_reason: Mapped[str | None] = mapped_column(String(24))  # apple_privacy, gmail_proxy, too_soon, …
+
+
 class MailboxSendCount(Base):
     """Sends started per mailbox per UTC hour, for the rolling 24-hour daily cap: summing 25 small
     rows is constant work, where counting the sends themselves grows with the mailbox's volume.

@@ -77,3 +77,20 @@ class AuditEntry(Base):
     subject_id: Mapped[int | None] = mapped_column(Id)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class ResultChart(Base):
+    """A results chart uploaded to Slack (files_upload_v2) and shown in an image block: one row per
+    place it is shown (`key`: a campaign's message, a person's App Home), with the digest of the
+    numbers it was drawn from, so an unchanged chart is never drawn or uploaded again."""
+
+    __tablename__ = "result_charts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)  # "campaign:<id>", "home:<user id>"
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[str] = mapped_column(String(32))
+    uploaded_at: Mapped[datetime]

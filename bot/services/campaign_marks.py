@@ -2,7 +2,7 @@
 message in Slack shows (a send recorded, a reply, bounce or out-of-office, a pause or resume, a
 step planned, a candidate added or changed, a share, a sequence's steps) adds one to
 campaigns.message_version, in the writer's own transaction. The refresher
-(handlers.campaigns.refresh_campaign_messages) draws only campaigns whose message_version moved
+(handlers.campaign_message.refresh_campaign_messages) draws only campaigns whose message_version moved
 past the one it last drew, so a tick with nothing changed costs one SELECT."""
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from bot.models import (
 )
 from bot.runtime import Runtime
 from bot.services.sequences import StepDraft, create_sequence
-from handlers.campaigns import refresh_campaign_messages
+from handlers.campaign_message import refresh_campaign_messages
 from handlers.commands import COMMAND
 from handlers.ids import Action
 from providers.sandbox import PostOffice, recipient_of
