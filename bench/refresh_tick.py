@@ -46,7 +46,7 @@ from bot.services.directory import Profile, ensure_user  # noqa: E402
 from bot.services.mailboxes import connect_mailbox  # noqa: E402
 from bot.services.sequences import StepDraft, create_sequence  # noqa: E402
 from bot.slack_app import bot_client  # noqa: E402
-from handlers.campaigns import _draw, _record, _show, campaign_message, refresh_campaign_messages  # noqa: E402
+from handlers.campaign_message import _draw, _record, _show, campaign_message, refresh_campaign_messages  # noqa: E402
 from handlers.slack import Slack  # noqa: E402
 
 T0 = datetime(2026, 11, 23, 13, 30, tzinfo=timezone.utc)

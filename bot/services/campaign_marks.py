@@ -35,7 +35,7 @@ def mark_stale_sequence(session: Session, sequence_id: int) -> None:
     mark_stale(session, session.scalars(select(Campaign.id).where(Campaign.sequence_id == sequence_id)))
 
 
-# ---- the refresher's reads and writes (handlers.campaigns: read, Slack outside, record) ----------
+# ---- the refresher's reads and writes (handlers.campaign_message: read, Slack outside, record) ---
 def stale_messages(session: Session) -> list[Campaign]:
     """Campaigns with a message in Slack marked stale since it was last drawn (message_version
     past message_drawn_version), a finished one only until its last message is recorded."""

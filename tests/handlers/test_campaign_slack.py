@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-import handlers.campaigns
+import handlers.campaign_message
 from bot.clock import FakeClock
 from bot.db import transaction
 from bot.local.slack import Activity, LocalSlack, Person, SkipClock, render_blocks
@@ -24,7 +24,7 @@ from bot.local.slack.ratelimits import PER_MINUTE, TIERS
 from bot.models import Campaign
 from bot.runtime import Runtime
 from bot.services.sequences import StepDraft, create_sequence
-from handlers.campaigns import refresh_campaign_messages
+from handlers.campaign_message import refresh_campaign_messages
 from handlers.commands import COMMAND
 from handlers.ids import Action
 from tests import factories
@@ -120,7 +120,7 @@ def test_no_campaign_message_reaches_slack_while_a_database_write_is_open(
     """Read in one transaction, call Slack outside any, record in a second short one: checked at the
     moment each post or update of the campaign message reaches the workspace."""
     open_writes = [0]
-    real = handlers.campaigns.transaction
+    real = handlers.campaign_message.transaction
 
     @contextmanager
     def counted(factory: sessionmaker[Session], *, write: bool = False) -> Iterator[Session]:
@@ -131,7 +131,7 @@ def test_no_campaign_message_reaches_slack_while_a_database_write_is_open(
             finally:
                 open_writes[0] -= write
 
-    monkeypatch.setattr(handlers.campaigns, "transaction", counted)
+    monkeypatch.setattr(handlers.campaign_message, "transaction", counted)
     seen: list[tuple[str, int]] = []
 
     def on_activity(activity: Activity) -> None:

@@ -18,7 +18,7 @@ from bot.models import Campaign, Notification, User
 from bot.runtime import Runtime
 from bot.services.campaign_marks import mark_stale
 from bot.services.notifications import LEASE, claim_notices, notify
-from handlers.campaigns import campaign_message, refresh_campaign_messages
+from handlers.campaign_message import campaign_message, refresh_campaign_messages
 from handlers.notices import deliver_notices
 from handlers.slack import Slack
 from tests import factories
