@@ -12,7 +12,7 @@ import random
 import sys
 import tempfile
 from contextlib import ExitStack
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import TextIO
@@ -323,9 +323,10 @@ class Demo(LongRunScenes):
         sent = {recipient_of(m): m for m in post.sent(mailbox)}
         self.scene("Ines's work address bounces; Kai's mailbox answers with an out-of-office")
         post.bounce(mailbox, sent["ines@work.example"], self.clock.now())
-        post.auto_reply(mailbox, sent["kai@work.example"], "I'm away until Monday, with no access to email.",
-                        self.clock.now())
-        self.out.write("    (the bounce and the auto-reply land in rita@acme.example; the bot reads only their headers)\n")
+        post.auto_reply(mailbox, sent["kai@work.example"], "I'm away with no access to email.", self.clock.now(),
+                        subject="Out of office until Wednesday 9 December")
+        self.out.write("    (the bounce and the auto-reply land in rita@acme.example; the bot reads only their headers,\n"
+                       "    and the return date from the auto-reply's subject)\n")
         self.pass_time(timedelta(minutes=45))
         moved = self.new_mail()
         self.show_slack()
@@ -336,8 +337,12 @@ class Demo(LongRunScenes):
                           "naming no address (the channel sees names and events only)",
                           any("An email to Ines Duarte bounced" in t for t in alerts)
                           and not any("@" in t for t in alerts))
-        self.expect.check("Kai shows Out of office and stays in the sequence",
-                          "Kai Sato* · Out of office" in self._campaign_text())
+        self.expect.check("Kai shows Out of office until Wed 9 Dec and stays in the sequence",
+                          "Kai Sato* · Out of office until Wed 9 Dec" in self._campaign_text())
+        self.rita.slash("/outreach", "when Platform Q1")
+        self.show_slack()
+        self.expect.check("/outreach when shows Kai's step 2 waiting for the first send day after his return",
+                          "Thu 10 Dec" in last_ephemeral_text(self.ws, RITA))
 
         self.pass_time(timedelta(days=1))
         self.scene("Next day: Ines replies from her personal address")
@@ -352,11 +357,16 @@ class Demo(LongRunScenes):
                           any("Ines Duarte replied to Platform Q1" in m.text for m in self.ws.messages(channel=HIRING)))
 
         self.pass_time(timedelta(days=4))
-        self.scene("Days later: Kai's step 2 went out despite his auto-reply; nothing more went to Ines")
+        self.scene("Wednesday: Kai is still away, so his step 2 waits; nothing more went to Ines")
+        self.expect.check("nothing went out while Kai is away, and nothing to Ines after her reply", not self.new_mail())
+
+        self.pass_time(timedelta(days=1))
+        self.scene("Thursday, the first send day after Kai's return: his step 2 goes out by itself")
         later = self.new_mail()
         self.show_slack()
-        self.expect.check("step 2 went to Kai (out of office does not stop the sequence) and nothing to Ines",
-                          [recipient_of(m) for m in later] == ["kai@work.example"])
+        self.expect.check("step 2 went to Kai on Thu 10 Dec (out of office held it, never stopped it)",
+                          [recipient_of(m) for m in later] == ["kai@work.example"]
+                          and sent_at(later[0]).astimezone(ZONE).date() == date(2026, 12, 10))
 
     def teammate(self) -> None:
         self.scene("Tess, a recruiter on Rita's team, looks for Rita's campaign")
