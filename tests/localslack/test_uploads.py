@@ -39,7 +39,8 @@ def test_files_upload_v2_to_no_channel_leaves_a_private_file_the_bot_owns(ws: Lo
     assert (file["name"], file["title"], file["filetype"], file["user"], file["size"]) == (
         "chart.png", "Results", "png", ws.bot_user_id, len(PNG))
     assert file["channels"] == [] and file["ims"] == [] and ws.messages() == []
-    assert [c.method for c in ws.calls] == ["files.getUploadURLExternal", "files.completeUploadExternal"]
+    assert [c.method for c in ws.calls] == ["files.getUploadURLExternal", "upload_url", "files.completeUploadExternal"]
+    assert ws.calls[1].params["length"] == len(PNG) and ws.calls[1].params["file"] == file["id"]
     client.files_delete(file=file["id"])
     assert ws.deleted_files == [file["id"]]
     with pytest.raises(SlackApiError) as again:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
-from .model import ApiError, Channel, File, User
+from .model import ApiError, Call, Channel, File, User
 
 MAX_FILE_INPUT_BYTES = 10 * 1024 * 1024  # file_input refuses larger files (Slack: 10 MB)
 
@@ -36,6 +36,7 @@ _PRETTY = {filetype: pretty for filetype, pretty in _TYPES.values()} | {"binary"
 # (https://api.slack.com/reference/block-kit/composition-objects#slack_file: "png, jpg, jpeg, and gif").
 IMAGE_FILETYPES = frozenset({"png", "jpg", "gif"})
 UPLOAD_PATH = "/upload/v1/"  # Slack's upload URLs are https://files.slack.com/upload/v1/<opaque>
+UPLOAD_METHOD = "upload_url"  # how a POST of a file's bytes shows in ws.calls (not a Web API method)
 
 
 @dataclass
@@ -99,6 +100,7 @@ class FileStore:
     def base_url(self) -> str: ...
     def wallclock(self) -> float: ...
     def _require_user(self, user_id: Any) -> User: ...
+    def _record_call(self, call: Call) -> None: ...
     def _channel_by_id(self, channel_id: Any) -> Channel: ...
 
     def _init_files(self) -> None:
@@ -213,14 +215,20 @@ class FileStore:
         """The POST of a file's bytes to its upload URL: (HTTP status, body). An unknown URL is 404;
         bytes that are not the length declared are refused (400), so nothing half-sent is kept."""
         token = path[len(UPLOAD_PATH):] if path.startswith(UPLOAD_PATH) else ""
+        # recorded with its bytes (as text), so tests see what a bot uploads as they see what it posts
+        params = {"length": len(body), "content": body.decode("utf-8", "replace")}
         with self._lock:
             upload = next((u for u in self._uploads.values() if token and u.token == token), None)
             if upload is None:
-                return 404, "upload_not_found"
-            if len(body) != upload.length:
-                return 400, f"length_mismatch: declared {upload.length} bytes, received {len(body)}"
-            upload.content = bytes(body)
-            return 200, f"OK - {len(body)}"
+                status, answer = 404, "upload_not_found"
+            elif len(body) != upload.length:
+                status, answer = 400, f"length_mismatch: declared {upload.length} bytes, received {len(body)}"
+            else:
+                upload.content = bytes(body)
+                params["file"] = upload.file_id
+                status, answer = 200, f"OK - {len(body)}"
+        self._record_call(Call(UPLOAD_METHOD, params, status == 200, None if status == 200 else answer.split(":")[0]))
+        return status, answer
 
     def _complete_upload(self, file_id: str, title: str | None) -> File:
         """The upload becomes a file the bot owns; file_not_found for an id never handed out, already
