@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
 from bot.services.campaign_status import campaign_status
 from bot.services.result_charts import ChartPlan, campaign_plan
-from handlers.result_charts import chart_file, chart_mark, image_block
+from handlers.result_charts import chart_file, chart_mark, forget_chart, image_block
 from handlers.slack import MESSAGE_BLOCK_LIMIT, Slack
 from handlers.views.campaigns import campaign_blocks
 
@@ -38,7 +38,7 @@ def campaign_message(runtime: Runtime, slack: Slack, campaign_id: int, page: int
             return
         drawn = _draw(session, campaign, page, now=runtime.clock.now())
     drawn = _with_chart(runtime, slack, drawn)
-    _record(runtime, slack, *_show_or_without_chart(slack, drawn))
+    _record(runtime, slack, *_show_or_without_chart(runtime, slack, drawn))
 
 
 def blocks_hash(status: str, blocks: list[Any]) -> str:
@@ -63,7 +63,7 @@ def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
     _record_unchanged(runtime, [drawn for drawn in drawn_all if drawn.key == drawn.shown_key])
     for drawn in changed:
         try:
-            shown = _show_or_without_chart(slack, drawn)
+            shown = _show_or_without_chart(runtime, slack, drawn)
         except SlackApiError as exc:
             log.warning("campaign %s message not updated: %s", drawn.campaign_id, exc.response.get("error"))
             continue
@@ -87,6 +87,7 @@ class _Drawn:
     version: int  # message_version when read: recorded as drawn, so a change landing meanwhile is not lost
     chart: ChartPlan | None = None  # the results chart's numbers (handlers/result_charts.py)
     without_chart: "_Drawn | None" = None  # the same message without its image, if Slack refuses it
+    chart_shown: str | None = None  # the chart's file id in `blocks`
 
 
 def _draw(session: Session, campaign: Campaign, page: int = 0, *, now: datetime | None = None) -> _Drawn:
@@ -111,19 +112,22 @@ def _with_chart(runtime: Runtime, slack: Slack, drawn: _Drawn) -> _Drawn:
     if file_id is None or len(drawn.blocks) >= MESSAGE_BLOCK_LIMIT:
         return plain
     return replace(plain, blocks=[*drawn.blocks, image_block(file_id, drawn.chart.results)],
-                   key=f"{drawn.key}:{chart_mark(file_id)}", without_chart=plain)
+                   key=f"{drawn.key}:{chart_mark(file_id)}", without_chart=plain, chart_shown=file_id)
 
 
-def _show_or_without_chart(slack: Slack, drawn: _Drawn) -> tuple[_Drawn, str, str]:
-    """_show; when Slack refuses the image (a file just uploaded is processed asynchronously and
-    may not be showable for a moment: github.com/slackapi/python-slack-sdk/issues/1521), the message
-    is shown without it and recorded one version behind, so the next refresh tries again."""
+def _show_or_without_chart(runtime: Runtime, slack: Slack, drawn: _Drawn) -> tuple[_Drawn, str, str]:
+    """_show; when Slack refuses the image, the message is shown without it and recorded one version
+    behind, so the next refresh tries again. A file uploaded in this very draw may not be showable
+    for a moment (Slack processes uploads asynchronously: github.com/slackapi/python-slack-sdk/issues/1521);
+    an older one is gone (someone deleted it): it is forgotten, so the next refresh uploads anew."""
     try:
         return (drawn, *_show(slack, drawn))
     except SlackApiError as exc:
         if drawn.without_chart is None or exc.response.get("error") != "invalid_blocks":
             raise
         log.warning("campaign %s chart not shown yet: %s", drawn.campaign_id, exc.response.get("error"))
+        if drawn.chart is not None and drawn.chart_shown == drawn.chart.file_id:
+            forget_chart(runtime, drawn.chart.key, drawn.chart_shown)
         fallback = replace(drawn.without_chart, version=drawn.version - 1)
         return (fallback, *_show(slack, fallback))
 

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import ImageBlock
 from bot.db import transaction
 from bot.runtime import Runtime
 from bot.services import result_chart
-from bot.services.result_charts import ChartPlan, record_chart, shown
+from bot.services.result_charts import ChartPlan, forget, record_chart, shown
 from bot.services.results import Results
 from handlers.slack import Slack
 
@@ -62,6 +62,13 @@ def chart_file(runtime: Runtime, slack: Slack, plan: ChartPlan | None) -> str | 
     if plan.file_id is not None:
         _delete(slack, plan.file_id)
     return file_id
+
+
+def forget_chart(runtime: Runtime, key: str, file_id: str) -> None:
+    """Slack no longer shows `file_id` (deleted by someone): the place has no chart until the next
+    draw uploads one, at once."""
+    with transaction(runtime.sessions, write=True) as session:
+        forget(session, key, file_id)
 
 
 def _delete(slack: Slack, file_id: str) -> None:

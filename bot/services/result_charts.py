@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,3 +108,8 @@ def record_chart(session: Session, plan: ChartPlan, file_id: str, now: datetime)
     except IntegrityError:  # another process recorded the first chart of this place meanwhile
         return False
     return True
+
+
+def forget(session: Session, key: str, file_id: str) -> None:
+    """The place's chart `file_id` is gone from Slack: its row goes, if it still names that file."""
+    session.execute(delete(ResultChart).where(ResultChart.key == key, ResultChart.file_id == file_id))

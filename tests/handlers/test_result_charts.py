@@ -181,3 +181,20 @@ def test_the_app_home_shows_the_owners_chart(
         assert row.file_id == image["slack_file"]["id"]
     rita.open_home()  # unchanged: shown again, not uploaded again
     assert len(workspace.calls_to("files.getUploadURLExternal")) == 1
+
+
+def test_a_chart_someone_deleted_is_dropped_from_the_message_then_uploaded_again(
+        runtime: Runtime, workspace: LocalSlack, client: WebClient, clock: FakeClock) -> None:
+    campaign_id = _campaign(runtime, clock)
+    _send(runtime, clock, campaign_id, 2)
+    campaign_message(runtime, Slack(client), campaign_id)
+    first = _images(workspace)[0]["slack_file"]["id"]
+    del workspace._files[first]  # an admin deleted the file in Slack
+    with transaction(runtime.sessions, write=True) as session:
+        session.execute(update(Campaign).values(name="Backend Q4b", message_version=Campaign.message_version + 1))
+    refresh_campaign_messages(runtime, client)
+    assert workspace.calls_to("chat.update")[-2].error == "invalid_blocks"  # Slack refused the gone file
+    assert _images(workspace) == [] and _chart_row(runtime) is None  # shown without it, and forgotten
+    refresh_campaign_messages(runtime, client)  # still stale: drawn again with a new upload
+    [image] = _images(workspace)
+    assert image["slack_file"]["id"] != first and "Backend Q4b" in image["alt_text"]
