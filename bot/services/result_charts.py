@@ -7,7 +7,7 @@ draws and uploads outside any transaction when `due`, then records the new file 
 
 A chart is drawn again only when the digest of its numbers changed (bot.services.result_chart.digest),
 and not more often than every REDRAW_EVERY per place: a busy campaign records a send or a reply
-every few seconds, and each chart costs a render (about 0.2-0.6 s of CPU) and three Slack calls plus
+every few seconds, and each chart costs a render (50-430 ms of CPU, measured) and three Slack calls plus
 a files.delete (Tier 3, 50 a minute for the whole workspace); ten minutes keeps a workspace of a few
 hundred active places well inside those limits while the chart stays current to the same day (its
 right panel counts replies per day). The exact numbers are in the message's text without delay.
