@@ -33,8 +33,11 @@ def export(call: CommandCall) -> None:
         slack.upload_file(built.content, built.filename, title=f"{name} candidates",
                           channel=slack.dm_channel(caller), initial_comment=comment)
     except SlackApiError as exc:
-        log.warning("export of campaign not uploaded: %s", exc.response.get("error"))
-        call.ack(text=f"The export of {name} could not be uploaded to Slack just now; try again in a minute.")
+        error = exc.response.get("error")
+        log.warning("export of campaign not uploaded: %s", error)
+        call.ack(text="I may not upload files to Slack yet: ask your Slack admin to reinstall the app "
+                      "(it needs the files:write permission)." if error == "missing_scope" else
+                 f"The export of {name} could not be uploaded to Slack just now; try again in a minute.")
         return
     call.ack(text=f"The export of {name} is in your DM with me.")
 

@@ -4,6 +4,7 @@ added by hand; a campaign nobody shared is "not found", as every campaign comman
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 import io
 
 from sqlalchemy import select
@@ -77,3 +78,12 @@ def test_export_without_a_name_says_what_to_type(rita: Person, workspace: LocalS
     rita.slash(COMMAND, "export")
     assert rita.ephemerals()[-1].text == "Name the campaign, e.g. `/outreach export Backend Q4`."
     assert workspace.calls_to("files.getUploadURLExternal") == []
+
+
+def test_without_files_write_the_answer_says_to_reinstall(rita: Person, workspace: LocalSlack, runtime: Runtime,
+                                                          clock: FakeClock) -> None:
+    _campaign(runtime, clock)
+    workspace.manifest = replace(workspace.manifest, bot_scopes=workspace.manifest.bot_scopes - {"files:write"})
+    rita.slash(COMMAND, "export Backend Q4")
+    assert workspace.calls_to("files.getUploadURLExternal")[-1].error == "missing_scope"
+    assert "reinstall the app (it needs the files:write permission)" in rita.ephemerals()[-1].text
