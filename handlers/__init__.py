@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import (campaign_edit, campaign_manage, campaigns, commands, delegations, do_not_contact, engagement,
+from handlers import (campaign_edit, campaign_export, campaign_manage, campaigns, commands, delegations, do_not_contact, engagement,
                       errors, holidays, home, mailboxes, protection_settings, replies, sending, sequences, sharing)
 from handlers.context import acting_user_middleware, runtime_middleware
 
@@ -21,6 +21,7 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     campaigns.register(app, router)
     campaign_manage.register(app, router)
     campaign_edit.register(app, router)
+    campaign_export.register(app, router)
     sending.register(app, router)
     replies.register(app)
     delegations.register(app, router)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -19,7 +20,9 @@ from bot.models import Campaign
 from bot.runtime import Runtime
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
 from bot.services.campaign_status import campaign_status
-from handlers.slack import Slack
+from bot.services.result_charts import ChartPlan, campaign_plan
+from handlers.result_charts import chart_file, chart_mark, forget_chart, image_block
+from handlers.slack import MESSAGE_BLOCK_LIMIT, Slack
 from handlers.views.campaigns import campaign_blocks
 
 log = logging.getLogger(__name__)
@@ -33,8 +36,9 @@ def campaign_message(runtime: Runtime, slack: Slack, campaign_id: int, page: int
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:
             return
-        drawn = _draw(session, campaign, page)
-    _record(runtime, slack, drawn, *_show(slack, drawn))
+        drawn = _draw(session, campaign, page, now=runtime.clock.now())
+    drawn = _with_chart(runtime, slack, drawn)
+    _record(runtime, slack, *_show_or_without_chart(runtime, slack, drawn))
 
 
 def blocks_hash(status: str, blocks: list[Any]) -> str:
@@ -52,16 +56,18 @@ def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
     rate limited), and posted again if someone deleted it. Returns how many were redrawn."""
     slack, updated = Slack(client), 0
     with transaction(runtime.sessions) as session:
-        drawn_all = [_draw(session, c) for c in stale_messages(session)]
+        now = runtime.clock.now()
+        drawn_all = [_draw(session, c, now=now) for c in stale_messages(session)]
+    drawn_all = [_with_chart(runtime, slack, drawn) for drawn in drawn_all]
     changed = [drawn for drawn in drawn_all if drawn.key != drawn.shown_key]
     _record_unchanged(runtime, [drawn for drawn in drawn_all if drawn.key == drawn.shown_key])
     for drawn in changed:
         try:
-            shown = _show(slack, drawn)
+            shown = _show_or_without_chart(runtime, slack, drawn)
         except SlackApiError as exc:
             log.warning("campaign %s message not updated: %s", drawn.campaign_id, exc.response.get("error"))
             continue
-        updated += _record(runtime, slack, drawn, *shown)
+        updated += _record(runtime, slack, *shown)
     return updated
 
 
@@ -79,16 +85,51 @@ class _Drawn:
     blocks: list[Any]
     key: str  # blocks_hash of page 1 (what the periodic refresh draws)
     version: int  # message_version when read: recorded as drawn, so a change landing meanwhile is not lost
+    chart: ChartPlan | None = None  # the results chart's numbers (handlers/result_charts.py)
+    without_chart: "_Drawn | None" = None  # the same message without its image, if Slack refuses it
+    chart_shown: str | None = None  # the chart's file id in `blocks`
 
 
-def _draw(session: Session, campaign: Campaign, page: int = 0) -> _Drawn:
+def _draw(session: Session, campaign: Campaign, page: int = 0, *, now: datetime | None = None) -> _Drawn:
     blocks = campaign_blocks(campaign_status(session, campaign, page=page))
     # The refresher compares page 1 (what it draws): a person reading page 2 is moved back only
     # when something changed.
     first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign))
     return _Drawn(campaign.id, campaign.owner.slack_user_id, campaign.status_channel, campaign.status_ts,
                   campaign.status_hash, f"Campaign {campaign.name}: {campaign.status.value}", blocks,
-                  blocks_hash(campaign.status.value, first_page), campaign.message_version)
+                  blocks_hash(campaign.status.value, first_page), campaign.message_version,
+                  campaign_plan(session, campaign, now) if now is not None else None)
+
+
+def _with_chart(runtime: Runtime, slack: Slack, drawn: _Drawn) -> _Drawn:
+    """The results chart under the message (uploaded first when its numbers changed; outside any
+    transaction). A chart held back by its redraw interval keeps the campaign marked stale (the
+    version recorded is one behind), so a later refresh draws it."""
+    if drawn.chart is None:
+        return drawn
+    file_id = chart_file(runtime, slack, drawn.chart)
+    plain = replace(drawn, version=drawn.version - 1 if drawn.chart.waiting(runtime.clock.now()) else drawn.version)
+    if file_id is None or len(drawn.blocks) >= MESSAGE_BLOCK_LIMIT:
+        return plain
+    return replace(plain, blocks=[*drawn.blocks, image_block(file_id, drawn.chart.results)],
+                   key=f"{drawn.key}:{chart_mark(file_id)}", without_chart=plain, chart_shown=file_id)
+
+
+def _show_or_without_chart(runtime: Runtime, slack: Slack, drawn: _Drawn) -> tuple[_Drawn, str, str]:
+    """_show; when Slack refuses the image, the message is shown without it and recorded one version
+    behind, so the next refresh tries again. A file uploaded in this very draw may not be showable
+    for a moment (Slack processes uploads asynchronously: github.com/slackapi/python-slack-sdk/issues/1521);
+    an older one is gone (someone deleted it): it is forgotten, so the next refresh uploads anew."""
+    try:
+        return (drawn, *_show(slack, drawn))
+    except SlackApiError as exc:
+        if drawn.without_chart is None or exc.response.get("error") != "invalid_blocks":
+            raise
+        log.warning("campaign %s chart not shown yet: %s", drawn.campaign_id, exc.response.get("error"))
+        if drawn.chart is not None and drawn.chart_shown == drawn.chart.file_id:
+            forget_chart(runtime, drawn.chart.key, drawn.chart_shown)
+        fallback = replace(drawn.without_chart, version=drawn.version - 1)
+        return (fallback, *_show(slack, fallback))
 
 
 def _show(slack: Slack, drawn: _Drawn) -> tuple[str, str]:

@@ -16,8 +16,10 @@ from bot.services import access, complaints
 from bot.services.campaign_list import counts_of
 from bot.services.connections import organisation_enhanced
 from bot.services.mailboxes import approved_senders, mailboxes_of
+from bot.services.result_charts import home_key, home_plan, shown
 from bot.services.send_counts import sends_last_day
 from handlers.context import acting, runtime_of
+from handlers.result_charts import chart_file, image_block
 from handlers.slack import Slack
 from handlers.views.home import home_view
 from handlers.views.summaries import CampaignSummary, MailboxSummary
@@ -52,10 +54,16 @@ def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
     return summaries
 
 
-def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User) -> None:
+def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User, *,
+                 chart_file_id: str | None = None) -> None:
+    """The Home tab; with the results chart last uploaded for this person (or `chart_file_id`)."""
+    now = runtime.clock.now()
+    row = shown(session, home_key(user.id))
+    file_id = chart_file_id or (row.file_id if row else None)
+    chart = image_block(file_id, home_plan(session, user, now).results) if file_id else None
     slack.publish_home(user.slack_user_id, home_view(
-        mailbox_summaries(session, user, runtime.clock.now()), campaign_summaries(session, user),
-        organisation_enhanced=organisation_enhanced(session, user)))
+        mailbox_summaries(session, user, now), campaign_summaries(session, user),
+        organisation_enhanced=organisation_enhanced(session, user), chart=chart))
 
 
 def deliver_and_refresh(runtime: Runtime, slack: Slack, user_id: int) -> None:
@@ -84,8 +92,12 @@ def show_home(event: dict[str, Any], context: BoltContext) -> None:
     """The Home tab, drawn afresh each time it opens (the asker's profile read again: REFRESH_EVENTS)."""
     if event.get("tab") != "home":
         return
+    runtime, slack = runtime_of(context), Slack(context.client)
     with acting(context, refresh=True) as (session, user):
-        publish_home(runtime_of(context), Slack(context.client), session, user)
+        plan = home_plan(session, user, runtime.clock.now())
+    file_id = chart_file(runtime, slack, plan)  # drawn and uploaded outside any transaction, when due
+    with acting(context) as (session, user):
+        publish_home(runtime, slack, session, user, chart_file_id=file_id)
 
 
 def register(app: App) -> None:

@@ -114,6 +114,24 @@ class Slack:
         """Redraw an open modal; with `hash`, Slack refuses if it changed meanwhile (a double click)."""
         self.client.views_update(view_id=view_id, view=view, hash=hash)
 
+    def upload_file(self, content: bytes, filename: str, *, title: str, alt_txt: str | None = None,
+                    channel: str | None = None, initial_comment: str | None = None) -> str:
+        """files_upload_v2 (files.getUploadURLExternal, the bytes, files.completeUploadExternal):
+        without `channel` the file stays private to the bot. Returns the file id."""
+        answer = self.client.files_upload_v2(content=content, filename=filename, title=title, alt_txt=alt_txt,
+                                             channel=channel, initial_comment=initial_comment)
+        return str(answer["file"]["id"])
+
+    def delete_file(self, file_id: str) -> bool:
+        """files.delete; False when the file is already gone."""
+        try:
+            self.client.files_delete(file=file_id)
+        except SlackApiError as exc:
+            if _error(exc) in ("file_not_found", "file_deleted"):
+                return False
+            raise
+        return True
+
     def publish_home(self, user_id: str, view: View) -> None:
         self.client.views_publish(user_id=user_id, view=view)
 

@@ -109,6 +109,9 @@ def _label(status: EnrollmentStatus, steps_sent: int, steps: int, pending_step: 
     return STATUS_LABELS[status]
 
 
+status_label = _label  # a candidate's status as the campaign message words it (also for exports)
+
+
 def _addresses_in_use(session: Session, tried: dict[int, Sequence[str]]
                       ) -> dict[int, tuple[str, int, datetime, OutboundStatus]]:
     """Each enrollment's latest planned, sending or sent step (address, step, due, status), to an

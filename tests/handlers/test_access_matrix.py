@@ -208,6 +208,8 @@ ROWS: list[Row] = [
     Row(("command", "status"), _slash(lambda w: f"status {w.campaign}"), SHOWS),
     Row(("command", "status"), _slash(lambda w: "status"), SHOWS),
     Row(("command", "when"), _slash(lambda w: "when Backend Q4 Secret"), SHOWS),
+    Row(("command", "export"), _slash(lambda w: "export Backend Q4 Secret"), SHOWS),
+    Row(("command", "export"), _slash(lambda w: f"export {w.campaign}"), SHOWS),
     Row(("command", "preview"), _slash(lambda w: f"preview {w.sequence}"), SHOWS),
     Row(("command", "send"), _slash(lambda w: f"send {w.sequence}"), SHOWS),
     Row(("command", "delegate"), _slash(lambda w: f"delegate <@{HANA}|hana> Draft D3 Secret"), CHANGES),

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import secrets
 import threading
+from dataclasses import dataclass
 from typing import Any, Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from .model import ApiError, Channel, File, User
+from .model import ApiError, Call, Channel, File, User
 
 MAX_FILE_INPUT_BYTES = 10 * 1024 * 1024  # file_input refuses larger files (Slack: 10 MB)
 
@@ -28,6 +30,26 @@ _TYPES = {
     "zip": ("zip", "Zip"), "gz": ("gzip", "GZip"), "py": ("python", "Python"),
 }
 _PRETTY = {filetype: pretty for filetype, pretty in _TYPES.values()} | {"binary": "Binary"}
+
+
+# Image blocks show Slack files of these types only
+# (https://api.slack.com/reference/block-kit/composition-objects#slack_file: "png, jpg, jpeg, and gif").
+IMAGE_FILETYPES = frozenset({"png", "jpg", "gif"})
+UPLOAD_PATH = "/upload/v1/"  # Slack's upload URLs are https://files.slack.com/upload/v1/<opaque>
+UPLOAD_METHOD = "upload_url"  # how a POST of a file's bytes shows in ws.calls (not a Web API method)
+
+
+@dataclass
+class PendingUpload:
+    """Between files.getUploadURLExternal and files.completeUploadExternal: the file id handed out,
+    the name and length declared, and the bytes once they were POSTed to the upload URL."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str
+    token: str
+    content: bytes | None = None
 
 
 def extension(name: str) -> str:
@@ -78,10 +100,13 @@ class FileStore:
     def base_url(self) -> str: ...
     def wallclock(self) -> float: ...
     def _require_user(self, user_id: Any) -> User: ...
+    def _record_call(self, call: Call) -> None: ...
     def _channel_by_id(self, channel_id: Any) -> Channel: ...
 
     def _init_files(self) -> None:
         self._files: dict[str, File] = {}
+        self._uploads: dict[str, PendingUpload] = {}  # by file id, until completed
+        self.deleted_files: list[str] = []  # ids deleted with files.delete, oldest first
 
     def add_file(self, user_id: str, name: str, content: bytes, *, title: str | None = None,
                  filetype: str | None = None, mimetype: str | None = None) -> dict[str, Any]:
@@ -174,6 +199,74 @@ class FileStore:
         if not record.shares:
             return True  # uploaded through the app (file_input) or seeded by a test
         return any(self.bot_user_id in self._channels[c].members for c, _ in record.shares)
+
+    # ---- files_upload_v2: getUploadURLExternal, POST the bytes, completeUploadExternal ------
+    # https://api.slack.com/methods/files.getUploadURLExternal ("Uploading files": 1. get a URL and
+    # a file id, 2. POST the bytes to the URL, 3. files.completeUploadExternal; "If this method is
+    # not called, the uploaded file and associated metadata will be discarded").
+    def _start_upload(self, filename: str, length: int, alt_txt: str) -> tuple[str, str]:
+        with self._lock:
+            file_id = "F" + hashlib.sha1(f"{self.team_id}:file:{next(self._ids)}".encode()).hexdigest()[:10].upper()
+            token = secrets.token_urlsafe(18)
+            self._uploads[file_id] = PendingUpload(file_id, filename, length, alt_txt, token)
+            return f"{self._url_root().rstrip('/')}{UPLOAD_PATH}{token}", file_id
+
+    def receive_upload(self, path: str, body: bytes) -> tuple[int, str]:
+        """The POST of a file's bytes to its upload URL: (HTTP status, body). An unknown URL is 404;
+        bytes that are not the length declared are refused (400), so nothing half-sent is kept."""
+        token = path[len(UPLOAD_PATH):] if path.startswith(UPLOAD_PATH) else ""
+        # recorded with its bytes (as text), so tests see what a bot uploads as they see what it posts
+        params = {"length": len(body), "content": body.decode("utf-8", "replace")}
+        with self._lock:
+            upload = next((u for u in self._uploads.values() if token and u.token == token), None)
+            if upload is None:
+                status, answer = 404, "upload_not_found"
+            elif len(body) != upload.length:
+                status, answer = 400, f"length_mismatch: declared {upload.length} bytes, received {len(body)}"
+            else:
+                upload.content = bytes(body)
+                params["file"] = upload.file_id
+                status, answer = 200, f"OK - {len(body)}"
+        self._record_call(Call(UPLOAD_METHOD, params, status == 200, None if status == 200 else answer.split(":")[0]))
+        return status, answer
+
+    def _complete_upload(self, file_id: str, title: str | None) -> File:
+        """The upload becomes a file the bot owns; file_not_found for an id never handed out, already
+        completed, or whose bytes never arrived."""
+        upload = self._uploads.get(file_id)
+        if upload is None or upload.content is None:
+            raise ApiError("file_not_found")
+        del self._uploads[file_id]
+        kind, pretty, mime = describe(upload.filename, upload.content, None, None)
+        record = File(file_id, upload.filename, title or upload.filename, kind, pretty, mime, upload.content,
+                      self.bot_user_id, int(self.wallclock()))
+        self._files[file_id] = record
+        return record
+
+    def _delete_file(self, file_id: Any) -> None:
+        """files.delete: a bot deletes the files it uploaded (cant_delete_file for anyone else's)."""
+        record = self._file_for_bot(file_id)
+        if record.user != self.bot_user_id:
+            raise ApiError("cant_delete_file")
+        del self._files[record.id]
+        self.deleted_files.append(record.id)
+
+    def _image_file(self, ref: Any) -> File | None:
+        """The file a slack_file object names ({"id"} or {"url"}: its url_private or permalink),
+        when it exists, the bot can see it, and it is an image; else None."""
+        if not isinstance(ref, dict):
+            return None
+        record: File | None = None
+        if isinstance(ref.get("id"), str):
+            record = self._files.get(ref["id"])
+        elif isinstance(ref.get("url"), str):
+            path = urlsplit(ref["url"]).path
+            record = next((f for f in self._files.values()
+                           if path in (f"/files-pri/{self.team_id}-{f.id}/{quote(f.name)}",
+                                       f"/files/{f.user}/{f.id}/{quote(f.name)}")), None)
+        if record is None or not self._bot_can_see(record) or record.filetype not in IMAGE_FILETYPES:
+            return None
+        return record
 
     def _file_for_bot(self, file_id: Any) -> File:
         record = self._files.get(file_id) if isinstance(file_id, str) else None

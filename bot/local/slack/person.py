@@ -503,7 +503,7 @@ class Person:
             if not text and not blocks:
                 return
             try:
-                text, blocks = check_message_content(text, blocks, self.ws._new_id)
+                text, blocks = check_message_content(text, blocks, self.ws._new_id, image_file=self.ws._image_file)
             except ApiError as exc:
                 raise AssertionError(f"Slack rejects this slash command ack: {exc}") from None
             if result.ack.get("response_type") == "in_channel":
@@ -530,9 +530,9 @@ class Person:
                     raise AssertionError(f"response_action=errors must map input block_ids {sorted(inputs)} to messages, got {errors!r}")
                 result.errors = dict(errors)
             elif action == "update":
-                self.ws._replace_view(top["id"], check_view(ack.get("view"), "modal", self.ws._new_id))
+                self.ws._replace_view(top["id"], check_view(ack.get("view"), "modal", self.ws._new_id, image_file=self.ws._image_file))
             elif action == "push":
-                self.ws._open_modal(self.user_id, check_view(ack.get("view"), "modal", self.ws._new_id), push=True)
+                self.ws._open_modal(self.user_id, check_view(ack.get("view"), "modal", self.ws._new_id, image_file=self.ws._image_file), push=True)
             elif action == "clear":
                 self.ws._close_views(self.user_id, everything=True)
             elif action is None and not ack:

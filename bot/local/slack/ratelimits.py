@@ -36,6 +36,9 @@ TIERS: dict[str, int] = {
     "conversations.info": 3,
     "conversations.open": 3,
     "files.info": 4,
+    "files.getUploadURLExternal": 4,  # https://api.slack.com/methods/files.getUploadURLExternal
+    "files.completeUploadExternal": 4,  # https://api.slack.com/methods/files.completeUploadExternal
+    "files.delete": 3,  # https://api.slack.com/methods/files.delete
     "users.info": 4,
     "users.lookupByEmail": 3,
     "views.open": 4,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import webapi
+from .files import UPLOAD_PATH
 from .model import Call
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = None
             status, text = webapi.post_to_response_url(ws, url.path[len("/response/"):], payload)
             self._reply(status, text)
+        elif url.path.startswith(UPLOAD_PATH) and self.command == "POST":
+            status, text = ws.receive_upload(url.path, self._upload_body(raw))
+            self._reply(status, text)
         elif url.path.startswith("/files-pri/") and self.command == "GET":
             status, data, headers = webapi.download_file(ws, url.path, self.headers.get("Authorization", ""))
             self._send_bytes(status, data, headers)
@@ -100,6 +104,19 @@ class _Handler(BaseHTTPRequestHandler):
         if raw:
             params.update({k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()})
         return params, False
+
+    def _upload_body(self, raw: bytes) -> bytes:
+        """The bytes of an upload: sent raw (as slack_sdk does) or as a multipart form's file part
+        ("Files can be sent as raw bytes or can be multipart form encoded")."""
+        full_type = self.headers.get("Content-Type", "")
+        if full_type.split(";")[0].strip().lower() != "multipart/form-data":
+            return raw
+        head = f"Content-Type: {full_type}\r\n\r\n".encode()
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+        for part in message.iter_parts():  # type: ignore[attr-defined]
+            if part.get_filename() is not None:
+                return bytes(part.get_payload(decode=True))
+        return b""
 
     def _token(self, params: dict[str, Any], is_json: bool) -> str | None:
         header = self.headers.get("Authorization", "")

@@ -31,7 +31,30 @@ DOCUMENTED_REQUIRED: dict[str, tuple[str, ...]] = {
     "files.info": ("file",),  # https://api.slack.com/methods/files.info
     "chat.delete": ("channel", "ts"),  # https://api.slack.com/methods/chat.delete
     "views.update": ("view",),  # https://api.slack.com/methods/views.update
+    "files.delete": ("file",),  # https://api.slack.com/methods/files.delete
 }
+
+# Methods the description (last published before files.upload's successors) does not carry: their facts
+# from their reference pages, in the extract's shape. `errors` are the ones LocalSlack answers.
+DOCUMENTED_METHODS: dict[str, dict[str, Any]] = {
+    # https://api.slack.com/methods/files.getUploadURLExternal: required filename and length; bot
+    # scope files:write; Tier 4; alt_txt up to 1,000 characters (alt_txt_too_large).
+    "files.getUploadURLExternal": {
+        "required": ["filename", "length"], "scope": "files:write", "scopes_by_type": ["files:write"],
+        "errors": ["invalid_arguments", "alt_txt_too_large", "not_authed", "invalid_auth"],
+        "doc": "https://api.slack.com/methods/files.getUploadURLExternal"},
+    # https://api.slack.com/methods/files.completeUploadExternal: required files ([{id, title}]);
+    # channel_id (or channels) shares the file, without one "the file will remain private"; it
+    # "can only be called once"; bot scope files:write; Tier 4.
+    "files.completeUploadExternal": {
+        "required": ["files"], "scope": "files:write", "scopes_by_type": ["files:write"],
+        "errors": ["invalid_arguments", "file_not_found", "channel_not_found", "not_in_channel", "not_authed",
+                   "invalid_auth"],
+        "doc": "https://api.slack.com/methods/files.completeUploadExternal"},
+}
+# The description names user-token scopes for some file methods; a bot token needs the bot scope the
+# method's page names (https://api.slack.com/methods/files.delete: Bot token files:write).
+_BOT_SCOPE = {"files:write:user": "files:write"}
 
 _SCOPE_IN_TEXT = re.compile(r"Requires scope: `([^`]+)`")
 
@@ -41,6 +64,9 @@ def extract(openapi: dict[str, Any], methods: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for method in sorted(methods):
         path = openapi["paths"].get("/" + method)
+        if path is None and method in DOCUMENTED_METHODS:
+            out[method] = dict(DOCUMENTED_METHODS[method])
+            continue
         if path is None:
             raise KeyError(f"{method} is not in the OpenAPI description")
         verb = "post" if "post" in path else "get"
@@ -52,7 +78,7 @@ def extract(openapi: dict[str, Any], methods: list[str]) -> dict[str, Any]:
         error_schema = operation.get("responses", {}).get("default", {}).get("schema", {})
         out[method] = {
             "required": sorted(p["name"] for p in parameters if p.get("required") and p["name"] != "token"),
-            "scope": found.group(1) if found else "none",
+            "scope": _BOT_SCOPE.get(found.group(1), found.group(1)) if found else "none",
             "scopes_by_type": sorted(s for s in security if s != "none"),
             "errors": list(error_schema.get("properties", {}).get("error", {}).get("enum", [])),
             "doc": operation.get("externalDocs", {}).get("url", f"https://api.slack.com/methods/{method}"),

@@ -24,6 +24,14 @@ MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40000
 MAX_VIEW_BYTES = 250_000
 MAX_FILE_INPUT_FILES = 10  # file_input max_files: 1..10, 10 when left out
+# Image block (https://api.slack.com/reference/block-kit/blocks#image): alt_text required, up to
+# 2,000 characters; image_url up to 3,000; title up to 2,000; exactly one of image_url and
+# slack_file; available in messages, modals and Home tabs. slack_file
+# (https://api.slack.com/reference/block-kit/composition-objects#slack_file): id or url, not both;
+# png, jpg, jpeg or gif; "the user posting these blocks must have access to this file". Slack answers
+# a file that fails this with "invalid slack file" (github.com/slackapi/python-slack-sdk/issues/1658).
+MAX_ALT_TEXT, MAX_IMAGE_URL, MAX_IMAGE_TITLE = 2000, 3000, 2000
+ImageFile = Callable[[Any], object]  # the file a slack_file names, if the app may show it; else None
 
 # Fields where Slack only accepts a plain_text object (keyed by the owner's type).
 _PLAIN_TEXT_ONLY = {
@@ -124,10 +132,38 @@ def _file_input_problems(block: dict[str, Any], pointer: str, surface: str) -> l
     return problems
 
 
-def block_problems(blocks: Any, pointer: str, limit: int, *, surface: str = "message") -> list[str]:
+def _image_problems(block: dict[str, Any], pointer: str, image_file: ImageFile | None) -> list[str]:
+    """An image block's own rules (see MAX_ALT_TEXT); `image_file` resolves a slack_file."""
+    if block.get("type") != "image":
+        return []
+    problems: list[str] = []
+    alt_text = block.get("alt_text")
+    if not isinstance(alt_text, str) or not alt_text.strip():
+        problems.append(_err("missing required field: alt_text", f"{pointer}/alt_text"))
+    elif len(alt_text) > MAX_ALT_TEXT:
+        problems.append(_err(f"must be less than {MAX_ALT_TEXT + 1} characters", f"{pointer}/alt_text"))
+    url, slack_file = block.get("image_url"), block.get("slack_file")
+    if (url is None) == (slack_file is None):
+        problems.append(_err("must provide exactly one of image_url or slack_file", pointer))
+    if isinstance(url, str) and len(url) > MAX_IMAGE_URL:
+        problems.append(_err(f"must be less than {MAX_IMAGE_URL + 1} characters", f"{pointer}/image_url"))
+    title = block.get("title")
+    if isinstance(title, dict) and isinstance(title.get("text"), str) and len(title["text"]) > MAX_IMAGE_TITLE:
+        problems.append(_err(f"must be less than {MAX_IMAGE_TITLE + 1} characters", f"{pointer}/title/text"))
+    if slack_file is not None:
+        named = isinstance(slack_file, dict) and (isinstance(slack_file.get("id"), str)
+                                                  != isinstance(slack_file.get("url"), str))
+        if not named or (image_file is not None and image_file(slack_file) is None):
+            problems.append(_err("invalid slack file", f"{pointer}/slack_file"))
+    return problems
+
+
+def block_problems(blocks: Any, pointer: str, limit: int, *, surface: str = "message",
+                   image_file: ImageFile | None = None) -> list[str]:
     """Everything Slack would object to in a blocks array (empty list = fine).
 
     `surface` is "message", "modal" or "home": some elements only work on some surfaces.
+    `image_file` resolves an image block's slack_file (LocalSlack._image_file).
     """
     if not isinstance(blocks, list):
         return [_err("must provide an array", pointer)]
@@ -142,6 +178,10 @@ def block_problems(blocks: Any, pointer: str, limit: int, *, surface: str = "mes
             continue
         if "type" not in block:
             problems.append(_err("missing required field: type", here))
+            continue
+        image = _image_problems(block, here, image_file)
+        if image:
+            problems += image
             continue
         try:
             parsed = Block.parse(copy.deepcopy(block))
@@ -195,7 +235,8 @@ def with_ids(blocks: list[dict[str, Any]], new_id: Callable[[], str]) -> list[di
     return out
 
 
-def check_message_content(text: Any, blocks: Any, new_id: Callable[[], str]) -> tuple[str, list[dict[str, Any]]]:
+def check_message_content(text: Any, blocks: Any, new_id: Callable[[], str], *,
+                          image_file: ImageFile | None = None) -> tuple[str, list[dict[str, Any]]]:
     """Validate chat.* content; returns (text, blocks with ids). Raises ApiError."""
     blocks = decode_json_arg(blocks, "invalid_blocks_format", "blocks")
     if (text is None or text == "") and not blocks:
@@ -206,13 +247,14 @@ def check_message_content(text: Any, blocks: Any, new_id: Callable[[], str]) -> 
         raise ApiError("msg_too_long")
     if blocks is None or blocks == []:
         return text or "", []
-    problems = block_problems(blocks, "/blocks", MAX_MESSAGE_BLOCKS)
+    problems = block_problems(blocks, "/blocks", MAX_MESSAGE_BLOCKS, image_file=image_file)
     if problems:
         raise ApiError("invalid_blocks", *problems)
     return text or "", with_ids(blocks, new_id)
 
 
-def check_view(view: Any, expected_type: str, new_id: Callable[[], str]) -> dict[str, Any]:
+def check_view(view: Any, expected_type: str, new_id: Callable[[], str], *,
+               image_file: ImageFile | None = None) -> dict[str, Any]:
     """Validate a view for views.* or a response_action; returns a normalized copy.
 
     Slack answers every view problem with `invalid_arguments` plus messages.
@@ -230,7 +272,7 @@ def check_view(view: Any, expected_type: str, new_id: Callable[[], str]) -> dict
     if blocks is None:
         problems.append(_err("missing required field: blocks", "/view/blocks"))
     else:
-        problems += block_problems(blocks, "/view/blocks", MAX_VIEW_BLOCKS, surface=str(kind))
+        problems += block_problems(blocks, "/view/blocks", MAX_VIEW_BLOCKS, surface=str(kind), image_file=image_file)
     if kind == "modal":
         if not view.get("title"):
             problems.append(_err("missing required field: title", "/view/title"))

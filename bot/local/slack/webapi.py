@@ -22,6 +22,7 @@ from . import spec
 from .files import sign_in_page
 from .model import Call, ApiError, Channel
 from .ratelimits import POST_MESSAGE, RateLimited
+from .uploads import complete_upload_external, files_delete, get_upload_url_external
 from .validation import check_message_content, check_view, decode_json_arg
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def chat_post_message(ws: LocalSlack, p: Params) -> dict[str, Any]:
     channel = _writable(ws._resolve_channel(p.get("channel")))
     if ws.bot_user_id not in channel.members:
         raise ApiError("not_in_channel")
-    text, blocks = check_message_content(p.get("text"), p.get("blocks"), ws._new_id)
+    text, blocks = check_message_content(p.get("text"), p.get("blocks"), ws._new_id, image_file=ws._image_file)
     metadata = decode_json_arg(p.get("metadata"), "invalid_metadata_format", "metadata")
     thread_ts = p.get("thread_ts") or None
     message = ws._post_message(channel, text, blocks, thread_ts, metadata)
@@ -75,7 +76,7 @@ def chat_post_ephemeral(ws: LocalSlack, p: Params) -> dict[str, Any]:
             raise ApiError("not_in_channel")
         if user.id not in channel.members:
             raise ApiError("user_not_in_channel")
-    text, blocks = check_message_content(p.get("text"), p.get("blocks"), ws._new_id)
+    text, blocks = check_message_content(p.get("text"), p.get("blocks"), ws._new_id, image_file=ws._image_file)
     ephemeral = ws._post_ephemeral(channel.id, user.id, text, blocks, "chat.postEphemeral", p.get("thread_ts") or None)
     return {"message_ts": ephemeral.ts}
 
@@ -99,7 +100,7 @@ def chat_update(ws: LocalSlack, p: Params) -> dict[str, Any]:
     # [] removes the blocks; leaving blocks out keeps them (as Slack does); same for text
     new_text = text if text is not None else message.text
     new_blocks = raw_blocks if raw_blocks is not None else message.blocks
-    new_text, new_blocks = check_message_content(new_text, new_blocks, ws._new_id)
+    new_text, new_blocks = check_message_content(new_text, new_blocks, ws._new_id, image_file=ws._image_file)
     ws._update_message(message, new_text, new_blocks)
     return {"channel": channel.id, "ts": message.ts, "text": message.text,
             "message": ws._message_json(message)}
@@ -165,13 +166,13 @@ def _trigger(p: Params) -> Any:
 
 
 def views_open(ws: LocalSlack, p: Params) -> dict[str, Any]:
-    spec = check_view(p.get("view"), "modal", ws._new_id)
+    spec = check_view(p.get("view"), "modal", ws._new_id, image_file=ws._image_file)
     user = ws._take_trigger(_trigger(p))
     return {"view": ws._open_modal(user, spec, push=False)}
 
 
 def views_push(ws: LocalSlack, p: Params) -> dict[str, Any]:
-    spec = check_view(p.get("view"), "modal", ws._new_id)
+    spec = check_view(p.get("view"), "modal", ws._new_id, image_file=ws._image_file)
     user = ws._take_trigger(_trigger(p))
     return {"view": ws._open_modal(user, spec, push=True)}
 
@@ -181,13 +182,13 @@ def views_update(ws: LocalSlack, p: Params) -> dict[str, Any]:
         raise ApiError("invalid_arguments", "[ERROR] either view_id or external_id is required")
     view_id = ws._find_view_id(p.get("view_id"), p.get("external_id"))
     current = ws._views[view_id]
-    spec = check_view(p.get("view"), current["type"], ws._new_id)
+    spec = check_view(p.get("view"), current["type"], ws._new_id, image_file=ws._image_file)
     return {"view": ws._replace_view(view_id, spec, p.get("hash"))}
 
 
 def views_publish(ws: LocalSlack, p: Params) -> dict[str, Any]:
     user = ws._require_user(p.get("user_id"))
-    spec = check_view(p.get("view"), "home", ws._new_id)
+    spec = check_view(p.get("view"), "home", ws._new_id, image_file=ws._image_file)
     return {"view": ws._publish_home(user.id, spec, p.get("hash"))}
 
 
@@ -205,6 +206,9 @@ METHODS: dict[str, Method] = {
     "conversations.open": conversations_open,
     "conversations.info": conversations_info,
     "files.info": files_info,
+    "files.getUploadURLExternal": get_upload_url_external,
+    "files.completeUploadExternal": complete_upload_external,
+    "files.delete": files_delete,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
     "views.open": views_open,
@@ -373,7 +377,7 @@ def _apply_response(ws: LocalSlack, hook: Any, payload: Params) -> None:
         else:
             raise ApiError("message_not_found")
         return
-    text, blocks = check_message_content(payload.get("text"), payload.get("blocks"), ws._new_id)
+    text, blocks = check_message_content(payload.get("text"), payload.get("blocks"), ws._new_id, image_file=ws._image_file)
     if _truthy(payload.get("replace_original")):
         if original is not None:
             ws._update_message(original, text, blocks)
