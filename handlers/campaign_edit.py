@@ -4,6 +4,7 @@ re-plans the unsent emails (bot.services.campaign_edit). `/outreach campaign` al
 it does not know, lists the campaign sub-commands."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -54,6 +55,7 @@ def _edit_modal(session: Session, seen: Access) -> View:
                    for m in sending_mailboxes(session, user)] if offered else [],
         timezone=campaign.timezone)
     organisation = session.get(Organisation, campaign.organisation_id)
+    choices = replace(choices, tracking_allowed=bool(organisation and organisation.open_tracking))
     return campaign_modal(choices, CampaignInitial(
         campaign_id=campaign.id, name=campaign.name, sequence_id=campaign.sequence_id, mailbox_id=campaign.mailbox_id,
         preference=campaign.send_preference.value,
@@ -63,7 +65,8 @@ def _edit_modal(session: Session, seen: Access) -> View:
         alert_channel=campaign.alert_channel_id, same_thread=campaign.same_thread,
         started=campaign.started_at is not None, sources=None if offered else sources_note(seen),
         sources_shown=f"Sequence *{campaign.sequence.name}* · from {campaign.mailbox.address}",
-        organisation_holidays=shown(organisation.holidays or []) if organisation and organisation.holidays else ""))
+        organisation_holidays=shown(organisation.holidays or []) if organisation and organisation.holidays else "",
+        track_opens=campaign.track_opens))
 
 
 def open_edit_command(call: CommandCall) -> None:
@@ -108,7 +111,8 @@ def save_edit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebC
             email_preference=settings["email_preference"], strict_preference=settings["strict_preference"],
             alert_channel_id=channel, same_thread=settings["same_thread"],
             sequence_id=int(sequence) if sequence and str(sequence).isdigit() else None,
-            mailbox_id=int(mailbox) if mailbox and str(mailbox).isdigit() else None)
+            mailbox_id=int(mailbox) if mailbox and str(mailbox).isdigit() else None,
+            track_opens=settings["track_opens"] if "track_opens" in values else None)  # None: not offered
         campaign_id = Id.load(view.get("private_metadata")).id
         with acting(context) as (session, user):  # checked before the ack, so errors go on their fields
             check_edit(session, access=access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE),

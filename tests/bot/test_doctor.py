@@ -247,7 +247,8 @@ def test_a_ready_installation_passes_every_check_one_line_each_and_exits_0(tmp_p
     *lines, verdict = done.stdout.splitlines()
     assert verdict == "everything looks right"
     assert [line.split(":")[0] for line in lines] == [
-        "✓ settings", "✓ database", "✓ slack", "✓ encryption", "– Gmail", "– Office 365", "✓ SMTP/IMAP", "– sandbox"]
+        "✓ settings", "✓ database", "✓ slack", "✓ encryption", "– Gmail", "– Office 365", "✓ SMTP/IMAP", "– sandbox",
+        "– open tracking"]
     assert lines[0] == ("✓ settings: 5 set (DATABASE_URL, OUTREACH_ENCRYPTION_KEYS, SLACK_API_URL, SLACK_BOT_TOKEN, "
                         "SLACK_SIGNING_SECRET), every one well-formed")
     assert ws.bot_token not in done.stdout and KEY not in done.stdout and "signing-s3cret" not in done.stdout
