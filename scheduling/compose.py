@@ -81,10 +81,10 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
         .where(among(O.id, ids, session.get_bind().dialect)).order_by(O.id)).all()
     found = [Sendable(*row[:-4]) for row in rows
              if row[-4].sends and row[-3] in SENDING_CAMPAIGN and row[-2] == MailboxStatus.CONNECTED and row[-1]]
-    return _with_opt_out_links(session, _with_reply_times(session, found))
+    return _with_link_and_tracking(session, _with_reply_times(session, found))
 
 
-def _with_opt_out_links(session: Session, items: list[Sendable]) -> list[Sendable]:
+def _with_link_and_tracking(session: Session, items: list[Sendable]) -> list[Sendable]:
     """Marks the rows of organisations that send the opt-out link, and of campaigns that track opens
     where their organisation allows it: one small query for the batch (its campaigns), so the main one
     keeps its plan (see load_sendables). Both are read at send time: a change applies from the next batch."""
