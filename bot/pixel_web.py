@@ -34,17 +34,21 @@ HEADERS = [("Content-Type", "image/gif"), ("Content-Length", str(len(GIF))),
 
 
 def client_ip(environ: dict[str, Any], trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str | None:
-    """Who fetched: REMOTE_ADDR, or behind trusted proxies the last X-Forwarded-For hop none of them is."""
+    """Who fetched: REMOTE_ADDR, or behind trusted proxies the last X-Forwarded-For hop that is none of
+    them (each proxy appends the address it got the request from; what is left of that the client wrote)."""
     remote = _address(environ.get("REMOTE_ADDR"))
     if remote is None or not trusted or not _within(remote, trusted):
         return str(remote) if remote is not None else None
-    hops = [_address(part) for part in str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    header = str(environ.get("HTTP_X_FORWARDED_FOR", "")).strip()
+    if not header:
+        return str(remote)
+    hops = [_address(part) for part in header.split(",")]
     for hop in reversed(hops):
         if hop is None:
             return None  # a hop that is no address: nothing before it can be believed
         if not _within(hop, trusted):
             return str(hop)
-    return str(remote)
+    return str(hops[0])  # every hop one of ours: the first is the client, inside our own network
 
 
 def _address(text: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

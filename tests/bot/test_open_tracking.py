@@ -6,6 +6,7 @@ every token, no authentication, opens recorded only for sent campaign emails, ma
 apart, at most 20 a send, never a 500), deletion with the campaign and the organisation, and retention."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
 import threading
@@ -27,7 +28,8 @@ from bot.clock import FakeClock
 from bot.db import transaction
 from bot.jobs import start_scheduler
 from bot.models import Campaign, EmailOpen, Organisation, OutboundMessage, OutboundStatus
-from bot.pixel_web import GIF, PixelRoutes
+from bot.config import read_settings
+from bot.pixel_web import GIF, PixelRoutes, client_ip
 from bot.runtime import Runtime, build_runtime
 from bot.services import open_tracking
 from bot.services.campaigns import start_campaign
@@ -172,7 +174,8 @@ def test_the_switch_is_read_at_send_time_and_a_tracked_email_goes_out_and_can_be
         row = session.scalar(select(OutboundMessage.id).where(OutboundMessage.step_position == 2))
     assert pixels.url(row) in second.get_body(("html",)).get_content()
     reply = office.reply("rita@acme.example", second, "Sounds good", clock.now())  # the sandbox reads it too
-    assert "> Hi Ana, any thoughts?" in reply.message.get_content()
+    said = reply.message.get_content()
+    assert said.startswith("Sounds good\n") and "\n> Hi Ana, any thoughts?" in said and "Content-Type" not in said
 
 
 # ---- the image, over real HTTP --------------------------------------------------------------------
@@ -363,3 +366,28 @@ def test_upkeep_deletes_opens_past_their_retention_on_the_runtimes_clock(runtime
         assert _opens(runtime) == []
     finally:
         timer.shutdown()
+
+
+# ---- the address kept -----------------------------------------------------------------------------
+def test_trusted_proxies_are_a_setting_checked_like_any_other() -> None:
+    settings, problems = read_settings(_env_file=None, OUTREACH_TRUSTED_PROXIES="10.0.0.0/8, 2001:db8::1")
+    assert settings.trusted_proxies == ["10.0.0.0/8", "2001:db8::1/128"] and not problems
+    _, problems = read_settings(_env_file=None, OUTREACH_TRUSTED_PROXIES="10.0.0.0/8, proxy.internal")
+    assert problems["OUTREACH_TRUSTED_PROXIES"].startswith("OUTREACH_TRUSTED_PROXIES is not valid: expected "
+                                                           "comma-separated IP addresses or networks")
+
+
+@pytest.mark.parametrize("remote, forwarded, trusted, kept", [
+    ("203.0.113.9", "17.1.1.1", [], "203.0.113.9"),  # no trusted proxy: the header is anybody's to write
+    ("10.0.0.2", "17.1.1.1", ["10.0.0.0/8"], "17.1.1.1"),
+    ("10.0.0.2", "6.6.6.6, 17.1.1.1, 10.0.0.3", ["10.0.0.0/8"], "17.1.1.1"),  # the client names what it likes first
+    ("203.0.113.9", "17.1.1.1", ["10.0.0.0/8"], "203.0.113.9"),  # not through our proxy: the header is ignored
+    ("10.0.0.2", "", ["10.0.0.0/8"], "10.0.0.2"),
+    ("10.0.0.2", "10.0.0.7", ["10.0.0.0/8"], "10.0.0.7"),  # a client inside our own network
+    ("10.0.0.2", "garbage", ["10.0.0.0/8"], None),
+    ("::1", "2001:db8::5", ["::1/128"], "2001:db8::5"),
+    ("", "", [], None),
+])
+def test_the_address_kept(remote: str, forwarded: str, trusted: list[str], kept: str | None) -> None:
+    networks = [ipaddress.ip_network(n) for n in trusted]
+    assert client_ip({"REMOTE_ADDR": remote, "HTTP_X_FORWARDED_FOR": forwarded}, networks) == kept
