@@ -5,7 +5,8 @@ Every GET or HEAD gets the same answer, whatever the token (valid, forged, unkno
 whatever happened while recording: 200, a 43-byte transparent GIF, the same headers. It reveals
 nothing (no name, no campaign, not whether the token was valid) and asks for no authentication,
 since a mail app fetching an image can give none. Other methods: 405. Never a 500: a database error
-while recording is logged (without the token) and the image served all the same.
+while recording is logged (without the token) and the image served all the same. A GET is an open;
+a HEAD (a link checker asking about the image without loading it) is answered but not recorded.
 
 The IP recorded is REMOTE_ADDR; behind a reverse proxy named in OUTREACH_TRUSTED_PROXIES, the
 address X-Forwarded-For gives before the trusted proxies (the rightmost one not among them).
@@ -76,7 +77,8 @@ class PixelRoutes:
                                                       ("Content-Length", "0")])
             return [b""]
         try:
-            self._record(environ)
+            if method == "GET":  # a HEAD asks about the image without loading it: a link checker, not an open
+                self._record(environ)
         except Exception as exc:  # the image is served whatever happened; the token is not logged
             log.warning("an open was not recorded: %s", type(exc).__name__)
         start_response("200 OK", list(HEADERS))
