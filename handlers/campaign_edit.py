@@ -4,7 +4,6 @@ re-plans the unsent emails (bot.services.campaign_edit). `/outreach campaign` al
 it does not know, lists the campaign sub-commands."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -49,13 +48,12 @@ def _edit_modal(session: Session, seen: Access) -> View:
     check_editable(session, seen)
     campaign, user = seen.campaign, seen.user
     offered = may_change_sources(seen)
+    organisation = session.get(Organisation, campaign.organisation_id)
     choices = CampaignChoices(
         sequences=[(s.id, s.name) for s in sequences_of(session, user=user)] if offered else [],
         mailboxes=[(m.id, m.address if m.owner_id == user.id else f"{m.address} ({m.owner.name}'s, delegated)")
                    for m in sending_mailboxes(session, user)] if offered else [],
-        timezone=campaign.timezone)
-    organisation = session.get(Organisation, campaign.organisation_id)
-    choices = replace(choices, tracking_allowed=bool(organisation and organisation.open_tracking))
+        timezone=campaign.timezone, tracking_allowed=bool(organisation and organisation.open_tracking))
     return campaign_modal(choices, CampaignInitial(
         campaign_id=campaign.id, name=campaign.name, sequence_id=campaign.sequence_id, mailbox_id=campaign.mailbox_id,
         preference=campaign.send_preference.value,
