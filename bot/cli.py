@@ -45,7 +45,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack_check import check_slack
     from bot.web import favour_acks, wsgi_app
     from handlers.home import home_refresher
-    from bot.jobs import start_scheduler, unsubscribe_links
+    from bot.jobs import start_scheduler, tracking_pixels, unsubscribe_links
+    from bot.pixel_web import PixelRoutes
     from bot.unsubscribe_web import UnsubscribeRoutes
 
     settings.require_slack()
@@ -57,6 +58,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = build_app(runtime)  # makes no call: the token was checked just above
     oauth = OAuthRoutes(runtime, build_connectors(runtime), on_connected=home_refresher(runtime, app.client))
     opt_out = UnsubscribeRoutes(runtime, unsubscribe_links(runtime))
+    pixel = PixelRoutes(runtime, tracking_pixels(runtime))
     timer = start_scheduler(runtime, slack_client=app.client)
     favour_acks()
     try:
@@ -66,13 +68,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             # Slack events arrive over the socket; browsers still need the OAuth pages.
-            threading.Thread(target=serve, args=(wsgi_app(app, oauth, opt_out),), daemon=True,
+            threading.Thread(target=serve, args=(wsgi_app(app, oauth, opt_out, pixel),), daemon=True,
                              kwargs={"host": args.host, "port": args.port}).start()
             log.info("connecting to Slack over Socket Mode; OAuth pages on port %s", args.port)
             SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
         else:
             log.info("serving /slack/events and the OAuth pages on port %s", args.port)
-            serve(wsgi_app(app, oauth, opt_out), host=args.host, port=args.port)
+            serve(wsgi_app(app, oauth, opt_out, pixel), host=args.host, port=args.port)
     finally:
         timer.shutdown()
     return 0

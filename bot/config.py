@@ -1,6 +1,7 @@
 """Typed settings: the only place that reads the environment (and an optional .env file)."""
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +52,8 @@ EXPECTS = {
     "GMAIL_API_URL": "an http(s) URL (only to point at a stand-in)",
     "GRAPH_API_URL": "an http(s) URL (only to point at a stand-in)",
     "OUTREACH_CA_FILE": "the path of a PEM file of certificate authorities to trust (only for stand-ins)",
+    "OUTREACH_TRUSTED_PROXIES": ("comma-separated IP addresses or networks (10.0.0.0/8) of the reverse proxies in "
+                                 "front of the bot, whose X-Forwarded-For is believed (default: none)"),
 }
 
 
@@ -84,6 +87,19 @@ class Settings(BaseSettings):
     # How long a mailbox is still read after its last send (SPEC: a reply to the last follow-up is
     # the most common reply of all); a reply later than this is not seen.
     reply_watch_days: int = Field(30, ge=0, validation_alias="OUTREACH_REPLY_WATCH_DAYS")
+    # The reverse proxies whose X-Forwarded-For names the client (open tracking records the IP of each
+    # fetch of the image): none by default, so a client cannot name an address of its choosing.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                                            validation_alias="OUTREACH_TRUSTED_PROXIES")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> list[str]:
+        parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value or [])
+        try:
+            return [str(ipaddress.ip_network(p, strict=False)) for p in parts]
+        except ValueError:
+            raise ValueError("not an IP address or network") from None
 
     @field_validator("database_url")
     @classmethod

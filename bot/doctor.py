@@ -13,6 +13,7 @@ run ("not checked"): the setting's own line is the failure to fix first.
 | encryption            | OUTREACH_ENCRYPTION_KEYS not set                                             |
 | Gmail / Office 365    | half of the client ID + secret pair set; no encryption key; http PUBLIC_URL  |
 | SMTP/IMAP, sandbox    | never (on or off, and what turns them on)                                    |
+| open tracking         | an organisation allows it, but no encryption key (no image) or http PUBLIC_URL |
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -59,8 +60,9 @@ def run_checks(settings: Settings | None = None, problems: dict[str, str] | None
     if settings is None:
         settings, problems = read_settings()
     problems = problems or {}
-    return [*_settings(settings, problems), _database(settings, problems), _slack(settings, problems),
-            *_mail(settings, problems)]
+    database = _database(settings, problems)
+    return [*_settings(settings, problems), database, _slack(settings, problems),
+            *_mail(settings, problems), _open_tracking(settings, problems, database.state is State.OK)]
 
 
 def _settings(settings: Settings, problems: dict[str, str]) -> Iterator[Check]:
@@ -124,6 +126,37 @@ def _database(settings: Settings, problems: dict[str, str]) -> Check:
                                              f"not know (its newest is {head}): is a newer version deployed on it?")
     return Check("database", State.FAIL, f"{where} is at schema {current}, the newest is {head}: run "
                                          "`outreach db upgrade` (serve also upgrades at start-up)")
+
+
+def _open_tracking(settings: Settings, problems: dict[str, str], database_ok: bool) -> Check:
+    """Where an organisation allows open tracking: an image needs a key to make its token, and an https
+    address (mail apps and image proxies may refuse to fetch an http image)."""
+    if (skipped := _not_checked("open tracking", problems, "OUTREACH_ENCRYPTION_KEYS", "PUBLIC_URL")) is not None:
+        return skipped
+    if not database_ok:
+        return Check("open tracking", State.INFO, "not checked until the database is fixed (above)")
+    url = make_url(settings.database_url)
+    engine = (_read_only_sqlite(Path(str(url.database)).absolute()) if url.get_backend_name() == "sqlite" else
+              make_engine(settings.database_url, poolclass=NullPool, connect_args={"connect_timeout": 10}))
+    try:
+        with engine.connect() as conn:
+            allowing = conn.execute(text("SELECT count(*) FROM organisations WHERE open_tracking")).scalar_one()
+    except SQLAlchemyError as exc:
+        return Check("open tracking", State.INFO, f"not checked: {describe_failure(settings.database_url, exc)[1]}")
+    finally:
+        engine.dispose()
+    if not allowing:
+        return Check("open tracking", State.INFO, "off: no organisation allows it (`/outreach admin tracking`)")
+    who = f"{counted(allowing, 'organisation')} {'allows' if allowing == 1 else 'allow'} open tracking"
+    if not settings.encryption_keys:
+        return Check("open tracking", State.FAIL, f"{who}, but OUTREACH_ENCRYPTION_KEYS is not set: emails go "
+                                                  "without the tracking image (its token needs a key); create "
+                                                  "one with `outreach keys new`")
+    if urlsplit(settings.public_url).scheme != "https":
+        return Check("open tracking", State.FAIL, f"{who}, but PUBLIC_URL ({settings.public_url}) is not https: mail "
+                                                  "apps and image proxies may refuse to fetch an http image; set "
+                                                  "PUBLIC_URL to the bot's https address")
+    return Check("open tracking", State.OK, f"{who}: images served at {settings.public_url.rstrip('/')}/o/")
 
 
 def _read_only_sqlite(path: Path) -> Engine:

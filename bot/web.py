@@ -1,6 +1,6 @@
 """The HTTP surface, one WSGI app served by waitress: Slack's events endpoint, the OAuth pages that
 connect Google and Microsoft mailboxes (bot.oauth_web), the opt-out link's page (bot.unsubscribe_web),
-and a health check."""
+the open-tracking image (bot.pixel_web), and a health check."""
 from __future__ import annotations
 
 import sys
@@ -28,7 +28,7 @@ def favour_acks() -> None:
 Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def wsgi_app(app: App, oauth: Wsgi | None = None, unsubscribe: Wsgi | None = None) -> Wsgi:
+def wsgi_app(app: App, oauth: Wsgi | None = None, unsubscribe: Wsgi | None = None, pixel: Wsgi | None = None) -> Wsgi:
     slack = guarded(SlackRequestHandler(app))  # what Bolt cannot parse is a 400, never a 500
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -39,6 +39,8 @@ def wsgi_app(app: App, oauth: Wsgi | None = None, unsubscribe: Wsgi | None = Non
             return oauth(environ, start_response)
         if path.startswith("/unsubscribe/") and unsubscribe is not None:
             return unsubscribe(environ, start_response)
+        if path.startswith("/o/") and pixel is not None:
+            return pixel(environ, start_response)
         if path == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]

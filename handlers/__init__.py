@@ -5,8 +5,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import (campaign_edit, campaign_export, campaign_manage, campaigns, commands, delegations, do_not_contact, engagement,
-                      errors, holidays, home, mailboxes, protection_settings, replies, sending, sequences, sharing)
+from handlers import (campaign_edit, campaign_export, campaign_manage, campaigns, commands, delegations, do_not_contact,
+                      engagement, errors, holidays, home, mailboxes, open_tracking, protection_settings, replies, sending,
+                      sequences, sharing)
 from handlers.context import acting_user_middleware, runtime_middleware
 
 
@@ -30,5 +31,6 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     do_not_contact.register(app, router)
     engagement.register(app)
     protection_settings.register(app, router)
+    open_tracking.register(app, router)
     app.use(acting_user_middleware(runtime, router))  # notes who acts; acting() resolves them after the ack
     return router

@@ -48,12 +48,12 @@ def _edit_modal(session: Session, seen: Access) -> View:
     check_editable(session, seen)
     campaign, user = seen.campaign, seen.user
     offered = may_change_sources(seen)
+    organisation = session.get(Organisation, campaign.organisation_id)
     choices = CampaignChoices(
         sequences=[(s.id, s.name) for s in sequences_of(session, user=user)] if offered else [],
         mailboxes=[(m.id, m.address if m.owner_id == user.id else f"{m.address} ({m.owner.name}'s, delegated)")
                    for m in sending_mailboxes(session, user)] if offered else [],
-        timezone=campaign.timezone)
-    organisation = session.get(Organisation, campaign.organisation_id)
+        timezone=campaign.timezone, tracking_allowed=bool(organisation and organisation.open_tracking))
     return campaign_modal(choices, CampaignInitial(
         campaign_id=campaign.id, name=campaign.name, sequence_id=campaign.sequence_id, mailbox_id=campaign.mailbox_id,
         preference=campaign.send_preference.value,
@@ -63,7 +63,8 @@ def _edit_modal(session: Session, seen: Access) -> View:
         alert_channel=campaign.alert_channel_id, same_thread=campaign.same_thread,
         started=campaign.started_at is not None, sources=None if offered else sources_note(seen),
         sources_shown=f"Sequence *{campaign.sequence.name}* · from {campaign.mailbox.address}",
-        organisation_holidays=shown(organisation.holidays or []) if organisation and organisation.holidays else ""))
+        organisation_holidays=shown(organisation.holidays or []) if organisation and organisation.holidays else "",
+        track_opens=campaign.track_opens))
 
 
 def open_edit_command(call: CommandCall) -> None:
@@ -108,7 +109,8 @@ def save_edit(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebC
             email_preference=settings["email_preference"], strict_preference=settings["strict_preference"],
             alert_channel_id=channel, same_thread=settings["same_thread"],
             sequence_id=int(sequence) if sequence and str(sequence).isdigit() else None,
-            mailbox_id=int(mailbox) if mailbox and str(mailbox).isdigit() else None)
+            mailbox_id=int(mailbox) if mailbox and str(mailbox).isdigit() else None,
+            track_opens=settings["track_opens"] if "track_opens" in values else None)  # None: not offered
         campaign_id = Id.load(view.get("private_metadata")).id
         with acting(context) as (session, user):  # checked before the ack, so errors go on their fields
             check_edit(session, access=access.campaign(session, user=user, campaign_id=campaign_id, need=Need.CHANGE),

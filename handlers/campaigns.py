@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.errors import UserError
 from bot.models import AddressKind, Campaign, CampaignStatus, SendPreference, User
 from bot.runtime import Runtime
-from bot.services import access, bulk_resume, campaign_lifecycle, candidate_rows, candidate_uploads
+from bot.services import access, bulk_resume, campaign_lifecycle, candidate_rows, candidate_uploads, tracking_settings
 from bot.services.access import Need
 from bot.services.campaign_list import campaign_page
 from bot.services.campaign_status import campaign_status, current_and_bounced, send_waits
@@ -93,7 +93,7 @@ def _campaign_settings(values: dict[str, Any]) -> dict[str, Any]:
                 specific_time=time.fromisoformat(at) if at else None, timezone=(_value(values, "timezone") or "").strip(),
                 send_days=days, email_preference=AddressKind(_value(values, "email_preference")),
                 strict_preference=bool(_value(values, "strict")), alert_channel_id=_value(values, "alert_channel"),
-                same_thread=bool(_value(values, "same_thread")))
+                same_thread=bool(_value(values, "same_thread")), track_opens=bool(_value(values, "track_opens")))
 
 
 def _fields(text: str | None) -> dict[str, str]:
@@ -124,14 +124,14 @@ def open_new_campaign(call: CommandCall) -> None:
         sequences = [(s.id, s.name) for s in sequences_of(session, user=user)]
         mailboxes = [(m.id, m.address if m.owner_id == user.id else f"{m.address} ({m.owner.name}'s, delegated)")
                      for m in sending_mailboxes(session, user)]
-        tz = user.tz
+        tz, tracking = user.tz, tracking_settings.allowed(session, user.organisation_id)
     if not sequences:
         raise UserError("Create a sequence first: `/outreach sequence new`.")
     if not mailboxes:
         raise UserError("Connect the mailbox to send from first: `/outreach connect`.")
     call.ack()
     Slack(call.client).open_modal(call.body["trigger_id"], campaign_modal(CampaignChoices(
-        sequences=sequences, mailboxes=mailboxes, timezone=tz)))
+        sequences=sequences, mailboxes=mailboxes, timezone=tz, tracking_allowed=tracking)))
 
 
 def save_new_campaign(ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient) -> None:

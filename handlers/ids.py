@@ -25,6 +25,7 @@ class Callback(str, Enum):
     # rules of engagement and the organisation's protection settings
     ENGAGEMENT_OVERRIDE = "engagement.override"  # private_metadata: an OverrideTarget (handlers/engagement.py)
     PROTECTION = "admin.protection"  # the admins' settings modal (handlers/protection_settings.py)
+    OPEN_TRACKING = "admin.tracking"  # the admins' open-tracking modal (handlers/open_tracking.py)
 
 
 class Action(str, Enum):
@@ -59,6 +60,7 @@ class Action(str, Enum):
     UPLOAD_DISCARD = "campaign.upload_discard"  # value: the upload id
     ENGAGEMENT_OVERRIDE = "engagement.override_pick"  # a select of held-back rows; option values: an OverrideTarget
     PROTECTION_FIELD = "admin.protection_field"  # the single input of each block of the protection modal
+    OPEN_TRACKING_FIELD = "admin.tracking_field"  # the checkbox of the open-tracking modal
     CAMPAIGN_LIST_PAGE = "campaign.list_page"  # + ".previous" / ".next"; value: the offset (re-checked)
     CANDIDATE_PAUSE = "campaign.candidate_pause"  # value: the enrollment id
     CANDIDATE_RESUME = "campaign.candidate_resume"

@@ -16,6 +16,8 @@ from email.headerregistry import Address
 from email.message import Message
 from email.utils import format_datetime
 
+from providers.html_part import html_part
+
 log = logging.getLogger(__name__)
 _UTF8_QP = charset.Charset("utf-8")
 _UTF8_QP.header_encoding = charset.QP
@@ -44,6 +46,13 @@ _SOURCE = {"Subject": "the step's subject, or the candidate's name and fields it
            "Thread-Topic": "the step's subject"}
 _NAME_SOURCE = {"To": "the candidate's name or address"}
 _MIME_HEAD = b'Content-Type: text/plain; charset="utf-8"\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n'
+# A tracked email's parts. The boundary is fixed, so a retry builds the same bytes; it can never occur in a
+# part: both are quoted-printable, which writes every "=" as "=3D", and the boundary starts with "=_".
+_BOUNDARY = b"=_outreach_alternative"
+_ALTERNATIVE_HEAD = b'Content-Type: multipart/alternative; boundary="' + _BOUNDARY + b'"\r\nMIME-Version: 1.0\r\n'
+_PART_HEAD = (b"--" + _BOUNDARY + b'\r\nContent-Type: text/%s; charset="utf-8"\r\n'
+              b"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+_LAST_BOUNDARY = b"\r\n--" + _BOUNDARY + b"--\r\n"
 
 
 class ProviderError(Exception):
@@ -94,6 +103,10 @@ class OutgoingEmail:
     # The opt-out link (an https URL, when the organisation turned it on): List-Unsubscribe with
     # RFC 8058's one-click List-Unsubscribe-Post. None: neither header, the bytes as they always were.
     unsubscribe_url: str | None = None
+    # The open-tracking image's URL (bot.services.open_tracking, when the organisation allows it and the
+    # campaign asks): the email becomes multipart/alternative, the text/plain part exactly as without it
+    # plus a text/html copy ending with the 1×1 image (providers.html_part). None: the bytes as always.
+    tracking_image_url: str | None = None
 
     def headers(self) -> list[tuple[str, str | Address]]:
         """Each header's value; From and To as Address objects, which the policy quotes and encodes."""
@@ -125,7 +138,11 @@ class OutgoingEmail:
         head = "".join(f"{name}: {text}\r\n" if _plain(name, text) else policy_line(name, value)
                        for name, text, value in self._texts)
         body = _UTF8_QP.body_encode(self.body).replace("\r\n", "\n").replace("\n", "\r\n")
-        return _MIME_HEAD + head.encode("ascii") + b"\r\n" + body.encode("ascii")
+        if self.tracking_image_url is None:
+            return _MIME_HEAD + head.encode("ascii") + b"\r\n" + body.encode("ascii")
+        html = _UTF8_QP.body_encode(html_part(self.body, self.tracking_image_url)).replace("\r\n", "\n")
+        return (_ALTERNATIVE_HEAD + head.encode("ascii") + b"\r\n" + _PART_HEAD % b"plain" + body.encode("ascii")
+                + b"\r\n" + _PART_HEAD % b"html" + html.replace("\n", "\r\n").encode("ascii") + _LAST_BOUNDARY)
 
 
 def display_name(name: str | None) -> str | None:

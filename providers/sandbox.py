@@ -348,7 +348,8 @@ class PostOffice:
         msg["From"] = from_address or str(original["To"])
         msg["To"] = mailbox
         msg["Subject"] = subject or _re(str(original["Subject"]))
-        quoted = "\n".join(f"> {line}" for line in original.get_content().splitlines())
+        plain = original.get_body(("plain",)) or original  # a tracked email: its text/plain part
+        quoted = "\n".join(f"> {line}" for line in plain.get_content().splitlines())
         msg.set_content(f"{text}\n\nOn {original['Date']}, {original['From']} wrote:\n{quoted}\n")
         return self._deliver(mailbox, original, msg, when)
 

@@ -1,6 +1,7 @@
 """Builds the email for each claimed row: templates rendered with the candidate's fields (and the
-campaign's overrides), follow-ups threaded under step 1, and (when the organisation turned it on) the
-opt-out line with List-Unsubscribe (bot.services.unsubscribe)."""
+campaign's overrides), follow-ups threaded under step 1, (when the organisation turned it on) the
+opt-out line with List-Unsubscribe (bot.services.unsubscribe), and (when the organisation allows it
+and the campaign asks) the open-tracking image (bot.services.open_tracking)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from bot.models import (Campaign, Candidate, Enrollment, Mailbox, MailboxStatus,
 from providers.base import OutgoingEmail, display_name
 from providers.thread_index import thread_index
 from bot.services.delegations import grants
+from bot.services.open_tracking import Pixels
 from bot.services.unsubscribe import Links, with_opt_out_line
 from scheduling.bulk_rows import among
 from scheduling.claims import SENDING_CAMPAIGN
@@ -52,6 +54,7 @@ class Sendable:
     # (when planned, Message-ID) of each earlier reply in the thread (References after the first): SMTP only.
     earlier_replies: tuple[tuple[datetime, str], ...] = ()
     opt_out_link: bool = False  # the organisation's setting: the email carries the opt-out link
+    track_opens: bool = False  # the organisation allows tracking and the campaign's switch is on
 
     def sent_row(self, steps: int) -> SentRow:
         return SentRow(self.row_id, self.enrollment_id, self.step_position, self.message_id, self.mailbox_id,
@@ -78,18 +81,25 @@ def load_sendables(session: Session, ids: Sequence[int]) -> list[Sendable]:
         .where(among(O.id, ids, session.get_bind().dialect)).order_by(O.id)).all()
     found = [Sendable(*row[:-4]) for row in rows
              if row[-4].sends and row[-3] in SENDING_CAMPAIGN and row[-2] == MailboxStatus.CONNECTED and row[-1]]
-    return _with_opt_out_links(session, _with_reply_times(session, found))
+    return _with_link_and_tracking(session, _with_reply_times(session, found))
 
 
-def _with_opt_out_links(session: Session, items: list[Sendable]) -> list[Sendable]:
-    """Marks the rows of organisations that send the opt-out link: one small query for the batch, so
-    the main one keeps its plan (see load_sendables)."""
-    organisations = {item.organisation_id for item in items}
-    if not organisations:
+def _with_link_and_tracking(session: Session, items: list[Sendable]) -> list[Sendable]:
+    """Marks the rows of organisations that send the opt-out link, and of campaigns that track opens
+    where their organisation allows it: one small query for the batch (its campaigns), so the main one
+    keeps its plan (see load_sendables). Both are read at send time: a change applies from the next batch."""
+    campaigns = {item.campaign_id for item in items}
+    if not campaigns:
         return items
-    linked = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(organisations),
-                                                               Organisation.opt_out_link.is_(True))))
-    return [replace(item, opt_out_link=True) if item.organisation_id in linked else item for item in items]
+    marks = {campaign_id: (linked, tracked) for campaign_id, linked, tracked in session.execute(
+        select(Campaign.id, Organisation.opt_out_link, Campaign.track_opens & Organisation.open_tracking)
+        .join(Organisation, Organisation.id == Campaign.organisation_id)
+        .where(Campaign.id.in_(campaigns), Organisation.opt_out_link.is_(True)
+               | (Campaign.track_opens.is_(True) & Organisation.open_tracking.is_(True))))}
+    if not marks:
+        return items
+    return [replace(item, opt_out_link=bool(marks[item.campaign_id][0]), track_opens=bool(marks[item.campaign_id][1]))
+            if item.campaign_id in marks else item for item in items]
 
 
 def _with_reply_times(session: Session, items: list[Sendable]) -> list[Sendable]:
@@ -106,10 +116,12 @@ def _with_reply_times(session: Session, items: list[Sendable]) -> list[Sendable]
             if item.provider == Provider.SMTP_IMAP and item.in_reply_to else item for item in items]
 
 
-def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime, links: Links | None = None) -> OutgoingEmail:
+def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime, links: Links | None = None,
+            pixels: Pixels | None = None) -> OutgoingEmail:
     """Raises templates.TemplateProblem when a template no longer renders for this candidate. The
     opt-out link goes in when the organisation asks for it and `links` can sign one; the headers only
-    with an https link (RFC 8058). Without it the email is byte for byte what it always was."""
+    with an https link (RFC 8058). The tracking image when the row tracks opens and `pixels` can make a
+    token. Without them the email is byte for byte what it always was."""
     values = templates.candidate_values(item.candidate_name, item.fields, item.fields_override)
     step = steps[item.step_position]
     subject = templates.render(step.subject, values, field="subject")
@@ -129,6 +141,7 @@ def compose(item: Sendable, steps: dict[int, SequenceStep], now: datetime, links
         thread_id=item.thread_id if item.in_reply_to else None, date=now,
         thread_topic=topic if index else None, thread_index=index,
         unsubscribe_url=link if link and link.startswith("https://") else None,
+        tracking_image_url=pixels.url(item.row_id) if pixels is not None and item.track_opens else None,
     )
 
 

@@ -67,6 +67,7 @@ from bot.provider_registry import ProviderRegistry
 from scheduling.mailbox_providers import providers_for, store_refreshed_credentials
 from scheduling import claims, one_off
 from scheduling.compose import compose, load_sendables
+from bot.services.open_tracking import Pixels
 from bot.services.unsubscribe import Links
 from scheduling.last_look import LastLook
 from scheduling.outcomes import Outcome, Recorder, backoff
@@ -108,6 +109,7 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=5),
         monotonic: Callable[[], float] = time.monotonic,
         links: Links | None = None,
+        pixels: Pixels | None = None,
     ) -> None:
         self.sessions = session_factory
         self.providers = providers
@@ -124,6 +126,7 @@ class Dispatcher:
         self.lease = lease
         self.monotonic = monotonic
         self.links = links  # signs the opt-out links of organisations that send them
+        self.pixels = pixels  # makes the tracking images' tokens of campaigns that track opens
         self.last_look = LastLook(session_factory.kw["bind"], self.worker_id, monotonic=monotonic)
         self._pool: ThreadPoolExecutor | None = None
         self._used_providers: dict[int, MailProvider | ProviderError] = {}
@@ -282,7 +285,7 @@ class Dispatcher:
                     continue
                 steps = planner.steps(item.sequence_id)
                 try:
-                    email = check_headers(compose(item, steps, self.clock.now(), self.links))
+                    email = check_headers(compose(item, steps, self.clock.now(), self.links, self.pixels))
                 except templates.TemplateProblem as problem:  # the template changed, or a field is gone
                     unsendable.append(Outcome(item.row_id, error=PermanentFailure(problem.message)))
                     continue
@@ -449,7 +452,7 @@ class Dispatcher:
         for item in load_sendables(session, ids):
             started = attempted.get(item.row_id)
             try:
-                email = compose(item, planner.steps(item.sequence_id), self.clock.now(), self.links)
+                email = compose(item, planner.steps(item.sequence_id), self.clock.now(), self.links, self.pixels)
             except templates.TemplateProblem:
                 continue
             if started is not None:

@@ -7,6 +7,7 @@
 | address preference, strict | yes | yes: pending first emails readdressed (none allowed under strict: cancelled, as Start plans none) |
 | follow-ups in the thread | yes | yes: pending follow-ups threaded or not |
 | alert channel | yes | yes (the surface checks the bot is in it) |
+| open tracking (only where the organisation allows it) | yes | yes: the emails sent from then on |
 | sequence, mailbox | owner only | no: emails already went out from that mailbox, in threads of that sequence |
 
 Who: the owner and teammates it is shared with to edit (access.Need.CHANGE).
@@ -30,6 +31,7 @@ from bot.services.mailboxes import sending_mailboxes
 from bot.services.recipients import choose_address
 from bot.services.replan import movable_rows, replan_campaign
 from bot.services.sequences import sequences_of
+from bot.services.tracking_settings import check_campaign_switch
 from bot.services.unique_names import ensure_free
 
 SOURCES_FIXED = ("The sequence and the mailbox stay as they are once a campaign has started: its emails went out "
@@ -54,6 +56,7 @@ class CampaignEdit:
     same_thread: bool
     sequence_id: int | None = None  # only where may_change_sources: a draft, its owner
     mailbox_id: int | None = None
+    track_opens: bool | None = None  # None: not offered (the organisation does not allow it), unchanged
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def check_edit(session: Session, *, access: Access, edit: CampaignEdit, now: dat
     if not edit.send_days:
         raise UserError("Pick at least one day to send on.", field="send_days")
     check_calendar(edit.send_days, edit.holidays, today=now.date())
+    check_campaign_switch(session, organisation_id=campaign.organisation_id, track_opens=bool(edit.track_opens))
     return _Checked(name, zone, *_sources(session, access, edit))
 
 
@@ -121,6 +125,8 @@ def edit_campaign(session: Session, *, access: Access, edit: CampaignEdit, now: 
     campaign.holidays = [d.isoformat() for d in sorted(set(edit.holidays))]
     campaign.email_preference, campaign.strict_preference = edit.email_preference, edit.strict_preference
     campaign.alert_channel_id, campaign.same_thread = edit.alert_channel_id or None, edit.same_thread
+    if edit.track_opens is not None:  # read at each send: applies to the emails sent from now on
+        campaign.track_opens = edit.track_opens
     session.flush()
     session.expire(campaign, ["sequence", "mailbox"])  # a draft's new ones, read again when next used
     mark_stale(session, [campaign.id])

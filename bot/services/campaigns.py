@@ -40,6 +40,7 @@ from bot.services.campaign_marks import mark_stale
 from bot.services.away import MOVED_BY_AWAY
 from bot.services.time_zones import zone_of
 from bot.services.unique_names import ensure_free, flush_named
+from bot.services.tracking_settings import check_campaign_switch
 
 
 def check_timezone(name: str) -> str:
@@ -67,11 +68,13 @@ def create_campaign(
     strict_preference: bool = False,
     alert_channel_id: str | None = None,
     same_thread: bool = True,
+    track_opens: bool = False,
 ) -> Campaign:
     if sequence.archived_at is not None:
         raise UserError(f"The sequence '{sequence.name}' was deleted: pick another.", field="sequence")
     if preference == SendPreference.SPECIFIC and specific_time is None:
         raise UserError("Pick the time of day for 'Specific time'.", field="specific_time")
+    check_campaign_switch(session, organisation_id=owner.organisation_id, track_opens=track_opens)
     ensure_free(session, Campaign, owner_id=owner.id, name=name.strip() or sequence.name)
     campaign = Campaign(
         organisation_id=owner.organisation_id, owner_id=owner.id, sequence_id=sequence.id,
@@ -79,7 +82,7 @@ def create_campaign(
         send_preference=preference, specific_time=specific_time,
         timezone=check_timezone(timezone or owner.tz), send_days=send_days,
         email_preference=email_preference, strict_preference=strict_preference,
-        alert_channel_id=alert_channel_id, same_thread=same_thread, created_at=clock.now(),
+        alert_channel_id=alert_channel_id, same_thread=same_thread, track_opens=track_opens, created_at=clock.now(),
     )
     session.add(campaign)
     flush_named(session, Campaign, name=campaign.name)  # a concurrent save of the same name: the same refusal

@@ -41,6 +41,7 @@ from bot.services.access import Role
 from bot.services.campaigns import PlannedSend
 from bot.services.time_zones import follows
 from handlers.ids import Action, Callback
+from handlers.views.open_tracking import track_opens_blocks
 from bot.rules.when import PlannedStep
 from handlers.payloads import MessagePage, CandidateChoice, Id, Offset, ShareTarget, UploadTarget
 from bot.wording import agrees, counted
@@ -122,6 +123,7 @@ class CampaignChoices:
     sequences: list[tuple[int, str]]  # id, name
     mailboxes: list[tuple[int, str]]  # id, label ("rita@acme.example" or "omar@… (Omar's, delegated)")
     timezone: str  # the user's Slack time zone: the default
+    tracking_allowed: bool = False  # the organisation allows open tracking: the switch is offered
 
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -159,6 +161,7 @@ class CampaignInitial:
     sources: str | None  # why the sequence and mailbox are not offered (then `sources_shown` says which), or None
     sources_shown: str = ""
     organisation_holidays: str = ""
+    track_opens: bool = False
 
 
 def _initial(options: Sequence[Option], value: object) -> Option | None:
@@ -223,6 +226,7 @@ def campaign_modal(choices: CampaignChoices, initial: CampaignInitial | None = N
         _field("same_thread", "Follow-ups", CheckboxesElement(
             action_id=F, options=[same_thread],
             initial_options=[same_thread] if initial is None or initial.same_thread else None), optional=True),
+        *track_opens_blocks(allowed=choices.tracking_allowed, on=bool(initial and initial.track_opens), action_id=F),
     ]
     if initial is not None:
         return View(type="modal", callback_id=Callback.CAMPAIGN_EDIT.value, title="Edit campaign", submit="Save",

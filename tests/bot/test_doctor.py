@@ -13,12 +13,15 @@ import pytest
 from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
 
+from bot.clock import FakeClock
 from bot.config import Settings, read_settings
 from bot.db import alembic_config, make_engine, upgrade
 from bot.doctor import Check, State, run_checks
 from bot.local.slack import LocalSlack
-from tests.conftest import BACKENDS, PG_URL
+from tests import factories
+from tests.conftest import BACKENDS, PG_URL, T0
 
 HEAD = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_current_head()
 KEY = Fernet.generate_key().decode()
@@ -247,7 +250,8 @@ def test_a_ready_installation_passes_every_check_one_line_each_and_exits_0(tmp_p
     *lines, verdict = done.stdout.splitlines()
     assert verdict == "everything looks right"
     assert [line.split(":")[0] for line in lines] == [
-        "✓ settings", "✓ database", "✓ slack", "✓ encryption", "– Gmail", "– Office 365", "✓ SMTP/IMAP", "– sandbox"]
+        "✓ settings", "✓ database", "✓ slack", "✓ encryption", "– Gmail", "– Office 365", "✓ SMTP/IMAP", "– sandbox",
+        "– open tracking"]
     assert lines[0] == ("✓ settings: 5 set (DATABASE_URL, OUTREACH_ENCRYPTION_KEYS, SLACK_API_URL, SLACK_BOT_TOKEN, "
                         "SLACK_SIGNING_SECRET), every one well-formed")
     assert ws.bot_token not in done.stdout and KEY not in done.stdout and "signing-s3cret" not in done.stdout
@@ -261,3 +265,32 @@ def test_it_falls_back_to_plain_marks_where_the_terminal_cannot_show_them(tmp_pa
     assert b"XX database: database file " in done.stdout and b"Traceback" not in done.stderr
     assert b"XX Gmail: GOOGLE_CLIENT_ID is set but GOOGLE_CLIENT_SECRET is not" in done.stdout  # its fix has an arrow
     assert os.listdir(tmp_path) == []
+
+
+# ---- open tracking: off while no organisation allows it; else a key and an https PUBLIC_URL -----
+
+
+def test_open_tracking_is_checked_where_an_organisation_allows_it(empty_database: str) -> None:
+    engine = make_engine(empty_database)
+    upgrade(engine)
+    with Session(engine) as session, session.begin():
+        factories.recruiter(session, FakeClock(T0))  # their organisation, as first contact creates it
+    https = {"DATABASE_URL": empty_database, "PUBLIC_URL": "https://outreach.example.com"}
+    off = checks(**https, OUTREACH_ENCRYPTION_KEYS=KEY)["open tracking"]
+    assert off.state is State.INFO and off.detail.startswith("off: no organisation allows it")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE organisations SET open_tracking = true"))
+    engine.dispose()
+    keyless = checks(**https)["open tracking"]
+    assert keyless.state is State.FAIL and "1 organisation allows open tracking, but OUTREACH_ENCRYPTION_KEYS is not " \
+                                           "set: emails go without the tracking image" in keyless.detail
+    plain = checks(DATABASE_URL=empty_database, PUBLIC_URL="http://outreach.example.com",
+                   OUTREACH_ENCRYPTION_KEYS=KEY)["open tracking"]
+    assert plain.state is State.FAIL and "is not https: mail apps and image proxies may refuse" in plain.detail
+    ready = checks(**https, OUTREACH_ENCRYPTION_KEYS=KEY)["open tracking"]
+    assert ready.state is State.OK and ready.detail.endswith("images served at https://outreach.example.com/o/")
+
+
+def test_open_tracking_is_not_checked_while_the_database_is_broken(empty_database: str) -> None:
+    found = checks(DATABASE_URL=empty_database)["open tracking"]  # no schema yet
+    assert found.state is State.INFO and found.detail == "not checked until the database is fixed (above)"

@@ -196,6 +196,7 @@ ROWS: list[Row] = [
     Row(("command", "admin campaigns"), _slash(lambda w: "admin campaigns"), NONE),
     Row(("command", "admin holidays"), _slash(lambda w: "admin holidays add 2026-12-24"), NONE),  # Rita is no admin
     Row(("command", "admin protection"), _slash(lambda w: "admin protection"), NONE),  # Rita is no admin
+    Row(("command", "admin tracking"), _slash(lambda w: "admin tracking"), NONE),  # Rita is no admin
     Row(("command", "sequence new"), _slash(lambda w: "sequence new"), NONE),
     Row(("command", "sequence edit"), _slash(lambda w: "sequence edit Secret Sequence"), SHOWS),
     Row(("command", "sequences"), _slash(lambda w: "sequences"), SHOWS),
@@ -333,6 +334,9 @@ ROWS: list[Row] = [
     Row(("view", Callback.PROTECTION.value), _submit(Callback.PROTECTION, lambda w: {
         "rule": {Action.PROTECTION_FIELD.value: {"type": "radio_buttons", "selected_option": {"value": "block"}}},
         "days": {Action.PROTECTION_FIELD.value: {"type": "number_input", "value": "5"}}}), NONE),  # Rita is no admin
+    Row(("view", Callback.OPEN_TRACKING.value), _submit(Callback.OPEN_TRACKING, lambda w: {
+        "allow": {Action.OPEN_TRACKING_FIELD.value: {"type": "checkboxes", "selected_options": [{"value": "allow"}]}}}),
+        NONE),  # Rita is no admin
     # events come from the person's own workspace only
     Row(("event", "app_home_opened"), lambda person, world: person.open_home(), SHOWS, strangers=False),
     Row(("event", "file_shared"), lambda person, world: person.upload(

@@ -28,7 +28,8 @@ def indent(text: str, prefix: str = "    ") -> str:
 def render_email(email: Message) -> str:
     headers = [f"{name}: {email[name]}" for name in ("From", "To", "Subject", "Date", "In-Reply-To")
                if email[name]]
-    lines = [*headers, "", *email.get_content().rstrip().splitlines()]
+    text = email.get_body(("plain",)) or email  # a tracked email is multipart/alternative: its text part
+    lines = [*headers, "", *text.get_content().rstrip().splitlines()]
     return "✉ email sent\n" + "\n".join(f"  │ {line}".rstrip() for line in lines)
 
 
