@@ -6,7 +6,8 @@ from slack_bolt import App
 
 from bot.runtime import Runtime
 from handlers import (campaign_edit, campaign_manage, campaigns, commands, delegations, do_not_contact, engagement,
-                      errors, holidays, home, mailboxes, protection_settings, replies, sending, sequences, sharing)
+                      errors, holidays, home, mailboxes, protection_settings, replies, sending, sequences, sharing,
+                      stats)
 from handlers.context import acting_user_middleware, runtime_middleware
 
 
@@ -29,5 +30,6 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     do_not_contact.register(app, router)
     engagement.register(app)
     protection_settings.register(app, router)
+    stats.register(router)
     app.use(acting_user_middleware(runtime, router))  # notes who acts; acting() resolves them after the ack
     return router

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -15,12 +16,14 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
-from bot.models import Campaign
+from bot.models import Campaign, CampaignStatus
 from bot.runtime import Runtime
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
 from bot.services.campaign_status import campaign_status
+from bot.services.results import campaign_results
 from handlers.slack import Slack
 from handlers.views.campaigns import campaign_blocks
+from handlers.views.results import results_blocks
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ def campaign_message(runtime: Runtime, slack: Slack, campaign_id: int, page: int
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:
             return
-        drawn = _draw(session, campaign, page)
+        drawn = _draw(session, campaign, page, now=runtime.clock.now())
     _record(runtime, slack, drawn, *_show(slack, drawn))
 
 
@@ -52,7 +55,8 @@ def refresh_campaign_messages(runtime: Runtime, client: WebClient) -> int:
     rate limited), and posted again if someone deleted it. Returns how many were redrawn."""
     slack, updated = Slack(client), 0
     with transaction(runtime.sessions) as session:
-        drawn_all = [_draw(session, c) for c in stale_messages(session)]
+        now = runtime.clock.now()
+        drawn_all = [_draw(session, c, now=now) for c in stale_messages(session)]
     changed = [drawn for drawn in drawn_all if drawn.key != drawn.shown_key]
     _record_unchanged(runtime, [drawn for drawn in drawn_all if drawn.key == drawn.shown_key])
     for drawn in changed:
@@ -81,11 +85,14 @@ class _Drawn:
     version: int  # message_version when read: recorded as drawn, so a change landing meanwhile is not lost
 
 
-def _draw(session: Session, campaign: Campaign, page: int = 0) -> _Drawn:
-    blocks = campaign_blocks(campaign_status(session, campaign, page=page))
+def _draw(session: Session, campaign: Campaign, page: int = 0, *, now: datetime) -> _Drawn:
+    # The Results section (handlers/views/results.py) is part of what the key covers: new numbers redraw.
+    results = results_blocks(campaign_results(session, campaign.id, until=now)) \
+        if campaign.status != CampaignStatus.DRAFT else []
+    blocks = campaign_blocks(campaign_status(session, campaign, page=page)) + results
     # The refresher compares page 1 (what it draws): a person reading page 2 is moved back only
     # when something changed.
-    first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign))
+    first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign)) + results
     return _Drawn(campaign.id, campaign.owner.slack_user_id, campaign.status_channel, campaign.status_ts,
                   campaign.status_hash, f"Campaign {campaign.name}: {campaign.status.value}", blocks,
                   blocks_hash(campaign.status.value, first_page), campaign.message_version)

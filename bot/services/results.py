@@ -59,11 +59,12 @@ class Results:
 # and a period [since, until] (both ends included; since None: from the first send):
 # - sent: campaign sends (OutboundKind.CAMPAIGN) with status SENT and sent_at in the period, by step.
 # - bounced / out of office / replied: of those sends, the ones an inbound event (BOUNCE, AUTO_REPLY,
-#   REPLY) received by `until` answers: counted once per send, however many events it has. An event
+#   REPLY) answers, whenever it arrived (the period chooses sends, so last month's sends count the
+#   replies that came this month): counted once per send, however many events it has. An event
 #   names the send it answers (outbound_message_id, set by bot.services.replies); where that is null
 #   (the send was deleted, or an event recorded without it) it answers the enrollment's latest send
 #   before it. A reply after the last step answers the last step's send, so it counts there.
-# - opened: sends with at least one open by a person (EmailOpen.machine false) by `until`;
+# - opened: sends with at least one open by a person (EmailOpen.machine false), whenever;
 #   machine_opened: sends opened, but only ever by a machine (proxy, relay, at once). Both None for a
 #   step none of whose sends was tracked (its campaign's track_opens, or an open recorded).
 # - median_reply: the median of (first reply's received_at - the send's sent_at) over replied sends.
@@ -129,7 +130,7 @@ def _tally(session: Session, scope: ColumnElement[bool], key: ColumnElement[int]
     events = (select(func.coalesce(E.outbound_message_id, before).label("send_id"), E.kind.label("kind"),
                      E.received_at.label("at"))
               .join(Enrollment, Enrollment.id == E.enrollment_id).join(Campaign, Campaign.id == Enrollment.campaign_id)
-              .where(scope, E.kind.in_(ANSWERS), E.received_at <= until).subquery())
+              .where(scope, E.kind.in_(ANSWERS)).subquery())
     answered = (select(key, O.sent_at,
                        func.max(case((events.c.kind == InboundKind.BOUNCE, 1), else_=0)),
                        func.max(case((events.c.kind == InboundKind.AUTO_REPLY, 1), else_=0)),
@@ -140,7 +141,7 @@ def _tally(session: Session, scope: ColumnElement[bool], key: ColumnElement[int]
     by_day: Counter[date] = Counter()
     for value, sent_at, bounced, away, replied_at in session.execute(answered):
         replied_at = _aware(replied_at)
-        if replied_at is not None and (since is None or replied_at >= since):
+        if replied_at is not None and (since is None or replied_at >= since) and replied_at <= until:
             by_day[replied_at.astimezone(zone).date()] += 1
         if since is not None and sent_at < since:
             continue  # answers a send of before the period: only its reply's day counts
@@ -153,7 +154,7 @@ def _tally(session: Session, scope: ColumnElement[bool], key: ColumnElement[int]
 
     opens = (select(EmailOpen.outbound_message_id.label("send_id"),
                     func.sum(case((EmailOpen.machine == false(), 1), else_=0)).label("people"))
-             .where(EmailOpen.campaign_id.in_(select(Campaign.id).where(scope)), EmailOpen.opened_at <= until)
+             .where(EmailOpen.campaign_id.in_(select(Campaign.id).where(scope)))
              .group_by(EmailOpen.outbound_message_id).subquery())
     for value, people, machines in session.execute(in_scope(
             select(key, func.count(case((opens.c.people > 0, 1))), func.count(case((opens.c.people == 0, 1))))

@@ -82,11 +82,12 @@ def story(session: Session, clock: FakeClock) -> tuple[int, int, int]:
     send(session, d, 2, at(12, 9))
     send(session, d, 3, at(30), status=OutboundStatus.PENDING)  # not sent: never counted
     answer(session, e, InboundKind.REPLY, at(2), send(session, e, 1, at(20, 9, month=10)))  # sent in October
-    answer(session, f, InboundKind.REPLY, at(24), send(session, f, 1, at(10, 9)))  # after `until`
+    send(session, f, 1, at(10, 9))
     answer(session, f, InboundKind.COMPLAINT, at(11), None)  # a complaint is no answer counted here
     omar = ensure_user(session, slack_team_id="T0LOCAL", clock=clock, profile=Profile("U0OMAR", name="Omar Other"))
     omar_box = factories.sandbox_mailbox(session, omar, clock, address="omar@acme.example")
     theirs = factories.campaign_with_candidates(session, omar, omar_box, clock, candidates=1)
+    theirs.name = "Frontend Q1"
     [g] = session.scalars(select(Enrollment).where(Enrollment.campaign_id == theirs.id)).all()
     answer(session, g, InboundKind.REPLY, at(16, 12), send(session, g, 1, at(15, 12)))  # 1 day
     return campaign.id, rita.id, rita.organisation_id
@@ -128,8 +129,9 @@ def test_the_period_chooses_the_sends(engine: Engine, runtime: Runtime, clock: F
     assert ever.replies_by_day[0] == (date(2026, 10, 20), 0)  # from the first send
     assert [numbers(s) for s in later.steps] == [(1, 0, 0, 0, 0), (2, 3, 0, 0, 1), (3, 1, 0, 0, 1)]
     assert later.steps[0].reply_rate is None
-    # b's and d's step 2 at 9:00 are in; the events after it (b's replies, c's) are not yet received
-    assert [numbers(s) for s in to_nov_12.steps] == [(1, 6, 1, 2, 1), (2, 2, 0, 0, 0), (3, 0, 0, 0, 0)]
+    # b's and d's step 2 at 9:00 are in (c's at 10:00 is not); b's reply the day after counts for its send
+    assert [numbers(s) for s in to_nov_12.steps] == [(1, 6, 1, 2, 1), (2, 2, 0, 0, 1), (3, 0, 0, 0, 0)]
+    assert sum(n for _, n in to_nov_12.replies_by_day) == 2  # e's and a's: received in the period only
 
 
 def test_opens_by_people_and_by_machines(engine: Engine, runtime: Runtime, clock: FakeClock) -> None:
@@ -146,13 +148,13 @@ def test_opens_by_people_and_by_machines(engine: Engine, runtime: Runtime, clock
         opened(session, first, at(10, 13), machine=False)  # twice: one send opened
         opened(session, send(session, b, 1, at(10, 9)), at(10, 10), machine=True)  # only a proxy
         send(session, c, 1, at(10, 9))  # never opened
-        opened(session, send(session, d, 1, at(10, 9)), at(24), machine=False)  # after `until`
+        opened(session, send(session, d, 1, at(10, 9)), at(24), machine=False)  # opened later: counted
         opened(session, send(session, a, 2, at(12, 9)), at(12, 10), machine=False)
         campaign_id = campaign.id
     with transaction(runtime.sessions) as session:
         results = campaign_results(session, campaign_id, until=UNTIL)
-    assert [(s.opened, s.machine_opened) for s in results.steps] == [(1, 1), (1, 0)]
-    assert (results.total.opened, results.total.machine_opened, results.tracked) == (2, 1, True)
+    assert [(s.opened, s.machine_opened) for s in results.steps] == [(2, 1), (1, 0)]
+    assert (results.total.opened, results.total.machine_opened, results.tracked) == (3, 1, True)
 
 
 def test_the_owner_and_the_team(engine: Engine, runtime: Runtime, clock: FakeClock) -> None:
