@@ -123,21 +123,24 @@ def _tally(session: Session, scope: ColumnElement[bool], key: ColumnElement[int]
         tallies[value].sent, tallies[value].tracked = int(sent), int(tracked or 0)
         first_send = first if first_send is None or first < first_send else first_send
 
-    latest = aliased(O)  # an event without its send answers the enrollment's latest send before it
-    before = (select(latest.id).where(latest.enrollment_id == E.enrollment_id, latest.kind == OutboundKind.CAMPAIGN,
-                                      latest.status == OutboundStatus.SENT, latest.sent_at <= E.received_at)
+    # An event without its send answers the enrollment's latest send before it. Only the enrollment
+    # and sent_at are compared, so the enrollment's index is used (not the send queue's); the join
+    # below keeps it only if it is a campaign send that went (SENT).
+    latest = aliased(O)
+    before = (select(latest.id).where(latest.enrollment_id == E.enrollment_id, latest.sent_at <= E.received_at)
               .order_by(latest.sent_at.desc(), latest.id.desc()).limit(1).correlate(E).scalar_subquery())
-    events = (select(func.coalesce(E.outbound_message_id, before).label("send_id"), E.kind.label("kind"),
-                     E.received_at.label("at"))
-              .join(Enrollment, Enrollment.id == E.enrollment_id).join(Campaign, Campaign.id == Enrollment.campaign_id)
-              .where(scope, E.kind.in_(ANSWERS)).subquery())
-    answered = (select(key, O.sent_at,
-                       func.max(case((events.c.kind == InboundKind.BOUNCE, 1), else_=0)),
-                       func.max(case((events.c.kind == InboundKind.AUTO_REPLY, 1), else_=0)),
-                       func.min(case((events.c.kind == InboundKind.REPLY, events.c.at))))
-                .select_from(events).join(O, O.id == events.c.send_id)
+    send_id = func.coalesce(E.outbound_message_id, before)
+    # Grouped by send before the join: one row per answered send (and a plan that reads events once)
+    answers = (select(send_id.label("send_id"),
+                      func.max(case((E.kind == InboundKind.BOUNCE, 1), else_=0)).label("bounced"),
+                      func.max(case((E.kind == InboundKind.AUTO_REPLY, 1), else_=0)).label("away"),
+                      func.min(case((E.kind == InboundKind.REPLY, E.received_at))).label("replied_at"))
+               .join(Enrollment, Enrollment.id == E.enrollment_id).join(Campaign, Campaign.id == Enrollment.campaign_id)
+               .where(scope, E.kind.in_(ANSWERS)).group_by(send_id).subquery())
+    answered = (select(key, O.sent_at, answers.c.bounced, answers.c.away, answers.c.replied_at)
+                .select_from(answers).join(O, O.id == answers.c.send_id)
                 .join(Enrollment, Enrollment.id == O.enrollment_id).join(Campaign, Campaign.id == Enrollment.campaign_id)
-                .where(*_sends(None, until)).group_by(events.c.send_id, key, O.sent_at))
+                .where(*_sends(None, until)))
     by_day: Counter[date] = Counter()
     for value, sent_at, bounced, away, replied_at in session.execute(answered):
         replied_at = _aware(replied_at)
