@@ -14,10 +14,11 @@ from bot.local.slack import LocalSlack, Person, render_blocks
 from bot.models import Campaign, CampaignStatus, Enrollment, InboundKind
 from bot.runtime import Runtime
 from bot.services.campaign_marks import mark_stale
+from bot.services.sequences import StepDraft
 from handlers.campaign_message import campaign_message, refresh_campaign_messages
 from handlers.commands import COMMAND
 from handlers.slack import Slack
-from tests.bot.test_results import THREE_STEPS, answer, at, send, story
+from tests.bot.test_results import THREE_STEPS, answer, at, opened, send, story
 from tests import factories
 from tests.handlers.conftest import OMAR, RITA, client_for
 
@@ -103,7 +104,6 @@ def test_an_admin_sees_a_teammate_and_the_team(omar: Person, workspace: LocalSla
 
 
 def test_opens_shown_with_machine_opens_apart(rita: Person, runtime: Runtime, clock: FakeClock) -> None:
-    from tests.bot.test_results import opened
     with transaction(runtime.sessions, write=True) as session:
         owner = factories.recruiter(session, clock)
         campaign = factories.campaign_with_candidates(session, owner, factories.sandbox_mailbox(session, owner, clock),
@@ -151,3 +151,23 @@ def test_the_campaign_message_shows_results_once_something_was_sent(
     with transaction(runtime.sessions, write=True) as session:
         mark_stale(session, [campaign_id])
     assert refresh_campaign_messages(runtime, client_for(workspace)) == 0  # the same numbers: not redrawn
+
+
+def test_ten_steps_fit_the_campaign_message_and_the_command(rita: Person, workspace: LocalSlack, runtime: Runtime,
+                                                             clock: FakeClock) -> None:
+    """The local Slack refuses what Slack would (invalid_blocks): ten steps sent, both views accepted."""
+    with transaction(runtime.sessions, write=True) as session:
+        owner = factories.recruiter(session, clock)
+        campaign = factories.campaign_with_candidates(
+            session, owner, factories.sandbox_mailbox(session, owner, clock), clock, candidates=3,
+            steps=[StepDraft(f"Step {n}", "Hi", delay_days=1) for n in range(10)])
+        campaign.status, campaign.track_opens = CampaignStatus.ACTIVE, True
+        for enrollment in session.scalars(select(Enrollment).where(Enrollment.campaign_id == campaign.id)):
+            for step in range(1, 11):
+                send(session, enrollment, step, at(step, 9))
+        campaign_id = campaign.id
+    campaign_message(runtime, Slack(client_for(workspace)), campaign_id)
+    message = render_blocks([m for m in workspace.messages(channel=rita.dm) if m.blocks][-1].blocks)
+    assert _row(message, "Step 10") == ["Step 10", "3", "0", "0", "0", "0", "0%", "–"]
+    rita.slash(COMMAND, "stats Backend Q4")
+    assert _row(_answer(rita), "Total") == ["Total", "30", "0", "0", "0", "0", "0%", "–"]
