@@ -4,7 +4,24 @@ summaries and the results chart (bot.services.result_chart draws a `Results`, it
 
 A number counts sends (one email to one address for one step): a step's replies, bounces and
 out-of-office answers are the inbound events that answer that step's sends; a reply's time to reply
-is from that send to the reply."""
+is from that send to the reply.
+
+What is counted, for one scope (a campaign, the campaigns a user owns, an organisation's campaigns)
+and a period [since, until] (both ends included; since None: from the first send):
+- sent: campaign sends (OutboundKind.CAMPAIGN) with status SENT and sent_at in the period, by step.
+- bounced / out of office / replied: of those sends, the ones an inbound event (BOUNCE, AUTO_REPLY,
+  REPLY) answers, whenever it arrived (the period chooses sends, so last month's sends count the
+  replies that came this month): counted once per send, however many events it has. An event
+  names the send it answers (outbound_message_id, set by bot.services.replies); where that is null
+  (the send was deleted, or an event recorded without it) it answers the enrollment's latest send
+  before it. A reply after the last step answers the last step's send, so it counts there.
+- opened: sends with at least one open by a person (EmailOpen.machine false), whenever;
+  machine_opened: sends opened, but only ever by a machine (proxy, relay, at once). Both None for a
+  step none of whose sends was tracked (its campaign's track_opens, or an open recorded).
+- median_reply: the median of (first reply's received_at - the send's sent_at) over replied sends.
+- replies_by_day: replied sends by the day their first reply was received (in the period, by
+  received_at, whenever the send went), in the campaign's zone for one campaign, UTC otherwise;
+  every day from the period's first (or the first send's) to `until`, the last DAYS_SHOWN at most."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -55,22 +72,6 @@ class Results:
 
 
 # ---- the queries ---------------------------------------------------------------------------------
-# What is counted, for one scope (a campaign, the campaigns a user owns, an organisation's campaigns)
-# and a period [since, until] (both ends included; since None: from the first send):
-# - sent: campaign sends (OutboundKind.CAMPAIGN) with status SENT and sent_at in the period, by step.
-# - bounced / out of office / replied: of those sends, the ones an inbound event (BOUNCE, AUTO_REPLY,
-#   REPLY) answers, whenever it arrived (the period chooses sends, so last month's sends count the
-#   replies that came this month): counted once per send, however many events it has. An event
-#   names the send it answers (outbound_message_id, set by bot.services.replies); where that is null
-#   (the send was deleted, or an event recorded without it) it answers the enrollment's latest send
-#   before it. A reply after the last step answers the last step's send, so it counts there.
-# - opened: sends with at least one open by a person (EmailOpen.machine false), whenever;
-#   machine_opened: sends opened, but only ever by a machine (proxy, relay, at once). Both None for a
-#   step none of whose sends was tracked (its campaign's track_opens, or an open recorded).
-# - median_reply: the median of (first reply's received_at - the send's sent_at) over replied sends.
-# - replies_by_day: replied sends by the day their first reply was received (in the period, by
-#   received_at, whenever the send went), in the campaign's zone for one campaign, UTC otherwise;
-#   every day from the period's first (or the first send's) to `until`, the last DAYS_SHOWN at most.
 DAYS_SHOWN = 90
 O = OutboundMessage
 E = InboundEvent
