@@ -58,7 +58,7 @@ def old_tick(runtime: Runtime, slack: Slack) -> int:
     with transaction(runtime.sessions) as session:
         campaigns = session.scalars(select(Campaign).where(Campaign.status_ts.is_not(None)).where(
             (Campaign.status != CampaignStatus.FINISHED) | ~Campaign.status_hash.startswith("finished:")))
-        changed = [drawn for drawn in (_draw(session, c) for c in campaigns) if drawn.key != drawn.shown_key]
+        changed = [drawn for drawn in (_draw(session, c, now=runtime.clock.now()) for c in campaigns) if drawn.key != drawn.shown_key]
     return sum(_record(runtime, slack, drawn, *_show(slack, drawn)) for drawn in changed)
 
 

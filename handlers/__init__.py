@@ -7,7 +7,7 @@ from slack_bolt import App
 from bot.runtime import Runtime
 from handlers import (campaign_edit, campaign_export, campaign_manage, campaigns, commands, delegations, do_not_contact,
                       engagement, errors, holidays, home, mailboxes, open_tracking, protection_settings, replies, sending,
-                      sequences, sharing)
+                      sequences, sharing, stats)
 from handlers.context import acting_user_middleware, runtime_middleware
 
 
@@ -32,5 +32,6 @@ def register_all(app: App, runtime: Runtime) -> commands.CommandRouter:
     engagement.register(app)
     protection_settings.register(app, router)
     open_tracking.register(app, router)
+    stats.register(router)
     app.use(acting_user_middleware(runtime, router))  # notes who acts; acting() resolves them after the ack
     return router

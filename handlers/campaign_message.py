@@ -16,14 +16,16 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
-from bot.models import Campaign
+from bot.models import Campaign, CampaignStatus
 from bot.runtime import Runtime
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
 from bot.services.campaign_status import campaign_status
 from bot.services.result_charts import ChartPlan, campaign_plan
+from bot.services.results import campaign_results
 from handlers.result_charts import chart_file, chart_mark, forget_chart, image_block
 from handlers.slack import MESSAGE_BLOCK_LIMIT, Slack
 from handlers.views.campaigns import campaign_blocks
+from handlers.views.results import results_blocks
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +92,19 @@ class _Drawn:
     chart_shown: str | None = None  # the chart's file id in `blocks`
 
 
-def _draw(session: Session, campaign: Campaign, page: int = 0, *, now: datetime | None = None) -> _Drawn:
-    blocks = campaign_blocks(campaign_status(session, campaign, page=page))
+def _draw(session: Session, campaign: Campaign, page: int = 0, *, now: datetime) -> _Drawn:
+    # The Results section (handlers/views/results.py) is part of what the key covers: new numbers redraw.
+    # The chart (handlers/result_charts.py) is drawn from the same numbers, read once.
+    numbers = campaign_results(session, campaign.id, until=now) if campaign.status != CampaignStatus.DRAFT else None
+    results = results_blocks(numbers) if numbers is not None else []
+    blocks = campaign_blocks(campaign_status(session, campaign, page=page)) + results
     # The refresher compares page 1 (what it draws): a person reading page 2 is moved back only
     # when something changed.
-    first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign))
+    first_page = blocks if page == 0 else campaign_blocks(campaign_status(session, campaign)) + results
     return _Drawn(campaign.id, campaign.owner.slack_user_id, campaign.status_channel, campaign.status_ts,
                   campaign.status_hash, f"Campaign {campaign.name}: {campaign.status.value}", blocks,
                   blocks_hash(campaign.status.value, first_page), campaign.message_version,
-                  campaign_plan(session, campaign, now) if now is not None else None)
+                  campaign_plan(session, campaign, now, numbers) if numbers is not None else None)
 
 
 def _with_chart(runtime: Runtime, slack: Slack, drawn: _Drawn) -> _Drawn:

@@ -26,9 +26,9 @@ _ACTING_USER_ERROR = "acting_user_error"  # what users.info answered when it fai
 # When acting() reads the asker's profile from Slack again, not only on first contact: where
 # what we keep of it must be fresh. App Home opens (the Home tab shows their name and mailboxes);
 # `/outreach campaign new` (their Slack time zone now); `preview` (their email as Slack has it now);
-# `admin …` and `dnc remove` (whether they are an admin now). These are the listeners that said `refresh=True`.
+# `admin …`, `dnc remove` and `stats` (whether they are an admin now). These are the listeners that said `refresh=True`.
 REFRESH_COMMANDS = frozenset({"campaign new", "preview", "admin", "admin campaigns", "admin holidays",
-                              "admin protection", "admin tracking", "dnc remove"})
+                              "admin protection", "admin tracking", "dnc remove", "stats"})
 REFRESH_EVENTS = frozenset({"app_home_opened"})
 # Sub-commands that never need to know who asks (so a first `/outreach help` creates nobody).
 ANONYMOUS_COMMANDS = frozenset({"help", "campaign"})  # "campaign" alone lists the campaign commands

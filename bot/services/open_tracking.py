@@ -32,6 +32,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Campaign, EmailOpen, Enrollment, Organisation, OutboundKind, OutboundMessage, OutboundStatus
+from bot.services.campaign_marks import mark_stale
 from bot.services.machine_opens import machine_reason
 
 PATH = "/o/"
@@ -105,6 +106,7 @@ def record(session: Session, *, row_id: int, ip: str | None, user_agent: str | N
     reason = machine_reason(user_agent=user_agent, ip=ip, opened_at=now, sent_at=sent_at)
     session.add(EmailOpen(outbound_message_id=row_id, campaign_id=campaign_id, opened_at=now, ip=ip,
                           machine=reason is not None, machine_reason=reason))
+    mark_stale(session, [campaign_id])  # its message's Results show opens
     session.flush()
     return True
 

@@ -80,9 +80,11 @@ def _plan(session: Session, key: str, results: Results, *, organisation_id: int,
                      final)
 
 
-def campaign_plan(session: Session, campaign: Campaign, now: datetime) -> ChartPlan:
-    """The chart on a campaign's message: the campaign's results since its first send."""
-    return _plan(session, campaign_key(campaign.id), campaign_results(session, campaign.id, until=now),
+def campaign_plan(session: Session, campaign: Campaign, now: datetime, results: Results | None = None) -> ChartPlan:
+    """The chart on a campaign's message: the campaign's results since its first send (`results`, when
+    the caller read them already for the message's Results section)."""
+    results = results if results is not None else campaign_results(session, campaign.id, until=now)
+    return _plan(session, campaign_key(campaign.id), results,
                  organisation_id=campaign.organisation_id, campaign_id=campaign.id,
                  final=campaign.status == CampaignStatus.FINISHED)
 

@@ -211,6 +211,11 @@ ROWS: list[Row] = [
     Row(("command", "when"), _slash(lambda w: "when Backend Q4 Secret"), SHOWS),
     Row(("command", "export"), _slash(lambda w: "export Backend Q4 Secret"), SHOWS),
     Row(("command", "export"), _slash(lambda w: f"export {w.campaign}"), SHOWS),
+    Row(("command", "stats"), _slash(lambda w: "stats Backend Q4 Secret"), NONE),  # shows Rita only the name typed
+    Row(("command", "stats"), _slash(lambda w: f"stats {w.campaign} last month"), SHOWS),
+    Row(("command", "stats"), _slash(lambda w: "stats"), NONE),  # the asker's own campaigns: no names
+    Row(("command", "stats"), _slash(lambda w: f"stats <@{RITA}|rita> 30d"), NONE),  # Omar is no admin
+    Row(("command", "stats"), _slash(lambda w: "stats team"), NONE),  # admins only: Rita is no admin
     Row(("command", "preview"), _slash(lambda w: f"preview {w.sequence}"), SHOWS),
     Row(("command", "send"), _slash(lambda w: f"send {w.sequence}"), SHOWS),
     Row(("command", "delegate"), _slash(lambda w: f"delegate <@{HANA}|hana> Draft D3 Secret"), CHANGES),
