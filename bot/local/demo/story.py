@@ -36,6 +36,7 @@ from bot.local.demo.cast import (
     ZONE,
     Expectations,
 )
+from bot.local.demo.insight import InsightScenes
 from bot.local.demo.long_run import LongRunScenes
 from bot.local.demo.transcript import buttons, home_text, indent, last_ephemeral_text, render_email, sent_at
 from bot.local.slack import BoltTarget, LocalSlack, Person, SkipClock, render_activity
@@ -50,7 +51,7 @@ from scheduling.dispatcher import next_wakeup
 from scheduling.timer import CAMPAIGN_MESSAGES_JOB_ID, DISPATCH_JOB_ID, NOTICES_JOB_ID, SYNC_JOB_ID, Timer
 
 
-class Demo(LongRunScenes):
+class Demo(LongRunScenes, InsightScenes):
     def __init__(self, workdir: Path, out: TextIO) -> None:
         self.out = out
         self.expect = Expectations(out)
@@ -216,11 +217,14 @@ class Demo(LongRunScenes):
         self.expect.check("the Home tab shows the campaign finished with 18 emails sent",
                           "finished" in home_text(self.ws) and "18 emails sent" in home_text(self.ws))
         self.lost_connection()
+        self.admin_allows_tracking()
         self.campaign_in_slack()
         self.removed_candidate()
+        self.candidates_open()
         self.edit_send_days()
         self.replies_and_bounces()
         self.please_remove_me()
+        self.results()
         self.teammate()
         self.delegation()
 
@@ -276,10 +280,10 @@ class Demo(LongRunScenes):
         self.rita.submit({**step_2, "body_2": "Hi {{ first_name }}, just checking in. Rita"})
         self.show_slack()
 
-        self.scene("Rita creates a campaign from the modal (time zone from her Slack profile)")
+        self.scene("Rita creates a campaign from the modal (time zone from her Slack profile), tracking opens")
         self.rita.slash("/outreach", "campaign new")
         self.rita.submit({"name": "Platform Q1", "sequence": self._option("sequence", "Platform engineers"),
-                          "alert_channel": HIRING})
+                          "alert_channel": HIRING, "track_opens": ["yes"]})
         self.show_slack()
 
         self.scene("Rita drops a CSV into her DM with the bot; one row has a broken address")
