@@ -95,7 +95,9 @@ class InboundEvent(Base):
     """Metadata of a reply, bounce or auto-reply: never a message body (seed 003)."""
 
     __tablename__ = "inbound_events"
-    __table_args__ = (UniqueConstraint("mailbox_id", "provider_message_id"),)
+    # By enrollment too: the results per step (bot.services.results) and the status's "replied from"
+    # read a campaign's answers through its enrollments.
+    __table_args__ = (UniqueConstraint("mailbox_id", "provider_message_id"), Index(None, "enrollment_id"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))

@@ -17,7 +17,7 @@ from bot.db import transaction
 from bot.local.slack import LocalSlack, Person, SkipClock
 from bot.local.slack.ratelimits import RateLimited
 from bot.models import (
-    Campaign, Enrollment, InboundEvent, InboundKind, OutboundKind, OutboundMessage, OutboundStatus, ResultChart,
+    Campaign, CampaignStatus, Enrollment, InboundEvent, InboundKind, OutboundKind, OutboundMessage, OutboundStatus, ResultChart,
 )
 from bot.runtime import Runtime
 from bot.services.result_charts import REDRAW_EVERY
@@ -37,7 +37,9 @@ def _campaign(runtime: Runtime, clock: FakeClock, candidates: int = 3) -> int:
     with transaction(runtime.sessions, write=True) as session:
         owner = factories.recruiter(session, clock, slack_id=RITA)
         mailbox = factories.sandbox_mailbox(session, owner, clock)
-        return factories.campaign_with_candidates(session, owner, mailbox, clock, candidates=candidates).id
+        campaign = factories.campaign_with_candidates(session, owner, mailbox, clock, candidates=candidates)
+        campaign.status = CampaignStatus.ACTIVE  # a draft has sent nothing: its message shows no results
+        return campaign.id
 
 
 def _send(runtime: Runtime, clock: FakeClock, campaign_id: int, count: int, step: int = 1) -> list[int]:

@@ -10,6 +10,7 @@ Create Date: 2026-12-05
   with their send, so with the campaign and the organisation.
 - result_charts: the results chart uploaded for a campaign's message or a person's App Home, with
   the digest of the numbers it shows, so an unchanged chart is not uploaded again.
+- an index on inbound_events.enrollment_id: the results read a campaign's answers by enrollment.
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_email_opens_campaign_id'), ['campaign_id', 'opened_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_email_opens_outbound_message_id'), ['outbound_message_id'], unique=False)
 
+    op.create_index(op.f('ix_inbound_events_enrollment_id'), 'inbound_events', ['enrollment_id'], unique=False)
     # A plain ADD COLUMN: a batch would rebuild campaigns and lose its expression index (0013).
     op.add_column('campaigns', sa.Column('track_opens', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column('organisations', sa.Column('open_tracking', sa.Boolean(), server_default=sa.false(),
@@ -81,4 +83,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_email_opens_campaign_id'))
 
     op.drop_table('email_opens')
+    op.drop_index(op.f('ix_inbound_events_enrollment_id'), table_name='inbound_events')
     op.drop_table('result_charts')
