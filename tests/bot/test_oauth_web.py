@@ -4,12 +4,9 @@ libraries talking to the Google stand-in. Also every way a state can be misused.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 import requests
@@ -21,6 +18,7 @@ from bot.models import Mailbox, MailboxStatus, Notification, PermissionLevel, Pr
 from bot.oauth_web import OAuthRoutes, build_connectors, start_url
 from bot.runtime import Runtime, build_runtime
 from bot.services import oauth_states
+from tests.bot.pages import BotPages
 from tests.conftest import make_settings
 from tests.factories import recruiter
 from tests.standins.google import GoogleStandIn
@@ -29,26 +27,6 @@ from tests.standins.tls import TestCertificates
 CLIENT_ID, CLIENT_SECRET = "bot-client.apps.example", "gcs-very-secret-value"
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class BotPages:
-    """The bot's HTTP surface on loopback; its app is set per test (the runtime is per test)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-        self.server = make_server("127.0.0.1", 0, lambda e, s: self.app(e, s), handler_class=_Quiet)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture(scope="module")
-def pages() -> Iterator[BotPages]:
-    pages = BotPages()
-    yield pages
-    pages.server.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 import requests
@@ -42,6 +39,7 @@ from scheduling.compose import compose, load_sendables
 from scheduling.dispatcher import Dispatcher
 from scheduling.timer import EXPIRED_UPLOADS_JOB_ID
 from tests import factories
+from tests.bot.pages import BotPages
 from tests.conftest import make_settings
 
 PUBLIC = "https://outreach.example.com"
@@ -179,24 +177,6 @@ def test_the_switch_is_read_at_send_time_and_a_tracked_email_goes_out_and_can_be
 
 
 # ---- the image, over real HTTP --------------------------------------------------------------------
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class BotPages:
-    def __init__(self) -> None:
-        self.app: Any = None
-        self.server = make_server("127.0.0.1", 0, lambda e, s: self.app(e, s), handler_class=_Quiet)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture(scope="module")
-def pages() -> Iterator[BotPages]:
-    pages = BotPages()
-    yield pages
-    pages.server.shutdown()
 
 
 def _serve(pages: BotPages, runtime: Runtime, pixels: Pixels | None) -> None:

@@ -5,13 +5,9 @@ POST lists the address and tells the recruiter, and a bad token gets one 404 for
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from email import message_from_bytes, policy
 from datetime import timedelta
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 import requests
@@ -42,6 +38,7 @@ from providers.sandbox import PostOffice
 from scheduling.compose import compose, load_sendables
 from scheduling.dispatcher import Dispatcher
 from tests import factories
+from tests.bot.pages import BotPages
 
 PUBLIC = "https://outreach.example.com"
 KEY, OLD_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -132,24 +129,6 @@ def test_an_http_public_url_gets_the_line_but_not_the_headers(runtime: Runtime, 
 
 
 # ---- the page, over real HTTP ---------------------------------------------------------------------
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class BotPages:
-    def __init__(self) -> None:
-        self.app: Any = None
-        self.server = make_server("127.0.0.1", 0, lambda e, s: self.app(e, s), handler_class=_Quiet)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture(scope="module")
-def pages() -> Iterator[BotPages]:
-    pages = BotPages()
-    yield pages
-    pages.server.shutdown()
 
 
 @pytest.fixture
