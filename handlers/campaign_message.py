@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from bot.services.campaign_marks import record_drawn, record_message, stale_messages
 from bot.services.campaign_status import campaign_status
 from bot.services.result_charts import ChartPlan, campaign_plan
-from bot.services.results import campaign_results
+from bot.services.results import Results, campaign_results
 from handlers.result_charts import chart_file, chart_mark, forget_chart, image_block
 from handlers.slack import MESSAGE_BLOCK_LIMIT, Slack
 from handlers.views.campaigns import campaign_blocks
@@ -92,10 +92,15 @@ class _Drawn:
     chart_shown: str | None = None  # the chart's file id in `blocks`
 
 
+def results_of(session: Session, campaign: Campaign, now: datetime) -> Results | None:
+    """A campaign's results for its message and `status`: None for a draft, which has sent nothing."""
+    return campaign_results(session, campaign.id, until=now) if campaign.status != CampaignStatus.DRAFT else None
+
+
 def _draw(session: Session, campaign: Campaign, page: int = 0, *, now: datetime) -> _Drawn:
     # The Results section (handlers/views/results.py) is part of what the key covers: new numbers redraw.
     # The chart (handlers/result_charts.py) is drawn from the same numbers, read once.
-    numbers = campaign_results(session, campaign.id, until=now) if campaign.status != CampaignStatus.DRAFT else None
+    numbers = results_of(session, campaign, now)
     results = results_blocks(numbers) if numbers is not None else []
     blocks = campaign_blocks(campaign_status(session, campaign, page=page)) + results
     # The refresher compares page 1 (what it draws): a person reading page 2 is moved back only

@@ -6,7 +6,7 @@ import logging
 import random
 import re
 from collections.abc import Callable
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ from bot.services.fresh_statistics import refresh_after_bulk_write
 from bot.services.mailboxes import sending_mailboxes
 from bot.services.sequences import sequences_of
 from handlers import engagement
-from handlers.campaign_message import campaign_message
+from handlers.campaign_message import campaign_message, results_of
 from handlers.commands import CommandCall, CommandRouter
 from handlers.context import acting, runtime_of
 from handlers.files import download, file_info, file_or_paste
@@ -51,6 +51,7 @@ from handlers.slack import Slack
 from handlers import do_not_contact
 from handlers.bulk_resume import resume_with_progress
 from handlers.upload_progress import ProgressMessage, add_upload
+from handlers.views.results import results_blocks
 from handlers.views.uploads import reading_text
 from handlers.view_state import value_of
 from handlers.views.campaign_manage import remove_candidate_modal
@@ -319,8 +320,9 @@ def page_campaign_message(ack: Ack, body: dict[str, Any], context: BoltContext, 
         with acting(context) as (session, user):
             seen = access.campaign(session, user=user, campaign_id=campaign_id, need=Need.SEE)
             own_message = seen.is_owner and (body.get("container") or {}).get("message_ts") == seen.campaign.status_ts
-            blocks = None if own_message else campaign_blocks(campaign_status(session, seen.campaign, page=page,
-                                                                              viewer=seen))
+            blocks = None if own_message else campaign_blocks(campaign_status(
+                session, seen.campaign, page=page, viewer=seen)) + _results_section(
+                session, seen.campaign, runtime_of(context).clock.now())
             name = seen.campaign.name
     except UserError as error:
         _tell(respond, f":warning: {error.message}")
@@ -428,6 +430,12 @@ def save_candidate(ack: Ack, view: dict[str, Any], context: BoltContext, client:
 
 
 # ---- status and when -------------------------------------------------------------------------
+def _results_section(session: Session, campaign: Campaign, now: datetime) -> list[Any]:
+    """The Results section, as on the owner's message: numbers only, so anyone who may see it sees it."""
+    numbers = results_of(session, campaign, now)
+    return results_blocks(numbers) if numbers is not None else []
+
+
 def show_status(call: CommandCall) -> None:
     """`/outreach status [campaign]`: the list of campaigns, or one campaign's status."""
     with acting(call.context) as (session, user):
@@ -438,6 +446,7 @@ def show_status(call: CommandCall) -> None:
         seen = access.find(session, user=user, name=call.args)
         campaign, mine = seen.campaign, seen.is_owner
         blocks, campaign_id = campaign_blocks(campaign_status(session, campaign, viewer=seen)), campaign.id
+        blocks += _results_section(session, campaign, runtime_of(call.context).clock.now())
     call.ack(text=f"Campaign {campaign.name}", blocks=blocks)
     if mine:
         campaign_message(runtime_of(call.context), Slack(call.client), campaign_id)

@@ -171,3 +171,16 @@ def test_ten_steps_fit_the_campaign_message_and_the_command(rita: Person, worksp
     assert _row(message, "Step 10") == ["Step 10", "3", "0", "0", "0", "0", "0%", "–"]
     rita.slash(COMMAND, "stats Backend Q4")
     assert _row(_answer(rita), "Total") == ["Total", "30", "0", "0", "0", "0", "0%", "–"]
+
+
+def test_status_shows_the_results_to_whoever_may_see_the_campaign(
+        rita: Person, omar: Person, runtime: Runtime, clock: FakeClock) -> None:
+    campaign_id = _story(runtime, clock)
+    with transaction(runtime.sessions, write=True) as session:
+        session.get(Campaign, campaign_id).status = CampaignStatus.ACTIVE  # the story's rows, as if started
+    rita.slash(COMMAND, "status Backend Q4")
+    assert _row(_answer(rita), "Total") == ["Total", "11", "1", "2", "4", "40.0%", "3 d 15 h"]
+    rita.slash(COMMAND, f"share Backend Q4 <@{OMAR}|omar> view")
+    omar.slash(COMMAND, "status Backend Q4")  # a view share: the same numbers (no address is in them)
+    shown = _answer(omar)
+    assert "*Results*" in shown and _row(shown, "Total") == ["Total", "11", "1", "2", "4", "40.0%", "3 d 15 h"]
