@@ -16,12 +16,14 @@ from bot.services import access, complaints
 from bot.services.campaign_list import counts_of
 from bot.services.connections import organisation_enhanced
 from bot.services.mailboxes import approved_senders, mailboxes_of
-from bot.services.result_charts import home_key, home_plan, shown
+from bot.services.result_charts import HOME_PERIOD, home_key, home_plan, shown, team_key, team_plan
+from bot.services.results import recruiter_summaries
 from bot.services.send_counts import sends_last_day
 from handlers.context import acting, runtime_of
 from handlers.result_charts import chart_file, image_block
 from handlers.slack import Slack
 from handlers.views.home import home_view
+from handlers.views.results import team_home_blocks
 from handlers.views.summaries import CampaignSummary, MailboxSummary
 
 
@@ -55,15 +57,30 @@ def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
 
 
 def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User, *,
-                 chart_file_id: str | None = None) -> None:
-    """The Home tab; with the results chart last uploaded for this person (or `chart_file_id`)."""
+                 chart_file_id: str | None = None, team_file_id: str | None = None) -> None:
+    """The Home tab; with the results chart last uploaded for this person (or `chart_file_id`), and
+    for admins the team's (or `team_file_id`)."""
     now = runtime.clock.now()
     row = shown(session, home_key(user.id))
     file_id = chart_file_id or (row.file_id if row else None)
     chart = image_block(file_id, home_plan(session, user, now).results) if file_id else None
+    team, team_chart = _team_part(session, user, now, team_file_id)
     slack.publish_home(user.slack_user_id, home_view(
         mailbox_summaries(session, user, now), campaign_summaries(session, user),
-        organisation_enhanced=organisation_enhanced(session, user), chart=chart))
+        organisation_enhanced=organisation_enhanced(session, user), chart=chart, team=team, team_chart=team_chart))
+
+
+def _team_part(session: Session, user: User, now: datetime, file_id: str | None) -> tuple[list[Any] | None, Any]:
+    """For an admin (as Slack last said): each recruiter's total and the team's chart, last 30 days."""
+    if not user.is_admin:
+        return None, None
+    since = now - HOME_PERIOD
+    recruiters = recruiter_summaries(session, user.organisation_id, until=now, since=since)
+    row = shown(session, team_key(user.organisation_id))
+    file_id = file_id or (row.file_id if row else None)
+    plan = team_plan(session, user.organisation_id, now) if file_id else None
+    return (team_home_blocks(recruiters, any(total.opened is not None for _, total in recruiters)),
+            image_block(file_id, plan.results) if plan is not None and file_id else None)
 
 
 def deliver_and_refresh(runtime: Runtime, slack: Slack, user_id: int) -> None:
@@ -93,11 +110,13 @@ def show_home(event: dict[str, Any], context: BoltContext) -> None:
     if event.get("tab") != "home":
         return
     runtime, slack = runtime_of(context), Slack(context.client)
-    with acting(context, refresh=True) as (session, user):
+    with acting(context, refresh=True) as (session, user):  # the admin flag as Slack says it now
         plan = home_plan(session, user, runtime.clock.now())
+        team = team_plan(session, user.organisation_id, runtime.clock.now()) if user.is_admin else None
     file_id = chart_file(runtime, slack, plan)  # drawn and uploaded outside any transaction, when due
+    team_file_id = chart_file(runtime, slack, team) if team is not None else None
     with acting(context) as (session, user):
-        publish_home(runtime, slack, session, user, chart_file_id=file_id)
+        publish_home(runtime, slack, session, user, chart_file_id=file_id, team_file_id=team_file_id)
 
 
 def register(app: App) -> None:

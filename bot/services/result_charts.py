@@ -1,5 +1,6 @@
 """Which results chart each place shows (table result_charts: one row per place, "campaign:<id>" for a
-campaign's message, "home:<user id>" for a person's App Home), and whether it must be drawn again.
+campaign's message, "home:<user id>" for a person's App Home, "team:<organisation id>" for the team's
+chart on admins' App Homes), and whether it must be drawn again.
 
 The Slack side (handlers/result_charts.py) reads a `ChartPlan` in the caller's read transaction,
 draws and uploads outside any transaction when `due`, then records the new file in a short write
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import Campaign, CampaignStatus, ResultChart, User
 from bot.services.result_chart import digest
-from bot.services.results import Results, campaign_results, owner_results
+from bot.services.results import Results, campaign_results, owner_results, team_results
 
 REDRAW_EVERY = timedelta(minutes=10)
 HOME_PERIOD = timedelta(days=30)  # the App Home's chart: the person's own campaigns, last 30 days
@@ -87,6 +88,18 @@ def campaign_plan(session: Session, campaign: Campaign, now: datetime, results: 
     return _plan(session, campaign_key(campaign.id), results,
                  organisation_id=campaign.organisation_id, campaign_id=campaign.id,
                  final=campaign.status == CampaignStatus.FINISHED)
+
+
+def team_key(organisation_id: int) -> str:
+    return f"team:{organisation_id}"
+
+
+def team_plan(session: Session, organisation_id: int, now: datetime) -> ChartPlan:
+    """The team's chart on admins' App Homes: every campaign of the organisation, the last HOME_PERIOD
+    (one chart for the organisation, whichever admin opens their Home)."""
+    return _plan(session, team_key(organisation_id),
+                 team_results(session, organisation_id, until=now, since=now - HOME_PERIOD),
+                 organisation_id=organisation_id)
 
 
 def home_plan(session: Session, user: User, now: datetime) -> ChartPlan:

@@ -80,11 +80,16 @@ def _campaign_lines(campaigns: Sequence[CampaignSummary], has_mailbox: bool) -> 
 
 
 def home_view(mailboxes: Sequence[MailboxSummary], campaigns: Sequence[CampaignSummary], *,
-              organisation_enhanced: bool = False, chart: Block | None = None) -> View:
-    """`chart`: the results chart's image block (your campaigns, last 30 days), under the header."""
+              organisation_enhanced: bool = False, chart: Block | None = None,
+              team: Sequence[Block] | None = None, team_chart: Block | None = None) -> View:
+    """`chart`: the results chart's image block (your campaigns, last 30 days), under the header;
+    `team` (admins only): the team's chart and each recruiter's total, under it."""
     header: list[Block] = [HeaderBlock(text="Outreach"), *_warnings(mailboxes, organisation_enhanced)]
     if chart is not None:
         header += [SectionBlock(text=MarkdownTextObject(text="*Your results, last 30 days*")), chart]
+    if team is not None:
+        header += [SectionBlock(text=MarkdownTextObject(text="*The team's results, last 30 days* (admins see this)")),
+                   *([team_chart] if team_chart is not None else []), *team, DividerBlock()]
     mailbox_part = [SectionBlock(text=MarkdownTextObject(text="*Your mailboxes*")), *_mailbox_lines(mailboxes)]
     campaign_part = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Your campaigns*")),
                      *_campaign_lines(campaigns, bool(mailboxes))]

@@ -18,6 +18,7 @@ from bot.wording import counted
 SECTION_LIMIT = 2_900  # Slack's section text is 3,000 characters; the fence and a title fit in the rest
 COMPACT_STEPS = 12  # the campaign message's table: the first steps, then the total
 RECRUITERS_SHOWN = 120  # the admins' table: a message holds 50 blocks, a block about 30 lines
+HOME_RECRUITERS = 40  # on admins' App Home, which holds the rest of the Home tab too
 NAME_WIDTH = 18
 EXPLAINED = ("Sent: emails that went in the period. Bounced, out of office, replied: those sends answered so (once "
              "per send). Reply rate: replies per delivered send (sent − bounced). Median reply: from the send to "
@@ -112,14 +113,29 @@ def stats_blocks(results: Results, period: Period, *, recruiters: Sequence[tuple
         return blocks
     blocks += _sections(_lines("", _step_rows(results), results.tracked))
     if recruiters:
-        shown = [((name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"), total)
-                 for name, total in recruiters[:RECRUITERS_SHOWN]]
-        blocks += [DividerBlock(), *_sections(_lines("Recruiter", shown, results.tracked), "*Per recruiter*\n")]
-        if len(recruiters) > RECRUITERS_SHOWN:
-            blocks.append(ContextBlock(elements=[MarkdownTextObject(
-                text=f"and {counted(len(recruiters) - RECRUITERS_SHOWN, 'more recruiter')}: "
-                     "`/outreach stats @name` shows one.")]))
+        blocks += [DividerBlock(), *_recruiter_table(recruiters, results.tracked, RECRUITERS_SHOWN, "*Per recruiter*\n",
+                                                    "`/outreach stats @name` shows one.")]
     tracked = " Opened: sends a person opened; machine opens (privacy relays, image proxies, fetches at once) " \
               "are shown apart." if results.tracked else ""
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=EXPLAINED + tracked)]))
+    return blocks
+
+
+def team_home_blocks(recruiters: Sequence[tuple[str, StepResult]], tracked: bool) -> list[Block]:
+    """Admins' App Home: each recruiter's total over the last 30 days (the first HOME_RECRUITERS by name)."""
+    if not recruiters:
+        return [ContextBlock(elements=[MarkdownTextObject(text="Nobody on the team sent anything in the last 30 days.")])]
+    return _recruiter_table(recruiters, tracked, HOME_RECRUITERS, "*Per recruiter, last 30 days*\n",
+                            "`/outreach stats team` shows everyone.")
+
+
+def _recruiter_table(recruiters: Sequence[tuple[str, StepResult]], tracked: bool, limit: int, title: str,
+                     more: str) -> list[Block]:
+    """Each recruiter's total, a name cut to NAME_WIDTH; past `limit`, how many more and where to see them."""
+    shown = [((name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"), total)
+             for name, total in recruiters[:limit]]
+    blocks = _sections(_lines("Recruiter", shown, tracked), title)
+    if len(recruiters) > limit:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"and {counted(len(recruiters) - limit, 'more recruiter')}: {more}")]))
     return blocks

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import select, update
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.local.slack import LocalSlack, Person, SkipClock
+from bot.local.slack import BoltTarget, LocalSlack, Person, SkipClock, render_view
 from bot.local.slack.ratelimits import RateLimited
 from bot.models import (
     Campaign, CampaignStatus, Enrollment, InboundEvent, InboundKind, OutboundKind, OutboundMessage, OutboundStatus, ResultChart,
@@ -200,3 +201,29 @@ def test_a_chart_someone_deleted_is_dropped_from_the_message_then_uploaded_again
     refresh_campaign_messages(runtime, client)  # still stale: drawn again with a new upload
     [image] = _images(workspace)
     assert image["slack_file"]["id"] != first and "Backend Q4b" in image["alt_text"]
+
+
+def test_an_admins_app_home_shows_the_teams_chart_and_each_recruiters_total(
+        runtime: Runtime, workspace: LocalSlack, rita: Person, app: App, clock: FakeClock) -> None:
+    campaign_id = _campaign(runtime, clock)
+    sent = _send(runtime, clock, campaign_id, 3)
+    _reply(runtime, clock, sent[0])
+    rita.open_home()  # Rita is no admin: her own chart, no team part
+    assert "The team's results" not in render_view(workspace.home(RITA))
+    assert len([b for b in workspace.home(RITA)["blocks"] if b["type"] == "image"]) == 1
+    workspace.add_user("U0ADA", name="ada", real_name="Ada Admin", is_admin=True)
+    ada = Person(workspace, "U0ADA", BoltTarget(app))
+    ada.open_home()
+    home = workspace.home("U0ADA")
+    shown = render_view(home)
+    [image] = [b for b in home["blocks"] if b["type"] == "image"]  # she sent nothing: only the team's chart
+    assert image["alt_text"].startswith("Results chart for the team: 3 sent, 1 replied in total")
+    assert "The team's results, last 30 days" in shown and "Per recruiter, last 30 days" in shown
+    rita_line = next(line for line in shown.splitlines() if line.strip("`").startswith("Rita Recruiter"))
+    assert rita_line.split()[2:4] == ["3", "0"]  # sent 3, bounced 0
+    with transaction(runtime.sessions) as session:
+        assert session.scalar(select(ResultChart.file_id).where(ResultChart.key.startswith("team:"))) == \
+            image["slack_file"]["id"]
+    workspace.add_user("U0ADA", name="ada", real_name="Ada Admin", is_admin=False)  # no longer an admin in Slack
+    ada.open_home()
+    assert "The team's results" not in render_view(workspace.home("U0ADA"))
