@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.jobs import tracking_pixels
 from bot.local.demo.cast import RITA
-from bot.local.demo.transcript import last_ephemeral_text
+from bot.local.demo.transcript import home_text, last_ephemeral_text
 from bot.local.slack import Person, render_blocks
 from bot.pixel_web import PixelRoutes
 from providers.sandbox import recipient_of
@@ -91,6 +91,14 @@ class InsightScenes:
         self.out.write(f"    the chart is a {width}×{height} PNG, saved as {self.workdir / 'platform-q1-results.png'}\n")
         self.expect.check("the chart uploaded with files_upload_v2 is a real 1200×600 PNG",
                           (width, height) == (1200, 600))
+
+        self.scene("Ada, the admin, opens her Home tab: the team's chart and each recruiter's total")
+        Person(self.ws, ADA, self.rita.target).open_home()
+        self.show_slack()
+        team = home_text(self.ws, ADA)
+        self.expect.check("an admin's Home shows the team's results and Rita's line in the per-recruiter table",
+                          "The team's results, last 30 days" in team and "Rita Recruiter" in team
+                          and any(b.get("type") == "image" for b in self.ws.home(ADA)["blocks"]))
 
     def _load_image(self, routes: PixelRoutes, url: str | None, ip: str, agent: str) -> tuple[str, bytes]:
         """A mail client loading the image: a GET to the bot's web server (its WSGI app, called directly)."""
