@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.models.blocks import Block, ImageBlock
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
@@ -16,7 +18,7 @@ from bot.services import access, complaints
 from bot.services.campaign_list import counts_of
 from bot.services.connections import organisation_enhanced
 from bot.services.mailboxes import approved_senders, mailboxes_of
-from bot.services.result_charts import HOME_PERIOD, home_key, home_plan, shown, team_key, team_plan
+from bot.services.result_charts import HOME_PERIOD, ChartPlan, home_key, home_plan, shown, team_key, team_plan
 from bot.services.results import recruiter_summaries
 from bot.services.send_counts import sends_last_day
 from handlers.context import acting, runtime_of
@@ -57,30 +59,41 @@ def campaign_summaries(session: Session, user: User) -> list[CampaignSummary]:
 
 
 def publish_home(runtime: Runtime, slack: Slack, session: Session, user: User, *,
-                 chart_file_id: str | None = None, team_file_id: str | None = None) -> None:
-    """The Home tab; with the results chart last uploaded for this person (or `chart_file_id`), and
-    for admins the team's (or `team_file_id`)."""
+                 charts: tuple[ChartPlan, ChartPlan | None] | None = None) -> None:
+    """The Home tab, with its results charts: `charts` as show_home just drew them (the person's own,
+    and an admin's team chart), else the ones last uploaded, read here."""
     now = runtime.clock.now()
-    row = shown(session, home_key(user.id))
-    file_id = chart_file_id or (row.file_id if row else None)
-    chart = image_block(file_id, home_plan(session, user, now).results) if file_id else None
-    team, team_chart = _team_part(session, user, now, team_file_id)
+    mine, team = charts if charts is not None else _last_uploaded(session, user, now)
+    recruiters = _per_recruiter(session, user, now) if user.is_admin else None
     slack.publish_home(user.slack_user_id, home_view(
         mailbox_summaries(session, user, now), campaign_summaries(session, user),
-        organisation_enhanced=organisation_enhanced(session, user), chart=chart, team=team, team_chart=team_chart))
+        organisation_enhanced=organisation_enhanced(session, user), chart=_image(mine), team=recruiters,
+        team_chart=_image(team)))
 
 
-def _team_part(session: Session, user: User, now: datetime, file_id: str | None) -> tuple[list[Any] | None, Any]:
-    """For an admin (as Slack last said): each recruiter's total and the team's chart, last 30 days."""
-    if not user.is_admin:
-        return None, None
-    since = now - HOME_PERIOD
-    recruiters = recruiter_summaries(session, user.organisation_id, until=now, since=since)
-    row = shown(session, team_key(user.organisation_id))
-    file_id = file_id or (row.file_id if row else None)
-    plan = team_plan(session, user.organisation_id, now) if file_id else None
-    return (team_home_blocks(recruiters, any(total.opened is not None for _, total in recruiters)),
-            image_block(file_id, plan.results) if plan is not None and file_id else None)
+def _home_plans(session: Session, user: User, now: datetime) -> tuple[ChartPlan, ChartPlan | None]:
+    """The Home's charts as their numbers stand: the person's own, and for an admin (as Slack last
+    said) the team's."""
+    return home_plan(session, user, now), team_plan(session, user.organisation_id, now) if user.is_admin else None
+
+
+def _last_uploaded(session: Session, user: User, now: datetime) -> tuple[ChartPlan | None, ChartPlan | None]:
+    """For a publish that draws nothing (after a mailbox change): the charts already uploaded, their
+    numbers read only where there is one."""
+    mine = home_plan(session, user, now) if shown(session, home_key(user.id)) else None
+    team = team_plan(session, user.organisation_id, now) \
+        if user.is_admin and shown(session, team_key(user.organisation_id)) else None
+    return mine, team
+
+
+def _image(plan: ChartPlan | None) -> ImageBlock | None:
+    return image_block(plan.file_id, plan.results) if plan is not None and plan.file_id else None
+
+
+def _per_recruiter(session: Session, user: User, now: datetime) -> list[Block]:
+    """For an admin: each recruiter's total, last 30 days."""
+    recruiters = recruiter_summaries(session, user.organisation_id, until=now, since=now - HOME_PERIOD)
+    return team_home_blocks(recruiters, any(total.opened is not None for _, total in recruiters))
 
 
 def deliver_and_refresh(runtime: Runtime, slack: Slack, user_id: int) -> None:
@@ -111,12 +124,12 @@ def show_home(event: dict[str, Any], context: BoltContext) -> None:
         return
     runtime, slack = runtime_of(context), Slack(context.client)
     with acting(context, refresh=True) as (session, user):  # the admin flag as Slack says it now
-        plan = home_plan(session, user, runtime.clock.now())
-        team = team_plan(session, user.organisation_id, runtime.clock.now()) if user.is_admin else None
-    file_id = chart_file(runtime, slack, plan)  # drawn and uploaded outside any transaction, when due
-    team_file_id = chart_file(runtime, slack, team) if team is not None else None
+        mine, team = _home_plans(session, user, runtime.clock.now())
+    # Drawn and uploaded outside any transaction, when due; then shown with the numbers just read.
+    mine = replace(mine, file_id=chart_file(runtime, slack, mine))
+    team = replace(team, file_id=chart_file(runtime, slack, team)) if team is not None else None
     with acting(context) as (session, user):
-        publish_home(runtime, slack, session, user, chart_file_id=file_id, team_file_id=team_file_id)
+        publish_home(runtime, slack, session, user, charts=(mine, team))
 
 
 def register(app: App) -> None:
