@@ -34,20 +34,14 @@ from bot.services.directory import Profile, ensure_user
 from providers.base import InboundKind
 from scheduling.dispatcher import Dispatcher
 from tests import factories
+from tests.scheduling.interleave import started_campaign
 
 O = OutboundMessage
 
 
 def _running(runtime: Runtime, clock: FakeClock, candidates: int = 2) -> int:
     """Rita's two-step campaign, started, step 1 sent to everyone. Returns its id."""
-    with transaction(runtime.sessions, write=True) as session:
-        rita = factories.recruiter(session, clock)
-        mailbox = factories.sandbox_mailbox(session, rita, clock)
-        mailbox.min_spacing_seconds = 0
-        campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=candidates)
-        start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
-        campaign_id = campaign.id
-    clock.advance(timedelta(minutes=41))
+    campaign_id = started_campaign(runtime, clock, candidates=candidates)
     assert _dispatch(runtime, clock) == candidates
     return campaign_id
 

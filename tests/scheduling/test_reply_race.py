@@ -45,6 +45,7 @@ from scheduling.last_look import FRESH_SECONDS
 from scheduling.outcomes import Outcome, Recorder
 from tests import factories
 from tests.conftest import make_settings
+from tests.scheduling.interleave import started_campaign
 
 O = OutboundMessage
 WORKER = "w-race"
@@ -55,13 +56,7 @@ STEPS = [StepDraft("Backend role at {{ company }}", "Hi {{ first_name }}"),
 
 def _step_two_in_flight(runtime: Runtime, clock: FakeClock) -> int:
     """Step 1 sent; step 2 due, claimed by WORKER and (as far as the provider knows) sent. Returns its row id."""
-    with transaction(runtime.sessions, write=True) as session:
-        rita = factories.recruiter(session, clock)
-        mailbox = factories.sandbox_mailbox(session, rita, clock)
-        mailbox.min_spacing_seconds = 0
-        campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, steps=STEPS)
-        start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
-    clock.advance(timedelta(minutes=41))
+    started_campaign(runtime, clock, candidates=1, steps=STEPS)
     assert Dispatcher(session_factory=runtime.sessions, providers=runtime.providers, clock=clock,
                       rng=random.Random(2), worker_id="w1").run_once().sent == 1
     clock.advance(timedelta(days=2, minutes=41))
@@ -206,13 +201,7 @@ def test_a_reply_holding_the_candidate_makes_a_resume_wait_and_then_refuse(
 
 
 def _three_due(runtime: Runtime, clock: FakeClock) -> None:
-    with transaction(runtime.sessions, write=True) as session:
-        rita = factories.recruiter(session, clock)
-        mailbox = factories.sandbox_mailbox(session, rita, clock)
-        mailbox.min_spacing_seconds = 0
-        campaign = factories.campaign_with_candidates(session, rita, mailbox, clock, candidates=3, steps=STEPS)
-        start_campaign(session, campaign=campaign, clock=clock, rng=random.Random(1))
-    clock.advance(timedelta(minutes=41))
+    started_campaign(runtime, clock, candidates=3, steps=STEPS)
 
 
 def _reply_after_first_send(runtime: Runtime, clock: FakeClock, dispatcher: Dispatcher,
