@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from bot.clock import FakeClock
 from bot.db import transaction
-from bot.local.slack import Ephemeral, LocalSlack, Person, render_blocks, render_view
+from bot.local.slack import Ephemeral, LocalSlack, Person, Result, render_blocks, render_view
 from bot.models import (
     AuditEntry,
     Campaign,
@@ -66,6 +66,15 @@ def _enrollment(runtime: Runtime, name: str) -> Enrollment:
         assert found is not None
         session.expunge(found)
         return found
+
+
+def _choose_remove(rita: Person, workspace: LocalSlack, enrollment_id: int) -> Result:
+    """Rita picks "Remove" in the candidate's menu on the campaign message (a confirm opens)."""
+    message = _message(workspace)
+    block = next(b for b in message.blocks if b.get("accessory", {}).get("type") == "overflow"
+                 and any(o["value"] == f"remove:{enrollment_id}" for o in b["accessory"]["options"]))
+    return rita.click(Action.CANDIDATE_MENU.value, in_message=message, block_id=block["block_id"],
+                      selected_option_value=f"remove:{enrollment_id}")
 
 
 def _shown(rita: Person, first: Ephemeral) -> Ephemeral:
@@ -160,11 +169,7 @@ def test_remove_from_the_candidate_menu_asks_first_then_cancels_planned_sends_an
         rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
     _started_with_three(rita, runtime, clock)
     ana = _enrollment(runtime, "Ana Lima")
-    message = _message(workspace)
-    block = next(b for b in message.blocks if b.get("accessory", {}).get("type") == "overflow"
-                 and any(o["value"] == f"remove:{ana.id}" for o in b["accessory"]["options"]))
-    assert rita.click(Action.CANDIDATE_MENU.value, in_message=message, block_id=block["block_id"],
-                      selected_option_value=f"remove:{ana.id}").ok
+    assert _choose_remove(rita, workspace, ana.id).ok
     confirm = render_view(workspace.open_views(RITA)[-1])
     assert "Remove *Ana Lima* from *Backend Q4*? Their 1 planned send is cancelled." in confirm
     assert _enrollment(runtime, "Ana Lima").status == EnrollmentStatus.IN_PROGRESS  # nothing before the confirm
@@ -200,11 +205,7 @@ def test_removing_from_a_draft_says_they_just_leave_its_list(
     _add_pasted(rita)
     rita.click(Action.UPLOAD_CONFIRM.value)
     ana = _enrollment(runtime, "Ana Lima")
-    message = _message(workspace)
-    block = next(b for b in message.blocks if b.get("accessory", {}).get("type") == "overflow"
-                 and any(o["value"] == f"remove:{ana.id}" for o in b["accessory"]["options"]))
-    rita.click(Action.CANDIDATE_MENU.value, in_message=message, block_id=block["block_id"],
-               selected_option_value=f"remove:{ana.id}")
+    _choose_remove(rita, workspace, ana.id)
     assert "It has not started, so they just leave its list" in render_view(workspace.open_views(RITA)[-1])
     assert rita.submit().ok
     shown = render_blocks(_message(workspace).blocks)
@@ -215,11 +216,7 @@ def test_a_refused_removal_replaces_the_confirm_with_why(
         rita: Person, workspace: LocalSlack, runtime: Runtime, clock: FakeClock) -> None:
     _started_with_three(rita, runtime, clock)
     ana = _enrollment(runtime, "Ana Lima")
-    message = _message(workspace)
-    block = next(b for b in message.blocks if b.get("accessory", {}).get("type") == "overflow"
-                 and any(o["value"] == f"remove:{ana.id}" for o in b["accessory"]["options"]))
-    rita.click(Action.CANDIDATE_MENU.value, in_message=message, block_id=block["block_id"],
-               selected_option_value=f"remove:{ana.id}")
+    _choose_remove(rita, workspace, ana.id)
     assert rita.slash(COMMAND, "campaign remove Backend Q4 Ana Lima").ok  # removed meanwhile, by name
     assert rita.submit().ok
     assert "their sequence has ended already" in render_view(workspace.open_views(RITA)[-1])
