@@ -193,10 +193,11 @@ def _results(session: Session, scope: ColumnElement[bool], *, name: str, until: 
         total.add(tally)
     first = since or first_send or (min(by_day) if by_day else None)
     first_day = first.astimezone(zone).date() if isinstance(first, datetime) else first
+    overall = total.result(0)
     return Results(scope=name, since=since, until=until,
-                   steps=tuple(tallies[p].result(p) for p in sorted(tallies)), total=total.result(0),
+                   steps=tuple(tallies[p].result(p) for p in sorted(tallies)), total=overall,
                    replies_by_day=_days(by_day, first=first_day, last=until.astimezone(zone).date()),
-                   tracked=total.result(0).opened is not None)
+                   tracked=overall.opened is not None)
 
 
 def campaign_results(session: Session, campaign_id: int, *, until: datetime, since: datetime | None = None) -> Results:
